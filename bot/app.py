@@ -1,0 +1,33 @@
+"""Composition root: builds settings, database, media store and runner. Nothing at import time."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from bot.config import Settings
+from bot.conversation import ConversationRunner
+from bot.media import MediaStore
+from bot.storage.database import Database
+
+
+@dataclass
+class App:
+    settings: Settings
+    db: Database
+    media: MediaStore
+    runner: ConversationRunner
+
+    def close(self) -> None:
+        self.db.dispose()
+
+
+def build_app(settings: Settings | None = None, migrate: bool = True) -> App:
+    """Wire the parts together; migrates the database to the newest schema."""
+    settings = settings or Settings()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    db = Database(settings.database_url)
+    if migrate:
+        db.migrate()
+    media = MediaStore(settings.media_dir, db, max_bytes=settings.max_upload_bytes)
+    return App(settings=settings, db=db, media=media, runner=ConversationRunner(db, settings))

@@ -1,0 +1,41 @@
+"""Settings from the environment or `.env` (see `.env.example`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    database_url: str = "sqlite:///pelapak.db"
+    media_dir: Path = Path("media")
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_base_url: str | None = None
+
+    telegram_bot_token: str | None = None
+    telegram_webhook_secret: str | None = None
+    telegram_api_base_url: str = "https://api.telegram.org/bot"
+    telegram_api_file_url: str = "https://api.telegram.org/file/bot"
+
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = None
+    twilio_whatsapp_from: str | None = None
+    twilio_api_base_url: str | None = None
+
+    marketplace_api_url: str | None = None
+    marketplace_api_key: str | None = None
+
+    admin_telegram_ids: list[int] = Field(default_factory=list)
+    default_locale: str = "id"
+    timezone: str = "Asia/Jakarta"
+    resume_after_hours: float = 6.0
+    max_upload_bytes: int = 20 * 1024 * 1024
+
+    @property
+    def has_platform(self) -> bool:
+        return bool(self.telegram_bot_token or self.twilio_account_sid)

@@ -1,0 +1,208 @@
+"""Photo pipeline: check, orient, strip, resize and store owners' photos as marketplace JPEGs.
+
+Every file is identified from its bytes (never its name or claimed type), refused when it
+is too large, not an image, truncated or a decompression bomb, and stored as an sRGB JPEG
+of at most 2,000 px and 5 MB, named by the SHA-256 of the stored bytes, without metadata.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image, ImageCms, ImageFilter, ImageOps, ImageStat, UnidentifiedImageError
+from sqlalchemy.exc import IntegrityError
+
+from bot.storage.database import Database
+from bot.storage.models import Photo
+from flows.messages import PhotoRef, RejectedPhoto
+
+ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP")
+MAX_BYTES = 20 * 1024 * 1024
+MAX_PIXELS = 64_000_000  # a 64 MP phone photo; anything larger is treated as a bomb
+MAX_SIDE = 2000
+MIN_SHORT_SIDE = 500
+MAX_STORED_BYTES = 5 * 1024 * 1024
+ANALYSIS_SIDE = 640
+# Calibrated on images the tests generate (tests/test_media.py): sharp product-like
+# scenes measure well above, the same scenes blurred with radius >= 3 well below.
+BLUR_VARIANCE = 60.0
+DARK_MEAN = 55.0
+WASHED_MEAN, WASHED_STDDEV = 225.0, 30.0
+
+_SRGB = ImageCms.createProfile("sRGB")
+
+
+@dataclass(frozen=True)
+class Quality:
+    sharpness: float
+    brightness: float
+    contrast: float
+
+    @property
+    def blurry(self) -> bool:
+        return self.sharpness < BLUR_VARIANCE
+
+    @property
+    def dark(self) -> bool:
+        return self.brightness < DARK_MEAN
+
+    @property
+    def washed_out(self) -> bool:
+        return self.brightness > WASHED_MEAN and self.contrast < WASHED_STDDEV
+
+
+def measure(image: Image.Image) -> Quality:
+    """Sharpness (variance of the Laplacian), brightness and contrast of a photo."""
+    gray = image.convert("L")
+    gray.thumbnail((ANALYSIS_SIDE, ANALYSIS_SIDE))
+    laplacian = gray.filter(
+        ImageFilter.Kernel((3, 3), (0, 1, 0, 1, -4, 1, 0, 1, 0), scale=1, offset=128)
+    )
+    stat = ImageStat.Stat(gray)
+    return Quality(
+        sharpness=ImageStat.Stat(laplacian).var[0],
+        brightness=stat.mean[0],
+        contrast=stat.stddev[0],
+    )
+
+
+class PhotoRefused(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _open(data: bytes) -> Image.Image:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise PhotoRefused("bomb") from exc
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        raise PhotoRefused("not_image") from exc
+    width, height = image.size
+    if width * height > MAX_PIXELS or width <= 0 or height <= 0:
+        raise PhotoRefused("bomb")
+    return image
+
+
+def _oriented_size(image: Image.Image) -> tuple[int, int]:
+    orientation = image.getexif().get(0x0112, 1)
+    width, height = image.size
+    return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
+
+
+def _to_srgb(image: Image.Image) -> Image.Image:
+    """Flatten transparency onto white and convert colour to sRGB."""
+    icc = image.info.get("icc_profile")
+    if image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(background, rgba)
+    if icc and image.mode in ("RGB", "RGBA", "CMYK"):
+        try:
+            source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+            return ImageCms.profileToProfile(image, source, _SRGB, outputMode="RGB") or image
+        except (ImageCms.PyCMSError, OSError):
+            pass  # a broken profile: fall back to reading the pixels as sRGB
+    return image.convert("RGB")
+
+
+def _encode(image: Image.Image) -> bytes:
+    for quality in (85, 80, 72, 65, 55):
+        buffer = io.BytesIO()
+        image.save(buffer, "JPEG", quality=quality, optimize=True)
+        if buffer.tell() <= MAX_STORED_BYTES:
+            return buffer.getvalue()
+    raise PhotoRefused("too_big")
+
+
+def process(data: bytes, max_bytes: int = MAX_BYTES) -> tuple[bytes, int, int, Quality]:
+    """Turn uploaded bytes into stored JPEG bytes with their size and quality."""
+    if len(data) > max_bytes:
+        raise PhotoRefused("too_big")
+    if not data:
+        raise PhotoRefused("not_image")
+    image = _open(data)
+    width, height = _oriented_size(image)
+    if min(width, height) < MIN_SHORT_SIDE:
+        raise PhotoRefused("too_small")
+    scale = min(1.0, MAX_SIDE / max(width, height))
+    if image.format == "JPEG" and scale < 1.0:
+        # Let libjpeg decode at 1/2, 1/4 or 1/8 scale: no bigger than needed for 2,000 px.
+        raw_w, raw_h = image.size
+        image.draft("RGB", (int(raw_w * scale) + 1, int(raw_h * scale) + 1))
+    try:
+        image.load()
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise PhotoRefused("corrupt") from exc
+    image = ImageOps.exif_transpose(image) or image
+    image = _to_srgb(image)
+    if max(image.size) > MAX_SIDE:
+        image.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS, reducing_gap=3.0)
+    quality = measure(image)
+    encoded = _encode(image)
+    return encoded, image.width, image.height, quality
+
+
+class MediaStore:
+    """Stored photos on disk (MEDIA_DIR), content-addressed, with a `photo` row each."""
+
+    def __init__(self, root: Path, db: Database, max_bytes: int = MAX_BYTES) -> None:
+        self.root = Path(root)
+        self.db = db
+        self.max_bytes = max_bytes
+
+    def path(self, sha256: str) -> Path:
+        return self.root / sha256[:2] / f"{sha256}.jpg"
+
+    def ingest(self, data: bytes) -> PhotoRef | RejectedPhoto:
+        """Check and store one uploaded file; a refusal says why, in a catalog reason."""
+        try:
+            encoded, width, height, quality = process(data, self.max_bytes)
+        except PhotoRefused as refused:
+            return RejectedPhoto(refused.reason)
+        sha = hashlib.sha256(encoded).hexdigest()
+        self._write(sha, encoded)
+        self._record(sha, width, height, len(encoded))
+        return PhotoRef(
+            sha256=sha,
+            width=width,
+            height=height,
+            blurry=quality.blurry,
+            dark=quality.dark,
+            washed_out=quality.washed_out,
+        )
+
+    def ingest_file(self, path: Path) -> PhotoRef | RejectedPhoto:
+        try:
+            if path.stat().st_size > self.max_bytes:
+                return RejectedPhoto("too_big")
+            return self.ingest(path.read_bytes())
+        except OSError:
+            return RejectedPhoto("not_image")
+
+    def _write(self, sha: str, encoded: bytes) -> None:
+        target = self.path(sha)
+        if target.exists():
+            return
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".part")
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(encoded)
+        os.replace(tmp, target)
+
+    def _record(self, sha: str, width: int, height: int, size: int) -> None:
+        try:
+            with self.db.session() as session:
+                if session.get(Photo, sha) is None:
+                    session.add(Photo(sha256=sha, width=width, height=height, size_bytes=size))
+        except IntegrityError:
+            pass  # stored by a concurrent upload of the same photo

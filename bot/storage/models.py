@@ -1,0 +1,166 @@
+"""SQLModel tables. Money is whole Rupiah, weight whole grams, times UTC."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores UTC and always gives back an aware datetime, on SQLite and PostgreSQL."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _when(**kw: Any) -> Any:
+    return Field(sa_type=UTCDateTime, **kw)
+
+
+def _json(**kw: Any) -> Any:
+    return Field(sa_type=sa.JSON, **kw)
+
+
+def new_ref(prefix: str) -> str:
+    """A stable external id, never reused: 'S_x1y2...'."""
+    return f"{prefix}_{secrets.token_urlsafe(12).replace('-', 'a').replace('_', 'b')}"
+
+
+class Seller(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    ref: str = Field(default_factory=lambda: new_ref("S"), unique=True, max_length=64)
+    status: str = Field(default="active", max_length=16)  # active | erased
+    owner_name: str | None = Field(default=None, max_length=100)
+    phone: str | None = Field(default=None, index=True, max_length=20)
+    phone_verified: bool = False
+    shop_name: str | None = Field(default=None, max_length=60)
+    shop_name_key: str | None = Field(default=None, unique=True, max_length=60)
+    category: str | None = Field(default=None, max_length=40)
+    province_code: str | None = Field(default=None, max_length=2)
+    regency_code: str | None = Field(default=None, index=True, max_length=4)
+    district_code: str | None = Field(default=None, max_length=6)
+    address: str | None = Field(default=None, max_length=300)
+    latitude: float | None = None
+    longitude: float | None = None
+    nib: str | None = Field(default=None, max_length=13)
+    locale: str = Field(default="id", max_length=8)
+    source: str = Field(default="telegram", max_length=16)
+    referral_code: str | None = Field(default=None, max_length=64)
+    facilitator_code: str | None = Field(default=None, max_length=64)
+    consent_version: str | None = Field(default=None, max_length=32)
+    consent_at: datetime | None = _when(default=None)
+    registered_at: datetime = _when(default_factory=utcnow)
+    updated_at: datetime = _when(default_factory=utcnow)
+    erased_at: datetime | None = _when(default=None)
+    marketplace_id: str | None = Field(default=None, max_length=128)
+    marketplace_url: str | None = Field(default=None, max_length=500)
+
+
+class ChannelAccount(SQLModel, table=True):
+    __tablename__ = "channel_account"
+    __table_args__ = (sa.UniqueConstraint("channel", "external_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=16)  # telegram | whatsapp | console
+    external_id: str = Field(max_length=64)
+    seller_id: int | None = Field(default=None, foreign_key="seller.id", index=True)
+    phone: str | None = Field(default=None, index=True, max_length=20)  # known to the channel
+    profile_name: str | None = Field(default=None, max_length=100)
+    locale: str = Field(default="id", max_length=8)
+    referral_code: str | None = Field(default=None, max_length=64)
+    opted_out: bool = False
+    last_inbound_at: datetime | None = _when(default=None)
+    created_at: datetime = _when(default_factory=utcnow)
+
+
+class Conversation(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="channel_account.id", unique=True)
+    flow: str | None = Field(default=None, max_length=32)
+    step: str | None = Field(default=None, max_length=32)
+    draft: dict[str, Any] = _json(default_factory=dict)
+    meta: dict[str, Any] = _json(default_factory=dict)
+    version: int = 0
+    updated_at: datetime = _when(default_factory=utcnow)
+    nudges_sent: int = 0
+
+
+class Product(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    ref: str = Field(default_factory=lambda: new_ref("P"), unique=True, max_length=64)
+    seller_id: int = Field(foreign_key="seller.id", index=True)
+    status: str = Field(default="draft", max_length=16)  # draft|pending|live|needs_fix|deleted
+    name: str | None = Field(default=None, max_length=70)
+    category: str | None = Field(default=None, max_length=40)
+    price: int | None = None
+    stock: int | None = None
+    min_order: int = 1
+    weight_grams: int | None = None
+    condition: str | None = Field(default=None, max_length=8)
+    description: str | None = Field(default=None, max_length=2000)
+    photos: list[dict[str, Any]] = _json(default_factory=list)
+    reason: str | None = Field(default=None, max_length=500)
+    url: str | None = Field(default=None, max_length=500)
+    marketplace_id: str | None = Field(default=None, max_length=128)
+    version: int = 0
+    created_at: datetime = _when(default_factory=utcnow)
+    updated_at: datetime = _when(default_factory=utcnow)
+
+
+class Photo(SQLModel, table=True):
+    sha256: str = Field(primary_key=True, max_length=64)
+    width: int
+    height: int
+    size_bytes: int
+    created_at: datetime = _when(default_factory=utcnow)
+
+
+class OutboxEvent(SQLModel, table=True):
+    __tablename__ = "outbox_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=32)  # seller.upsert | seller.delete | product.upsert | ...
+    aggregate_ref: str = Field(index=True, max_length=64)
+    seller_id: int | None = Field(default=None, index=True)
+    payload: dict[str, Any] = _json(default_factory=dict)
+    idempotency_key: str = Field(default_factory=lambda: new_ref("E"), unique=True, max_length=128)
+    state: str = Field(
+        default="pending", index=True, max_length=16
+    )  # pending|done|failed|superseded
+    attempts: int = 0
+    available_at: datetime = _when(default_factory=utcnow)
+    last_error: str | None = Field(default=None, max_length=2000)
+    created_at: datetime = _when(default_factory=utcnow)
+    updated_at: datetime = _when(default_factory=utcnow)
+
+
+class ProcessedUpdate(SQLModel, table=True):
+    __tablename__ = "processed_update"
+    __table_args__ = (sa.UniqueConstraint("channel", "update_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=16)
+    update_id: str = Field(max_length=128)
+    processed_at: datetime = _when(default_factory=utcnow)

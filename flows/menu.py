@@ -1,0 +1,81 @@
+"""The main menu: what a registered owner can do next."""
+
+from __future__ import annotations
+
+from flows.engine import FINISH, Ctx, Flow, Invalid, Outcome, Parsed, Reading, Step
+from flows.messages import Choice, Inbound, Outbound, say, t
+
+_WORDS = {
+    "product": {
+        "jual",
+        "tambah",
+        "tambah produk",
+        "produk baru",
+        "add product",
+        "add",
+        "sell",
+        "upload",
+        "posting",
+        "foto",
+    },
+    "products": {
+        "produk saya",
+        "produk",
+        "daftar produk",
+        "my products",
+        "products",
+        "lihat produk",
+    },
+    "help": {"bantuan", "help", "tolong"},
+    "registration": {"daftar", "register", "daftar toko"},
+    "edit_shop": {"ubah toko", "ubah data toko", "edit shop"},
+}
+
+
+def _choices(ctx: Ctx) -> tuple[Choice, ...]:
+    if not ctx.env.registered:
+        return (Choice("registration", t("menu.register")), Choice("help", t("menu.help")))
+    return (
+        Choice("product", t("menu.add_product")),
+        Choice("products", t("menu.my_products")),
+        Choice("edit_shop", t("menu.edit_shop")),
+        Choice("help", t("menu.help")),
+    )
+
+
+def _ask(ctx: Ctx) -> Outbound:
+    return say(t("menu.question"), choices=_choices(ctx))
+
+
+def _read(msg: Inbound, ctx: Ctx) -> Reading:
+    allowed = {c.id for c in _choices(ctx)}
+    words = " ".join((msg.text or "").lower().split())
+    picked = msg.choice or next((k for k, ws in _WORDS.items() if words in ws), None)
+    if picked in allowed:
+        return Parsed(picked)
+    if msg.photos and "product" in allowed:
+        return Parsed("product")
+    return Invalid(t("menu.unclear"))
+
+
+def _finish(ctx: Ctx) -> Outcome:
+    picked = ctx.draft.get("picked")
+    if picked == "help":
+        return Outcome(replies=(say(t("menu.help_text")),), start="menu")
+    if picked == "edit_shop":
+        seller = dict(ctx.env.seller or {})
+        return Outcome(start="registration", draft=seller, step="summary")
+    if picked == "products":
+        return Outcome(start="product_list")
+    return Outcome(start=str(picked))
+
+
+MENU_FLOW = Flow(
+    id="menu",
+    steps={
+        "choose": Step("choose", _ask, _read, slot="picked", next=FINISH, help=t("menu.help_text"))
+    },
+    first="choose",
+    finish=_finish,
+    cancelled=t("menu.closed"),
+)

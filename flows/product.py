@@ -1,0 +1,600 @@
+"""Listing a product: photos first, then name, category, price, stock, weight, description."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flows.categories import categories, suggest_categories
+from flows.effects import SaveProduct
+from flows.engine import (
+    FINISH,
+    YES_CHOICES,
+    Clarify,
+    Ctx,
+    Field,
+    Flow,
+    Invalid,
+    Outcome,
+    Parsed,
+    Reading,
+    Stay,
+    Step,
+)
+from flows.messages import Choice, Grams, Inbound, Money, Outbound, PhotoRef, say, t
+from flows.parsing import parse_price, parse_quantity, parse_weight_grams, parse_yes_no
+from flows.registration import category_choices, read_category
+
+MAX_PHOTOS = 5
+PRICE_MIN, PRICE_MAX = 100, 100_000_000
+NAME_MIN, NAME_MAX = 3, 70
+DESCRIPTION_MIN, DESCRIPTION_MAX = 20, 2000
+WEIGHT_MAX = 500_000
+STOCK_MAX = 999_999
+_DONE_WORDS = {
+    "selesai",
+    "sudah",
+    "udah",
+    "cukup",
+    "lanjut",
+    "done",
+    "next",
+    "sdh",
+    "beres",
+    "ok",
+    "oke",
+}
+
+
+PHOTO_REJECTED = {
+    "too_big": t("photo.rejected.too_big"),
+    "not_image": t("photo.rejected.not_image"),
+    "bomb": t("photo.rejected.bomb"),
+    "too_small": t("photo.rejected.too_small"),
+    "corrupt": t("photo.rejected.corrupt"),
+    "download_failed": t("photo.rejected.download_failed"),
+}
+PHOTO_QUALITY = {
+    "blurry": t("photo.quality.blurry"),
+    "dark": t("photo.quality.dark"),
+    "washed_out": t("photo.quality.washed_out"),
+}
+
+
+def category_label(code: str | None) -> Any:
+    return next((c.label for c in categories() if c.code == code), "-")
+
+
+# --- photos ------------------------------------------------------------------------------
+
+
+def _photos(ctx: Ctx) -> list[dict[str, Any]]:
+    return list(ctx.draft.get("photos") or [])
+
+
+def _ask_photos(ctx: Ctx) -> Outbound:
+    if _photos(ctx):
+        return say(
+            t("product.ask_more_photos", count=len(_photos(ctx)), max=MAX_PHOTOS),
+            choices=(Choice("done", t("choice.done")),),
+        )
+    return say(t("product.ask_photos", max=MAX_PHOTOS))
+
+
+def _quality_problem(photo: PhotoRef) -> str | None:
+    if photo.blurry:
+        return "blurry"
+    if photo.dark:
+        return "dark"
+    if photo.washed_out:
+        return "washed_out"
+    return None
+
+
+def read_photos(msg: Inbound, ctx: Ctx) -> Reading:
+    photos = _photos(ctx)
+    held = ctx.draft.get("held_photos") or []
+    if msg.choice == "keep" and held:
+        photos, held = photos + held, []
+        photos = photos[:MAX_PHOTOS]
+        if len(photos) >= MAX_PHOTOS:
+            return Parsed({"photos": photos, "held_photos": []})
+        return Stay(
+            t("product.photo_kept", count=len(photos)),
+            keep={"photos": photos, "held_photos": []},
+            choices=(Choice("done", t("choice.done")),),
+        )
+    if msg.choice == "retake" and held:
+        return Stay(t("product.photo_retake"), keep={"held_photos": []})
+    if msg.rejected_photos and not msg.photos:
+        return Invalid(
+            PHOTO_REJECTED.get(msg.rejected_photos[0].reason, PHOTO_REJECTED["not_image"])
+        )
+    if msg.photos:
+        return _take_photos(msg, photos, ctx)
+    words = " ".join((msg.text or "").lower().split())
+    if msg.choice == "done" or words in _DONE_WORDS:
+        if not photos:
+            return Invalid(t("product.photos_needed"))
+        return Parsed({"photos": photos, "held_photos": []})
+    if msg.text and not photos:
+        return Invalid(t("product.photos_first"))
+    return Invalid(t("product.photos_unclear", count=len(photos)))
+
+
+def _take_photos(msg: Inbound, photos: list[dict[str, Any]], ctx: Ctx) -> Reading:
+    known = {p["sha256"] for p in photos}
+    added: list[dict[str, Any]] = []
+    held: list[dict[str, Any]] = []
+    problems: list[str] = []
+    duplicate = False
+    for photo in msg.photos:
+        if photo.sha256 in known:
+            duplicate = True
+            continue
+        known.add(photo.sha256)
+        problem = _quality_problem(photo)
+        if problem:
+            problems.append(problem)
+            held.append(photo.to_json())
+        else:
+            added.append(photo.to_json())
+    room = MAX_PHOTOS - len(photos)
+    photos = photos + added[:room]
+    keep = {"photos": photos, "held_photos": held[: max(0, MAX_PHOTOS - len(photos))]}
+    rejected = msg.rejected_photos
+    if problems and keep["held_photos"]:
+        return Stay(
+            PHOTO_QUALITY[problems[0]],
+            keep=keep,
+            choices=(Choice("keep", t("choice.keep_photo")), Choice("retake", t("choice.retake"))),
+        )
+    if len(photos) >= MAX_PHOTOS:
+        return Parsed({"photos": photos, "held_photos": []})
+    if rejected:
+        return Stay(PHOTO_REJECTED.get(rejected[0].reason, PHOTO_REJECTED["not_image"]), keep=keep)
+    if duplicate and not added:
+        return Stay(t("photo.duplicate"), keep=keep)
+    return Stay(
+        t("product.photos_received", count=len(photos), max=MAX_PHOTOS),
+        keep=keep,
+        choices=(Choice("done", t("choice.done")),),
+    )
+
+
+# --- name and category ---------------------------------------------------------------------------
+
+
+def _ask_name(ctx: Ctx) -> Outbound:
+    return say(t("product.ask_name"))
+
+
+def _read_name(msg: Inbound, ctx: Ctx) -> Reading:
+    name = " ".join((msg.text or "").split()).strip("*\"'")
+    if len(name) < NAME_MIN:
+        return Invalid(t("product.name_too_short"))
+    if len(name) > NAME_MAX:
+        return Invalid(t("product.name_too_long", count=len(name), max=NAME_MAX))
+    if not re.search(r"[^\W\d_]", name):
+        return Invalid(t("product.name_invalid"))
+    return Parsed(name)
+
+
+def _suggested_category(ctx: Ctx) -> str | None:
+    suggested = suggest_categories(ctx.draft.get("name", ""))
+    if suggested:
+        return suggested[0]
+    return (ctx.env.seller or {}).get("category")
+
+
+def _ask_category(ctx: Ctx) -> Outbound:
+    code = _suggested_category(ctx)
+    if code:
+        return say(
+            t("product.category_suggest", category=category_label(code)),
+            choices=(
+                Choice(f"suggested:{code}", t("choice.yes")),
+                Choice("other", t("choice.other_category")),
+            ),
+        )
+    return say(t("product.ask_category"), choices=category_choices())
+
+
+def _read_category(msg: Inbound, ctx: Ctx) -> Reading:
+    if msg.choice and msg.choice.startswith("suggested:"):
+        return Parsed(msg.choice.split(":", 1)[1])
+    suggested = _suggested_category(ctx)
+    said = parse_yes_no(msg.text or "") if not msg.choice else None
+    if suggested and said is True:
+        return Parsed(suggested)
+    if msg.choice == "other" or said is False:
+        return Clarify(t("product.ask_category"), category_choices())
+    return read_category(msg, ctx)
+
+
+# --- numbers ------------------------------------------------------------------------------------
+
+_PLAIN_NUMBER = re.compile(r"^\s*(rp\.?\s*)?\d{1,3}([.,]?\d{3})*\s*(,-|,00)?\s*$", re.I)
+
+
+def _ask_price(ctx: Ctx) -> Outbound:
+    return say(t("product.ask_price"))
+
+
+def _read_price(msg: Inbound, ctx: Ctx) -> Reading:
+    price = parse_price(msg.text or "")
+    if price is None:
+        if re.search(r"\d.*[-–~].*\d|sampai|hingga", msg.text or ""):
+            return Invalid(t("product.price_range"))
+        return Invalid(t("product.price_unreadable"))
+    if price < PRICE_MIN:
+        return Invalid(t("product.price_too_low", min=Money(PRICE_MIN)))
+    if price > PRICE_MAX:
+        return Invalid(t("product.price_too_high", max=Money(PRICE_MAX)))
+    if _PLAIN_NUMBER.match(msg.text or ""):
+        return Parsed(price)
+    return Parsed(price, confirm=t("product.price_confirm", price=Money(price)))
+
+
+def _ask_stock(ctx: Ctx) -> Outbound:
+    return say(t("product.ask_stock"))
+
+
+def _read_stock(msg: Inbound, ctx: Ctx) -> Reading:
+    text = (msg.text or "").strip().lower()
+    if text in ("0", "habis", "kosong", "pre order", "preorder", "po"):
+        return Parsed(0)
+    stock = parse_quantity(text)
+    if stock is None:
+        return Invalid(t("product.stock_unreadable"))
+    if stock > STOCK_MAX:
+        return Invalid(t("product.stock_too_high"))
+    return Parsed(stock)
+
+
+def _ask_min_order(ctx: Ctx) -> Outbound:
+    return say(t("product.ask_min_order"), choices=(Choice("one", "1"),))
+
+
+def _read_min_order(msg: Inbound, ctx: Ctx) -> Reading:
+    if msg.choice == "one":
+        return Parsed(1)
+    quantity = parse_quantity(msg.text or "")
+    if quantity is None:
+        return Invalid(t("product.min_order_unreadable"))
+    stock = ctx.draft.get("stock") or 0
+    if stock and quantity > stock:
+        return Invalid(t("product.min_order_above_stock", stock=stock))
+    return Parsed(quantity)
+
+
+def _ask_weight(ctx: Ctx) -> Outbound:
+    return say(t("product.ask_weight"))
+
+
+def _read_weight(msg: Inbound, ctx: Ctx) -> Reading:
+    grams = parse_weight_grams(msg.text or "")
+    if grams is None:
+        return Invalid(t("product.weight_unreadable"))
+    if grams > WEIGHT_MAX:
+        return Invalid(t("product.weight_too_high"))
+    if re.fullmatch(r"\s*\d+([.,]\d+)?\s*", msg.text or ""):
+        return Parsed(grams, confirm=t("product.weight_confirm", weight=Grams(grams)))
+    return Parsed(grams)
+
+
+_CONDITION_WORDS = {
+    "new": {"baru", "new", "anyar", "gres", "ori baru"},
+    "used": {"bekas", "used", "second", "seken", "sekon", "preloved", "2nd", "bkas"},
+}
+
+
+def _ask_condition(ctx: Ctx) -> Outbound:
+    return say(
+        t("product.ask_condition"),
+        choices=(Choice("new", t("choice.new")), Choice("used", t("choice.used"))),
+    )
+
+
+def _read_condition(msg: Inbound, ctx: Ctx) -> Reading:
+    if msg.choice in _CONDITION_WORDS:
+        return Parsed(msg.choice)
+    words = set(re.findall(r"[a-z0-9]+", (msg.text or "").lower()))
+    found = [cond for cond, options in _CONDITION_WORDS.items() if words & options]
+    if len(found) == 1:
+        return Parsed(found[0])
+    return Invalid(t("product.condition_unclear"))
+
+
+# --- description ---------------------------------------------------------------------------------
+
+
+def draft_description(ctx: Ctx) -> str:
+    """A starting description from what is known; the owner may keep, edit or replace it."""
+    d = ctx.draft
+    condition = (
+        t("product.condition.new") if d.get("condition") != "used" else t("product.condition.used")
+    )
+    text = ctx.env.render(
+        t(
+            "product.description_template",
+            name=d.get("name", ""),
+            category=category_label(d.get("category")),
+            weight=Grams(int(d.get("weight_grams") or 0)),
+            condition=condition,
+            shop=(ctx.env.seller or {}).get("shop_name", ""),
+        )
+    )
+    return text[:DESCRIPTION_MAX]
+
+
+def _ask_description(ctx: Ctx) -> Outbound:
+    if ctx.draft.get("description"):
+        return say(
+            t("product.ask_description_current", current=ctx.draft["description"]),
+            choices=(Choice("keep_current", t("choice.keep_current")),),
+        )
+    return say(
+        t("product.ask_description", example=draft_description(ctx)),
+        choices=(Choice("use_draft", t("choice.use_draft")),),
+    )
+
+
+def _read_description(msg: Inbound, ctx: Ctx) -> Reading:
+    if msg.choice == "keep_current" and ctx.draft.get("description"):
+        return Parsed(ctx.draft["description"])
+    words = (msg.text or "").strip().lower()
+    if msg.choice == "use_draft" or words in ("pakai", "pakai ini", "ya", "iya", "oke", "ok"):
+        return Parsed(draft_description(ctx))
+    text = (msg.text or "").strip()
+    if len(text) < DESCRIPTION_MIN:
+        return Invalid(t("product.description_too_short", min=DESCRIPTION_MIN))
+    if len(text) > DESCRIPTION_MAX:
+        return Invalid(t("product.description_too_long", count=len(text), max=DESCRIPTION_MAX))
+    return Parsed(text)
+
+
+# --- summary ------------------------------------------------------------------------------------
+
+
+def product_lines(d: dict[str, Any]) -> tuple[Any, ...]:
+    condition = (
+        t("product.condition.used") if d.get("condition") == "used" else t("product.condition.new")
+    )
+    return (
+        t("product.summary.name", value=d.get("name") or "-"),
+        t("product.summary.category", value=category_label(d.get("category"))),
+        t("product.summary.price", value=Money(int(d.get("price") or 0))),
+        t("product.summary.stock", value=d.get("stock", 0), min_order=d.get("min_order") or 1),
+        t("product.summary.weight", value=Grams(int(d.get("weight_grams") or 0))),
+        t("product.summary.condition", value=condition),
+        t("product.summary.photos", count=len(d.get("photos") or [])),
+        t("product.summary.description", value=d.get("description") or "-"),
+    )
+
+
+def _summary(ctx: Ctx) -> Outbound:
+    draft = dict(ctx.draft)
+    photos = draft.get("photos") or []
+    return say(
+        t("product.summary.title"),
+        *product_lines(draft),
+        t("product.summary.question"),
+        photo=photos[0]["sha256"] if photos else None,
+    )
+
+
+PRODUCT_FIELDS = (
+    "photos",
+    "name",
+    "category",
+    "price",
+    "stock",
+    "min_order",
+    "weight_grams",
+    "condition",
+    "description",
+)
+
+
+def _finish(ctx: Ctx) -> Outcome:
+    data = {key: ctx.draft.get(key) for key in PRODUCT_FIELDS}
+    data["min_order"] = data["min_order"] or 1
+    return Outcome(
+        effects=(SaveProduct(data, product_id=ctx.draft.get("product_id")),),
+        replies=(say(t("product.saved", name=data["name"])),),
+        start="product_more",
+    )
+
+
+# --- reordering photos from the summary -------------------------------------------------------------
+
+
+def _ask_photo_edit(ctx: Ctx) -> Outbound:
+    return say(
+        t("product.photo_edit", count=len(_photos(ctx))),
+        choices=(Choice("done", t("choice.done")),),
+    )
+
+
+def _read_photo_edit(msg: Inbound, ctx: Ctx) -> Reading:
+    photos = _photos(ctx)
+    if msg.photos:
+        reading = _take_photos(msg, photos, ctx)
+        if isinstance(reading, Parsed):
+            return Stay(t("product.photos_full", max=MAX_PHOTOS), keep=reading.value)
+        return reading
+    words = " ".join((msg.text or "").lower().split())
+    if msg.choice == "done" or words in _DONE_WORDS:
+        return Parsed({"photos": photos}) if photos else Invalid(t("product.photos_needed"))
+    match = re.fullmatch(r"(hapus|buang|delete|utama|cover|depan)\s*(?:foto\s*)?(\d)", words)
+    if not match or not 1 <= int(match[2]) <= len(photos):
+        return Invalid(t("product.photo_edit_unclear", count=len(photos)))
+    index = int(match[2]) - 1
+    if match[1] in ("hapus", "buang", "delete"):
+        if len(photos) == 1:
+            return Invalid(t("product.photos_keep_one"))
+        photos.pop(index)
+        return Stay(t("product.photo_removed", count=len(photos)), keep={"photos": photos})
+    photos.insert(0, photos.pop(index))
+    return Stay(t("product.photo_cover_set", number=index + 1), keep={"photos": photos})
+
+
+STEPS = {
+    s.id: s
+    for s in (
+        Step(
+            "photos",
+            _ask_photos,
+            read_photos,
+            slot="*",
+            next="name",
+            help=t("product.help.photos"),
+            takes_photos=True,
+        ),
+        Step(
+            "name", _ask_name, _read_name, slot="name", next="category", help=t("product.help.name")
+        ),
+        Step(
+            "category",
+            _ask_category,
+            _read_category,
+            slot="category",
+            next="price",
+            help=t("product.help.category"),
+        ),
+        Step(
+            "price",
+            _ask_price,
+            _read_price,
+            slot="price",
+            next="stock",
+            help=t("product.help.price"),
+        ),
+        Step(
+            "stock",
+            _ask_stock,
+            _read_stock,
+            slot="stock",
+            next="min_order",
+            help=t("product.help.stock"),
+        ),
+        Step(
+            "min_order",
+            _ask_min_order,
+            _read_min_order,
+            slot="min_order",
+            next="weight",
+            help=t("product.help.min_order"),
+        ),
+        Step(
+            "weight",
+            _ask_weight,
+            _read_weight,
+            slot="weight_grams",
+            next="condition",
+            help=t("product.help.weight"),
+        ),
+        Step(
+            "condition",
+            _ask_condition,
+            _read_condition,
+            slot="condition",
+            next="description",
+            help=t("product.help.condition"),
+        ),
+        Step(
+            "description",
+            _ask_description,
+            _read_description,
+            slot="description",
+            next=None,
+            help=t("product.help.description"),
+        ),
+        Step(
+            "photo_edit",
+            _ask_photo_edit,
+            _read_photo_edit,
+            slot="*",
+            next=None,
+            help=t("product.help.photo_edit"),
+            takes_photos=True,
+        ),
+    )
+}
+
+FIELDS = (
+    Field("photos", t("field.photos"), ("photo_edit",)),
+    Field("name", t("field.product_name"), ("name",)),
+    Field("category", t("field.category"), ("category",)),
+    Field("price", t("field.price"), ("price",)),
+    Field("stock", t("field.stock"), ("stock",)),
+    Field("min_order", t("field.min_order"), ("min_order",)),
+    Field("weight", t("field.weight"), ("weight",)),
+    Field("condition", t("field.condition"), ("condition",)),
+    Field("description", t("field.description"), ("description",)),
+)
+
+PRODUCT = Flow(
+    id="product",
+    steps=STEPS,
+    first="photos",
+    finish=_finish,
+    summary=_summary,
+    fields=FIELDS,
+    resume_question=t("product.resume_question"),
+    cancelled=t("product.cancelled"),
+)
+
+
+def first_missing_step(draft: dict[str, Any]) -> str:
+    """Where to continue an unfinished product."""
+    if not draft.get("photos"):
+        return "photos"
+    for step, key in (
+        ("name", "name"),
+        ("category", "category"),
+        ("price", "price"),
+        ("stock", "stock"),
+        ("min_order", "min_order"),
+        ("weight", "weight_grams"),
+        ("condition", "condition"),
+        ("description", "description"),
+    ):
+        if draft.get(key) in (None, ""):
+            return step
+    return "summary"
+
+
+# --- after saving -------------------------------------------------------------------------------
+
+
+def _ask_more(ctx: Ctx) -> Outbound:
+    return say(t("product.ask_more"), choices=YES_CHOICES)
+
+
+def _read_more(msg: Inbound, ctx: Ctx) -> Reading:
+    if msg.photos:
+        return Parsed({"more": True, "photos_first": [p.to_json() for p in msg.photos]})
+    said = parse_yes_no(msg.text or "") if not msg.choice else None
+    if msg.choice == "yes" or said is True:
+        return Parsed({"more": True})
+    if msg.choice == "no" or said is False:
+        return Parsed({"more": False})
+    return Invalid(t("product.ask_more_unclear"))
+
+
+def _finish_more(ctx: Ctx) -> Outcome:
+    if ctx.draft.get("more"):
+        first = ctx.draft.get("photos_first")
+        return Outcome(start="product", draft={"photos": first[:MAX_PHOTOS]} if first else None)
+    return Outcome(replies=(say(t("product.done_for_now")),), start="menu")
+
+
+PRODUCT_MORE = Flow(
+    id="product_more",
+    steps={"ask": Step("ask", _ask_more, _read_more, slot="*", next=FINISH, takes_photos=True)},
+    first="ask",
+    finish=_finish_more,
+    cancelled=t("product.done_for_now"),
+)

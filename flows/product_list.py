@@ -1,0 +1,130 @@
+"""'Produk saya': the owner's products with their state; open one to change or delete it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flows.effects import DeleteProduct
+from flows.engine import FINISH, Ctx, Flow, Invalid, Outcome, Parsed, Reading, Step
+from flows.messages import Choice, Inbound, Money, Outbound, Text, say, t
+from flows.parsing import parse_yes_no
+from flows.product import first_missing_step
+
+MAX_LISTED = 10
+
+
+_LINES = {
+    "draft": t("products.line.draft"),
+    "pending": t("products.line.pending"),
+    "live": t("products.line.live"),
+    "needs_fix": t("products.line.needs_fix"),
+}
+_ACTIONS = {"continue": t("choice.continue_product"), "edit": t("choice.edit_product")}
+
+
+def _status_line(product: dict[str, Any]) -> Any:
+    status = product.get("status", "draft")
+    params: dict[str, Any] = {
+        "name": product.get("name") or "-",
+        "price": Money(int(product.get("price") or 0)),
+    }
+    params["url"] = product.get("url") or "-"
+    params["reason"] = product.get("reason") or "-"
+    line = _LINES.get(status, _LINES["pending"])
+    return Text(line.msgid, params)
+
+
+def _ask_pick(ctx: Ctx) -> Outbound:
+    products = list(ctx.env.products)[:MAX_LISTED]
+    if not products:
+        return say(t("products.none"), choices=(Choice("__menu__", t("menu.add_product")),))
+    lines = [t("products.title", count=len(ctx.env.products))]
+    lines += [_status_line(dict(p)) for p in products]
+    lines.append(t("products.pick"))
+    choices = tuple(Choice(f"p:{p['id']}", str(p.get("name") or "-")[:30]) for p in products)
+    return say(*lines, choices=choices)
+
+
+def _read_pick(msg: Inbound, ctx: Ctx) -> Reading:
+    ids = {f"p:{p['id']}" for p in ctx.env.products}
+    if msg.choice in ids:
+        return Parsed(int(msg.choice.split(":")[1]))
+    if not ctx.env.products and (msg.choice == "__menu__" or parse_yes_no(msg.text or "")):
+        return Parsed(None)
+    return Invalid(t("products.pick_unclear"))
+
+
+def _product(ctx: Ctx) -> dict[str, Any]:
+    pid = ctx.draft.get("product_id")
+    return dict(next((p for p in ctx.env.products if p["id"] == pid), {}))
+
+
+def _after_pick(ctx: Ctx) -> str:
+    return "action" if ctx.draft.get("product_id") else FINISH
+
+
+def _ask_action(ctx: Ctx) -> Outbound:
+    product = _product(ctx)
+    verb = "continue" if product.get("status") == "draft" else "edit"
+    return say(
+        t("products.action", name=product.get("name") or "-"),
+        choices=(Choice(verb, _ACTIONS[verb]), Choice("delete", t("choice.delete_product"))),
+    )
+
+
+def _read_action(msg: Inbound, ctx: Ctx) -> Reading:
+    if msg.choice in ("edit", "continue", "delete"):
+        return Parsed(msg.choice)
+    return Invalid(t("products.action_unclear"))
+
+
+def _after_action(ctx: Ctx) -> str:
+    return "confirm_delete" if ctx.draft.get("action") == "delete" else FINISH
+
+
+def _ask_delete(ctx: Ctx) -> Outbound:
+    return say(
+        t("products.delete_confirm", name=_product(ctx).get("name") or "-"),
+        choices=(Choice("yes", t("choice.yes_delete")), Choice("no", t("choice.no"))),
+    )
+
+
+def _read_delete(msg: Inbound, ctx: Ctx) -> Reading:
+    said = parse_yes_no(msg.text or "") if not msg.choice else None
+    if msg.choice == "yes" or said is True:
+        return Parsed(True)
+    if msg.choice == "no" or said is False:
+        return Parsed(False)
+    return Invalid(t("products.delete_unclear"))
+
+
+def _finish(ctx: Ctx) -> Outcome:
+    product = _product(ctx)
+    if not product:
+        return Outcome(start="product")
+    if ctx.draft.get("action") == "delete":
+        if ctx.draft.get("delete"):
+            return Outcome(
+                effects=(DeleteProduct(product["id"]),),
+                replies=(say(t("products.deleted", name=product.get("name") or "-")),),
+                start="menu",
+            )
+        return Outcome(replies=(say(t("products.kept")),), start="menu")
+    draft = {**(product.get("data") or {}), "product_id": product["id"]}
+    return Outcome(start="product", draft=draft, step=first_missing_step(draft))
+
+
+PRODUCT_LIST = Flow(
+    id="product_list",
+    steps={
+        s.id: s
+        for s in (
+            Step("pick", _ask_pick, _read_pick, slot="product_id", next=_after_pick),
+            Step("action", _ask_action, _read_action, slot="action", next=_after_action),
+            Step("confirm_delete", _ask_delete, _read_delete, slot="delete", next=FINISH),
+        )
+    },
+    first="pick",
+    finish=_finish,
+    cancelled=t("products.closed"),
+)

@@ -1,0 +1,484 @@
+"""Shop registration: consent, owner, phone, shop, category, place, address, NIB."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flows.categories import categories, suggest_categories
+from flows.effects import SaveSeller
+from flows.engine import (
+    FINISH,
+    Clarify,
+    Ctx,
+    Field,
+    Flow,
+    Invalid,
+    Outcome,
+    Parsed,
+    Reading,
+    Step,
+)
+from flows.messages import Choice, Inbound, Outbound, say, t
+from flows.parsing import match_regency, parse_phone, parse_yes_no
+from flows.regions import (
+    EAST_JAVA,
+    district,
+    districts_by_regency,
+    match_district,
+    provinces,
+    regencies,
+)
+
+CONSENT_VERSION = "2026-11-v1"
+FLOW_ID = "registration"
+
+
+def display_phone(e164: str) -> str:
+    """'+6281234567890' -> '0812-3456-7890', the way owners write it."""
+    if not e164.startswith("+62"):
+        return e164
+    local = "0" + e164[3:]
+    if local.startswith("08"):
+        return "-".join(filter(None, (local[:4], local[4:8], local[8:])))
+    return local
+
+
+def regency_label(code: str, with_province: bool = False) -> str:
+    reg = regencies()[code]
+    if with_province and reg.province_code != EAST_JAVA:
+        return f"{reg.full_name} ({provinces()[reg.province_code]})"
+    return reg.full_name
+
+
+def _clean(text: str | None) -> str:
+    return " ".join((text or "").split())
+
+
+# --- consent ------------------------------------------------------------------------------
+
+
+def _ask_consent(ctx: Ctx) -> Outbound:
+    return say(
+        t("reg.consent"),
+        choices=(Choice("yes", t("choice.agree")), Choice("no", t("choice.disagree"))),
+    )
+
+
+def _read_consent(msg: Inbound, ctx: Ctx) -> Reading:
+    said = parse_yes_no(msg.text or "") if msg.choice is None else None
+    if msg.choice == "yes" or said is True:
+        return Parsed({"consent_version": CONSENT_VERSION, "consent_at": ctx.env.now.isoformat()})
+    if msg.choice == "no" or said is False:
+        return Parsed({"consent_declined": True})
+    return Invalid(t("reg.consent_unclear"))
+
+
+# --- owner and phone ------------------------------------------------------------------------------
+
+
+def _ask_owner_name(ctx: Ctx) -> Outbound:
+    profile = _clean(ctx.env.profile_name)
+    if profile and _valid_person_name(profile):
+        return say(
+            t("reg.ask_owner_name_known", name=profile), choices=(Choice("profile", profile),)
+        )
+    return say(t("reg.ask_owner_name"))
+
+
+def _valid_person_name(name: str) -> bool:
+    return (
+        2 <= len(name) <= 100
+        and bool(re.search(r"[^\W\d_]", name))
+        and not re.search(r"\d{3,}", name)
+    )
+
+
+def _read_owner_name(msg: Inbound, ctx: Ctx) -> Reading:
+    name = _clean(ctx.env.profile_name) if msg.choice == "profile" else _clean(msg.text)
+    if not name:
+        return Invalid(t("reg.owner_name_missing"))
+    if len(name) > 100:
+        return Invalid(t("reg.owner_name_too_long"))
+    if not _valid_person_name(name):
+        return Invalid(t("reg.owner_name_invalid"))
+    if name.islower() or name.isupper():
+        name = name.title()
+    return Parsed(name)
+
+
+def _ask_phone_confirm(ctx: Ctx) -> Outbound:
+    phone = ctx.env.known_phone or ""
+    return say(
+        t("reg.ask_phone_confirm", phone=display_phone(phone)),
+        choices=(Choice("yes", t("choice.yes")), Choice("other", t("choice.other_number"))),
+    )
+
+
+def _read_phone_confirm(msg: Inbound, ctx: Ctx) -> Reading:
+    if msg.choice == "yes" or parse_yes_no(msg.text or "") is True:
+        return Parsed({"phone": ctx.env.known_phone, "phone_verified": True})
+    if msg.choice == "other" or parse_yes_no(msg.text or "") is False:
+        return Parsed({"phone": None, "phone_other": True})
+    typed = parse_phone(msg.contact_phone or msg.text or "")
+    if typed:
+        return Parsed({"phone": typed, "phone_verified": typed == ctx.env.known_phone})
+    return Invalid(t("reg.phone_confirm_unclear", phone=display_phone(ctx.env.known_phone or "")))
+
+
+def _ask_phone(ctx: Ctx) -> Outbound:
+    return say(t("reg.ask_phone"), request_contact=ctx.env.channel == "telegram")
+
+
+def _read_phone(msg: Inbound, ctx: Ctx) -> Reading:
+    if msg.contact_phone:
+        phone = parse_phone(msg.contact_phone)
+        if phone:
+            return Parsed({"phone": phone, "phone_verified": True})
+    phone = parse_phone(msg.text or "")
+    if phone:
+        return Parsed({"phone": phone, "phone_verified": phone == ctx.env.known_phone})
+    return Invalid(t("reg.phone_invalid"))
+
+
+# --- shop ------------------------------------------------------------------------------------
+
+
+def shop_name_key(name: str) -> str:
+    """Uniqueness key: case and spaces do not make a name different."""
+    return re.sub(r"\s+", "", name).casefold()
+
+
+def _suggest_shop_name(name: str, ctx: Ctx) -> str | None:
+    owner_first = _clean(ctx.draft.get("owner_name")).split(" ")[0]
+    seller_id = (ctx.env.seller or {}).get("id")
+    tries = [f"{name} {owner_first}".strip()] if owner_first else []
+    tries += [f"{name} {n}" for n in range(2, 10)]
+    for candidate in tries:
+        if len(candidate) <= 60 and not ctx.env.directory.shop_name_taken(
+            candidate, except_seller=seller_id
+        ):
+            return candidate
+    return None
+
+
+def _ask_shop_name(ctx: Ctx) -> Outbound:
+    return say(t("reg.ask_shop_name"))
+
+
+def _read_shop_name(msg: Inbound, ctx: Ctx) -> Reading:
+    if msg.choice and msg.choice.startswith("shop:"):
+        return Parsed(msg.choice[5:])
+    name = _clean(msg.text).strip("*\"'")
+    if len(name) < 3:
+        return Invalid(t("reg.shop_name_too_short"))
+    if len(name) > 60:
+        return Invalid(t("reg.shop_name_too_long", count=len(name)))
+    if not re.search(r"[^\W\d_]", name):
+        return Invalid(t("reg.shop_name_invalid"))
+    seller_id = (ctx.env.seller or {}).get("id")
+    if ctx.env.directory.shop_name_taken(name, except_seller=seller_id):
+        suggestion = _suggest_shop_name(name, ctx)
+        if suggestion:
+            return Clarify(
+                t("reg.shop_name_taken", name=name, suggestion=suggestion),
+                (Choice(f"shop:{suggestion}", suggestion),),
+            )
+        return Invalid(t("reg.shop_name_taken_plain", name=name))
+    return Parsed(name)
+
+
+# --- category --------------------------------------------------------------------------------
+
+
+def category_choices() -> tuple[Choice, ...]:
+    return tuple(Choice(c.code, c.label) for c in categories())
+
+
+def _ask_category(ctx: Ctx) -> Outbound:
+    return say(t("reg.ask_category"), choices=category_choices())
+
+
+def read_category(msg: Inbound, ctx: Ctx) -> Reading:
+    codes = {c.code for c in categories()}
+    if msg.choice in codes:
+        return Parsed(msg.choice)
+    suggested = suggest_categories(msg.text or "")
+    if len(suggested) == 1:
+        label = next(c.label for c in categories() if c.code == suggested[0])
+        return Parsed(suggested[0], confirm=t("reg.category_confirm", category=label))
+    if suggested:
+        options = tuple(c for c in category_choices() if c.id in suggested[:3])
+        return Clarify(t("reg.category_which"), options)
+    return Invalid(t("reg.category_unclear"))
+
+
+# --- place ----------------------------------------------------------------------------------
+
+
+def _ask_regency(ctx: Ctx) -> Outbound:
+    return say(t("reg.ask_regency"))
+
+
+def _read_regency(msg: Inbound, ctx: Ctx) -> Reading:
+    if msg.choice and msg.choice in regencies():
+        return Parsed(_regency_value(msg.choice))
+    codes = match_regency(msg.text or "", EAST_JAVA)
+    if len(codes) == 1:
+        return Parsed(_regency_value(codes[0]))
+    if codes:
+        several_provinces = len({regencies()[c].province_code for c in codes}) > 1
+        options = tuple(Choice(c, regency_label(c, several_provinces)) for c in codes[:8])
+        place = _clean(msg.text).title()
+        return Clarify(t("reg.regency_which", place=place), options)
+    return Invalid(t("reg.regency_unknown", place=_clean(msg.text)[:40]))
+
+
+def _regency_value(code: str) -> dict[str, Any]:
+    return {
+        "regency_code": code,
+        "province_code": regencies()[code].province_code,
+        "district_code": None,
+    }
+
+
+def _ask_district(ctx: Ctx) -> Outbound:
+    code = ctx.draft["regency_code"]
+    example = next(iter(districts_by_regency().get(code, [])), None)
+    return say(
+        t("reg.ask_district", regency=regency_label(code), example=example.name if example else "-")
+    )
+
+
+def _read_district(msg: Inbound, ctx: Ctx) -> Reading:
+    regency_code = ctx.draft["regency_code"]
+    if msg.choice and msg.choice.startswith(regency_code):
+        return Parsed(msg.choice)
+    codes = match_district(msg.text or "", regency_code)
+    if len(codes) == 1:
+        return Parsed(codes[0])
+    if codes:
+        options = tuple(Choice(c, (district(c) or district(codes[0])).name) for c in codes)  # type: ignore[union-attr]
+        return Clarify(t("engine.pick_one"), options)
+    return Invalid(
+        t("reg.district_unknown", place=_clean(msg.text)[:40], regency=regency_label(regency_code))
+    )
+
+
+def _ask_address(ctx: Ctx) -> Outbound:
+    return say(t("reg.ask_address"), request_location=ctx.env.channel in ("telegram", "whatsapp"))
+
+
+def _read_address(msg: Inbound, ctx: Ctx) -> Reading:
+    keep: dict[str, Any] = {}
+    if msg.location:
+        keep = {"latitude": msg.location.latitude, "longitude": msg.location.longitude}
+        if not msg.text:
+            return Invalid(t("reg.address_location_thanks"), keep=keep)
+    address = _clean(msg.text)
+    if len(address) < 5:
+        return Invalid(t("reg.address_too_short"), keep=keep)
+    if len(address) > 300:
+        return Invalid(t("reg.address_too_long"), keep=keep)
+    return Parsed(address)
+
+
+def _ask_nib(ctx: Ctx) -> Outbound:
+    return say(t("reg.ask_nib"), choices=(Choice("__skip__", t("choice.no_nib")),))
+
+
+def _read_nib(msg: Inbound, ctx: Ctx) -> Reading:
+    if parse_yes_no(msg.text or "") is False:
+        return Parsed(None)
+    digits = re.sub(r"[\s.\-]", "", msg.text or "")
+    if digits.isdigit() and len(digits) == 13:
+        return Parsed(digits)
+    if digits.isdigit():
+        return Invalid(t("reg.nib_wrong_length", count=len(digits)))
+    return Invalid(t("reg.nib_invalid"))
+
+
+# --- summary and finish -------------------------------------------------------------------------
+
+
+def summary_lines(data: dict[str, Any] | Any) -> tuple[Any, ...]:
+    """The lines that describe a shop, for the summary and for /data_saya."""
+    category = next((c.label for c in categories() if c.code == data.get("category")), "-")
+    district_code = data.get("district_code")
+    found = district(district_code) if district_code else None
+    return (
+        t("reg.summary.owner_name", value=data.get("owner_name") or "-"),
+        t("reg.summary.phone", value=display_phone(data.get("phone") or "") or "-"),
+        t("reg.summary.shop_name", value=data.get("shop_name") or "-"),
+        t("reg.summary.category", value=category),
+        t(
+            "reg.summary.regency",
+            value=regency_label(data["regency_code"]) if data.get("regency_code") else "-",
+        ),
+        t("reg.summary.district", value=found.name if found else "-"),
+        t("reg.summary.address", value=data.get("address") or "-"),
+        t("reg.summary.nib", value=data.get("nib") or "-"),
+    )
+
+
+def _summary(ctx: Ctx) -> Outbound:
+    return say(t("reg.summary.title"), *summary_lines(dict(ctx.draft)), t("reg.summary.question"))
+
+
+SELLER_FIELDS = (
+    "owner_name",
+    "phone",
+    "phone_verified",
+    "shop_name",
+    "category",
+    "province_code",
+    "regency_code",
+    "district_code",
+    "address",
+    "nib",
+    "consent_version",
+    "consent_at",
+    "latitude",
+    "longitude",
+)
+
+
+def _finish(ctx: Ctx) -> Outcome:
+    draft = dict(ctx.draft)
+    if draft.get("consent_declined"):
+        return Outcome(replies=(say(t("reg.consent_declined")),))
+    seller_id = (ctx.env.seller or {}).get("id")
+    if ctx.env.directory.shop_name_taken(draft["shop_name"], except_seller=seller_id):
+        return Outcome(
+            replies=(say(t("reg.shop_name_taken_plain", name=draft["shop_name"])),),
+            start=FLOW_ID,
+            draft=draft,
+            step="shop_name",
+        )
+    data = {key: draft.get(key) for key in SELLER_FIELDS}
+    data["referral_code"] = draft.get("referral_code")
+    if ctx.env.registered:
+        return Outcome(effects=(SaveSeller(data),), replies=(say(t("reg.updated")),), start="menu")
+    return Outcome(
+        effects=(SaveSeller(data),),
+        replies=(say(t("reg.registered", shop=draft["shop_name"])),),
+        start="product",
+    )
+
+
+def _after_consent(ctx: Ctx) -> str:
+    return FINISH if ctx.draft.get("consent_declined") else "owner_name"
+
+
+def _after_owner_name(ctx: Ctx) -> str:
+    return "phone_confirm" if ctx.env.known_phone else "phone"
+
+
+def _after_phone_confirm(ctx: Ctx) -> str:
+    return "phone" if ctx.draft.get("phone_other") else "shop_name"
+
+
+STEPS = {
+    s.id: s
+    for s in (
+        Step(
+            "consent",
+            _ask_consent,
+            _read_consent,
+            slot="*",
+            next=_after_consent,
+            help=t("reg.help.consent"),
+        ),
+        Step(
+            "owner_name",
+            _ask_owner_name,
+            _read_owner_name,
+            slot="owner_name",
+            next=_after_owner_name,
+            help=t("reg.help.owner_name"),
+        ),
+        Step(
+            "phone_confirm",
+            _ask_phone_confirm,
+            _read_phone_confirm,
+            slot="*",
+            next=_after_phone_confirm,
+            help=t("reg.help.phone"),
+        ),
+        Step(
+            "phone", _ask_phone, _read_phone, slot="*", next="shop_name", help=t("reg.help.phone")
+        ),
+        Step(
+            "shop_name",
+            _ask_shop_name,
+            _read_shop_name,
+            slot="shop_name",
+            next="category",
+            help=t("reg.help.shop_name"),
+        ),
+        Step(
+            "category",
+            _ask_category,
+            read_category,
+            slot="category",
+            next="regency",
+            help=t("reg.help.category"),
+        ),
+        Step(
+            "regency",
+            _ask_regency,
+            _read_regency,
+            slot="*",
+            next="district",
+            help=t("reg.help.regency"),
+        ),
+        Step(
+            "district",
+            _ask_district,
+            _read_district,
+            slot="district_code",
+            next="address",
+            help=t("reg.help.district"),
+            skippable=True,
+        ),
+        Step(
+            "address",
+            _ask_address,
+            _read_address,
+            slot="address",
+            next="nib",
+            help=t("reg.help.address"),
+        ),
+        Step(
+            "nib",
+            _ask_nib,
+            _read_nib,
+            slot="nib",
+            next=None,
+            help=t("reg.help.nib"),
+            skippable=True,
+        ),
+    )
+}
+
+FIELDS = (
+    Field("owner_name", t("field.owner_name"), ("owner_name",)),
+    Field("phone", t("field.phone"), ("phone",)),
+    Field("shop_name", t("field.shop_name"), ("shop_name",)),
+    Field("category", t("field.category"), ("category",)),
+    Field("regency", t("field.regency"), ("regency", "district")),
+    Field("district", t("field.district"), ("district",)),
+    Field("address", t("field.address"), ("address",)),
+    Field("nib", t("field.nib"), ("nib",)),
+)
+
+REGISTRATION = Flow(
+    id=FLOW_ID,
+    steps=STEPS,
+    first="consent",
+    finish=_finish,
+    summary=_summary,
+    fields=FIELDS,
+    resume_question=t("reg.resume_question"),
+    cancelled=t("reg.cancelled"),
+)

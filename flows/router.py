@@ -1,0 +1,150 @@
+"""The top of every conversation: commands, the menu, pauses, and which flow runs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flows.account import ERASE, LANGUAGE, my_data
+from flows.effects import SaveSeller, StoreReferral
+from flows.engine import (
+    MENU,
+    RESUME_CHOICES,
+    Env,
+    Flow,
+    Result,
+    State,
+    advance_flow,
+    ask,
+    begin,
+    global_word,
+    is_paused,
+    normalize_command,
+)
+from flows.menu import MENU_FLOW
+from flows.messages import Inbound, say, t
+from flows.product import PRODUCT, PRODUCT_MORE
+from flows.product_list import PRODUCT_LIST
+from flows.registration import REGISTRATION
+
+FLOWS: dict[str, Flow] = {
+    f.id: f for f in (REGISTRATION, PRODUCT, PRODUCT_MORE, PRODUCT_LIST, MENU_FLOW, ERASE, LANGUAGE)
+}
+# Flows that interrupt another one and hand back to it when they end.
+_SIDE_FLOWS = {ERASE.id, LANGUAGE.id}
+PARKED = "_parked"
+
+_COMMANDS = {
+    "data_saya": "my_data",
+    "datasaya": "my_data",
+    "data saya": "my_data",
+    "mydata": "my_data",
+    "my_data": "my_data",
+    "hapus_data": ERASE.id,
+    "hapusdata": ERASE.id,
+    "hapus data": ERASE.id,
+    "delete_my_data": ERASE.id,
+    "deletemydata": ERASE.id,
+    "bahasa": LANGUAGE.id,
+    "language": LANGUAGE.id,
+    "daftar": "register",
+    "register": "register",
+}
+
+
+def advance(state: State, inbound: Inbound, env: Env) -> Result:
+    """Take one message from a person and decide everything that follows, purely."""
+    text = inbound.text or ""
+    command = normalize_command(text)
+    if text.strip().startswith("/start") or command == "start":
+        return _start(state, env, command.partition(" ")[2])
+    action = _COMMANDS.get(command)
+    if action == "my_data":
+        result = Result(state, [my_data(env, state.draft if state.flow == REGISTRATION.id else {})])
+        if state.flow and state.step:
+            result.replies.append(ask(FLOWS[state.flow], state, env))
+        return result
+    if action in _SIDE_FLOWS:
+        return _side_flow(FLOWS[action], state, env)
+    if action == "register" and not env.registered and state.flow != REGISTRATION.id:
+        return _open(REGISTRATION, env, welcome=True)
+    if global_word(inbound)[0] == MENU or state.flow is None:
+        if not env.registered and state.flow is None:
+            return _open(REGISTRATION, env, welcome=True)
+        if state.flow is None or global_word(inbound)[0] == MENU:
+            return _finish_open(begin(MENU_FLOW, env, {PARKED: _park(state)}), env)
+
+    assert state.flow is not None
+    flow = FLOWS.get(state.flow, MENU_FLOW)
+    if state.step is None:
+        return _finish_open(begin(flow, env, state.draft), env)
+    if is_paused(state, env) and (state.pending or {}).get("kind") != "resume":
+        state.pending = {"kind": "resume"}
+        state.updated_at = env.now
+        return Result(state, [say(flow.resume_question, choices=RESUME_CHOICES)])
+    parked = state.draft.get(PARKED)
+    result = advance_flow(flow, state, inbound, env)
+    if result.state.flow is None and parked:
+        restored = State.load(
+            parked["flow"], parked["step"], parked["draft"], parked["meta"], env.now
+        )
+        result.state = restored
+        if restored.flow and restored.step:
+            result.replies.append(ask(FLOWS[restored.flow], restored, env))
+        return result
+    return _finish_open(result, env)
+
+
+def _park(state: State) -> dict[str, Any] | None:
+    if not state.flow or not state.step or state.flow == MENU_FLOW.id:
+        return None
+    return {"flow": state.flow, "step": state.step, "draft": state.draft, "meta": state.meta()}
+
+
+def _side_flow(flow: Flow, state: State, env: Env) -> Result:
+    return begin(flow, env, {PARKED: _park(state)})
+
+
+def _open(
+    flow: Flow, env: Env, welcome: bool = False, draft: dict[str, Any] | None = None
+) -> Result:
+    result = begin(flow, env, draft)
+    if welcome:
+        result.replies.insert(0, say(t("reg.welcome")))
+    return result
+
+
+def _finish_open(result: Result, env: Env) -> Result:
+    """When a flow handed over to another, open the next one in the same turn."""
+    state = result.state
+    if state.flow and state.step is None:
+        flow = FLOWS.get(state.flow, MENU_FLOW)
+        if flow.id == PRODUCT.id and not env.registered and not _saving_seller(result):
+            flow = MENU_FLOW
+        opened = begin(flow, env, state.draft)
+        opened.replies[:0] = result.replies
+        opened.effects[:0] = result.effects
+        return opened
+    if state.flow and state.step and not result.replies:
+        result.replies.append(ask(FLOWS[state.flow], state, env))
+    return result
+
+
+def _saving_seller(result: Result) -> bool:
+    return any(isinstance(e, SaveSeller) for e in result.effects)
+
+
+def _start(state: State, env: Env, payload: str) -> Result:
+    """/start, optionally with a deep-link payload (stored as the referral code)."""
+    effects = [StoreReferral(payload)] if payload else []
+    if state.flow and state.step and state.flow != MENU_FLOW.id:
+        state.pending = {"kind": "resume"}
+        flow = FLOWS[state.flow]
+        result = Result(state, [say(flow.resume_question, choices=RESUME_CHOICES)], effects)
+        return result
+    if not env.registered:
+        result = _open(REGISTRATION, env, welcome=True)
+        result.effects.extend(effects)
+        return result
+    result = begin(MENU_FLOW, env)
+    result.effects.extend(effects)
+    return result
