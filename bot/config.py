@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Jakarta"
     resume_after_hours: float = 6.0
     max_upload_bytes: int = 20 * 1024 * 1024
+    strict_messages: bool = False  # tests: a message missing a parameter is an error
 
     @property
     def has_platform(self) -> bool:

@@ -109,7 +109,7 @@ class ConversationRunner:
         account = self._account(session, inbound, now)
         conversation = self._conversation(session, account, now)
         seller = session.get(Seller, account.seller_id) if account.seller_id else None
-        renderer = Renderer(account.locale, self.settings.timezone)
+        renderer = Renderer(account.locale, self.settings.timezone, self.settings.strict_messages)
         env = Env(
             now=now,
             channel=inbound.channel,
@@ -133,7 +133,7 @@ class ConversationRunner:
         self._apply(session, account, result, inbound.channel)
         self._save(session, conversation, result.state, now)
         if account.locale != renderer.locale:
-            renderer = Renderer(account.locale, self.settings.timezone)
+            renderer = Renderer(account.locale, self.settings.timezone, self.settings.strict_messages)
         return [self._render(renderer, out) for out in result.replies]
 
     def _account(self, session: Session, inbound: Inbound, now: datetime) -> ChannelAccount:

@@ -237,10 +237,10 @@ def resolve_choice(inbound: Inbound, choices: tuple[Choice, ...], labels: list[s
     if len(containing) == 1 and len(text) >= 3:
         return replace(inbound, choice=containing[0].id)
     scored = sorted(
-        ((fuzz.WRatio(text, label), c) for c, label in zip(choices, normalized, strict=True)),
+        ((fuzz.ratio(text, label), c) for c, label in zip(choices, normalized, strict=True)),
         key=lambda sc: -sc[0],
     )
-    if scored and scored[0][0] >= 88 and (len(scored) == 1 or scored[1][0] < scored[0][0]):
+    if scored and scored[0][0] >= 85 and (len(scored) == 1 or scored[1][0] < scored[0][0]):
         return replace(inbound, choice=scored[0][1].id)
     return inbound
 

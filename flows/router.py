@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flows.account import ERASE, LANGUAGE, my_data
-from flows.effects import SaveSeller, StoreReferral
+from flows.effects import EraseMyData, SaveSeller, StoreReferral
 from flows.engine import (
     MENU,
     RESUME_CHOICES,
@@ -83,7 +83,8 @@ def advance(state: State, inbound: Inbound, env: Env) -> Result:
         return Result(state, [say(flow.resume_question, choices=RESUME_CHOICES)])
     parked = state.draft.get(PARKED)
     result = advance_flow(flow, state, inbound, env)
-    if result.state.flow is None and parked:
+    erased = any(isinstance(e, EraseMyData) for e in result.effects)
+    if result.state.flow is None and parked and not erased:
         restored = State.load(
             parked["flow"], parked["step"], parked["draft"], parked["meta"], env.now
         )
@@ -136,7 +137,8 @@ def _saving_seller(result: Result) -> bool:
 def _start(state: State, env: Env, payload: str) -> Result:
     """/start, optionally with a deep-link payload (stored as the referral code)."""
     effects = [StoreReferral(payload)] if payload else []
-    if state.flow and state.step and state.flow != MENU_FLOW.id:
+    if state.flow and state.step and state.flow != MENU_FLOW.id and (state.history or
+                                                                     state.draft):
         state.pending = {"kind": "resume"}
         flow = FLOWS[state.flow]
         result = Result(state, [say(flow.resume_question, choices=RESUME_CHOICES)], effects)

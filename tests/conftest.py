@@ -1,0 +1,138 @@
+"""Fixtures: every database test runs on SQLite and on PostgreSQL (a fresh database per run)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import SQLModel
+
+from bot.app import App, build_app
+from bot.config import Settings
+from bot.conversation import ConversationRunner, Reply
+from bot.storage.database import Database
+from flows.messages import Inbound, PhotoRef, RejectedPhoto
+
+PG_ADMIN_URL = os.environ.get(
+    "TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A database made for this test run on the local server, dropped at the end."""
+    name = f"pelapak_test_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    db = Database(url)
+    db.migrate()
+    db.dispose()
+    yield url
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'pelapak.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    db = Database(url)
+    with db.engine.begin() as conn:
+        tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
+        conn.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+    db.dispose()
+    return url
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings(_env_file=None, database_url=database_url, media_dir=tmp_path / "media",
+                    strict_messages=True)
+
+
+@pytest.fixture
+def app(settings: Settings) -> Iterator[App]:
+    built = build_app(settings)
+    yield built
+    built.close()
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)  # 10:00 WIB
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+class Chat:
+    """One person talking to the bot, the way a transcript reads."""
+
+    def __init__(self, runner: ConversationRunner, user: str, channel: str = "console",
+                 phone: str | None = None, locale: str | None = None) -> None:
+        self.runner = runner
+        self.user = user
+        self.channel = channel
+        self.phone = phone
+        self.locale = locale
+        self.replies: list[Reply] = []
+        self.sent = 0
+
+    def send(self, text: str | None = None, *, choice: str | None = None,
+             photos: tuple[PhotoRef | RejectedPhoto, ...] = (), message_id: str | None = None,
+             **extra: object) -> list[Reply]:
+        self.sent += 1
+        inbound = Inbound(
+            user_key=self.user, channel=self.channel, text=text, choice=choice,
+            sender_phone=self.phone, locale_hint=self.locale, message_id=message_id,
+            photos=tuple(p for p in photos if isinstance(p, PhotoRef)),
+            rejected_photos=tuple(p for p in photos if isinstance(p, RejectedPhoto)),
+            **extra,  # type: ignore[arg-type]
+        )
+        self.replies = self.runner.handle(inbound)
+        return self.replies
+
+    def choose(self, label: str) -> list[Reply]:
+        """Tap the button with this label on the last reply."""
+        for reply in reversed(self.replies):
+            for cid, text in reply.choices:
+                if text == label:
+                    return self.send(choice=cid)
+        raise AssertionError(f"no choice {label!r} in {[r.choices for r in self.replies]}")
+
+    @property
+    def last(self) -> str:
+        return self.replies[-1].text if self.replies else ""
+
+    @property
+    def text(self) -> str:
+        return "\n".join(r.text for r in self.replies)
+
+
+@pytest.fixture
+def runner(app: App, clock: Clock) -> ConversationRunner:
+    return ConversationRunner(app.db, app.settings, clock=clock)
+
+
+@pytest.fixture
+def owner(runner: ConversationRunner) -> Chat:
+    return Chat(runner, "+6281234567890", phone="+6281234567890")

@@ -1,0 +1,204 @@
+"""Registering a shop, as an owner types it, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from sqlmodel import select
+
+from bot.app import App
+from bot.conversation import ConversationRunner
+from bot.storage.models import ChannelAccount, Conversation, OutboxEvent, Seller
+from tests.conftest import Chat, Clock
+
+
+def register(chat: Chat, shop: str = "Keripik Tempe Bu Sri") -> None:
+    chat.send("/start")
+    chat.send("iya")
+    chat.send("sri wahyuni")
+    chat.send("ya")
+    chat.send(shop)
+    chat.send("3")
+    chat.send("sidoardjo")
+    chat.send("waru")
+    chat.send("Jl. Raya Waru No. 12, RT 02/RW 03")
+    chat.send("lewati")
+    chat.send("simpan")
+
+
+def sellers(app: App) -> list[Seller]:
+    with app.db.session() as s:
+        return list(s.exec(select(Seller)))
+
+
+def events(app: App) -> list[OutboxEvent]:
+    with app.db.session() as s:
+        return list(s.exec(select(OutboxEvent).order_by(OutboxEvent.id)))
+
+
+def test_happy_path_stores_seller_and_outbox_event_together(app: App, owner: Chat) -> None:
+    register(owner)
+    assert "sudah terdaftar" in owner.text
+    assert "Kirim foto produknya" in owner.last  # what happens next: the first product
+    [seller] = sellers(app)
+    assert (seller.owner_name, seller.phone, seller.shop_name) == (
+        "Sri Wahyuni", "+6281234567890", "Keripik Tempe Bu Sri")
+    assert (seller.category, seller.province_code, seller.regency_code, seller.district_code) == (
+        "kerajinan", "35", "3515", "351518")
+    assert seller.address == "Jl. Raya Waru No. 12, RT 02/RW 03"
+    assert seller.nib is None and seller.phone_verified
+    assert seller.consent_version and seller.consent_at is not None
+    [event] = events(app)
+    assert event.kind == "seller.upsert" and event.aggregate_ref == seller.ref
+    assert event.payload["region"] == {"province_code": "35", "regency_code": "3515",
+                                       "district_code": "351518"}
+    assert event.payload["consent"]["version"] == seller.consent_version
+    assert owner.sent == 11
+
+
+def test_messy_answers_back_and_ambiguous_place(app: App, runner: ConversationRunner) -> None:
+    chat = Chat(runner, "tg-1", channel="telegram")
+    chat.send("halo")
+    assert "Setuju?" in chat.last
+    chat.send("apa ini")  # neither yes nor no
+    assert "belum jelas" in chat.last
+    chat.choose("Setuju")
+    chat.send("123")
+    assert "belum kebaca" in chat.last
+    chat.send("Budi Santoso")
+    assert "Contoh: 0812-3456-7890" in chat.last
+    chat.send("nomor saya 0857-1234-5678 kak")
+    chat.send("Batik Tulis Pak Budi")
+    chat.send("batik")
+    assert "Fashion & Pakaian" in chat.last
+    chat.send("iya")
+    chat.send("kembali")  # back to the category question
+    assert "jualan apa" in chat.last
+    chat.send("2")
+    chat.send("Malang")
+    assert "Malang yang mana" in chat.last
+    chat.send("kota")
+    assert "Kota Malang" in chat.last
+    chat.send("lewati")
+    chat.send("Jl. Ijen 5")
+    chat.send("12345")
+    assert "13 angka" in chat.last
+    chat.send("1234567890123")
+    assert "Kota Malang" in chat.last and "1234567890123" in chat.last
+    chat.send("ubah alamat")
+    chat.send("Jl. Ijen No. 5, Klojen")
+    assert "Jl. Ijen No. 5, Klojen" in chat.last  # straight back to the summary
+    chat.choose("Simpan")
+    [seller] = sellers(app)
+    assert (seller.phone, seller.regency_code, seller.category, seller.nib, seller.address) == (
+        "+6285712345678", "3573", "fashion", "1234567890123", "Jl. Ijen No. 5, Klojen")
+    assert not seller.phone_verified
+
+
+def test_cancel_then_start_again(app: App, owner: Chat) -> None:
+    owner.send("/start")
+    owner.send("setuju")
+    owner.send("Sri")
+    owner.send("batal")
+    assert "dibatalkan" in owner.last
+    owner.send("daftar")
+    assert "Setuju?" in owner.last  # a fresh start: nothing of the old draft is asked for
+    register(owner)
+    assert len(sellers(app)) == 1
+
+
+def test_declining_consent_stores_no_personal_data(app: App, owner: Chat) -> None:
+    owner.send("/start")
+    owner.choose("Tidak setuju")
+    assert "tidak ada data Kakak yang kami simpan" in owner.last
+    with app.db.session() as s:
+        [conversation] = s.exec(select(Conversation))
+        assert conversation.draft == {} and conversation.flow is None
+    assert sellers(app) == []
+
+
+def test_restart_resumes_where_the_owner_was(app: App, clock: Clock) -> None:
+    first = Chat(ConversationRunner(app.db, app.settings, clock=clock), "+6281111111111",
+                 phone="+6281111111111")
+    first.send("/start")
+    first.send("ya")
+    first.send("Rina")
+    # the process restarts: a new runner on the same database
+    again = Chat(ConversationRunner(app.db, app.settings, clock=clock), "+6281111111111",
+                 phone="+6281111111111")
+    again.send("ya")  # answers the phone question asked before the restart
+    assert "nama toko" in again.last
+
+
+def test_long_pause_asks_to_continue(app: App, runner: ConversationRunner, clock: Clock) -> None:
+    chat = Chat(runner, "+6282222222222", phone="+6282222222222")
+    chat.send("/start")
+    chat.send("ya")
+    chat.send("Rina")
+    clock.advance(hours=7)
+    chat.send("Toko Rina")
+    assert "Lanjutkan pendaftaran?" in chat.last
+    chat.choose("Lanjut")
+    assert "betul?" in chat.last  # the phone confirmation, exactly where Rina stopped
+    clock.advance(hours=7)
+    chat.send("halo")
+    chat.choose("Mulai ulang")
+    assert "Setuju?" in chat.last
+
+
+def test_taken_shop_name_gets_a_free_suggestion(app: App, runner: ConversationRunner) -> None:
+    register(Chat(runner, "+6281234567890", phone="+6281234567890"))
+    other = Chat(runner, "+6283333333333", phone="+6283333333333")
+    other.send("/start")
+    other.send("ya")
+    other.send("Sri Lestari")
+    other.send("ya")
+    other.send("keripik tempe  BU SRI")
+    assert "sudah dipakai" in other.last
+    assert other.replies[-1].choices == (("shop:keripik tempe BU SRI Sri",
+                                          "keripik tempe BU SRI Sri"),)
+    other.choose("keripik tempe BU SRI Sri")
+    assert "jualan apa" in other.last
+
+
+def test_my_data_and_erase(app: App, owner: Chat) -> None:
+    register(owner)
+    owner.send("/data_saya")
+    assert "Keripik Tempe Bu Sri" in owner.text and "0812-3456-7890" in owner.text
+    owner.send("/hapus_data")
+    assert "Yakin" in owner.last
+    owner.choose("Ya, hapus")
+    assert "sudah dihapus" in owner.last
+    [seller] = sellers(app)
+    assert seller.status == "erased"
+    assert (seller.owner_name, seller.phone, seller.address, seller.shop_name) == (None,) * 4
+    kinds = [(e.kind, e.state) for e in events(app)]
+    assert kinds == [("seller.upsert", "superseded"), ("seller.delete", "pending")]
+    assert all(e.payload == {} for e in events(app))  # no personal data left in the queue
+    with app.db.session() as s:
+        [account] = s.exec(select(ChannelAccount))
+        assert account.phone is None and account.seller_id is None
+    owner.send("/data_saya")
+    assert "Belum ada data" in owner.last
+
+
+def test_redelivered_message_is_processed_once(app: App, owner: Chat) -> None:
+    owner.send("/start", message_id="1")
+    owner.send("ya", message_id="2")
+    assert owner.send("ya", message_id="2") == []
+    owner.send("Sri", message_id="3")
+    assert "betul?" in owner.last
+
+
+def test_voice_note_and_photo_get_a_kind_answer(owner: Chat) -> None:
+    owner.send("/start")
+    owner.send("ya")
+    owner.send(unsupported="voice")
+    assert "pesan suara" in owner.text and "Siapa nama Kakak?" in owner.last
+
+
+def test_english_speaker_gets_english(runner: ConversationRunner) -> None:
+    chat = Chat(runner, "tg-en", channel="telegram", locale="en-US")
+    chat.send("/start")
+    assert "Do you agree?" in chat.last
+    chat.send("/bahasa")
+    chat.choose("Bahasa Indonesia")
+    assert "Setuju?" in chat.last  # back to the question, now in Indonesian
