@@ -1,0 +1,144 @@
+"""A scripted owner drives `pelapak chat --jsonl` in a real process, reading each question."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import select
+
+from bot.app import App
+from bot.storage.models import OutboxEvent, Product, Seller
+from tests import images
+
+PHONE = "+6281234567890"
+
+
+class ScriptedOwner:
+    """Answers whatever the bot asks, like an owner following the questions."""
+
+    def __init__(self, photos: list[Path]) -> None:
+        self.photos = list(photos)
+        self.sent_photos = 0
+
+    def answer(self, reply: dict[str, Any]) -> dict[str, Any] | None:
+        text = reply["text"]
+        choices = {c["label"]: c["id"] for c in reply["choices"]}
+        rules: list[tuple[str, dict[str, Any]]] = [
+            ("Cek datanya", {"text": "simpan"}),
+            ("Cek produknya", {"text": "simpan"}),
+            ("Setuju?", {"choice": choices.get("Setuju", "yes")}),
+            ("Siapa nama Kakak", {"text": "sri wahyuni"}),
+            ("Nomor HP Kakak", {"text": "iya"}),
+            ("nama toko", {"text": "Keripik Tempe Bu Sri"}),
+            ("jualan apa", {"text": "keripik"}),
+            ("kabupaten/kota", {"text": "sidoarjo"}),
+            ("Kecamatannya", {"text": "waru"}),
+            ("alamat usahanya", {"text": "Jl. Raya Waru No. 12, RT 02/RW 03"}),
+            ("NIB", {"text": "lewati"}),
+            ("Cek datanya", {"text": "simpan"}),
+            ("nama produknya", {"text": "Keripik Tempe Pedas 200 gr"}),
+            ("Kategorinya", {"text": "ya"}),
+            ("harganya", {"text": "25rb"}),
+            ("Harga Rp25.000 ya", {"text": "iya"}),
+            ("Stoknya", {"text": "2 lusin"}),
+            ("Minimal beli", {"text": "1"}),
+            ("berat satu produk", {"text": "250 gr"}),
+            ("baru atau bekas", {"text": "baru"}),
+            ("deskripsi", {"text": "pakai"}),
+            ("Cek produknya", {"text": "simpan"}),
+        ]
+        if "foto" in text.lower() and ("Kirim" in text or "selesai" in text):
+            if self.sent_photos < len(self.photos):
+                self.sent_photos += 1
+                return {"photo": str(self.photos[self.sent_photos - 1])}
+            return {"text": "selesai"}
+        if "tambah produk lain" in text:
+            return None
+        for needle, message in rules:
+            if needle in text:
+                return message
+        raise AssertionError(f"the scripted owner does not understand: {text!r}")
+
+
+def start_chat(app: App, phone: str = PHONE) -> subprocess.Popen[str]:
+    env = {**os.environ, "DATABASE_URL": app.settings.database_url,
+           "MEDIA_DIR": str(app.settings.media_dir), "STRICT_MESSAGES": "true"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "chat", "--as", phone, "--jsonl"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        env=env, cwd=Path(__file__).resolve().parent.parent,
+    )
+
+
+def exchange(proc: subprocess.Popen[str], message: dict[str, Any]) -> list[dict[str, Any]]:
+    assert proc.stdin and proc.stdout
+    proc.stdin.write(json.dumps(message) + "\n")
+    proc.stdin.flush()
+    line = proc.stdout.readline()
+    return json.loads(line)["replies"]
+
+
+def test_scripted_owner_registers_and_lists_a_product(app: App, tmp_path: Path) -> None:
+    photos = []
+    for seed in (11, 12, 13):
+        path = tmp_path / f"produk{seed}.jpg"
+        path.write_bytes(images.sharp(seed))
+        photos.append(path)
+    owner = ScriptedOwner(photos)
+    proc = start_chat(app)
+    try:
+        replies = exchange(proc, {"text": "/start"})
+        counts = {"registration": 1, "product": 0}
+        phase = "registration"
+        transcript: list[str] = []
+        for _ in range(40):
+            transcript.append(replies[-1]["text"])
+            message = owner.answer(replies[-1])
+            if message is None:
+                break
+            counts[phase] += 1
+            replies = exchange(proc, message)
+            if any("sudah terdaftar" in r["text"] for r in replies):
+                phase = "product"
+        else:
+            raise AssertionError("the conversation did not end:\n" + "\n".join(transcript))
+    finally:
+        proc.stdin.close()  # type: ignore[union-attr]
+        proc.wait(timeout=30)
+    assert counts["registration"] <= 12
+    assert counts["product"] <= 14
+    with app.db.session() as s:
+        [seller] = s.exec(select(Seller))
+        [product] = s.exec(select(Product))
+        kinds = [e.kind for e in s.exec(select(OutboxEvent).order_by(OutboxEvent.id))]
+    assert (seller.shop_name, seller.phone, seller.regency_code) == (
+        "Keripik Tempe Bu Sri", PHONE, "3515")
+    assert (product.name, product.price, product.stock, product.min_order) == (
+        "Keripik Tempe Pedas 200 gr", 25000, 24, 1)
+    assert (product.weight_grams, product.category, product.condition) == (
+        250, "makanan-minuman", "new")
+    assert product.status == "pending" and len(product.photos) == 3
+    assert "Keripik Tempe Pedas" in (product.description or "")
+    assert kinds == ["seller.upsert", "product.upsert"]
+
+
+def test_state_survives_between_runs_and_each_line_gets_one_answer(app: App) -> None:
+    proc = start_chat(app)
+    exchange(proc, {"text": "/start"})
+    exchange(proc, {"choice": "yes"})
+    assert proc.stdin and proc.stdout
+    proc.stdin.write("this is not json\n")
+    proc.stdin.flush()
+    assert json.loads(proc.stdout.readline())["error"].startswith("bad input line")
+    proc.stdin.close()
+    proc.wait(timeout=30)
+    again = start_chat(app)
+    replies = exchange(again, {"text": "Sri"})
+    again.stdin.close()  # type: ignore[union-attr]
+    again.wait(timeout=30)
+    assert "0812-3456-7890" in replies[-1]["text"]
