@@ -44,9 +44,9 @@ def run(
                 built.runner, built.media, None if as_ == "demo" else as_
             ).run_interactive()
             return
-        from bot.server import serve
-
-        serve(built)
+        typer.echo("Telegram / WhatsApp channels are not available in this version yet; "
+                   "unset the platform settings to use the console chat.", err=True)
+        raise typer.Exit(2)
     finally:
         built.close()
 

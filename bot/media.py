@@ -60,7 +60,8 @@ class Quality:
 
 def measure(image: Image.Image) -> Quality:
     """Sharpness (variance of the Laplacian), brightness and contrast of a photo."""
-    gray = image.convert("L")
+    factor = max(1, max(image.size) // ANALYSIS_SIDE)
+    gray = (image.reduce(factor) if factor > 1 else image).convert("L")
     gray.thumbnail((ANALYSIS_SIDE, ANALYSIS_SIDE))
     laplacian = gray.filter(
         ImageFilter.Kernel((3, 3), (0, 1, 0, 1, -4, 1, 0, 1, 0), scale=1, offset=128)
@@ -103,6 +104,8 @@ def _oriented_size(image: Image.Image) -> tuple[int, int]:
 def _to_srgb(image: Image.Image) -> Image.Image:
     """Flatten transparency onto white and convert colour to sRGB."""
     icc = image.info.get("icc_profile")
+    if image.mode == "RGB" and not icc:
+        return image
     if image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
@@ -119,7 +122,7 @@ def _to_srgb(image: Image.Image) -> Image.Image:
 def _encode(image: Image.Image) -> bytes:
     for quality in (85, 80, 72, 65, 55):
         buffer = io.BytesIO()
-        image.save(buffer, "JPEG", quality=quality, optimize=True)
+        image.save(buffer, "JPEG", quality=quality)
         if buffer.tell() <= MAX_STORED_BYTES:
             return buffer.getvalue()
     raise PhotoRefused("too_big")
@@ -139,12 +142,13 @@ def process(data: bytes, max_bytes: int = MAX_BYTES) -> tuple[bytes, int, int, Q
     if image.format == "JPEG" and scale < 1.0:
         # Let libjpeg decode at 1/2, 1/4 or 1/8 scale: no bigger than needed for 2,000 px.
         raw_w, raw_h = image.size
-        image.draft("RGB", (int(raw_w * scale) + 1, int(raw_h * scale) + 1))
+        image.draft("RGB", (int(raw_w * scale), int(raw_h * scale)))
     try:
         image.load()
     except (OSError, SyntaxError, ValueError) as exc:
         raise PhotoRefused("corrupt") from exc
-    image = ImageOps.exif_transpose(image) or image
+    if image.getexif().get(0x0112, 1) != 1:
+        image = ImageOps.exif_transpose(image) or image
     image = _to_srgb(image)
     if max(image.size) > MAX_SIDE:
         image.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS, reducing_gap=3.0)

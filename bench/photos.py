@@ -1,0 +1,52 @@
+"""Time per 12 MP JPEG through the photo pipeline, against a bare full Pillow decode.
+
+Run: `make bench` (or `.venv/bin/python bench/photos.py`). Goal: the pipeline is no slower
+than a bare full decode of the same file, thanks to JPEG draft (DCT-scaled) decoding.
+"""
+
+from __future__ import annotations
+
+import io
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bot.media import process  # noqa: E402
+from tests.images import twelve_megapixel  # noqa: E402
+
+ROUNDS = 7
+
+
+def bare_decode(data: bytes) -> None:
+    with Image.open(io.BytesIO(data)) as image:
+        image.load()
+
+
+def timed(fn, data: bytes) -> float:  # type: ignore[no-untyped-def]
+    start = time.perf_counter()
+    fn(data)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    files = [twelve_megapixel(seed) for seed in (1, 2, 3)]
+    decode, pipeline = [], []
+    for _ in range(ROUNDS):
+        for data in files:
+            decode.append(timed(bare_decode, data))
+            pipeline.append(timed(process, data))
+    d, p = statistics.median(decode), statistics.median(pipeline)
+    size = sum(len(f) for f in files) / len(files) / 1e6
+    print(f"12 MP JPEG ({size:.1f} MB), median of {len(decode)} runs")
+    print(f"  bare full decode : {d * 1000:7.1f} ms")
+    print(f"  pelapak pipeline : {p * 1000:7.1f} ms  (decode+orient+sRGB+resize+quality+encode)")
+    print(f"  pipeline / decode: {p / d:5.2f}x  -> {'OK' if p <= d else 'SLOWER than decode'}")
+
+
+if __name__ == "__main__":
+    main()

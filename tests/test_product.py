@@ -1,0 +1,101 @@
+"""Listing products from photos, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from sqlmodel import select
+
+from bot.app import App
+from bot.storage.models import OutboxEvent, Product
+from tests import images
+from tests.conftest import Chat
+from tests.test_registration import register
+
+
+def to_price_question(app: App, owner: Chat) -> None:
+    register(owner)
+    album = tuple(app.media.ingest(images.sharp(seed)) for seed in (21, 22, 23))
+    owner.send(photos=album)
+    assert len(owner.replies) == 1 and "3 dari 5" in owner.last  # one reply for the album
+    owner.send("selesai")
+    owner.send("Kaos Batik Tulis Sidoarjo")
+    assert "*Fashion & Pakaian*" in owner.last
+    owner.send("ya")
+
+
+def test_product_with_album_and_shorthand_price(app: App, owner: Chat) -> None:
+    to_price_question(app, owner)
+    owner.send("25.000 - 30.000")
+    assert "bukan kisaran" in owner.last
+    owner.send("75rb")
+    assert owner.last == "Harga Rp75.000 ya, Kak?"
+    owner.send("iya")
+    owner.send("banyak")
+    assert "belum kebaca" in owner.last
+    owner.send("selusin")
+    owner.choose("1")
+    owner.send("3")  # a bare number is grams: the bot checks
+    assert "3 gr" in owner.last
+    owner.send("tidak")
+    owner.send("2 ons")
+    owner.send("second")
+    assert "Pakai ini" in [label for _, label in owner.replies[-1].choices]
+    owner.send("pendek")
+    assert "terlalu pendek" in owner.last
+    owner.choose("Pakai ini")
+    summary = owner.replies[-1]
+    assert "Rp75.000" in summary.text and "200 gr" in summary.text and summary.photo
+    owner.send("ubah harga")
+    owner.send("80000")
+    assert "Rp80.000" in owner.last  # straight back to the summary
+    owner.choose("Simpan")
+    assert "sudah disimpan" in owner.text and "tambah produk lain" in owner.last
+    with app.db.session() as s:
+        [product] = s.exec(select(Product))
+        kinds = [e.kind for e in s.exec(select(OutboxEvent).order_by(OutboxEvent.id))]
+        [event] = s.exec(select(OutboxEvent).where(OutboxEvent.kind == "product.upsert"))
+    assert (product.price, product.stock, product.weight_grams, product.condition) == (
+        80000, 12, 200, "used")
+    assert product.category == "fashion" and len(product.photos) == 3
+    assert kinds == ["seller.upsert", "product.upsert"]
+    assert event.payload["price"] == {"amount": 80000, "currency": "IDR"}
+    assert [p["position"] for p in event.payload["photos"]] == [0, 1, 2]
+
+
+def test_photo_coaching(app: App, owner: Chat) -> None:
+    register(owner)
+    owner.send("Keripik")
+    assert "foto dulu" in owner.last
+    owner.send(photos=(app.media.ingest(images.tiny()),))
+    assert "terlalu kecil" in owner.last
+    owner.send(photos=(app.media.ingest(images.text_named_jpg()),))
+    assert "bukan foto" in owner.last
+    blurry = app.media.ingest(images.blurred(seed=31))
+    owner.send(photos=(blurry,))
+    assert "buram" in owner.last
+    owner.choose("Pakai")
+    assert "1 foto" in owner.last
+    owner.send(photos=(blurry,))
+    assert "sudah Kakak kirim" in owner.last
+    owner.send(photos=(app.media.ingest(images.dark(seed=32)),))
+    assert "gelap" in owner.last
+    owner.choose("Kirim ulang")
+    owner.send(photos=(app.media.ingest(images.sharp(seed=33)),))
+    assert "2 dari 5" in owner.last
+    owner.send(unsupported="sticker")
+    assert "Stikernya" in owner.text
+
+
+def test_products_list_edit_and_delete(app: App, owner: Chat) -> None:
+    test_product_with_album_and_shorthand_price(app, owner)
+    owner.send("tidak")
+    owner.send("produk saya")
+    assert "menunggu tayang" in owner.text
+    owner.send("1")
+    owner.choose("Hapus")
+    owner.choose("Ya, hapus")
+    assert "sudah dihapus" in owner.text
+    with app.db.session() as s:
+        [product] = s.exec(select(Product))
+        kinds = [e.kind for e in s.exec(select(OutboxEvent).order_by(OutboxEvent.id))]
+    assert product.status == "deleted"
+    assert kinds[-1] == "product.delete"
