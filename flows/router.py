@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flows.account import ERASE, LANGUAGE, my_data
-from flows.effects import EraseMyData, SaveSeller, StoreReferral
+from flows.effects import EraseMyData, SaveProductDraft, SaveSeller, StoreReferral
 from flows.engine import (
     MENU,
     RESUME_CHOICES,
@@ -22,7 +22,7 @@ from flows.engine import (
 )
 from flows.menu import MENU_FLOW
 from flows.messages import Inbound, say, t
-from flows.product import PRODUCT, PRODUCT_MORE
+from flows.product import PRODUCT, PRODUCT_FIELDS, PRODUCT_MORE
 from flows.product_list import PRODUCT_LIST
 from flows.registration import REGISTRATION
 
@@ -71,7 +71,9 @@ def advance(state: State, inbound: Inbound, env: Env) -> Result:
         if not env.registered and state.flow is None:
             return _open(REGISTRATION, env, welcome=True)
         if state.flow is None or global_word(inbound)[0] == MENU:
-            return _finish_open(begin(MENU_FLOW, env, {PARKED: _park(state)}), env)
+            opened = begin(MENU_FLOW, env, {PARKED: _park(state)})
+            opened.effects.extend(_keep_unfinished_product(state))
+            return _finish_open(opened, env)
 
     assert state.flow is not None
     flow = FLOWS.get(state.flow, MENU_FLOW)
@@ -93,6 +95,14 @@ def advance(state: State, inbound: Inbound, env: Env) -> Result:
             result.replies.append(ask(FLOWS[restored.flow], restored, env))
         return result
     return _finish_open(result, env)
+
+
+def _keep_unfinished_product(state: State) -> list[SaveProductDraft]:
+    """Leaving a product half-way keeps it as a draft that 'Produk saya' can continue."""
+    if state.flow != PRODUCT.id or not state.draft.get("photos"):
+        return []
+    data = {key: state.draft.get(key) for key in PRODUCT_FIELDS}
+    return [SaveProductDraft(data, product_id=state.draft.get("product_id"))]
 
 
 def _park(state: State) -> dict[str, Any] | None:

@@ -99,3 +99,20 @@ def test_products_list_edit_and_delete(app: App, owner: Chat) -> None:
         kinds = [e.kind for e in s.exec(select(OutboxEvent).order_by(OutboxEvent.id))]
     assert product.status == "deleted"
     assert kinds[-1] == "product.delete"
+
+
+def test_unfinished_product_is_kept_and_continued(app: App, owner: Chat) -> None:
+    register(owner)
+    owner.send(photos=(app.media.ingest(images.sharp(seed=41)),))
+    owner.send("selesai")
+    owner.send("Sambal Bawang Bu Sri")
+    owner.send("menu")
+    assert "Mau apa sekarang" in owner.last
+    with app.db.session() as s:
+        [draft] = s.exec(select(Product))
+    assert (draft.status, draft.name, len(draft.photos)) == ("draft", "Sambal Bawang Bu Sri", 1)
+    owner.choose("Produk saya")
+    assert "belum selesai" in owner.text
+    owner.send("1")
+    owner.choose("Lanjutkan")
+    assert "*Makanan & Minuman*" in owner.last  # continues at the first missing answer
