@@ -6,9 +6,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from flows.effects import EraseMyData, SetLocale
-from flows.engine import FINISH, Ctx, Env, Flow, Invalid, Outcome, Parsed, Reading, Step
+from flows.engine import FINISH, Ctx, Env, Flow, Invalid, Outcome, Parsed, Reading, Step, yes_no
 from flows.messages import Choice, Inbound, Outbound, When, say, t
-from flows.parsing import parse_yes_no
 from flows.registration import summary_lines
 
 LOCALES = (("id", "Bahasa Indonesia"), ("en", "English"))
@@ -44,10 +43,10 @@ def _ask_erase(ctx: Ctx) -> Outbound:
 
 
 def _read_erase(msg: Inbound, ctx: Ctx) -> Reading:
-    said = parse_yes_no(msg.text or "") if msg.choice is None else None
-    if msg.choice == "yes" or said is True or (msg.text or "").strip().lower() == "hapus":
+    said = yes_no(msg)
+    if said is True or (msg.text or "").strip().lower() == "hapus":
         return Parsed(True)
-    if msg.choice == "no" or said is False:
+    if said is False:
         return Parsed(False)
     return Invalid(t("account.erase_unclear"))
 

@@ -219,6 +219,13 @@ def global_word(inbound: Inbound) -> tuple[str | None, str]:
     return None, ""
 
 
+def yes_no(msg: Inbound) -> bool | None:
+    """The person's yes or no, by button ('yes' / 'no') or in their own words."""
+    if msg.choice in ("yes", "no"):
+        return msg.choice == "yes"
+    return None if msg.choice else parse_yes_no(msg.text or "")
+
+
 # --- choices ----------------------------------------------------------------------------------
 
 

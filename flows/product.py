@@ -20,9 +20,10 @@ from flows.engine import (
     Reading,
     Stay,
     Step,
+    yes_no,
 )
 from flows.messages import Choice, Grams, Inbound, Money, Outbound, PhotoRef, say, t
-from flows.parsing import parse_price, parse_quantity, parse_weight_grams, parse_yes_no
+from flows.parsing import parse_price, parse_quantity, parse_weight_grams
 from flows.registration import category_choices, read_category
 
 MAX_PHOTOS = 5
@@ -204,7 +205,7 @@ def _read_category(msg: Inbound, ctx: Ctx) -> Reading:
     if msg.choice and msg.choice.startswith("suggested:"):
         return Parsed(msg.choice.split(":", 1)[1])
     suggested = _suggested_category(ctx)
-    said = parse_yes_no(msg.text or "") if not msg.choice else None
+    said = yes_no(msg)
     if suggested and said is True:
         return Parsed(suggested)
     if msg.choice == "other" or said is False:
@@ -576,10 +577,10 @@ def _ask_more(ctx: Ctx) -> Outbound:
 def _read_more(msg: Inbound, ctx: Ctx) -> Reading:
     if msg.photos:
         return Parsed({"more": True, "photos_first": [p.to_json() for p in msg.photos]})
-    said = parse_yes_no(msg.text or "") if not msg.choice else None
-    if msg.choice == "yes" or said is True:
+    said = yes_no(msg)
+    if said is True:
         return Parsed({"more": True})
-    if msg.choice == "no" or said is False:
+    if said is False:
         return Parsed({"more": False})
     return Invalid(t("product.ask_more_unclear"))
 

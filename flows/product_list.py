@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flows.effects import DeleteProduct
-from flows.engine import FINISH, Ctx, Flow, Invalid, Outcome, Parsed, Reading, Step
+from flows.engine import FINISH, Ctx, Flow, Invalid, Outcome, Parsed, Reading, Step, yes_no
 from flows.messages import Choice, Inbound, Money, Outbound, Text, say, t
 from flows.parsing import parse_yes_no
 from flows.product import first_missing_step
@@ -90,10 +90,10 @@ def _ask_delete(ctx: Ctx) -> Outbound:
 
 
 def _read_delete(msg: Inbound, ctx: Ctx) -> Reading:
-    said = parse_yes_no(msg.text or "") if not msg.choice else None
-    if msg.choice == "yes" or said is True:
+    said = yes_no(msg)
+    if said is True:
         return Parsed(True)
-    if msg.choice == "no" or said is False:
+    if said is False:
         return Parsed(False)
     return Invalid(t("products.delete_unclear"))
 

@@ -18,6 +18,7 @@ from flows.engine import (
     Parsed,
     Reading,
     Step,
+    yes_no,
 )
 from flows.messages import Choice, Inbound, Outbound, say, t
 from flows.parsing import match_regency, parse_phone, parse_yes_no
@@ -66,10 +67,10 @@ def _ask_consent(ctx: Ctx) -> Outbound:
 
 
 def _read_consent(msg: Inbound, ctx: Ctx) -> Reading:
-    said = parse_yes_no(msg.text or "") if msg.choice is None else None
-    if msg.choice == "yes" or said is True:
+    said = yes_no(msg)
+    if said is True:
         return Parsed({"consent_version": CONSENT_VERSION, "consent_at": ctx.env.now.isoformat()})
-    if msg.choice == "no" or said is False:
+    if said is False:
         return Parsed({"consent_declined": True})
     return Invalid(t("reg.consent_unclear"))
 

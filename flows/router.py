@@ -147,8 +147,7 @@ def _saving_seller(result: Result) -> bool:
 def _start(state: State, env: Env, payload: str) -> Result:
     """/start, optionally with a deep-link payload (stored as the referral code)."""
     effects = [StoreReferral(payload)] if payload else []
-    if state.flow and state.step and state.flow != MENU_FLOW.id and (state.history or
-                                                                     state.draft):
+    if state.flow and state.step and state.flow != MENU_FLOW.id and (state.history or state.draft):
         state.pending = {"kind": "resume"}
         flow = FLOWS[state.flow]
         result = Result(state, [say(flow.resume_question, choices=RESUME_CHOICES)], effects)
