@@ -16,7 +16,17 @@ from typing import Any, Protocol
 from rapidfuzz import fuzz
 
 from flows.effects import Effect
-from flows.messages import Choice, Inbound, Outbound, PhotoRef, Text, say, t
+from flows.messages import (
+    Choice,
+    Inbound,
+    Outbound,
+    PhotoRef,
+    Text,
+    label_from_json,
+    label_to_json,
+    say,
+    t,
+)
 from flows.parsing import parse_yes_no
 
 # --- what the host provides ------------------------------------------------------------
@@ -292,7 +302,7 @@ def ask(flow: Flow, state: State, env: Env) -> Outbound:
 def current_choices(flow: Flow, state: State, env: Env) -> tuple[Choice, ...]:
     pending = state.pending or {}
     if pending.get("kind") == "clarify":
-        return tuple(Choice(o["id"], o["label"]) for o in pending["options"])
+        return tuple(Choice(o["id"], label_from_json(o["label"])) for o in pending["options"])
     if pending.get("kind") == "resume":
         return RESUME_CHOICES
     if pending.get("kind") == "confirm":
@@ -445,13 +455,12 @@ def advance_flow(flow: Flow, state: State, inbound: Inbound, env: Env) -> Result
         return result
     if isinstance(reading, Stay):
         state.draft.update(reading.keep)
+        # remember the offered buttons so a typed "pakai" or "1" picks them
+        state.pending = _options(reading.choices) if reading.choices else None
         result.replies.append(say(reading.message, choices=reading.choices, photo=reading.photo))
         return result
     if isinstance(reading, Clarify):
-        state.pending = {
-            "kind": "clarify",
-            "options": [{"id": o.id, "label": o.label} for o in reading.options],
-        }
+        state.pending = _options(reading.options)
         result.replies.append(say(reading.question, choices=reading.options))
         return result
     if reading.confirm is not None:
@@ -463,10 +472,17 @@ def advance_flow(flow: Flow, state: State, inbound: Inbound, env: Env) -> Result
     return result
 
 
+def _options(choices: tuple[Choice, ...]) -> dict[str, Any]:
+    return {
+        "kind": "clarify",
+        "options": [{"id": c.id, "label": label_to_json(c.label)} for c in choices],
+    }
+
+
 def _reask(flow: Flow, state: State, env: Env) -> Outbound:
     pending = state.pending or {}
     if pending.get("kind") == "clarify":
-        options = tuple(Choice(o["id"], o["label"]) for o in pending["options"])
+        options = tuple(Choice(o["id"], label_from_json(o["label"])) for o in pending["options"])
         return say(t("engine.pick_one"), choices=options)
     if pending.get("kind") == "edit":
         return _edit_menu(flow, state, t("engine.edit_which"))

@@ -45,6 +45,19 @@ def t(msgid: str, **params: Any) -> Text:
     return Text(msgid, params)
 
 
+def label_to_json(label: Text | str) -> Any:
+    """A label as stored in the conversation's JSON (catalog texts keep their id)."""
+    if isinstance(label, Text):
+        return {"msgid": label.msgid, "params": dict(label.params)}
+    return label
+
+
+def label_from_json(data: Any) -> Text | str:
+    if isinstance(data, dict):
+        return Text(data["msgid"], dict(data.get("params") or {}))
+    return str(data)
+
+
 @dataclass(frozen=True)
 class Choice:
     """One button or numbered option; `id` is what comes back when it is picked."""

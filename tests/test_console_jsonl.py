@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from PIL import Image
 from sqlmodel import select
 
 from bot.app import App
@@ -142,3 +143,49 @@ def test_state_survives_between_runs_and_each_line_gets_one_answer(app: App) -> 
     again.stdin.close()  # type: ignore[union-attr]
     again.wait(timeout=30)
     assert "0812-3456-7890" in replies[-1]["text"]
+
+
+def test_every_kind_of_photo_through_the_console(app: App, tmp_path: Path) -> None:
+    """Bad files get their message and store nothing; good ones are stored once, cleaned."""
+    from tests.conftest import Chat
+    from tests.test_registration import register
+
+    register(Chat(app.runner, PHONE, phone=PHONE))  # the same owner the console speaks as
+    files = {
+        "kecil.jpg": images.tiny(), "bom.png": images.bomb(), "rusak.jpg": images.truncated(),
+        "teks.jpg": images.text_named_jpg(), "besar.jpg": images.huge_file(),
+        "bagus.jpg": images.sharp(51), "miring.jpg": images.rotated_with_gps(),
+        "transparan.png": images.transparent_png(), "buram.jpg": images.blurred(52),
+        "gelap.jpg": images.dark(53), "dua_belas_mp.jpg": images.twelve_megapixel(54),
+    }
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    expected_refusals = {"kecil.jpg": "terlalu kecil", "bom.png": "tidak wajar",
+                         "rusak.jpg": "rusak", "teks.jpg": "bukan foto",
+                         "besar.jpg": "terlalu besar"}
+    proc = start_chat(app)
+    try:
+        for name, words in expected_refusals.items():
+            [reply] = exchange(proc, {"photo": str(tmp_path / name)})
+            assert words in reply["text"], name
+        assert list(app.settings.media_dir.rglob("*.jpg")) == []
+        assert "1 dari 5" in exchange(proc, {"photo": str(tmp_path / "bagus.jpg")})[-1]["text"]
+        assert "sudah Kakak kirim" in exchange(proc, {"photo": str(tmp_path / "bagus.jpg")})[-1][
+            "text"]
+        assert "buram" in exchange(proc, {"photo": str(tmp_path / "buram.jpg")})[-1]["text"]
+        assert "2 foto" in exchange(proc, {"text": "pakai"})[-1]["text"]
+        assert "gelap" in exchange(proc, {"photo": str(tmp_path / "gelap.jpg")})[-1]["text"]
+        exchange(proc, {"text": "kirim ulang"})
+        album = [str(tmp_path / n) for n in ("miring.jpg", "transparan.png", "dua_belas_mp.jpg")]
+        replies = exchange(proc, {"photos": album})
+        assert len(replies) == 1 and "5 dari 5" not in replies[0]["text"]
+        assert "nama produknya" in replies[0]["text"]  # five photos: on to the next question
+    finally:
+        proc.stdin.close()  # type: ignore[union-attr]
+        proc.wait(timeout=30)
+    stored = sorted(app.settings.media_dir.rglob("*.jpg"))
+    assert len(stored) == 6  # sharp, blurred, dark (stored, then not used), rotated, png, 12 MP
+    for path in stored:
+        with Image.open(path) as image:
+            assert image.format == "JPEG" and max(image.size) <= 2000
+            assert len(image.getexif()) == 0

@@ -116,3 +116,14 @@ def test_unfinished_product_is_kept_and_continued(app: App, owner: Chat) -> None
     owner.send("1")
     owner.choose("Lanjutkan")
     assert "*Makanan & Minuman*" in owner.last  # continues at the first missing answer
+
+
+def test_choosing_another_category_from_the_full_list(app: App, owner: Chat) -> None:
+    register(owner)
+    owner.send(photos=(app.media.ingest(images.sharp(seed=61)),))
+    owner.send("selesai")
+    owner.send("Tas Anyaman Pandan")
+    owner.choose("Pilih lain")
+    assert len(owner.replies[-1].choices) == 14
+    owner.send("kerajinan tangan")  # typed label of a button from the list
+    assert "Berapa harganya" in owner.last
