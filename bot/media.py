@@ -15,6 +15,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+import pillow_heif
 from PIL import Image, ImageCms, ImageFilter, ImageOps, ImageStat, UnidentifiedImageError
 from sqlalchemy.exc import IntegrityError
 
@@ -22,7 +23,7 @@ from bot.storage.database import Database
 from bot.storage.models import Photo
 from flows.messages import PhotoRef, RejectedPhoto
 
-ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP")
+ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP", "HEIF")  # HEIF: iPhones' default (HEIC)
 MAX_BYTES = 20 * 1024 * 1024
 MAX_PIXELS = 64_000_000  # a 64 MP phone photo; anything larger is treated as a bomb
 MAX_SIDE = 2000
@@ -37,6 +38,7 @@ DARK_MEAN = 55.0
 WASHED_MEAN, WASHED_STDDEV = 225.0, 30.0
 
 _SRGB = ImageCms.createProfile("sRGB")
+pillow_heif.register_heif_opener()  # teaches Pillow to read HEIC; no other side effect
 
 
 @dataclass(frozen=True)
@@ -144,7 +146,7 @@ def process(data: bytes, max_bytes: int = MAX_BYTES) -> tuple[bytes, int, int, Q
         image.draft("RGB", (int(raw_w * scale), int(raw_h * scale)))
     try:
         image.load()
-    except (OSError, SyntaxError, ValueError) as exc:
+    except (OSError, SyntaxError, ValueError, RuntimeError) as exc:
         raise PhotoRefused("corrupt") from exc
     if image.getexif().get(0x0112, 1) != 1:
         image = ImageOps.exif_transpose(image) or image

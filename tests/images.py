@@ -73,6 +73,12 @@ def rotated_with_gps() -> bytes:
     return jpeg(image, exif=exif)
 
 
+def heic() -> bytes:
+    buffer = io.BytesIO()
+    scene(1200, 900, seed=7).save(buffer, "HEIF", quality=80)
+    return buffer.getvalue()
+
+
 def transparent_png() -> bytes:
     image = Image.new("RGBA", (800, 800), (0, 0, 0, 0))
     ImageDraw.Draw(image).ellipse((100, 100, 700, 700), fill=(200, 30, 30, 255))

@@ -65,6 +65,13 @@ def test_twelve_megapixels_are_reduced_to_2000px(app: App) -> None:
     assert app.media.path(ref.sha256).stat().st_size <= 5 * 1024 * 1024
 
 
+def test_iphone_heic_is_stored_as_jpeg(app: App) -> None:
+    ref = app.media.ingest(images.heic())
+    assert isinstance(ref, PhotoRef) and (ref.width, ref.height) == (1200, 900)
+    with Image.open(app.media.path(ref.sha256)) as image:
+        assert image.format == "JPEG"
+
+
 def test_png_transparency_becomes_white(app: App) -> None:
     ref = app.media.ingest(images.transparent_png())
     assert isinstance(ref, PhotoRef)
