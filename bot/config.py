@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Jakarta"
     resume_after_hours: float = 6.0
     max_upload_bytes: int = 20 * 1024 * 1024
+    inbox_settle_seconds: float = 0.2  # wait for concurrently delivered updates of one chat
+    album_seconds: float = 1.0  # how long the photos of one album may straggle
     strict_messages: bool = False  # tests: a message missing a parameter is an error
 
     @property

@@ -32,8 +32,8 @@ class Reply:
     text: str
     choices: tuple[tuple[str, str], ...] = ()
     photo: str | None = None  # sha256 of a stored photo
-    request_contact: bool = False
-    request_location: bool = False
+    contact_button: str | None = None  # label of a "share my number" button
+    location_button: str | None = None  # label of a "share my location" button
 
 
 class KeyedLocks:
@@ -220,6 +220,6 @@ class ConversationRunner:
             text=renderer.message(out),
             choices=tuple((c.id, renderer(c.label)) for c in out.choices),
             photo=out.photo,
-            request_contact=out.request_contact,
-            request_location=out.request_location,
+            contact_button=renderer(t("button.share_contact")) if out.request_contact else None,
+            location_button=renderer(t("button.share_location")) if out.request_location else None,
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flows.account import ERASE, LANGUAGE, my_data
@@ -32,6 +33,7 @@ FLOWS: dict[str, Flow] = {
 # Flows that interrupt another one and hand back to it when they end.
 _SIDE_FLOWS = {ERASE.id, LANGUAGE.id}
 PARKED = "_parked"
+_DEEP_LINK = re.compile(r"[A-Za-z0-9_-]{1,64}")  # what t.me/<bot>?start= may carry
 
 _COMMANDS = {
     "data_saya": "my_data",
@@ -56,7 +58,8 @@ def advance(state: State, inbound: Inbound, env: Env) -> Result:
     text = inbound.text or ""
     command = normalize_command(text)
     if text.strip().startswith("/start") or command == "start":
-        return _start(state, env, command.partition(" ")[2])
+        payload = text.strip().partition(" ")[2].strip()
+        return _start(state, env, payload if _DEEP_LINK.fullmatch(payload) else "")
     action = _COMMANDS.get(command)
     if action == "my_data":
         result = Result(state, [my_data(env, state.draft if state.flow == REGISTRATION.id else {})])

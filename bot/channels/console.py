@@ -118,6 +118,6 @@ def reply_json(reply: Reply) -> dict[str, Any]:
     }
     if reply.photo:
         data["photo"] = reply.photo
-    if reply.request_contact:
+    if reply.contact_button:
         data["request_contact"] = True
     return data

@@ -164,3 +164,21 @@ class ProcessedUpdate(SQLModel, table=True):
     channel: str = Field(max_length=16)
     update_id: str = Field(max_length=128)
     processed_at: datetime = _when(default_factory=utcnow)
+
+
+class InboundUpdate(SQLModel, table=True):
+    """A platform update stored before it is acknowledged, so none is lost in a crash."""
+
+    __tablename__ = "inbound_update"
+    __table_args__ = (sa.UniqueConstraint("channel", "update_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=16)
+    update_id: str = Field(max_length=128)
+    seq: int = Field(sa_type=sa.BigInteger)  # the platform's order (Telegram update_id)
+    chat_key: str = Field(index=True, max_length=64)
+    group_key: str | None = Field(default=None, max_length=128)  # album (media_group_id)
+    payload: dict[str, Any] = _json(default_factory=dict)
+    received_at: datetime = _when(default_factory=utcnow)
+    processed_at: datetime | None = _when(default=None, index=True)
+    attempts: int = 0

@@ -1,0 +1,302 @@
+"""Telegram channel (python-telegram-bot): updates -> Inbound, replies -> Bot API calls.
+
+Updates go through the durable inbox first (webhook or long polling), so a crash after
+Telegram got its 200 loses nothing, a redelivered update_id is processed once, and one
+person's updates run one at a time, in order. Outgoing calls go through PTB's
+AIORateLimiter: about 30 messages/s overall, 1/s per chat in bursts, and 429 retry_after.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+import re
+from typing import Any
+
+from telegram import (
+    BotCommand,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    Message,
+    ReplyKeyboardMarkup,
+    Update,
+)
+from telegram.constants import ParseMode
+from telegram.error import TelegramError
+from telegram.ext import AIORateLimiter, ExtBot
+from telegram.request import HTTPXRequest
+
+from bot.config import Settings
+from bot.conversation import ConversationRunner, Reply
+from bot.i18n import Renderer
+from bot.inbox import Inbox
+from bot.media import MediaStore
+from bot.storage.database import Database
+from bot.storage.models import InboundUpdate
+from flows.messages import Inbound, Location, PhotoRef, RejectedPhoto, t
+from flows.parsing import parse_phone
+
+log = logging.getLogger(__name__)
+CHANNEL = "telegram"
+MAX_TEXT = 4096
+MAX_CAPTION = 1024
+ALLOWED_UPDATES = ["message", "callback_query"]
+COMMANDS = {
+    "id": ("start", "menu", "batal", "kembali", "bantuan", "data_saya", "hapus_data", "bahasa"),
+    "en": ("start", "menu", "cancel", "back", "help", "data_saya", "hapus_data", "language"),
+}
+COMMAND_TEXT = {
+    "start": t("command.start"), "menu": t("command.menu"), "batal": t("command.cancel"),
+    "cancel": t("command.cancel"), "kembali": t("command.back"), "back": t("command.back"),
+    "bantuan": t("command.help"), "help": t("command.help"), "data_saya": t("command.my_data"),
+    "hapus_data": t("command.erase"), "bahasa": t("command.language"),
+    "language": t("command.language"),
+}
+
+
+def to_html(text: str) -> str:
+    """Our *bold* convention as Telegram HTML, with everything else escaped."""
+    return re.sub(r"\*([^*\n]+)\*", r"<b>\1</b>", html.escape(text, quote=False))
+
+
+def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
+    """Split at line breaks (or hard) so each part fits one Telegram message."""
+    parts: list[str] = []
+    while len(text) > limit:
+        cut = text.rfind("\n", 0, limit)
+        cut = cut if cut > 0 else limit
+        parts.append(text[:cut])
+        text = text[cut:].lstrip("\n")
+    return [*parts, text] if text else parts
+
+
+def chat_key(data: dict[str, Any]) -> str | None:
+    """Whose update this is (the sender's user id), for per-person ordering."""
+    for key in ("message", "edited_message", "callback_query"):
+        sender = (data.get(key) or {}).get("from")
+        if sender:
+            return str(sender["id"])
+    return None
+
+
+class TelegramChannel:
+    def __init__(self, settings: Settings, db: Database, runner: ConversationRunner,
+                 media: MediaStore) -> None:
+        assert settings.telegram_bot_token
+        self.settings = settings
+        self.runner = runner
+        self.media = media
+        self.bot = ExtBot(
+            settings.telegram_bot_token,
+            base_url=settings.telegram_api_base_url,
+            base_file_url=settings.telegram_api_file_url,
+            request=HTTPXRequest(connection_pool_size=64, read_timeout=30),
+            get_updates_request=HTTPXRequest(read_timeout=60),
+            rate_limiter=AIORateLimiter(max_retries=5),
+        )
+        self.inbox = Inbox(db, CHANNEL, self._process,
+                           settle_seconds=settings.inbox_settle_seconds,
+                           album_seconds=settings.album_seconds)
+
+    # --- life cycle ---------------------------------------------------------------------
+
+    async def start(self, webhook_url: str | None) -> None:
+        await self.bot.initialize()
+        await self._set_commands()
+        if webhook_url:
+            await self.bot.set_webhook(webhook_url, secret_token=self.settings.telegram_webhook_secret,
+                                       allowed_updates=ALLOWED_UPDATES)
+        else:
+            await self.bot.delete_webhook()
+        recovered = await self.inbox.recover()
+        if recovered:
+            log.info("resuming %d chats with stored updates", recovered)
+
+    async def stop(self) -> None:
+        await self.inbox.close()
+        await self.bot.shutdown()
+
+    async def _set_commands(self) -> None:
+        for locale, names in COMMANDS.items():
+            render = Renderer(locale, self.settings.timezone)
+            commands = [BotCommand(name, render(COMMAND_TEXT[name])) for name in names]
+            await self.bot.set_my_commands(commands, language_code=locale)
+        default = Renderer(self.settings.default_locale, self.settings.timezone)
+        await self.bot.set_my_commands(
+            [BotCommand(n, default(COMMAND_TEXT[n])) for n in COMMANDS["id"]])
+
+    # --- receiving ------------------------------------------------------------------------
+
+    async def accept(self, data: dict[str, Any]) -> bool:
+        """Store one update (webhook body or getUpdates item); False if a duplicate or unusable."""
+        key = chat_key(data)
+        if key is None or "update_id" not in data:
+            return False
+        group = (data.get("message") or {}).get("media_group_id")
+        return await self.inbox.accept(str(data["update_id"]), int(data["update_id"]), key,
+                                       data, group_key=f"{key}:{group}" if group else None)
+
+    async def poll(self, stop: asyncio.Event) -> None:
+        """Long polling: store each update before asking for the next ones."""
+        offset = None
+        while not stop.is_set():
+            try:
+                updates = await self.bot.get_updates(offset=offset, timeout=25,
+                                                     allowed_updates=ALLOWED_UPDATES)
+            except TelegramError:
+                log.warning("getUpdates failed; retrying", exc_info=True)
+                await asyncio.sleep(2)
+                continue
+            for update in updates:
+                await self.accept(update.to_dict())
+                offset = update.update_id + 1
+
+    async def _process(self, rows: list[InboundUpdate]) -> None:
+        updates = [Update.de_json(row.payload, self.bot) for row in rows]
+        first = updates[0]
+        if first is None or first.effective_chat is None:
+            return
+        try:
+            chat_id, inbound = await self._inbound(first, updates, rows)
+            if first.callback_query:
+                await self._close_keyboard(first)
+            if inbound is None or chat_id is None:
+                return
+            replies = await asyncio.to_thread(self.runner.handle, inbound)
+            await self.send(chat_id, replies)
+        except Exception:
+            # Logged with the update id only: no names, numbers or texts in the logs.
+            log.exception("telegram update %s failed", first.update_id)
+            user = first.effective_user
+            render = Renderer(user.language_code if user else None, self.settings.timezone)
+            await self.send(first.effective_chat.id, [Reply(render(t("error.generic")))])
+
+    async def _close_keyboard(self, update: Update) -> None:
+        query = update.callback_query
+        assert query is not None
+        try:
+            await query.answer()
+            if isinstance(query.message, Message):
+                await query.message.edit_reply_markup(reply_markup=None)
+        except TelegramError:
+            log.info("could not close keyboard for update %s", update.update_id)
+
+    async def _inbound(self, first: Update, updates: list[Update | None],
+                       rows: list[InboundUpdate]) -> tuple[int | None, Inbound | None]:
+        user = first.effective_user
+        chat = first.effective_chat
+        if user is None or chat is None:
+            return None, None
+        common: dict[str, Any] = {
+            "user_key": str(user.id),
+            "channel": CHANNEL,
+            "message_id": rows[0].group_key or str(first.update_id),
+            "profile_name": user.full_name,
+            "locale_hint": user.language_code,
+        }
+        if first.callback_query:
+            data = first.callback_query.data or ""
+            if data.startswith("#"):
+                return chat.id, Inbound(text=data[1:], **common)
+            return chat.id, Inbound(choice=data, **common)
+        message = first.message
+        if message is None:
+            return None, None
+        photos, rejected = await self._photos([u.message for u in updates if u and u.message])
+        contact_phone = sender_phone = None
+        if message.contact:
+            contact_phone = message.contact.phone_number
+            if message.contact.user_id == user.id:  # their own number, shared by Telegram
+                sender_phone = parse_phone(contact_phone)
+        location = (Location(message.location.latitude, message.location.longitude)
+                    if message.location else None)
+        return chat.id, Inbound(
+            text=message.text or message.caption,
+            contact_phone=contact_phone,
+            sender_phone=sender_phone,
+            photos=photos,
+            rejected_photos=rejected,
+            location=location,
+            unsupported=_unsupported(message),
+            **common,
+        )
+
+    async def _photos(self, messages: list[Message]) -> tuple[tuple[PhotoRef, ...],
+                                                               tuple[RejectedPhoto, ...]]:
+        stored: list[PhotoRef] = []
+        rejected: list[RejectedPhoto] = []
+        for message in sorted(messages, key=lambda m: m.message_id):
+            if message.photo:
+                file_id, size = message.photo[-1].file_id, message.photo[-1].file_size
+            elif message.document:
+                file_id, size = message.document.file_id, message.document.file_size
+            else:
+                continue
+            result = await self._download(file_id, size)
+            (stored if isinstance(result, PhotoRef) else rejected).append(result)  # type: ignore[arg-type]
+        return tuple(stored), tuple(rejected)
+
+    async def _download(self, file_id: str, size: int | None) -> PhotoRef | RejectedPhoto:
+        if size and size > self.settings.max_upload_bytes:
+            return RejectedPhoto("too_big")
+        try:
+            file = await self.bot.get_file(file_id)
+            if file.file_size and file.file_size > self.settings.max_upload_bytes:
+                return RejectedPhoto("too_big")
+            data = bytes(await file.download_as_bytearray())
+        except TelegramError:
+            log.warning("could not download file for an update", exc_info=True)
+            return RejectedPhoto("download_failed")
+        return await asyncio.to_thread(self.media.ingest, data)
+
+    # --- sending ----------------------------------------------------------------------------
+
+    async def send(self, chat_id: int, replies: list[Reply]) -> None:
+        for reply in replies:
+            markup = _markup(reply)
+            parts = split_text(reply.text)
+            if reply.photo:
+                caption = parts[0] if len(parts) == 1 and len(parts[0]) <= MAX_CAPTION else None
+                with self.media.path(reply.photo).open("rb") as photo:
+                    await self.bot.send_photo(chat_id, photo,
+                                              caption=to_html(caption) if caption else None,
+                                              parse_mode=ParseMode.HTML,
+                                              reply_markup=markup if caption else None)
+                if caption:
+                    continue
+            for index, part in enumerate(parts):
+                last = index == len(parts) - 1
+                await self.bot.send_message(chat_id, to_html(part), parse_mode=ParseMode.HTML,
+                                            reply_markup=markup if last else None)
+
+
+def _markup(reply: Reply) -> InlineKeyboardMarkup | ReplyKeyboardMarkup | None:
+    if reply.contact_button or reply.location_button:
+        button = (KeyboardButton(reply.contact_button, request_contact=True)
+                  if reply.contact_button
+                  else KeyboardButton(reply.location_button or "", request_location=True))
+        return ReplyKeyboardMarkup([[button]], one_time_keyboard=True, resize_keyboard=True)
+    if not reply.choices:
+        return None
+    buttons = [
+        InlineKeyboardButton(label[:64], callback_data=cid if len(cid.encode()) <= 64
+                             else f"#{number}")
+        for number, (cid, label) in enumerate(reply.choices, start=1)
+    ]
+    short = all(len(b.text) <= 12 for b in buttons)
+    width = 2 if short and len(buttons) > 2 else 1
+    return InlineKeyboardMarkup([buttons[i:i + width] for i in range(0, len(buttons), width)])
+
+
+def _unsupported(message: Message) -> str | None:
+    if message.voice or message.audio:
+        return "voice"
+    if message.sticker:
+        return "sticker"
+    if message.video or message.video_note or message.animation:
+        return "video"
+    if message.document and not (message.document.mime_type or "").startswith("image/"):
+        return None  # a file: the pipeline reads its bytes and says what it is
+    return None

@@ -1,0 +1,38 @@
+"""Running the bot for real: the web app (webhooks) and, without a public URL, long polling."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+import uvicorn
+
+from bot.app import App
+from bot.channels.telegram import TelegramChannel
+from bot.web import create_web_app
+
+
+async def serve_async(app: App) -> None:
+    telegram = (TelegramChannel(app.settings, app.db, app.runner, app.media)
+                if app.settings.telegram_bot_token else None)
+    web = create_web_app(app, telegram)
+    config = uvicorn.Config(web, host=app.settings.host, port=app.settings.port,
+                            log_level="info", lifespan="on")
+    server = uvicorn.Server(config)
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(server.serve())]
+    if telegram is not None and not app.settings.public_base_url:
+        while not server.started:  # the lifespan has started the channel
+            await asyncio.sleep(0.05)
+        tasks.append(asyncio.create_task(telegram.poll(stop)))
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, lambda: (stop.set(), setattr(server, "should_exit", True)))
+    await tasks[0]
+    stop.set()
+    for task in tasks[1:]:
+        task.cancel()
+
+
+def serve(app: App) -> None:
+    asyncio.run(serve_async(app))

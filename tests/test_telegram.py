@@ -1,0 +1,300 @@
+"""The Telegram channel against a fake Bot API on 127.0.0.1, webhook and polling."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from sqlmodel import col, select
+
+from bot.app import App, build_app
+from bot.channels.telegram import TelegramChannel, split_text, to_html
+from bot.config import Settings
+from bot.storage.models import InboundUpdate, ProcessedUpdate, Product, Seller
+from bot.web import create_web_app
+from tests import images
+from tests.fake_telegram import TOKEN, FakeTelegram, Updates
+
+SECRET = "s3cret-token"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeTelegram]:
+    server = FakeTelegram()
+    yield server
+    server.close()
+
+
+def telegram_settings(settings: Settings, fake: FakeTelegram, **extra: Any) -> Settings:
+    values = {"telegram_bot_token": TOKEN, "telegram_api_base_url": fake.base_url,
+              "telegram_api_file_url": fake.file_url, "telegram_webhook_secret": SECRET,
+              "public_base_url": "https://pelapak.test", "port": free_port(),
+              "inbox_settle_seconds": 0.05, "album_seconds": 0.5, **extra}
+    return settings.model_copy(update=values)
+
+
+class Running:
+    """Our web app served by uvicorn on a loopback port, in a thread."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.channel = TelegramChannel(app.settings, app.db, app.runner, app.media)
+        config = uvicorn.Config(create_web_app(app, self.channel), host="127.0.0.1",
+                                port=app.settings.port, log_level="warning", lifespan="on")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            assert time.monotonic() < deadline, "server did not start"
+            time.sleep(0.02)
+        self.url = f"http://127.0.0.1:{app.settings.port}/telegram/webhook"
+        self.http = httpx.Client(timeout=10)
+
+    def post(self, update: dict[str, Any], secret: str | None = SECRET) -> int:
+        headers = {"X-Telegram-Bot-Api-Secret-Token": secret} if secret is not None else {}
+        return self.http.post(self.url, json=update, headers=headers).status_code
+
+    def stop(self) -> None:
+        self.http.close()
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture
+def running(settings: Settings, fake: FakeTelegram) -> Iterator[Running]:
+    app = build_app(telegram_settings(settings, fake))
+    server = Running(app)
+    yield server
+    server.stop()
+    app.close()
+
+
+def say(running: Running, fake: FakeTelegram, update: dict[str, Any], chat: int) -> str:
+    """Post an update and wait for the bot's answer(s); returns the last text."""
+    before = len(fake.sent(chat))
+    assert running.post(update) == 200
+    fake.wait_for(lambda: len(fake.sent(chat)) > before)
+    time.sleep(0.15)  # a reply may come in several messages
+    last = fake.sent(chat)[-1]
+    return str(last.get("text") or last.get("caption") or "")
+
+
+def test_webhook_without_the_secret_is_refused(running: Running, fake: FakeTelegram) -> None:
+    owner = Updates(501)
+    assert running.post(owner.text("/start"), secret=None) == 403
+    assert running.post(owner.text("/start"), secret="wrong") == 403
+    time.sleep(0.3)
+    with running.app.db.session() as s:
+        assert list(s.exec(select(InboundUpdate))) == []
+    assert fake.sent() == []
+
+
+def test_start_up_registers_webhook_and_commands(running: Running, fake: FakeTelegram) -> None:
+    [webhook] = [p for m, p, _ in fake.calls if m == "setWebhook"]
+    assert webhook["url"] == "https://pelapak.test/telegram/webhook"
+    assert webhook["secret_token"] == SECRET
+    commands = [p for m, p, _ in fake.calls if m == "setMyCommands"]
+    languages = {c.get("language_code") for c in commands}
+    assert {"id", "en", None} <= languages
+    english = next(c for c in commands if c.get("language_code") == "en")
+    assert {"command": "cancel", "description": "Cancel what you are filling in"} in (
+        english["commands"])
+
+
+def test_registration_and_product_over_the_webhook(running: Running, fake: FakeTelegram) -> None:
+    owner = Updates(777, first_name="Sri")
+    chat = 777
+    assert "Setuju?" in say(running, fake, owner.text("/start ref-PDP01"), chat)
+    assert "Siapa nama Kakak" in say(running, fake, owner.callback("yes"), chat)
+    assert {"answerCallbackQuery", "editMessageReplyMarkup"} <= set(fake.methods())
+    say(running, fake, owner.text("Sri Wahyuni"), chat)
+    keyboard = fake.sent(chat)[-1]["reply_markup"]
+    assert keyboard["keyboard"][0][0]["request_contact"] is True
+    assert "nama toko" in say(running, fake, owner.contact("+62 812-3456-7890"), chat)
+    say(running, fake, owner.text("Keripik Tempe Bu Sri"), chat)
+    say(running, fake, owner.text("keripik"), chat)
+    say(running, fake, owner.callback("yes"), chat)
+    say(running, fake, owner.text("Sidoarjo"), chat)
+    say(running, fake, owner.text("Waru"), chat)
+    say(running, fake, owner.text("Jl. Raya Waru No. 12"), chat)
+    summary = say(running, fake, owner.callback("__skip__"), chat)
+    assert "<b>Simpan</b>" in summary
+    assert "Kirim foto produknya" in say(running, fake, owner.callback("save"), chat)
+    before = len(fake.sent(chat))
+    album = [fake.add_file(images.sharp(seed)) for seed in (71, 72, 73)]
+    for file_id in album:
+        assert running.post(owner.photo(file_id, 200_000, group="album-1")) == 200
+    fake.wait_for(lambda: len(fake.sent(chat)) > before)
+    time.sleep(0.8)
+    assert len(fake.sent(chat)) == before + 1  # one reply for the whole album
+    assert "3 dari 5" in fake.sent(chat)[-1]["text"]
+    for text in ("selesai", "Keripik Tempe Pedas", "ya", "25000", "50", "1", "250 gr", "baru",
+                 "pakai"):
+        reply = say(running, fake, owner.text(text), chat)
+    assert fake.sent(chat)[-1]["_method"] == "sendPhoto"  # the summary shows the cover photo
+    assert "Rp25.000" in reply
+    say(running, fake, owner.callback("save"), chat)
+    saved, more = (m["text"] for m in fake.sent(chat)[-2:])
+    assert "sudah disimpan" in saved and "tambah produk lain" in more
+    with running.app.db.session() as s:
+        [seller] = s.exec(select(Seller))
+        [product] = s.exec(select(Product))
+    assert (seller.phone, seller.phone_verified, seller.referral_code) == (
+        "+6281234567890", True, "ref-PDP01")
+    assert seller.source == "telegram"
+    assert (product.price, product.stock, product.weight_grams, len(product.photos)) == (
+        25000, 50, 250, 3)
+
+
+def test_duplicate_update_processed_once(running: Running, fake: FakeTelegram) -> None:
+    owner = Updates(888)
+    update = owner.text("/start")
+    with ThreadPoolExecutor(4) as pool:
+        codes = list(pool.map(lambda _: running.post(update), range(4)))
+    assert codes == [200] * 4
+    fake.wait_for(lambda: len(fake.sent(888)) >= 2)
+    time.sleep(0.5)
+    assert len(fake.sent(888)) == 2  # welcome + consent, once
+
+
+def test_fifty_concurrent_messages_from_one_owner_run_in_order(running: Running,
+                                                               fake: FakeTelegram) -> None:
+    owner = Updates(999)
+    updates = [owner.text(f"pesan {i}") for i in range(50)]
+    with ThreadPoolExecutor(16) as pool:
+        assert set(pool.map(running.post, updates)) == {200}
+    def processed() -> list[ProcessedUpdate]:
+        with running.app.db.session() as s:
+            return list(s.exec(select(ProcessedUpdate).where(
+                ProcessedUpdate.channel == "telegram").order_by(col(ProcessedUpdate.id))))
+
+    fake.wait_for(lambda: len(processed()) >= 50, timeout=30)
+    done = processed()
+    order = [int(p.update_id) for p in done]
+    assert len(order) == 50 and order == sorted(order)
+
+
+def test_voice_note_gets_a_friendly_answer(running: Running, fake: FakeTelegram) -> None:
+    owner = Updates(555)
+    say(running, fake, owner.text("/start"), 555)
+    say(running, fake, owner.voice(), 555)
+    texts = [m["text"] for m in fake.sent(555)[-2:]]
+    assert "pesan suara" in texts[0] and "Setuju?" in texts[1]
+
+
+def test_rate_limit_429_is_waited_out(running: Running, fake: FakeTelegram) -> None:
+    fake.too_many["sendMessage"] = 1
+    owner = Updates(444)
+    assert running.post(owner.text("/start")) == 200
+    fake.wait_for(lambda: len(fake.sent(444)) >= 2, timeout=20)
+    times = {m: at for m, _, at in fake.calls if m in ("sendMessage:429", "sendMessage")}
+    assert "sendMessage:429" in fake.methods()
+    assert times["sendMessage"] - times["sendMessage:429"] >= 0.9
+
+
+def test_polling_mode(settings: Settings, fake: FakeTelegram) -> None:
+    app = build_app(telegram_settings(settings, fake, public_base_url=None))
+    owner = Updates(333)
+    fake.updates.append(owner.text("/start"))
+    server = Running(app)
+    import asyncio
+
+    stop = asyncio.Event()
+    loop_thread = threading.Thread(
+        target=lambda: asyncio.run(_poll_for(server.channel, stop, 3.0)), daemon=True)
+    try:
+        loop_thread.start()
+        fake.wait_for(lambda: len(fake.sent(333)) >= 2)
+        assert "deleteWebhook" in fake.methods()
+    finally:
+        loop_thread.join(timeout=10)
+        server.stop()
+        app.close()
+
+
+async def _poll_for(channel: TelegramChannel, stop: Any, seconds: float) -> None:
+    import asyncio
+
+    task = asyncio.create_task(channel.poll(stop))
+    await asyncio.sleep(seconds)
+    stop.set()
+    task.cancel()
+
+
+def test_crash_right_after_the_200_loses_nothing(settings: Settings, fake: FakeTelegram) -> None:
+    """A real `pelapak run`, killed with SIGKILL after acknowledging, then started again."""
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": settings.database_url,
+           "MEDIA_DIR": str(settings.media_dir), "TELEGRAM_BOT_TOKEN": TOKEN,
+           "TELEGRAM_API_BASE_URL": fake.base_url, "TELEGRAM_API_FILE_URL": fake.file_url,
+           "TELEGRAM_WEBHOOK_SECRET": SECRET, "PUBLIC_BASE_URL": "https://pelapak.test",
+           "PORT": str(port), "INBOX_SETTLE_SECONDS": "60"}
+    root = Path(__file__).resolve().parent.parent
+    command = [sys.executable, "-m", "bot.cli", "run"]
+    first = subprocess.Popen(command, env=env, cwd=root, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    try:
+        _wait_up(port)
+        owner = Updates(222)
+        response = httpx.post(f"http://127.0.0.1:{port}/telegram/webhook",
+                              json=owner.text("/start"),
+                              headers={"X-Telegram-Bot-Api-Secret-Token": SECRET})
+        assert response.status_code == 200
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=10)
+    assert fake.sent(222) == []  # it died before answering the owner
+    env["INBOX_SETTLE_SECONDS"] = "0.05"
+    second = subprocess.Popen(command, env=env, cwd=root, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        fake.wait_for(lambda: len(fake.sent(222)) >= 2, timeout=30)
+        assert "Setuju?" in fake.sent(222)[-1]["text"]
+    finally:
+        second.terminate()
+        second.wait(timeout=10)
+
+
+def _wait_up(port: int) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError("pelapak run did not come up")
+
+
+def test_long_text_is_split_and_bold_is_html() -> None:
+    parts = split_text(("baris panjang " * 30 + "\n") * 40)
+    assert len(parts) > 1 and all(len(p) <= 4096 for p in parts)
+    assert to_html("Ketik *ya* <3 & tunggu") == "Ketik <b>ya</b> &lt;3 &amp; tunggu"
+
+
+def test_a_failing_download_still_gets_the_owner_an_answer(running: Running,
+                                                           fake: FakeTelegram) -> None:
+    owner = Updates(666)
+    say(running, fake, owner.text("/start"), 666)
+    reply = say(running, fake, owner.photo("no-such-file", 1000), 666)  # the file is gone: 404
+    assert "Fotonya sudah sampai" in fake.sent(666)[-2]["text"] and "Setuju?" in reply
