@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CATALOGS := $(patsubst %.po,%.mo,$(wildcard locales/*/LC_MESSAGES/messages.po))
 
-.PHONY: run test setup catalogs extract update-catalogs migrate lint typecheck bench clean
+.PHONY: run test setup catalogs extract update-catalogs migrate lint typecheck bench bench-telegram clean
 
 setup: $(STAMP) catalogs
 
@@ -45,6 +45,9 @@ typecheck: $(STAMP)
 
 bench: setup
 	$(BIN)/python bench/photos.py
+
+bench-telegram: setup
+	$(BIN)/python bench/telegram_webhook.py
 
 clean:
 	rm -rf $(VENV) locales/*/LC_MESSAGES/*.mo

@@ -75,7 +75,7 @@ class Inbox:
         return len(chats)
 
     def _pending_chats(self) -> list[str]:
-        with self.db.session() as session:
+        with self.db.read_session() as session:
             return list(session.exec(
                 select(InboundUpdate.chat_key).where(
                     InboundUpdate.channel == self.channel,
@@ -84,7 +84,7 @@ class Inbox:
             ))
 
     def _pending(self, chat_key: str) -> list[InboundUpdate]:
-        with self.db.session() as session:
+        with self.db.read_session() as session:
             return list(session.exec(
                 select(InboundUpdate).where(
                     InboundUpdate.channel == self.channel,
@@ -102,6 +102,14 @@ class Inbox:
                 session.add(row)
 
     async def _drain(self, chat_key: str) -> None:
+        try:
+            await self._drain_chat(chat_key)
+        except Exception:
+            # The database hiccuped: the updates are stored, so try this chat again shortly.
+            log.exception("draining the %s inbox failed; retrying", self.channel)
+            asyncio.get_running_loop().call_later(1.0, self.schedule, chat_key)
+
+    async def _drain_chat(self, chat_key: str) -> None:
         async with self._locks[chat_key]:
             await asyncio.sleep(self.settle)
             while True:

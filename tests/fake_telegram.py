@@ -20,6 +20,7 @@ class FakeTelegram:
         self.calls: list[tuple[str, dict[str, Any], float]] = []
         self.files: dict[str, bytes] = {}
         self.missing: list[str] = []
+        self.per_chat: dict[int, int] = {}  # messages sent to each chat, cheap to poll
         self.updates: list[dict[str, Any]] = []
         self.too_many: dict[str, int] = {}  # method -> how many 429s to answer first
         self.lock = threading.Lock()
@@ -68,6 +69,7 @@ class FakeTelegram:
                 self.end_headers()
                 self.wfile.write(data)
 
+        ThreadingHTTPServer.request_queue_size = 256  # Telegram does not refuse connections
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
@@ -100,6 +102,9 @@ class FakeTelegram:
                              "parameters": {"retry_after": 1}}
             if method != "getUpdates":
                 self.calls.append((method, params, time.monotonic()))
+            if method in ("sendMessage", "sendPhoto"):
+                chat_id = int(params.get("chat_id", 0))
+                self.per_chat[chat_id] = self.per_chat.get(chat_id, 0) + 1
         if method == "getMe":
             return 200, {"ok": True, "result": {"id": 42, "is_bot": True, "first_name": "Pelapak",
                                                 "username": "PelapakBot"}}

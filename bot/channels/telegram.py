@@ -92,9 +92,10 @@ class TelegramChannel:
             settings.telegram_bot_token,
             base_url=settings.telegram_api_base_url,
             base_file_url=settings.telegram_api_file_url,
-            request=HTTPXRequest(connection_pool_size=64, read_timeout=30),
+            request=HTTPXRequest(connection_pool_size=64, read_timeout=30, pool_timeout=30),
             get_updates_request=HTTPXRequest(read_timeout=60),
-            rate_limiter=AIORateLimiter(max_retries=5),
+            rate_limiter=AIORateLimiter(
+                overall_max_rate=settings.telegram_max_messages_per_second, max_retries=5),
         )
         self.inbox = Inbox(db, CHANNEL, self._process,
                            settle_seconds=settings.inbox_settle_seconds,

@@ -28,13 +28,15 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
 
 
 def _sqlite_begin(conn: Any) -> None:
-    # Take the write lock at BEGIN so two writers never deadlock on upgrade.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # Writers take the write lock at BEGIN so two never deadlock upgrading a read lock;
+    # read-only sessions (WAL readers) begin deferred and never wait for writers.
+    read_only = conn.get_execution_options().get("read_only", False)
+    conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 class Database:
@@ -68,6 +70,13 @@ class Database:
             except BaseException:
                 session.rollback()
                 raise
+
+    @contextmanager
+    def read_session(self) -> Iterator[Session]:
+        """A session for reads only: on SQLite it does not take the write lock."""
+        with Session(self.engine.execution_options(read_only=True),
+                     expire_on_commit=False) as session:
+            yield session  # closing ends the transaction and keeps what was loaded
 
     def migrate(self) -> None:
         """Bring the schema to the newest migration."""
