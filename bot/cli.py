@@ -12,6 +12,8 @@ from bot.channels.console import ConsoleChannel
 app = typer.Typer(help="Pelapak: buka toko online lewat chat.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.")
 app.add_typer(db_app, name="db")
+sync_app = typer.Typer(help="The marketplace sync queue.")
+app.add_typer(sync_app, name="sync")
 
 
 @app.command()
@@ -53,6 +55,88 @@ def run(
         serve(built)
     finally:
         built.close()
+
+
+@app.command()
+def worker(once: bool = typer.Option(False, "--once", help="Push what is due, then exit")) -> None:
+    """Publish confirmed sellers and products to the marketplace (MARKETPLACE_API_URL)."""
+    import asyncio
+
+    from bot.sync.runner import build_worker
+
+    built = build_app()
+    sync = build_worker(built)
+    if sync is None:
+        typer.echo("MARKETPLACE_API_URL is not set.", err=True)
+        raise typer.Exit(2)
+
+    async def main() -> None:
+        try:
+            if once:
+                tally = await sync.run_once()
+                typer.echo(f"done {tally.done}, retrying {tally.retried}, failed {tally.failed}"
+                           + (" (paused: credentials refused)" if tally.paused else ""))
+            else:
+                stop = asyncio.Event()
+                loop = asyncio.get_running_loop()
+                import signal
+
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    loop.add_signal_handler(sig, stop.set)
+                await sync.run_forever(stop)
+        finally:
+            await sync.client.close()
+
+    try:
+        asyncio.run(main())
+    finally:
+        built.close()
+
+
+@sync_app.command("status")
+def sync_status() -> None:
+    """Events by state, the oldest pending one, and failures with their reasons."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from bot.sync.status import sync_report
+
+    built = build_app()
+    try:
+        report = sync_report(built.db)
+    finally:
+        built.close()
+    console = Console()
+    table = Table("state", "events")
+    for state, count in report.counts.items():
+        table.add_row(state, str(count))
+    console.print(table)
+    age = report.oldest_pending_age
+    console.print(f"oldest pending: {age}" if age is not None else "nothing pending")
+    if report.failures:
+        failures = Table("id", "kind", "ref", "reason", title="failed")
+        for event in report.failures:
+            failures.add_row(str(event.id), event.kind, event.aggregate_ref, event.last_error or "")
+        console.print(failures)
+
+
+@sync_app.command("retry")
+def sync_retry(
+    event_id: int | None = typer.Argument(None, help="Outbox event id"),
+    all_failed: bool = typer.Option(False, "--all-failed", help="Re-queue every failed event"),
+) -> None:
+    """Put failed events back in the queue."""
+    from bot.sync.status import requeue
+
+    if event_id is None and not all_failed:
+        typer.echo("Give an event id or --all-failed.", err=True)
+        raise typer.Exit(2)
+    built = build_app()
+    try:
+        count = requeue(built.db, None if all_failed else event_id)
+    finally:
+        built.close()
+    typer.echo(f"re-queued {count}")
 
 
 @db_app.command("upgrade")

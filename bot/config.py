@@ -29,6 +29,8 @@ class Settings(BaseSettings):
 
     marketplace_api_url: str | None = None
     marketplace_api_key: str | None = None
+    sync_concurrency: int = 8  # pushes in flight at once (one per seller at a time)
+    sync_timeout_seconds: float = 20.0
 
     admin_telegram_ids: list[int] = Field(default_factory=list)
     default_locale: str = "id"

@@ -13,13 +13,14 @@ from sqlmodel import Session, select
 
 from bot.config import Settings
 from bot.i18n import Renderer, pick_locale
+from bot.notices import take_for_account
 from bot.storage.database import Database
 from bot.storage.models import ChannelAccount, Conversation, ProcessedUpdate, Seller, utcnow
 from bot.storage.products import delete_product, product_snapshots, save_product, save_product_draft
 from bot.storage.sellers import SellerDirectory, erase_seller, save_seller, seller_snapshot
 from flows import effects as fx
 from flows.engine import Env, Result, State
-from flows.messages import Inbound, Outbound, t
+from flows.messages import Inbound, Outbound, say, t
 from flows.router import advance
 
 log = logging.getLogger(__name__)
@@ -130,6 +131,8 @@ class ConversationRunner:
             conversation.updated_at,
         )
         result = advance(state, inbound, env)
+        notices = take_for_account(session, account.id or 0, lock=not self.db.is_sqlite)
+        result.replies[:0] = [say(text) for text in notices]
         self._apply(session, account, result, inbound.channel)
         self._save(session, conversation, result.state, now)
         if account.locale != renderer.locale:

@@ -9,6 +9,7 @@ import uvicorn
 
 from bot.app import App
 from bot.channels.telegram import TelegramChannel
+from bot.sync.runner import build_worker
 from bot.web import create_web_app
 
 
@@ -21,10 +22,15 @@ async def serve_async(app: App) -> None:
     server = uvicorn.Server(config)
     stop = asyncio.Event()
     tasks = [asyncio.create_task(server.serve())]
-    if telegram is not None and not app.settings.public_base_url:
-        while not server.started:  # the lifespan has started the channel
-            await asyncio.sleep(0.05)
-        tasks.append(asyncio.create_task(telegram.poll(stop)))
+    while not server.started and not tasks[0].done():  # the lifespan starts the channels
+        await asyncio.sleep(0.05)
+    if telegram is not None:
+        tasks.append(asyncio.create_task(telegram.deliver_notices(stop)))
+        if not app.settings.public_base_url:
+            tasks.append(asyncio.create_task(telegram.poll(stop)))
+    worker = build_worker(app)
+    if worker is not None:
+        tasks.append(asyncio.create_task(worker.run_forever(stop)))
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, lambda: (stop.set(), setattr(server, "should_exit", True)))

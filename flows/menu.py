@@ -52,9 +52,9 @@ def _read(msg: Inbound, ctx: Ctx) -> Reading:
     words = " ".join((msg.text or "").lower().split())
     picked = msg.choice or next((k for k, ws in _WORDS.items() if words in ws), None)
     if picked in allowed:
-        return Parsed(picked)
-    if msg.photos and "product" in allowed:
-        return Parsed("product")
+        return Parsed({"picked": picked})
+    if msg.photos and "product" in allowed:  # a photo says "sell this" by itself
+        return Parsed({"picked": "product", "photos": [p.to_json() for p in msg.photos]})
     return Invalid(t("menu.unclear"))
 
 
@@ -67,13 +67,15 @@ def _finish(ctx: Ctx) -> Outcome:
         return Outcome(start="registration", draft=seller, step="summary")
     if picked == "products":
         return Outcome(start="product_list")
-    return Outcome(start=str(picked))
+    photos = ctx.draft.get("photos")
+    return Outcome(start=str(picked), draft={"photos": photos[:5]} if photos else None)
 
 
 MENU_FLOW = Flow(
     id="menu",
     steps={
-        "choose": Step("choose", _ask, _read, slot="picked", next=FINISH, help=t("menu.help_text"))
+        "choose": Step("choose", _ask, _read, slot="*", next=FINISH, help=t("menu.help_text"),
+                       takes_photos=True)
     },
     first="choose",
     finish=_finish,

@@ -536,6 +536,13 @@ FIELDS = (
     Field("description", t("field.description"), ("description",)),
 )
 
+# What an owner types after "ubah" to fix a field the marketplace refused -> summary field id.
+FIX_WORDS = {
+    "nama": "name", "deskripsi": "description", "harga": "price", "foto": "photos",
+    "berat": "weight", "kategori": "category", "stok": "stock", "minimal": "min_order",
+    "kondisi": "condition",
+}
+
 PRODUCT = Flow(
     id="product",
     steps=STEPS,

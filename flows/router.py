@@ -8,7 +8,9 @@ from typing import Any
 from flows.account import ERASE, LANGUAGE, my_data
 from flows.effects import EraseMyData, SaveProductDraft, SaveSeller, StoreReferral
 from flows.engine import (
+    EDIT,
     MENU,
+    SUMMARY,
     RESUME_CHOICES,
     Env,
     Flow,
@@ -23,7 +25,7 @@ from flows.engine import (
 )
 from flows.menu import MENU_FLOW
 from flows.messages import Inbound, say, t
-from flows.product import PRODUCT, PRODUCT_FIELDS, PRODUCT_MORE
+from flows.product import FIX_WORDS, PRODUCT, PRODUCT_FIELDS, PRODUCT_MORE
 from flows.product_list import PRODUCT_LIST
 from flows.registration import REGISTRATION
 
@@ -70,6 +72,11 @@ def advance(state: State, inbound: Inbound, env: Env) -> Result:
         return _side_flow(FLOWS[action], state, env)
     if action == "register" and not env.registered and state.flow != REGISTRATION.id:
         return _open(REGISTRATION, env, welcome=True)
+    word, rest = global_word(inbound)
+    if word == EDIT and rest and env.registered and state.flow in (None, MENU_FLOW.id):
+        fixing = _fix_product(env, rest)
+        if fixing is not None:
+            return fixing
     if global_word(inbound)[0] == MENU or state.flow is None:
         if not env.registered and state.flow is None:
             return _open(REGISTRATION, env, welcome=True)
@@ -98,6 +105,19 @@ def advance(state: State, inbound: Inbound, env: Env) -> Result:
             result.replies.append(ask(FLOWS[restored.flow], restored, env))
         return result
     return _finish_open(result, env)
+
+
+def _fix_product(env: Env, rest: str) -> Result | None:
+    """'ubah harga' after a marketplace refusal: open that product right at the field."""
+    field_id = FIX_WORDS.get(rest.split()[0])
+    field = next((f for f in PRODUCT.fields if f.id == field_id), None)
+    product = next((p for p in env.products if p.get("status") == "needs_fix"), None)
+    if field is None or product is None:
+        return None
+    draft = {**(product.get("data") or {}), "product_id": product["id"]}
+    state = State(flow=PRODUCT.id, step=field.steps[0], draft=draft, history=[SUMMARY],
+                  edit_queue=list(field.steps[1:]), updated_at=env.now)
+    return Result(state, [ask(PRODUCT, state, env)])
 
 
 def _keep_unfinished_product(state: State) -> list[SaveProductDraft]:

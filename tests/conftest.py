@@ -45,12 +45,17 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'pelapak.db'}"
     url: str = request.getfixturevalue("postgres_url")
+    truncate_all(url)
+    return url
+
+
+def truncate_all(url: str) -> None:
+    """Empty every table of a PostgreSQL test database."""
     db = Database(url)
     with db.engine.begin() as conn:
         tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
         conn.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
     db.dispose()
-    return url
 
 
 @pytest.fixture

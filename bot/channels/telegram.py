@@ -34,8 +34,9 @@ from bot.i18n import Renderer
 from bot.inbox import Inbox
 from bot.media import MediaStore
 from bot.storage.database import Database
-from bot.storage.models import InboundUpdate
-from flows.messages import Inbound, Location, PhotoRef, RejectedPhoto, t
+from bot.notices import take_for_channel
+from bot.storage.models import ChannelAccount, InboundUpdate
+from flows.messages import Inbound, Location, PhotoRef, RejectedPhoto, Text, t
 from flows.parsing import parse_phone
 
 log = logging.getLogger(__name__)
@@ -86,6 +87,7 @@ class TelegramChannel:
                  media: MediaStore) -> None:
         assert settings.telegram_bot_token
         self.settings = settings
+        self.db = db
         self.runner = runner
         self.media = media
         self.bot = ExtBot(
@@ -251,6 +253,27 @@ class TelegramChannel:
             log.warning("could not download file for an update", exc_info=True)
             return RejectedPhoto("download_failed")
         return await asyncio.to_thread(self.media.ingest, data)
+
+    async def deliver_notices(self, stop: asyncio.Event, every: float = 1.0) -> None:
+        """Send queued notices (sync results...) to Telegram owners as they appear."""
+        while not stop.is_set():
+            batch: list[tuple[ChannelAccount, Text]] = []
+            try:
+                batch = await asyncio.to_thread(self._take_notices)
+                for account, text in batch:
+                    render = Renderer(account.locale, self.settings.timezone)
+                    await self.send(int(account.external_id), [Reply(render(text))])
+            except Exception:
+                log.exception("delivering notices failed")
+            if not batch:
+                try:
+                    await asyncio.wait_for(stop.wait(), timeout=every)
+                except TimeoutError:
+                    pass
+
+    def _take_notices(self) -> list[tuple[ChannelAccount, Text]]:
+        with self.db.session() as session:
+            return take_for_channel(session, CHANNEL, 50, lock=not self.db.is_sqlite)
 
     # --- sending ----------------------------------------------------------------------------
 

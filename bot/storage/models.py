@@ -152,8 +152,23 @@ class OutboxEvent(SQLModel, table=True):
     attempts: int = 0
     available_at: datetime = _when(default_factory=utcnow)
     last_error: str | None = Field(default=None, max_length=2000)
+    claimed_until: datetime | None = _when(default=None)  # a worker's lease while pushing
     created_at: datetime = _when(default_factory=utcnow)
     updated_at: datetime = _when(default_factory=utcnow)
+
+
+class Notice(SQLModel, table=True):
+    """A message for an owner that the business starts (sync results, later reminders).
+
+    Written in the same transaction as what it reports; each channel delivers its own.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="channel_account.id", index=True)
+    msgid: str = Field(max_length=100)
+    params: dict[str, Any] = _json(default_factory=dict)
+    created_at: datetime = _when(default_factory=utcnow)
+    sent_at: datetime | None = _when(default=None, index=True)
 
 
 class ProcessedUpdate(SQLModel, table=True):

@@ -1,0 +1,39 @@
+"""Notices the business sends owners (sync results...), taken at most once for delivery."""
+
+from __future__ import annotations
+
+from sqlmodel import Session, col, select
+
+from bot.storage.models import ChannelAccount, Notice, utcnow
+from flows.messages import Text
+
+
+def take_for_account(session: Session, account_id: int, lock: bool) -> list[Text]:
+    """Unsent notices of one account, marked sent in the caller's transaction."""
+    query = select(Notice).where(Notice.account_id == account_id,
+                                 col(Notice.sent_at).is_(None)).order_by(col(Notice.id))
+    if lock:
+        query = query.with_for_update(skip_locked=True)
+    return _take(session, list(session.exec(query)))
+
+
+def take_for_channel(session: Session, channel: str, limit: int, lock: bool,
+                     ) -> list[tuple[ChannelAccount, Text]]:
+    """Unsent notices for accounts on one channel, marked sent in the caller's transaction."""
+    query = (select(Notice, ChannelAccount)
+             .join(ChannelAccount, col(ChannelAccount.id) == col(Notice.account_id))
+             .where(ChannelAccount.channel == channel, col(Notice.sent_at).is_(None))
+             .order_by(col(Notice.id)).limit(limit))
+    if lock:
+        query = query.with_for_update(skip_locked=True, of=Notice)  # type: ignore[arg-type]
+    rows = list(session.exec(query))
+    texts = _take(session, [notice for notice, _ in rows])
+    return [(account, text) for (_, account), text in zip(rows, texts, strict=True)]
+
+
+def _take(session: Session, notices: list[Notice]) -> list[Text]:
+    now = utcnow()
+    for notice in notices:
+        notice.sent_at = now
+        session.add(notice)
+    return [Text(n.msgid, dict(n.params)) for n in notices]
