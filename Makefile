@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CATALOGS := $(patsubst %.po,%.mo,$(wildcard locales/*/LC_MESSAGES/messages.po))
 
-.PHONY: run test setup catalogs extract update-catalogs migrate lint typecheck bench bench-telegram clean
+.PHONY: run test setup catalogs extract update-catalogs migrate lint typecheck bench bench-telegram bench-sync clean
 
 setup: $(STAMP) catalogs
 
@@ -48,6 +48,9 @@ bench: setup
 
 bench-telegram: setup
 	$(BIN)/python bench/telegram_webhook.py
+
+bench-sync: setup
+	$(BIN)/python bench/sync.py
 
 clean:
 	rm -rf $(VENV) locales/*/LC_MESSAGES/*.mo

@@ -60,8 +60,14 @@ async def owner_session(client: httpx.AsyncClient, url: str, fake: FakeTelegram,
     for update in script(owner, n):
         before = fake.per_chat.get(chat, 0)
         start = time.perf_counter()
-        response = await client.post(url, json=update,
-                                     headers={"X-Telegram-Bot-Api-Secret-Token": SECRET})
+        for attempt in range(3):  # like Telegram: redeliver when the connection broke
+            try:
+                response = await client.post(
+                    url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": SECRET})
+                break
+            except httpx.TransportError:
+                if attempt == 2:
+                    raise
         assert response.status_code == 200
         posted += 1
         while fake.per_chat.get(chat, 0) <= before:
