@@ -46,10 +46,6 @@ def run(
                 built.runner, built.media, None if as_ == "demo" else as_
             ).run_interactive()
             return
-        if not built.settings.telegram_bot_token:
-            typer.echo("WhatsApp is not available in this version yet; set TELEGRAM_BOT_TOKEN "
-                       "or unset TWILIO_* to use the console chat.", err=True)
-            raise typer.Exit(2)
         from bot.server import serve
 
         serve(built)

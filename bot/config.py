@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -26,6 +27,12 @@ class Settings(BaseSettings):
     twilio_auth_token: str | None = None
     twilio_whatsapp_from: str | None = None
     twilio_api_base_url: str | None = None
+    # Hosts Twilio may redirect media downloads to (the API host is always allowed).
+    twilio_media_hosts: list[str] = Field(
+        default_factory=lambda: ["api.twilio.com", "media.twiliocdn.com", "mms.twiliocdn.com"])
+    # Approved templates for messages sent outside the 24-hour window, per message id:
+    # {"sync.product_live": {"content_sid": "HX...", "variables": ["name", "url"]}}
+    whatsapp_templates: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     marketplace_api_url: str | None = None
     marketplace_api_key: str | None = None

@@ -109,6 +109,7 @@ class ConversationRunner:
             session.flush()
         account = self._account(session, inbound, now)
         conversation = self._conversation(session, account, now)
+        linked = self._link_by_phone(session, account, conversation)
         seller = session.get(Seller, account.seller_id) if account.seller_id else None
         renderer = Renderer(account.locale, self.settings.timezone, self.settings.strict_messages)
         env = Env(
@@ -122,6 +123,7 @@ class ConversationRunner:
             pause=timedelta(hours=self.settings.resume_after_hours),
             locale=account.locale,
             render=renderer,
+            opted_out=account.opted_out,
         )
         state = State.load(
             conversation.flow,
@@ -133,6 +135,8 @@ class ConversationRunner:
         result = advance(state, inbound, env)
         notices = take_for_account(session, account.id or 0, lock=not self.db.is_sqlite)
         result.replies[:0] = [say(text) for text in notices]
+        if linked is not None:
+            result.replies.insert(0, say(t("account.linked", shop=linked.shop_name or "")))
         self._apply(session, account, result, inbound.channel)
         self._save(session, conversation, result.state, now)
         if account.locale != renderer.locale:
@@ -161,6 +165,29 @@ class ConversationRunner:
         session.add(account)
         session.flush()
         return account
+
+    def _link_by_phone(
+        self, session: Session, account: ChannelAccount, conversation: Conversation
+    ) -> Seller | None:
+        """One person, two channels: a number the channel vouches for finds their shop."""
+        if account.seller_id or not account.phone:
+            return None
+        seller = session.exec(
+            select(Seller).where(
+                Seller.phone == account.phone,
+                Seller.status == "active",
+                Seller.phone_verified == True,  # noqa: E712
+            )
+        ).first()
+        if seller is None:
+            return None
+        account.seller_id = seller.id
+        account.locale = seller.locale
+        session.add(account)
+        if conversation.flow == "registration":  # nothing to register: they already are
+            conversation.flow = conversation.step = None
+            conversation.draft, conversation.meta = {}, {}
+        return seller
 
     def _conversation(
         self, session: Session, account: ChannelAccount, now: datetime
@@ -195,6 +222,9 @@ class ConversationRunner:
                 if seller is not None:
                     seller.locale = effect.locale
                     session.add(seller)
+                session.add(account)
+            elif isinstance(effect, fx.SetOptOut):
+                account.opted_out = effect.opted_out
                 session.add(account)
             elif isinstance(effect, fx.StoreReferral):
                 account.referral_code = effect.code[:64]

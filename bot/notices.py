@@ -17,9 +17,10 @@ def take_for_account(session: Session, account_id: int, lock: bool) -> list[Text
     return _take(session, list(session.exec(query)))
 
 
-def take_for_channel(session: Session, channel: str, limit: int, lock: bool,
-                     ) -> list[tuple[ChannelAccount, Text]]:
-    """Unsent notices for accounts on one channel, marked sent in the caller's transaction."""
+def take_for_channel(
+    session: Session, channel: str, limit: int, lock: bool
+) -> list[tuple[ChannelAccount, Text, int]]:
+    """Unsent notices for accounts on one channel (with their ids), marked taken."""
     query = (select(Notice, ChannelAccount)
              .join(ChannelAccount, col(ChannelAccount.id) == col(Notice.account_id))
              .where(ChannelAccount.channel == channel, col(Notice.sent_at).is_(None))
@@ -28,7 +29,17 @@ def take_for_channel(session: Session, channel: str, limit: int, lock: bool,
         query = query.with_for_update(skip_locked=True, of=Notice)  # type: ignore[arg-type]
     rows = list(session.exec(query))
     texts = _take(session, [notice for notice, _ in rows])
-    return [(account, text) for (_, account), text in zip(rows, texts, strict=True)]
+    return [
+        (account, text, notice.id or 0)
+        for (notice, account), text in zip(rows, texts, strict=True)
+    ]
+
+
+def record_outcomes(session: Session, outcomes: dict[int, str]) -> None:
+    """What became of each taken notice: sent, template, not_sent_<why>."""
+    for notice in session.exec(select(Notice).where(col(Notice.id).in_(list(outcomes)))):
+        notice.status = outcomes[notice.id or 0]
+        session.add(notice)
 
 
 def _take(session: Session, notices: list[Notice]) -> list[Text]:

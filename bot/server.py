@@ -9,6 +9,7 @@ import uvicorn
 
 from bot.app import App
 from bot.channels.telegram import TelegramChannel
+from bot.channels.whatsapp import WhatsAppChannel
 from bot.sync.runner import build_worker
 from bot.web import create_web_app
 
@@ -16,7 +17,9 @@ from bot.web import create_web_app
 async def serve_async(app: App) -> None:
     telegram = (TelegramChannel(app.settings, app.db, app.runner, app.media)
                 if app.settings.telegram_bot_token else None)
-    web = create_web_app(app, telegram)
+    whatsapp = (WhatsAppChannel(app.settings, app.db, app.runner, app.media)
+                if app.settings.twilio_account_sid and app.settings.twilio_auth_token else None)
+    web = create_web_app(app, telegram, whatsapp)
     config = uvicorn.Config(web, host=app.settings.host, port=app.settings.port,
                             log_level="info", lifespan="on")
     server = uvicorn.Server(config)
@@ -28,6 +31,8 @@ async def serve_async(app: App) -> None:
         tasks.append(asyncio.create_task(telegram.deliver_notices(stop)))
         if not app.settings.public_base_url:
             tasks.append(asyncio.create_task(telegram.poll(stop)))
+    if whatsapp is not None:
+        tasks.append(asyncio.create_task(whatsapp.deliver_notices(stop)))
     worker = build_worker(app)
     if worker is not None:
         tasks.append(asyncio.create_task(worker.run_forever(stop)))

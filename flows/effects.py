@@ -45,6 +45,13 @@ class DeleteProduct:
 
 
 @dataclass(frozen=True)
+class SetOptOut:
+    """Stop (True) or resume (False) messages the business starts: reminders, broadcasts."""
+
+    opted_out: bool
+
+
+@dataclass(frozen=True)
 class StoreReferral:
     code: str
 
@@ -57,4 +64,5 @@ Effect = (
     | SaveProductDraft
     | DeleteProduct
     | StoreReferral
+    | SetOptOut
 )

@@ -52,6 +52,7 @@ class Env:
     pause: timedelta = timedelta(hours=6)
     locale: str = "id"
     render: Callable[[Text | str], str] = str  # the host's translator, for drafts it writes
+    opted_out: bool = False  # no reminders or broadcasts; conversations still work
 
     @property
     def registered(self) -> bool:

@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from flows.account import ERASE, LANGUAGE, my_data
-from flows.effects import EraseMyData, SaveProductDraft, SaveSeller, StoreReferral
+from flows.effects import EraseMyData, SaveProductDraft, SaveSeller, SetOptOut, StoreReferral
 from flows.engine import (
     EDIT,
     MENU,
@@ -35,6 +35,9 @@ FLOWS: dict[str, Flow] = {
 # Flows that interrupt another one and hand back to it when they end.
 _SIDE_FLOWS = {ERASE.id, LANGUAGE.id}
 PARKED = "_parked"
+# WhatsApp's opt-out words (and plain-language ones); STOP is honoured on every channel.
+_OPT_OUT = {"stop", "berhenti", "jangan kirim lagi", "unsubscribe", "stop kirim", "berhenti kirim"}
+_OPT_IN = {"mulai", "start", "mulai lagi"}
 _DEEP_LINK = re.compile(r"[A-Za-z0-9_-]{1,64}")  # what t.me/<bot>?start= may carry
 
 _COMMANDS = {
@@ -62,6 +65,13 @@ def advance(state: State, inbound: Inbound, env: Env) -> Result:
     if text.strip().startswith("/start") or command == "start":
         payload = text.strip().partition(" ")[2].strip()
         return _start(state, env, payload if _DEEP_LINK.fullmatch(payload) else "")
+    if command in _OPT_OUT:
+        return Result(state, [say(t("account.opted_out"))], [SetOptOut(True)])
+    if command in _OPT_IN and env.opted_out:
+        result = _start(state, env, "")
+        result.replies.insert(0, say(t("account.opted_in")))
+        result.effects.append(SetOptOut(False))
+        return result
     action = _COMMANDS.get(command)
     if action == "my_data":
         result = Result(state, [my_data(env, state.draft if state.flow == REGISTRATION.id else {})])

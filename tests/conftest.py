@@ -108,7 +108,8 @@ class Chat:
         self.sent += 1
         inbound = Inbound(
             user_key=self.user, channel=self.channel, text=text, choice=choice,
-            sender_phone=self.phone, locale_hint=self.locale, message_id=message_id,
+            sender_phone=extra.pop("sender_phone", self.phone),  # type: ignore[arg-type]
+            locale_hint=self.locale, message_id=message_id,
             photos=tuple(p for p in photos if isinstance(p, PhotoRef)),
             rejected_photos=tuple(p for p in photos if isinstance(p, RejectedPhoto)),
             **extra,  # type: ignore[arg-type]

@@ -34,7 +34,7 @@ from bot.i18n import Renderer
 from bot.inbox import Inbox
 from bot.media import MediaStore
 from bot.storage.database import Database
-from bot.notices import take_for_channel
+from bot.notices import record_outcomes, take_for_channel
 from bot.storage.models import ChannelAccount, InboundUpdate
 from flows.messages import Inbound, Location, PhotoRef, RejectedPhoto, Text, t
 from flows.parsing import parse_phone
@@ -257,12 +257,19 @@ class TelegramChannel:
     async def deliver_notices(self, stop: asyncio.Event, every: float = 1.0) -> None:
         """Send queued notices (sync results...) to Telegram owners as they appear."""
         while not stop.is_set():
-            batch: list[tuple[ChannelAccount, Text]] = []
+            batch: list[tuple[ChannelAccount, Text, int]] = []
             try:
                 batch = await asyncio.to_thread(self._take_notices)
-                for account, text in batch:
+                outcomes: dict[int, str] = {}
+                for account, text, notice_id in batch:
+                    if account.opted_out:
+                        outcomes[notice_id] = "not_sent_opted_out"
+                        continue
                     render = Renderer(account.locale, self.settings.timezone)
                     await self.send(int(account.external_id), [Reply(render(text))])
+                    outcomes[notice_id] = "sent"
+                if outcomes:
+                    await asyncio.to_thread(self._record_outcomes, outcomes)
             except Exception:
                 log.exception("delivering notices failed")
             if not batch:
@@ -271,9 +278,13 @@ class TelegramChannel:
                 except TimeoutError:
                     pass
 
-    def _take_notices(self) -> list[tuple[ChannelAccount, Text]]:
+    def _take_notices(self) -> list[tuple[ChannelAccount, Text, int]]:
         with self.db.session() as session:
             return take_for_channel(session, CHANNEL, 50, lock=not self.db.is_sqlite)
+
+    def _record_outcomes(self, outcomes: dict[int, str]) -> None:
+        with self.db.session() as session:
+            record_outcomes(session, outcomes)
 
     # --- sending ----------------------------------------------------------------------------
 

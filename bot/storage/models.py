@@ -169,6 +169,21 @@ class Notice(SQLModel, table=True):
     params: dict[str, Any] = _json(default_factory=dict)
     created_at: datetime = _when(default_factory=utcnow)
     sent_at: datetime | None = _when(default=None, index=True)
+    status: str | None = Field(default=None, max_length=32)  # sent | template | not_sent_*
+
+
+class OutboundMessage(SQLModel, table=True):
+    """A message we sent through Twilio and the delivery status Twilio reported for it."""
+
+    __tablename__ = "outbound_message"
+
+    id: int | None = Field(default=None, primary_key=True)
+    sid: str = Field(unique=True, max_length=64)
+    account_id: int | None = Field(default=None, foreign_key="channel_account.id", index=True)
+    status: str = Field(default="queued", max_length=16)
+    error_code: str | None = Field(default=None, max_length=16)
+    created_at: datetime = _when(default_factory=utcnow)
+    updated_at: datetime = _when(default_factory=utcnow)
 
 
 class ProcessedUpdate(SQLModel, table=True):

@@ -1,0 +1,279 @@
+"""WhatsApp through Twilio: signed webhooks in, Messages API out, the 24-hour window kept.
+
+Webhook bodies are validated with `X-Twilio-Signature` against PUBLIC_BASE_URL + path, stored
+in the durable inbox (unique per MessageSid: Twilio's retries are dropped), and answered
+with empty TwiML at once; replies go out through the Messages API. Messages the business
+starts (sync results, reminders) are sent as free text only inside the 24-hour service
+window; outside it only as an approved template (ContentSid), or not at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from sqlmodel import select
+from twilio.base.exceptions import TwilioException
+from twilio.request_validator import RequestValidator
+from twilio.rest import Client
+
+from bot.config import Settings
+from bot.conversation import ConversationRunner, Reply
+from bot.i18n import Renderer
+from bot.inbox import Inbox
+from bot.media import MediaStore
+from bot.notices import record_outcomes, take_for_channel
+from bot.storage.database import Database
+from bot.storage.models import ChannelAccount, InboundUpdate, OutboundMessage, utcnow
+from flows.messages import Inbound, Location, PhotoRef, RejectedPhoto, Text, t
+
+log = logging.getLogger(__name__)
+CHANNEL = "whatsapp"
+WINDOW = timedelta(hours=24)
+MAX_BODY = 1600  # WhatsApp message body limit through Twilio
+CHOOSE_HINT = t("whatsapp.choose_hint")
+
+
+def e164(address: str) -> str:
+    """'whatsapp:+6281234567890' -> '+6281234567890'."""
+    return address.removeprefix("whatsapp:").strip()
+
+
+def numbered(reply: Reply, hint: str) -> str:
+    """Choices as a numbered list, answered by number, label or a close match."""
+    if not reply.choices:
+        return reply.text
+    lines = [f"{n}. {label}" for n, (_, label) in enumerate(reply.choices, start=1)]
+    return "\n".join([reply.text, "", *lines, "", hint])
+
+
+class WhatsAppChannel:
+    def __init__(self, settings: Settings, db: Database, runner: ConversationRunner,
+                 media: MediaStore) -> None:
+        assert settings.twilio_account_sid and settings.twilio_auth_token
+        self.settings = settings
+        self.db = db
+        self.runner = runner
+        self.media = media
+        self.validator = RequestValidator(settings.twilio_auth_token)
+        self.client = Client(settings.twilio_account_sid, settings.twilio_auth_token)
+        if settings.twilio_api_base_url:
+            self.client.api.base_url = settings.twilio_api_base_url.rstrip("/")
+        api_host = urlsplit(settings.twilio_api_base_url or "https://api.twilio.com").hostname
+        self.media_hosts = {api_host, *settings.twilio_media_hosts}
+        self.inbox = Inbox(db, CHANNEL, self._process,
+                           settle_seconds=settings.inbox_settle_seconds, album_seconds=0)
+        self.not_sent: dict[str, int] = {}  # reasons business messages were held back
+
+    # --- receiving ---------------------------------------------------------------------
+
+    def signature_ok(self, path: str, params: dict[str, str], signature: str) -> bool:
+        """Twilio signs the public URL it called, so check against PUBLIC_BASE_URL + path."""
+        base = (self.settings.public_base_url or "").rstrip("/")
+        return bool(signature) and bool(base) and self.validator.validate(
+            base + path, params, signature)
+
+    async def accept(self, params: dict[str, str]) -> bool:
+        sid, sender = params.get("MessageSid"), params.get("From", "")
+        if not sid or not sender.startswith("whatsapp:"):
+            return False
+        return await self.inbox.accept(sid, time.time_ns(), e164(sender), params)
+
+    async def record_status(self, params: dict[str, str]) -> None:
+        await asyncio.to_thread(self._record_status, params)
+
+    def _record_status(self, params: dict[str, str]) -> None:
+        sid = params.get("MessageSid") or params.get("SmsSid")
+        if not sid:
+            return
+        with self.db.session() as session:
+            row = session.exec(select(OutboundMessage).where(OutboundMessage.sid == sid)).first()
+            if row is None:
+                row = OutboundMessage(sid=sid)
+            row.status = (params.get("MessageStatus") or row.status)[:16]
+            row.error_code = params.get("ErrorCode") or row.error_code
+            row.updated_at = utcnow()
+            session.add(row)
+        if params.get("ErrorCode"):
+            log.warning("WhatsApp message %s failed with Twilio error %s", sid,
+                        params["ErrorCode"])
+
+    async def _process(self, rows: list[InboundUpdate]) -> None:
+        params: dict[str, str] = rows[0].payload
+        phone = e164(params["From"])
+        try:
+            inbound = await self._inbound(params, phone)
+            replies = await asyncio.to_thread(self.runner.handle, inbound)
+            await self.send(phone, replies)
+        except Exception:
+            log.exception("whatsapp message %s failed", params.get("MessageSid"))
+            render = Renderer(self.settings.default_locale, self.settings.timezone)
+            await self.send(phone, [Reply(render(t("error.generic")))])
+
+    async def _inbound(self, params: dict[str, str], phone: str) -> Inbound:
+        photos: list[PhotoRef] = []
+        rejected: list[RejectedPhoto] = []
+        unsupported = None
+        for index in range(min(int(params.get("NumMedia") or 0), 10)):
+            kind = params.get(f"MediaContentType{index}", "")
+            if kind.startswith(("audio/", "video/")):
+                unsupported = "voice" if kind.startswith("audio/") else "video"
+                continue
+            result = await self._download(params.get(f"MediaUrl{index}", ""))
+            (photos if isinstance(result, PhotoRef) else rejected).append(result)  # type: ignore[arg-type]
+        location = None
+        if params.get("Latitude") and params.get("Longitude"):
+            try:
+                location = Location(float(params["Latitude"]), float(params["Longitude"]))
+            except ValueError:
+                location = None
+        return Inbound(
+            user_key=phone,
+            channel=CHANNEL,
+            text=params.get("ButtonText") if params.get("ButtonPayload") else params.get("Body"),
+            choice=params.get("ButtonPayload") or None,
+            sender_phone=phone,
+            photos=tuple(photos),
+            rejected_photos=tuple(rejected),
+            location=location,
+            unsupported=unsupported if not photos and not params.get("Body") else None,
+            message_id=params.get("MessageSid"),
+            profile_name=params.get("ProfileName"),
+        )
+
+    async def _download(self, url: str) -> PhotoRef | RejectedPhoto:
+        """Fetch media with the account's credentials, only from Twilio's hosts, size-limited."""
+        limit = self.settings.max_upload_bytes
+        auth = (self.settings.twilio_account_sid or "", self.settings.twilio_auth_token or "")
+        try:
+            async with httpx.AsyncClient(timeout=30, follow_redirects=False) as http:
+                for _ in range(3):  # Twilio answers with a redirect to its media host
+                    if urlsplit(url).hostname not in self.media_hosts:
+                        log.warning("refused media from a host that is not Twilio's")
+                        return RejectedPhoto("download_failed")
+                    async with http.stream("GET", url, auth=auth) as response:
+                        if response.is_redirect:
+                            url = str(response.url.join(response.headers["location"]))
+                            auth = ("", "")  # credentials go to Twilio only, not the CDN
+                            continue
+                        if response.status_code != 200:
+                            return RejectedPhoto("download_failed")
+                        if int(response.headers.get("content-length") or 0) > limit:
+                            return RejectedPhoto("too_big")
+                        data = bytearray()
+                        async for chunk in response.aiter_bytes():
+                            data += chunk
+                            if len(data) > limit:
+                                return RejectedPhoto("too_big")
+                        return await asyncio.to_thread(self.media.ingest, bytes(data))
+        except httpx.HTTPError:
+            log.warning("could not download WhatsApp media", exc_info=True)
+        return RejectedPhoto("download_failed")
+
+    # --- sending --------------------------------------------------------------------------
+
+    async def send(self, phone: str, replies: list[Reply], locale: str | None = None) -> None:
+        hint = Renderer(locale or self._locale(phone), self.settings.timezone)(CHOOSE_HINT)
+        for reply in replies:
+            body = numbered(reply, hint)
+            media = ([f"{(self.settings.public_base_url or '').rstrip('/')}/media/{reply.photo}.jpg"]
+                     if reply.photo and self.settings.public_base_url else None)
+            for index, part in enumerate(_split(body)):
+                await asyncio.to_thread(self._create, phone, part,
+                                        media if index == 0 else None, None, None)
+
+    def _locale(self, phone: str) -> str:
+        with self.db.read_session() as session:
+            account = session.exec(select(ChannelAccount).where(
+                ChannelAccount.channel == CHANNEL, ChannelAccount.external_id == phone)).first()
+            return account.locale if account else self.settings.default_locale
+
+    def _create(self, phone: str, body: str | None, media: list[str] | None,
+                content_sid: str | None, variables: dict[str, str] | None) -> str | None:
+        kwargs: dict[str, Any] = {"from_": self.settings.twilio_whatsapp_from,
+                                  "to": f"whatsapp:{phone}"}
+        if content_sid:
+            kwargs.update(content_sid=content_sid,
+                          content_variables=json.dumps(variables or {}))
+        else:
+            kwargs["body"] = body
+            if media:
+                kwargs["media_url"] = media
+        if self.settings.public_base_url:
+            kwargs["status_callback"] = (
+                f"{self.settings.public_base_url.rstrip('/')}/whatsapp/status")
+        try:
+            message = self.client.messages.create(**kwargs)
+        except TwilioException:
+            log.exception("Twilio refused a WhatsApp message")
+            return None
+        with self.db.session() as session:
+            account = session.exec(select(ChannelAccount).where(
+                ChannelAccount.channel == CHANNEL, ChannelAccount.external_id == phone)).first()
+            session.add(OutboundMessage(sid=message.sid or "", status=message.status or "queued",
+                                        account_id=account.id if account else None))
+        return message.sid
+
+    def send_business(self, account: ChannelAccount, text: Text) -> str:
+        """A message the business starts: window, template and opt-out rules. Returns status."""
+        if account.opted_out:
+            return self._held("not_sent_opted_out")
+        inside = account.last_inbound_at and utcnow() - account.last_inbound_at < WINDOW
+        if inside:
+            body = Renderer(account.locale, self.settings.timezone)(text)
+            return "sent" if self._create(account.external_id, body, None, None, None) else (
+                self._held("not_sent_error"))
+        template = self.settings.whatsapp_templates.get(text.msgid)
+        if not template:
+            log.info("no approved template for %s outside the 24-hour window", text.msgid)
+            return self._held("not_sent_no_template")
+        render = Renderer(account.locale, self.settings.timezone)
+        variables = {str(n): render.value(text.params[name])
+                     for n, name in enumerate(template.get("variables", []), start=1)}
+        sid = self._create(account.external_id, None, None, template["content_sid"], variables)
+        return "template" if sid else self._held("not_sent_error")
+
+    def _held(self, reason: str) -> str:
+        self.not_sent[reason] = self.not_sent.get(reason, 0) + 1
+        return reason
+
+    async def deliver_notices(self, stop: asyncio.Event, every: float = 1.0) -> None:
+        """Send queued notices to WhatsApp owners, within WhatsApp's rules."""
+        while not stop.is_set():
+            done = 0
+            try:
+                done = await asyncio.to_thread(self.deliver_due_notices)
+            except Exception:
+                log.exception("delivering WhatsApp notices failed")
+            if not done:
+                try:
+                    await asyncio.wait_for(stop.wait(), timeout=every)
+                except TimeoutError:
+                    pass
+
+    def deliver_due_notices(self) -> int:
+        """Take due notices in one transaction, send them outside it, record the outcome."""
+        with self.db.session() as session:
+            batch = take_for_channel(session, CHANNEL, 50, lock=not self.db.is_sqlite)
+        outcomes = {notice_id: self.send_business(account, text)
+                    for account, text, notice_id in batch}
+        if outcomes:
+            with self.db.session() as session:
+                record_outcomes(session, outcomes)
+        return len(batch)
+
+
+def _split(text: str) -> list[str]:
+    parts: list[str] = []
+    while len(text) > MAX_BODY:
+        cut = text.rfind("\n", 0, MAX_BODY)
+        cut = cut if cut > 0 else MAX_BODY
+        parts.append(text[:cut])
+        text = text[cut:].lstrip("\n")
+    return [*parts, text] if text else parts
