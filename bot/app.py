@@ -26,6 +26,8 @@ def build_app(settings: Settings | None = None, migrate: bool = True) -> App:
     """Wire the parts together; migrates the database to the newest schema."""
     settings = settings or Settings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # One line per HTTP call (with URLs that carry tokens) is noise, and a leak risk.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     db = Database(settings.database_url)
     if migrate:
         db.migrate()

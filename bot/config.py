@@ -45,6 +45,7 @@ class Settings(BaseSettings):
     resume_after_hours: float = 6.0
     max_upload_bytes: int = 20 * 1024 * 1024
     telegram_max_messages_per_second: float = 30  # Telegram's overall limit for a bot
+    run_scheduler: bool = True  # exactly one process should: turn off on the others
     inbox_settle_seconds: float = 0.2  # wait for concurrently delivered updates of one chat
     album_seconds: float = 1.0  # how long the photos of one album may straggle
     strict_messages: bool = False  # tests: a message missing a parameter is an error

@@ -244,6 +244,7 @@ class ConversationRunner:
         conversation.flow, conversation.step = state.flow, state.step
         conversation.draft, conversation.meta = state.draft, state.meta()
         conversation.updated_at = now
+        conversation.nudges_sent = 0  # they are back: a later stall starts a new count
         conversation.version += 1
         session.add(conversation)
 

@@ -10,6 +10,7 @@ import uvicorn
 from bot.app import App
 from bot.channels.telegram import TelegramChannel
 from bot.channels.whatsapp import WhatsAppChannel
+from bot.scheduler import build_scheduler
 from bot.sync.runner import build_worker
 from bot.web import create_web_app
 
@@ -33,6 +34,9 @@ async def serve_async(app: App) -> None:
             tasks.append(asyncio.create_task(telegram.poll(stop)))
     if whatsapp is not None:
         tasks.append(asyncio.create_task(whatsapp.deliver_notices(stop)))
+    scheduler = build_scheduler(app.settings) if app.settings.run_scheduler else None
+    if scheduler is not None:
+        scheduler.start()
     worker = build_worker(app)
     if worker is not None:
         tasks.append(asyncio.create_task(worker.run_forever(stop)))
@@ -41,6 +45,8 @@ async def serve_async(app: App) -> None:
         loop.add_signal_handler(sig, lambda: (stop.set(), setattr(server, "should_exit", True)))
     await tasks[0]
     stop.set()
+    if scheduler is not None:
+        scheduler.shutdown(wait=False)
     for task in tasks[1:]:
         task.cancel()
 

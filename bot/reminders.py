@@ -1,0 +1,68 @@
+"""Nudges for owners who stopped mid-way: after 24 hours, again after 72, never at night.
+
+They go out as notices, so each channel's rules apply (WhatsApp's 24-hour window and
+templates, opt-out everywhere). The conversation is left exactly where it stopped and set
+to ask "continue?", so the owner's "ya" picks up at the same question.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlmodel import col, select
+
+from bot.storage.database import Database
+from bot.storage.models import ChannelAccount, Conversation, Notice
+from flows.messages import Text, t
+
+NUDGE_AFTER = (timedelta(hours=24), timedelta(hours=72))
+QUIET_START, QUIET_END = time(21, 0), time(7, 0)
+NUDGES = {
+    "registration": t("nudge.registration"),
+    "product": t("nudge.product"),
+}
+
+
+def quiet_hours(now: datetime, timezone: str = "Asia/Jakarta") -> bool:
+    """21:00-07:00 in the owner's time zone (WIB): no nudges."""
+    local = now.astimezone(ZoneInfo(timezone)).time()
+    return local >= QUIET_START or local < QUIET_END
+
+
+def send_nudges(db: Database, now: datetime, timezone: str = "Asia/Jakarta") -> int:
+    """Queue the nudges that are due at `now`; returns how many."""
+    if quiet_hours(now, timezone):
+        return 0
+    queued = 0
+    with db.session() as session:
+        rows = session.exec(
+            select(Conversation, ChannelAccount)
+            .join(ChannelAccount, col(ChannelAccount.id) == col(Conversation.account_id))
+            .where(col(Conversation.flow).in_(list(NUDGES)), col(Conversation.step).is_not(None),
+                   Conversation.nudges_sent < len(NUDGE_AFTER),
+                   ChannelAccount.opted_out == False)  # noqa: E712
+        ).all()
+        for conversation, account in rows:
+            if now - conversation.updated_at < NUDGE_AFTER[conversation.nudges_sent]:
+                continue
+            message: Text = NUDGES[conversation.flow or ""]
+            name = (account.profile_name or "").split(" ")[0]
+            session.add(Notice(account_id=account.id or 0, msgid=message.msgid,
+                               params={"name": name or "Kak"}))
+            conversation.nudges_sent += 1
+            conversation.meta = {**conversation.meta, "pending": {"kind": "resume"}}
+            session.add(conversation)
+            queued += 1
+    return queued
+
+
+_databases: dict[str, Database] = {}
+
+
+def run_nudges(database_url: str, timezone: str = "Asia/Jakarta") -> int:
+    """The scheduled job (referenced by name, so it survives in the job store)."""
+    from bot.storage.models import utcnow
+
+    db = _databases.setdefault(database_url, Database(database_url))
+    return send_nudges(db, utcnow(), timezone)

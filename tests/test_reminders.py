@@ -1,0 +1,89 @@
+"""Nudges under a fixed clock: 24 and 72 hours, quiet hours, opt-out, resuming in place."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import sqlalchemy as sa
+from sqlmodel import select
+
+from bot.app import App
+from bot.conversation import ConversationRunner
+from bot.reminders import quiet_hours, send_nudges
+from bot.scheduler import build_scheduler
+from bot.storage.models import ChannelAccount, Notice
+from tests.conftest import Chat, Clock
+
+WIB = timedelta(hours=7)
+
+
+def wib(day: int, hour: int, minute: int = 0) -> datetime:
+    return datetime(2026, 11, day, hour, minute, tzinfo=UTC) - WIB
+
+
+def stalled_owner(runner: ConversationRunner, clock: Clock) -> Chat:
+    clock.now = wib(2, 10)  # Monday 10:00 WIB
+    owner = Chat(runner, "+6281234567890", phone="+6281234567890")
+    owner.send("/start")
+    owner.send("ya")
+    owner.send("Sri Wahyuni")  # stops at the phone question
+    return owner
+
+
+def notices(app: App) -> list[Notice]:
+    with app.db.session() as s:
+        return list(s.exec(select(Notice).order_by(Notice.id)))
+
+
+def test_nudged_after_24_then_72_hours_then_never(app: App, runner: ConversationRunner,
+                                                  clock: Clock) -> None:
+    stalled_owner(runner, clock)
+    assert send_nudges(app.db, wib(3, 9, 59)) == 0  # 23 h 59 m
+    assert send_nudges(app.db, wib(3, 10, 1)) == 1  # 24 h
+    assert send_nudges(app.db, wib(3, 15)) == 0
+    assert send_nudges(app.db, wib(5, 9)) == 0  # 71 h
+    assert send_nudges(app.db, wib(5, 10, 30)) == 1  # 72 h
+    assert send_nudges(app.db, wib(9, 10)) == 0  # at most twice
+    assert [n.msgid for n in notices(app)] == ["nudge.registration"] * 2
+
+
+def test_quiet_hours_wait_for_the_morning(app: App, runner: ConversationRunner,
+                                          clock: Clock) -> None:
+    stalled_owner(runner, clock)
+    assert quiet_hours(wib(3, 21)) and quiet_hours(wib(4, 6, 59)) and not quiet_hours(wib(4, 7))
+    assert send_nudges(app.db, wib(3, 22)) == 0
+    assert send_nudges(app.db, wib(4, 6, 30)) == 0
+    assert send_nudges(app.db, wib(4, 7, 10)) == 1
+
+
+def test_opted_out_owner_is_never_nudged(app: App, runner: ConversationRunner,
+                                         clock: Clock) -> None:
+    owner = stalled_owner(runner, clock)
+    owner.send("berhenti")
+    with app.db.session() as s:
+        assert s.exec(select(ChannelAccount)).one().opted_out
+    assert send_nudges(app.db, wib(4, 10)) == 0
+
+
+def test_answering_a_nudge_resumes_exactly_where_they_stopped(app: App,
+                                                              runner: ConversationRunner,
+                                                              clock: Clock) -> None:
+    owner = stalled_owner(runner, clock)
+    send_nudges(app.db, wib(3, 10, 5))
+    clock.now = wib(3, 11)
+    owner.send("ya")
+    assert "pendaftaran toko Kakak tinggal sedikit lagi" in owner.text  # the nudge itself
+    assert "0812-3456-7890, betul?" in owner.last  # the question where Sri stopped
+    owner.send("ya")
+    assert "nama toko" in owner.last
+
+
+async def test_scheduler_keeps_its_jobs_in_the_database(app: App) -> None:
+    scheduler = build_scheduler(app.settings)
+    scheduler.start(paused=True)
+    try:
+        with app.db.engine.connect() as conn:
+            ids = [row[0] for row in conn.execute(sa.text("SELECT id FROM apscheduler_jobs"))]
+        assert ids == ["nudges"]
+    finally:
+        scheduler.shutdown(wait=False)
