@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import typer
 
@@ -13,6 +14,8 @@ app = typer.Typer(help="Pelapak: buka toko online lewat chat.", no_args_is_help=
 db_app = typer.Typer(help="Database schema.")
 app.add_typer(db_app, name="db")
 sync_app = typer.Typer(help="The marketplace sync queue.")
+import_app = typer.Typer(help="Importing government MSME data.")
+app.add_typer(import_app, name="import")
 app.add_typer(sync_app, name="sync")
 
 
@@ -133,6 +136,29 @@ def sync_retry(
     finally:
         built.close()
     typer.echo(f"re-queued {count}")
+
+
+@import_app.command("umkm")
+def import_umkm_command(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="Disperindag-style CSV"),
+    report: Path | None = typer.Option(None, help="Where to write the validation report"),
+) -> None:
+    """Import government MSME data; problems go to a report file (row, column, problem)."""
+    from rich.progress import track
+
+    from bot.importer import import_umkm, write_report
+
+    built = build_app()
+    try:
+        summary = import_umkm(built.db, file, progress=lambda rows: track(
+            rows, description="Mengimpor", total=None, transient=True))
+    finally:
+        built.close()
+    report = report or file.with_name(f"{file.stem}.laporan.csv")
+    write_report(summary.problems, report)
+    typer.echo(f"{summary.rows} baris: {summary.created} baru, {summary.updated} diperbarui, "
+               f"{summary.unchanged} tidak berubah, {summary.skipped} dilewati; "
+               f"{len(summary.problems)} masalah di {report}")
 
 
 @db_app.command("upgrade")

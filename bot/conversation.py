@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
@@ -15,7 +16,14 @@ from bot.config import Settings
 from bot.i18n import Renderer, pick_locale
 from bot.notices import take_for_account
 from bot.storage.database import Database
-from bot.storage.models import ChannelAccount, Conversation, ProcessedUpdate, Seller, utcnow
+from bot.storage.models import (
+    ChannelAccount,
+    Conversation,
+    ProcessedUpdate,
+    Seller,
+    UmkmRecord,
+    utcnow,
+)
 from bot.storage.products import delete_product, product_snapshots, save_product, save_product_draft
 from bot.storage.sellers import SellerDirectory, erase_seller, save_seller, seller_snapshot
 from flows import effects as fx
@@ -35,6 +43,14 @@ class Reply:
     photo: str | None = None  # sha256 of a stored photo
     contact_button: str | None = None  # label of a "share my number" button
     location_button: str | None = None  # label of a "share my location" button
+
+
+def imported_record(session: Session, phone: str | None) -> dict[str, Any] | None:
+    """Government MSME data for this verified number, to offer at registration."""
+    if not phone:
+        return None
+    record = session.exec(select(UmkmRecord).where(UmkmRecord.phone == phone)).first()
+    return record.model_dump(mode="json") if record else None
 
 
 class KeyedLocks:
@@ -124,6 +140,7 @@ class ConversationRunner:
             locale=account.locale,
             render=renderer,
             opted_out=account.opted_out,
+            imported=None if seller else imported_record(session, account.phone),
         )
         state = State.load(
             conversation.flow,

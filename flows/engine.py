@@ -53,6 +53,7 @@ class Env:
     locale: str = "id"
     render: Callable[[Text | str], str] = str  # the host's translator, for drafts it writes
     opted_out: bool = False  # no reminders or broadcasts; conversations still work
+    imported: Mapping[str, Any] | None = None  # government MSME data matching their number
 
     @property
     def registered(self) -> bool:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from flows.categories import categories, suggest_categories
 from flows.effects import SaveSeller
 from flows.engine import (
+    SUMMARY,
     FINISH,
     Clarify,
     Ctx,
@@ -367,21 +369,85 @@ def _finish(ctx: Ctx) -> Outcome:
     )
 
 
+# The order of the questions, and the draft key each one fills.
+ORDER = ("owner_name", "phone", "shop_name", "category", "regency", "district", "address", "nib")
+_FILLS = {"owner_name": "owner_name", "phone": "phone", "shop_name": "shop_name",
+          "category": "category", "regency": "regency_code", "district": "district_code",
+          "address": "address", "nib": "nib"}
+
+
+def _after(step_id: str) -> Callable[[Ctx], str]:
+    """The next question, skipping what imported data already answered."""
+
+    def next_step(ctx: Ctx) -> str:
+        for candidate in ORDER[ORDER.index(step_id) + 1:]:
+            known = ctx.draft.get(_FILLS[candidate]) not in (None, "")
+            if ctx.draft.get("from_import") and known:
+                continue
+            if candidate == "phone" and ctx.env.known_phone:
+                return "phone_confirm"
+            return candidate
+        return SUMMARY
+
+    return next_step
+
+
 def _after_consent(ctx: Ctx) -> str:
-    return FINISH if ctx.draft.get("consent_declined") else "owner_name"
+    if ctx.draft.get("consent_declined"):
+        return FINISH
+    return "imported" if ctx.env.imported else "owner_name"
 
 
-def _after_owner_name(ctx: Ctx) -> str:
-    return "phone_confirm" if ctx.env.known_phone else "phone"
+def _after_imported(ctx: Ctx) -> str:
+    if not ctx.draft.get("from_import"):
+        return "owner_name"
+    if not ctx.draft.get("owner_name"):
+        return "owner_name"
+    return _after("owner_name")(ctx)
 
 
 def _after_phone_confirm(ctx: Ctx) -> str:
-    return "phone" if ctx.draft.get("phone_other") else "shop_name"
+    return "phone" if ctx.draft.get("phone_other") else _after("phone")(ctx)
+
+
+def _ask_imported(ctx: Ctx) -> Outbound:
+    record = dict(ctx.env.imported or {})
+    known = {**record, "shop_name": record.get("business_name"), "phone": None}
+    lines = [line for line in summary_lines(known)
+             if line.msgid not in ("reg.summary.phone",)]
+    return say(t("reg.imported_found"), *lines, t("reg.imported_question"),
+               choices=(Choice("yes", t("choice.use_imported")), Choice("no", t("choice.no"))))
+
+
+def _read_imported(msg: Inbound, ctx: Ctx) -> Reading:
+    said = yes_no(msg)
+    if said is False:
+        return Parsed({"from_import": False})
+    if said is not True:
+        return Invalid(t("reg.imported_unclear"))
+    record = dict(ctx.env.imported or {})
+    seller_id = (ctx.env.seller or {}).get("id")
+    shop = record.get("business_name") or ""
+    free = 3 <= len(shop) <= 60 and not ctx.env.directory.shop_name_taken(
+        shop, except_seller=seller_id)
+    return Parsed({
+        "from_import": True,
+        "owner_name": record.get("owner_name"),
+        "shop_name": shop if free else None,
+        "category": record.get("category"),
+        "province_code": record.get("province_code"),
+        "regency_code": record.get("regency_code"),
+        "district_code": record.get("district_code"),
+        "address": record.get("address"),
+        "nib": record.get("nib"),
+    })
 
 
 STEPS = {
     s.id: s
     for s in (
+        Step("imported", _ask_imported, _read_imported, slot="*", next=_after_imported,
+             help=t("reg.help.imported")),
         Step(
             "consent",
             _ask_consent,
@@ -395,7 +461,7 @@ STEPS = {
             _ask_owner_name,
             _read_owner_name,
             slot="owner_name",
-            next=_after_owner_name,
+            next=_after("owner_name"),
             help=t("reg.help.owner_name"),
         ),
         Step(
@@ -407,14 +473,14 @@ STEPS = {
             help=t("reg.help.phone"),
         ),
         Step(
-            "phone", _ask_phone, _read_phone, slot="*", next="shop_name", help=t("reg.help.phone")
+            "phone", _ask_phone, _read_phone, slot="*", next=_after("phone"), help=t("reg.help.phone")
         ),
         Step(
             "shop_name",
             _ask_shop_name,
             _read_shop_name,
             slot="shop_name",
-            next="category",
+            next=_after("shop_name"),
             help=t("reg.help.shop_name"),
         ),
         Step(
@@ -422,7 +488,7 @@ STEPS = {
             _ask_category,
             read_category,
             slot="category",
-            next="regency",
+            next=_after("category"),
             help=t("reg.help.category"),
         ),
         Step(
@@ -430,7 +496,7 @@ STEPS = {
             _ask_regency,
             _read_regency,
             slot="*",
-            next="district",
+            next=_after("regency"),
             help=t("reg.help.regency"),
         ),
         Step(
@@ -438,7 +504,7 @@ STEPS = {
             _ask_district,
             _read_district,
             slot="district_code",
-            next="address",
+            next=_after("district"),
             help=t("reg.help.district"),
             skippable=True,
         ),
@@ -447,7 +513,7 @@ STEPS = {
             _ask_address,
             _read_address,
             slot="address",
-            next="nib",
+            next=_after("address"),
             help=t("reg.help.address"),
         ),
         Step(

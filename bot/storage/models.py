@@ -212,3 +212,24 @@ class InboundUpdate(SQLModel, table=True):
     received_at: datetime = _when(default_factory=utcnow)
     processed_at: datetime | None = _when(default=None, index=True)
     attempts: int = 0
+
+
+class UmkmRecord(SQLModel, table=True):
+    """A business from government MSME data (Disperindag), matched to owners by phone."""
+
+    __tablename__ = "umkm_record"
+
+    id: int | None = Field(default=None, primary_key=True)
+    row_key: str = Field(unique=True, max_length=128)  # phone, else business + regency
+    phone: str | None = Field(default=None, index=True, max_length=20)
+    owner_name: str = Field(max_length=100)
+    business_name: str = Field(max_length=100)
+    province_code: str = Field(max_length=2)
+    regency_code: str = Field(index=True, max_length=4)
+    district_code: str | None = Field(default=None, max_length=6)
+    address: str | None = Field(default=None, max_length=300)
+    category: str | None = Field(default=None, max_length=40)
+    nib: str | None = Field(default=None, max_length=13)
+    source_file: str = Field(max_length=200)
+    imported_at: datetime = _when(default_factory=utcnow)
+    updated_at: datetime = _when(default_factory=utcnow)
