@@ -161,6 +161,33 @@ def import_umkm_command(
                f"{len(summary.problems)} masalah di {report}")
 
 
+@app.command()
+def stats(
+    by: str = typer.Option("regency", help="regency or facilitator"),
+    csv_file: Path | None = typer.Option(None, "--csv", help="Also write the table as CSV"),
+) -> None:
+    """The onboarding funnel: started, consented, registered, first product, live."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from bot.stats import STAGES, funnel, write_csv
+
+    if by not in ("regency", "facilitator"):
+        typer.echo("--by takes regency or facilitator", err=True)
+        raise typer.Exit(2)
+    built = build_app()
+    try:
+        groups = funnel(built.db, by)
+    finally:
+        built.close()
+    table = Table(by, *STAGES, title="Pelapak funnel")
+    for name, counts in groups.items():
+        table.add_row(name, *(str(counts[s]) for s in STAGES))
+    Console().print(table)
+    if csv_file:
+        write_csv(groups, by, csv_file)
+
+
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply database migrations."""
