@@ -16,10 +16,10 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from PIL import ImageFilter  # noqa: E402
+from PIL import ImageFilter
 
-from bot.media import process  # noqa: E402
-from tests.images import jpeg, scene, twelve_megapixel  # noqa: E402
+from bot.media import process
+from tests.images import jpeg, scene, twelve_megapixel
 
 ROUNDS = 7
 

@@ -17,22 +17,25 @@ from sqlmodel import func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.app import build_app  # noqa: E402
-from bot.config import Settings  # noqa: E402
-from bot.storage.models import ChannelAccount, OutboxEvent  # noqa: E402
-from bot.storage.products import save_product  # noqa: E402
-from bot.storage.sellers import save_seller  # noqa: E402
-from bot.sync.client import MarketplaceClient  # noqa: E402
-from bot.sync.worker import SyncWorker  # noqa: E402
-from flows.messages import PhotoRef  # noqa: E402
-from tests import images  # noqa: E402
-from tests.fake_marketplace import API_KEY, FakeMarketplace, Faults  # noqa: E402
+from bot.app import build_app
+from bot.config import Settings
+from bot.storage.models import ChannelAccount, OutboxEvent
+from bot.storage.products import save_product
+from bot.storage.sellers import save_seller
+from bot.sync.client import MarketplaceClient
+from bot.sync.worker import SyncWorker
+from flows.messages import PhotoRef
+from tests import images
+from tests.fake_marketplace import API_KEY, FakeMarketplace, Faults
 
 
 def seed(sellers: int) -> object:
     folder = Path(tempfile.mkdtemp())
-    app = build_app(Settings(_env_file=None, database_url=f"sqlite:///{folder}/sync.db",
-                             media_dir=folder / "media"))
+    app = build_app(
+        Settings(
+            _env_file=None, database_url=f"sqlite:///{folder}/sync.db", media_dir=folder / "media"
+        )
+    )
     photo = app.media.ingest(images.sharp(1))
     assert isinstance(photo, PhotoRef)
     with app.db.session() as session:
@@ -40,16 +43,38 @@ def seed(sellers: int) -> object:
             account = ChannelAccount(channel="console", external_id=f"bench-{n}")
             session.add(account)
             session.flush()
-            seller = save_seller(session, account, {
-                "owner_name": "Sri", "phone": f"+62812{n:08d}", "shop_name": f"Toko Sinkron {n}",
-                "category": "fashion", "province_code": "35", "regency_code": "3515",
-                "address": "Jl. Raya Waru 1", "consent_version": "v1",
-                "consent_at": "2026-11-28T00:00:00+00:00"}, source="telegram")
-            save_product(session, seller, {
-                "photos": [photo.to_json()], "name": f"Produk {n}", "category": "fashion",
-                "price": 25000, "stock": 10, "min_order": 1, "weight_grams": 250,
-                "condition": "new", "description": "Produk contoh untuk uji kecepatan sinkron."},
-                None)
+            seller = save_seller(
+                session,
+                account,
+                {
+                    "owner_name": "Sri",
+                    "phone": f"+62812{n:08d}",
+                    "shop_name": f"Toko Sinkron {n}",
+                    "category": "fashion",
+                    "province_code": "35",
+                    "regency_code": "3515",
+                    "address": "Jl. Raya Waru 1",
+                    "consent_version": "v1",
+                    "consent_at": "2026-11-28T00:00:00+00:00",
+                },
+                source="telegram",
+            )
+            save_product(
+                session,
+                seller,
+                {
+                    "photos": [photo.to_json()],
+                    "name": f"Produk {n}",
+                    "category": "fashion",
+                    "price": 25000,
+                    "stock": 10,
+                    "min_order": 1,
+                    "weight_grams": 250,
+                    "condition": "new",
+                    "description": "Produk contoh untuk uji kecepatan sinkron.",
+                },
+                None,
+            )
     return app
 
 
@@ -68,12 +93,15 @@ def run(sellers: int, latency: float, pool: int) -> None:
 
     elapsed = asyncio.run(go())
     with app.db.session() as s:  # type: ignore[attr-defined]
-        done = s.exec(select(func.count()).select_from(OutboxEvent)
-                      .where(OutboxEvent.state == "done")).one()
+        done = s.exec(
+            select(func.count()).select_from(OutboxEvent).where(OutboxEvent.state == "done")
+        ).one()
     market.close()
     app.close()  # type: ignore[attr-defined]
-    print(f"  latency {latency * 1000:4.0f} ms, pool {pool:3d}: {done} events in {elapsed:6.2f} s"
-          f" = {done / elapsed:7.1f} events/s ({len(market.requests)} HTTP calls)")
+    print(
+        f"  latency {latency * 1000:4.0f} ms, pool {pool:3d}: {done} events in {elapsed:6.2f} s"
+        f" = {done / elapsed:7.1f} events/s ({len(market.requests)} HTTP calls)"
+    )
 
 
 def main() -> None:

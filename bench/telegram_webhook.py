@@ -24,11 +24,11 @@ from sqlmodel import func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.app import build_app  # noqa: E402
-from bot.config import Settings  # noqa: E402
-from bot.storage.models import InboundUpdate, ProcessedUpdate, Seller  # noqa: E402
-from tests.fake_telegram import TOKEN, FakeTelegram, Updates  # noqa: E402
-from tests.test_telegram import SECRET, Running, free_port  # noqa: E402
+from bot.app import build_app
+from bot.config import Settings
+from bot.storage.models import InboundUpdate, ProcessedUpdate, Seller
+from tests.fake_telegram import TOKEN, FakeTelegram, Updates
+from tests.test_telegram import SECRET, Running, free_port
 
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
@@ -45,15 +45,23 @@ def letters(n: int) -> str:
 
 def script(owner: Updates, n: int) -> list[dict]:  # type: ignore[type-arg]
     return [
-        owner.text("/start"), owner.callback("yes"), owner.text(f"Bu {letters(n)}"),
-        owner.contact(f"+62812{n:08d}"), owner.text(f"Toko Bench {n}"), owner.text("2"),
-        owner.text("Sidoarjo"), owner.text("lewati"), owner.text(f"Jl. Bench No. {n}"),
-        owner.callback("__skip__"), owner.callback("save"),
+        owner.text("/start"),
+        owner.callback("yes"),
+        owner.text(f"Bu {letters(n)}"),
+        owner.contact(f"+62812{n:08d}"),
+        owner.text(f"Toko Bench {n}"),
+        owner.text("2"),
+        owner.text("Sidoarjo"),
+        owner.text("lewati"),
+        owner.text(f"Jl. Bench No. {n}"),
+        owner.callback("__skip__"),
+        owner.callback("save"),
     ]
 
 
-async def owner_session(client: httpx.AsyncClient, url: str, fake: FakeTelegram, n: int,
-                        latencies: list[float]) -> int:
+async def owner_session(
+    client: httpx.AsyncClient, url: str, fake: FakeTelegram, n: int, latencies: list[float]
+) -> int:
     owner = Updates(100_000 + n, first_name=f"O{n}")
     chat = 100_000 + n
     posted = 0
@@ -63,7 +71,8 @@ async def owner_session(client: httpx.AsyncClient, url: str, fake: FakeTelegram,
         for attempt in range(3):  # like Telegram: redeliver when the connection broke
             try:
                 response = await client.post(
-                    url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": SECRET})
+                    url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": SECRET}
+                )
                 break
             except httpx.TransportError:
                 if attempt == 2:
@@ -82,19 +91,27 @@ async def drive(url: str, fake: FakeTelegram, owners: int) -> tuple[int, list[fl
     limits = httpx.Limits(max_connections=100)
     async with httpx.AsyncClient(timeout=60, limits=limits) as client:
         start = time.perf_counter()
-        posted = await asyncio.gather(*(owner_session(client, url, fake, n, latencies)
-                                        for n in range(owners)))
+        posted = await asyncio.gather(
+            *(owner_session(client, url, fake, n, latencies) for n in range(owners))
+        )
         return sum(posted), latencies, time.perf_counter() - start
 
 
 def run(label: str, database_url: str, owners: int, rate: float = 30) -> None:
     fake = FakeTelegram()
     media = Path(tempfile.mkdtemp())
-    settings = Settings(_env_file=None, database_url=database_url, media_dir=media,
-                        telegram_bot_token=TOKEN, telegram_api_base_url=fake.base_url,
-                        telegram_api_file_url=fake.file_url, telegram_webhook_secret=SECRET,
-                        public_base_url="https://bench.test", port=free_port(),
-                        telegram_max_messages_per_second=rate)
+    settings = Settings(
+        _env_file=None,
+        database_url=database_url,
+        media_dir=media,
+        telegram_bot_token=TOKEN,
+        telegram_api_base_url=fake.base_url,
+        telegram_api_file_url=fake.file_url,
+        telegram_webhook_secret=SECRET,
+        public_base_url="https://bench.test",
+        port=free_port(),
+        telegram_max_messages_per_second=rate,
+    )
     app = build_app(settings)
     logging_quiet()
     server = Running(app)
@@ -106,19 +123,28 @@ def run(label: str, database_url: str, owners: int, rate: float = 30) -> None:
         sellers = s.exec(select(func.count()).select_from(Seller)).one()
         shops = s.exec(select(func.count(sa.distinct(Seller.shop_name)))).one()
         processed = s.exec(select(func.count()).select_from(ProcessedUpdate)).one()
-        waiting = s.exec(select(func.count()).select_from(InboundUpdate)
-                         .where(InboundUpdate.processed_at.is_(None))).one()  # type: ignore[union-attr]
+        waiting = s.exec(
+            select(func.count())
+            .select_from(InboundUpdate)
+            .where(InboundUpdate.processed_at.is_(None))
+        ).one()  # type: ignore[union-attr]
     app.close()
     fake.close()
     q = statistics.quantiles(latencies, n=100)
-    print(f"{label}, sending capped at {rate:.0f} messages/s: {owners} owners, "
-          f"{posted} updates in {elapsed:.1f} s "
-          f"({posted / elapsed:.0f} updates/s, owners pause 0.3 s between messages)")
-    print(f"  handling time p50 {statistics.median(latencies) * 1000:.0f} ms, "
-          f"p99 {q[98] * 1000:.0f} ms (includes the inbox's 0.2 s settle)")
+    print(
+        f"{label}, sending capped at {rate:.0f} messages/s: {owners} owners, "
+        f"{posted} updates in {elapsed:.1f} s "
+        f"({posted / elapsed:.0f} updates/s, owners pause 0.3 s between messages)"
+    )
+    print(
+        f"  handling time p50 {statistics.median(latencies) * 1000:.0f} ms, "
+        f"p99 {q[98] * 1000:.0f} ms (includes the inbox's 0.2 s settle)"
+    )
     ok = sellers == shops == owners and processed == posted and waiting == 0
-    print(f"  sellers {sellers}, distinct shops {shops}, processed updates {processed}/{posted}, "
-          f"unprocessed {waiting} -> {'nothing lost or doubled' if ok else 'MISMATCH'}")
+    print(
+        f"  sellers {sellers}, distinct shops {shops}, processed updates {processed}/{posted}, "
+        f"unprocessed {waiting} -> {'nothing lost or doubled' if ok else 'MISMATCH'}"
+    )
 
 
 def logging_quiet() -> None:

@@ -73,8 +73,10 @@ def worker(once: bool = typer.Option(False, "--once", help="Push what is due, th
         try:
             if once:
                 tally = await sync.run_once()
-                typer.echo(f"done {tally.done}, retrying {tally.retried}, failed {tally.failed}"
-                           + (" (paused: credentials refused)" if tally.paused else ""))
+                typer.echo(
+                    f"done {tally.done}, retrying {tally.retried}, failed {tally.failed}"
+                    + (" (paused: credentials refused)" if tally.paused else "")
+                )
             else:
                 stop = asyncio.Event()
                 loop = asyncio.get_running_loop()
@@ -150,15 +152,20 @@ def import_umkm_command(
 
     built = build_app()
     try:
-        summary = import_umkm(built.db, file, progress=lambda rows: track(
-            rows, description="Mengimpor", total=None, transient=True))
+        summary = import_umkm(
+            built.db,
+            file,
+            progress=lambda rows: track(rows, description="Mengimpor", total=None, transient=True),
+        )
     finally:
         built.close()
     report = report or file.with_name(f"{file.stem}.laporan.csv")
     write_report(summary.problems, report)
-    typer.echo(f"{summary.rows} baris: {summary.created} baru, {summary.updated} diperbarui, "
-               f"{summary.unchanged} tidak berubah, {summary.skipped} dilewati; "
-               f"{len(summary.problems)} masalah di {report}")
+    typer.echo(
+        f"{summary.rows} baris: {summary.created} baru, {summary.updated} diperbarui, "
+        f"{summary.unchanged} tidak berubah, {summary.skipped} dilewati; "
+        f"{len(summary.problems)} masalah di {report}"
+    )
 
 
 @app.command()

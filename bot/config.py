@@ -29,7 +29,8 @@ class Settings(BaseSettings):
     twilio_api_base_url: str | None = None
     # Hosts Twilio may redirect media downloads to (the API host is always allowed).
     twilio_media_hosts: list[str] = Field(
-        default_factory=lambda: ["api.twilio.com", "media.twiliocdn.com", "mms.twiliocdn.com"])
+        default_factory=lambda: ["api.twilio.com", "media.twiliocdn.com", "mms.twiliocdn.com"]
+    )
     # Approved templates for messages sent outside the 24-hour window, per message id:
     # {"sync.product_live": {"content_sid": "HX...", "variables": ["name", "url"]}}
     whatsapp_templates: dict[str, dict[str, Any]] = Field(default_factory=dict)

@@ -157,7 +157,9 @@ class ConversationRunner:
         self._apply(session, account, result, inbound.channel)
         self._save(session, conversation, result.state, now)
         if account.locale != renderer.locale:
-            renderer = Renderer(account.locale, self.settings.timezone, self.settings.strict_messages)
+            renderer = Renderer(
+                account.locale, self.settings.timezone, self.settings.strict_messages
+            )
         return [self._render(renderer, out) for out in result.replies]
 
     def _account(self, session: Session, inbound: Inbound, now: datetime) -> ChannelAccount:

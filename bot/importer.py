@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,29 +24,74 @@ from flows.categories import categories, suggest_categories
 from flows.parsing import match_regency, parse_phone
 from flows.regions import EAST_JAVA, match_district, regencies
 
-COLUMNS = ("owner_name", "business_name", "phone", "regency", "district", "address", "sector",
-           "nib")
+COLUMNS = (
+    "owner_name",
+    "business_name",
+    "phone",
+    "regency",
+    "district",
+    "address",
+    "sector",
+    "nib",
+)
 # Normalized header (letters and digits only) -> column. Covers the spellings seen in
 # Disperindag, Dinas Koperasi and OSS exports.
 HEADER_ALIASES = {
-    "namapemilik": "owner_name", "pemilik": "owner_name", "namapengusaha": "owner_name",
-    "pengusaha": "owner_name", "owner": "owner_name", "ownername": "owner_name",
-    "namalengkap": "owner_name", "nama": "owner_name",
-    "namausaha": "business_name", "usaha": "business_name", "namaumkm": "business_name",
-    "namaperusahaan": "business_name", "businessname": "business_name",
-    "namatoko": "business_name", "merek": "business_name", "merk": "business_name",
-    "nohp": "phone", "nomorhp": "phone", "hp": "phone", "telepon": "phone", "telp": "phone",
-    "notelp": "phone", "notelepon": "phone", "nomortelepon": "phone", "phone": "phone",
-    "whatsapp": "phone", "nowa": "phone", "wa": "phone", "nohpwa": "phone",
-    "kabupatenkota": "regency", "kabkota": "regency", "kabupaten": "regency",
-    "kota": "regency", "kabkot": "regency", "regency": "regency", "kabupatenkotamadya": "regency",
-    "kecamatan": "district", "kec": "district", "district": "district",
-    "alamat": "address", "alamatusaha": "address", "address": "address",
+    "namapemilik": "owner_name",
+    "pemilik": "owner_name",
+    "namapengusaha": "owner_name",
+    "pengusaha": "owner_name",
+    "owner": "owner_name",
+    "ownername": "owner_name",
+    "namalengkap": "owner_name",
+    "nama": "owner_name",
+    "namausaha": "business_name",
+    "usaha": "business_name",
+    "namaumkm": "business_name",
+    "namaperusahaan": "business_name",
+    "businessname": "business_name",
+    "namatoko": "business_name",
+    "merek": "business_name",
+    "merk": "business_name",
+    "nohp": "phone",
+    "nomorhp": "phone",
+    "hp": "phone",
+    "telepon": "phone",
+    "telp": "phone",
+    "notelp": "phone",
+    "notelepon": "phone",
+    "nomortelepon": "phone",
+    "phone": "phone",
+    "whatsapp": "phone",
+    "nowa": "phone",
+    "wa": "phone",
+    "nohpwa": "phone",
+    "kabupatenkota": "regency",
+    "kabkota": "regency",
+    "kabupaten": "regency",
+    "kota": "regency",
+    "kabkot": "regency",
+    "regency": "regency",
+    "kabupatenkotamadya": "regency",
+    "kecamatan": "district",
+    "kec": "district",
+    "district": "district",
+    "alamat": "address",
+    "alamatusaha": "address",
+    "address": "address",
     "alamatlengkap": "address",
-    "sektor": "sector", "sektorusaha": "sector", "bidangusaha": "sector",
-    "jenisusaha": "sector", "kategori": "sector", "sector": "sector", "komoditas": "sector",
-    "produk": "sector", "jenisproduk": "sector",
-    "nib": "nib", "nomorindukberusaha": "nib", "noinduk": "nib",
+    "sektor": "sector",
+    "sektorusaha": "sector",
+    "bidangusaha": "sector",
+    "jenisusaha": "sector",
+    "kategori": "sector",
+    "sector": "sector",
+    "komoditas": "sector",
+    "produk": "sector",
+    "jenisproduk": "sector",
+    "nib": "nib",
+    "nomorindukberusaha": "nib",
+    "noinduk": "nib",
 }
 REQUIRED = ("owner_name", "business_name", "regency")
 
@@ -90,14 +135,18 @@ def read_rows(path: Path) -> tuple[dict[str, str], list[tuple[int, dict[str, str
         dialect = csv.excel
     reader = csv.reader(io.StringIO(text), dialect)
     header = next(reader, [])
-    mapping = {h: HEADER_ALIASES[_header_key(h)] for h in header
-               if _header_key(h) in HEADER_ALIASES}
+    mapping = {
+        h: HEADER_ALIASES[_header_key(h)] for h in header if _header_key(h) in HEADER_ALIASES
+    }
     rows = []
     for number, values in enumerate(reader, start=2):
         if not any(v.strip() for v in values):
             continue
-        record = {mapping[h]: v.strip().lstrip("'") for h, v in zip(header, values, strict=False)
-                  if h in mapping}
+        record = {
+            mapping[h]: v.strip().lstrip("'")
+            for h, v in zip(header, values, strict=False)
+            if h in mapping
+        }
         rows.append((number, record))
     return mapping, rows
 
@@ -113,8 +162,9 @@ def _category(sector: str) -> str | None:
     return suggested[0] if suggested else None
 
 
-def validate(number: int, raw: dict[str, str]) -> tuple[dict[str, str | None] | None,
-                                                         list[Problem]]:
+def validate(
+    number: int, raw: dict[str, str]
+) -> tuple[dict[str, str | None] | None, list[Problem]]:
     """One row -> the record's values (None when unusable) and its problems."""
     problems: list[Problem] = []
 
@@ -175,8 +225,9 @@ def _row_key(values: dict[str, str | None]) -> str:
     return f"name:{values['regency_code']}:{name}"[:128]
 
 
-def import_umkm(db: Database, path: Path, progress: Callable[[Iterator[int]], Iterator[int]]
-                | None = None) -> ImportSummary:
+def import_umkm(
+    db: Database, path: Path, progress: Callable[[Iterator[int]], Iterable[int]] | None = None
+) -> ImportSummary:
     """Import one file; `progress` wraps the row loop (a progress bar in the CLI)."""
     mapping, rows = read_rows(path)
     summary = ImportSummary(rows=len(rows))
@@ -185,9 +236,9 @@ def import_umkm(db: Database, path: Path, progress: Callable[[Iterator[int]], It
         summary.problems += [Problem(1, c, "kolom tidak ada di header") for c in missing]
         summary.skipped = len(rows)
         return summary
-    indexes: Iterator[int] = iter(range(len(rows)))
+    indexes: Iterable[int] = range(len(rows))
     if progress is not None:
-        indexes = progress(indexes)
+        indexes = progress(iter(range(len(rows))))
     with db.session() as session:
         for index in indexes:
             number, raw = rows[index]
@@ -199,7 +250,8 @@ def import_umkm(db: Database, path: Path, progress: Callable[[Iterator[int]], It
             key = _row_key(values)
             record = session.exec(select(UmkmRecord).where(UmkmRecord.row_key == key)).first()
             if record is None:
-                session.add(UmkmRecord(row_key=key, source_file=path.name[:200], **values))
+                fields = {"row_key": key, "source_file": path.name[:200], **values}
+                session.add(UmkmRecord.model_validate(fields))
                 session.flush()
                 summary.created += 1
             elif all(getattr(record, k) == v for k, v in values.items()):

@@ -45,12 +45,22 @@ class Inbox:
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def accept(
-        self, update_id: str, seq: int, chat_key: str, payload: dict[str, Any],
+        self,
+        update_id: str,
+        seq: int,
+        chat_key: str,
+        payload: dict[str, Any],
         group_key: str | None = None,
     ) -> bool:
         """Store an update durably; False when it was already stored (a redelivery)."""
-        row = InboundUpdate(channel=self.channel, update_id=update_id, seq=seq,
-                            chat_key=chat_key, group_key=group_key, payload=payload)
+        row = InboundUpdate(
+            channel=self.channel,
+            update_id=update_id,
+            seq=seq,
+            chat_key=chat_key,
+            group_key=group_key,
+            payload=payload,
+        )
         try:
             await asyncio.to_thread(self._insert, row)
         except IntegrityError:
@@ -76,22 +86,30 @@ class Inbox:
 
     def _pending_chats(self) -> list[str]:
         with self.db.read_session() as session:
-            return list(session.exec(
-                select(InboundUpdate.chat_key).where(
-                    InboundUpdate.channel == self.channel,
-                    col(InboundUpdate.processed_at).is_(None),
-                ).distinct()
-            ))
+            return list(
+                session.exec(
+                    select(InboundUpdate.chat_key)
+                    .where(
+                        InboundUpdate.channel == self.channel,
+                        col(InboundUpdate.processed_at).is_(None),
+                    )
+                    .distinct()
+                )
+            )
 
     def _pending(self, chat_key: str) -> list[InboundUpdate]:
         with self.db.read_session() as session:
-            return list(session.exec(
-                select(InboundUpdate).where(
-                    InboundUpdate.channel == self.channel,
-                    InboundUpdate.chat_key == chat_key,
-                    col(InboundUpdate.processed_at).is_(None),
-                ).order_by(col(InboundUpdate.seq))
-            ))
+            return list(
+                session.exec(
+                    select(InboundUpdate)
+                    .where(
+                        InboundUpdate.channel == self.channel,
+                        InboundUpdate.chat_key == chat_key,
+                        col(InboundUpdate.processed_at).is_(None),
+                    )
+                    .order_by(col(InboundUpdate.seq))
+                )
+            )
 
     def _finish(self, ids: list[int], failed: bool) -> None:
         with self.db.session() as session:
@@ -129,8 +147,9 @@ class Inbox:
                         await self.handler(batch)
                     except Exception:
                         failed = True
-                        log.exception("processing %s update %s failed", self.channel,
-                                      batch[0].update_id)
+                        log.exception(
+                            "processing %s update %s failed", self.channel, batch[0].update_id
+                        )
                 await asyncio.to_thread(self._finish, [r.id for r in batch if r.id], failed)
                 if failed:
                     await asyncio.sleep(0.5 * batch[0].attempts + 0.5)

@@ -10,8 +10,11 @@ from flows.messages import Text
 
 def take_for_account(session: Session, account_id: int, lock: bool) -> list[Text]:
     """Unsent notices of one account, marked sent in the caller's transaction."""
-    query = select(Notice).where(Notice.account_id == account_id,
-                                 col(Notice.sent_at).is_(None)).order_by(col(Notice.id))
+    query = (
+        select(Notice)
+        .where(Notice.account_id == account_id, col(Notice.sent_at).is_(None))
+        .order_by(col(Notice.id))
+    )
     if lock:
         query = query.with_for_update(skip_locked=True)
     return _take(session, list(session.exec(query)))
@@ -21,17 +24,19 @@ def take_for_channel(
     session: Session, channel: str, limit: int, lock: bool
 ) -> list[tuple[ChannelAccount, Text, int]]:
     """Unsent notices for accounts on one channel (with their ids), marked taken."""
-    query = (select(Notice, ChannelAccount)
-             .join(ChannelAccount, col(ChannelAccount.id) == col(Notice.account_id))
-             .where(ChannelAccount.channel == channel, col(Notice.sent_at).is_(None))
-             .order_by(col(Notice.id)).limit(limit))
+    query = (
+        select(Notice, ChannelAccount)
+        .join(ChannelAccount, col(ChannelAccount.id) == col(Notice.account_id))
+        .where(ChannelAccount.channel == channel, col(Notice.sent_at).is_(None))
+        .order_by(col(Notice.id))
+        .limit(limit)
+    )
     if lock:
         query = query.with_for_update(skip_locked=True, of=Notice)  # type: ignore[arg-type]
     rows = list(session.exec(query))
     texts = _take(session, [notice for notice, _ in rows])
     return [
-        (account, text, notice.id or 0)
-        for (notice, account), text in zip(rows, texts, strict=True)
+        (account, text, notice.id or 0) for (notice, account), text in zip(rows, texts, strict=True)
     ]
 
 

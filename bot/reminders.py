@@ -39,17 +39,23 @@ def send_nudges(db: Database, now: datetime, timezone: str = "Asia/Jakarta") -> 
         rows = session.exec(
             select(Conversation, ChannelAccount)
             .join(ChannelAccount, col(ChannelAccount.id) == col(Conversation.account_id))
-            .where(col(Conversation.flow).in_(list(NUDGES)), col(Conversation.step).is_not(None),
-                   Conversation.nudges_sent < len(NUDGE_AFTER),
-                   ChannelAccount.opted_out == False)  # noqa: E712
+            .where(
+                col(Conversation.flow).in_(list(NUDGES)),
+                col(Conversation.step).is_not(None),
+                Conversation.nudges_sent < len(NUDGE_AFTER),
+                col(ChannelAccount.opted_out).is_(False),
+            )
         ).all()
         for conversation, account in rows:
             if now - conversation.updated_at < NUDGE_AFTER[conversation.nudges_sent]:
                 continue
             message: Text = NUDGES[conversation.flow or ""]
             name = (account.profile_name or "").split(" ")[0]
-            session.add(Notice(account_id=account.id or 0, msgid=message.msgid,
-                               params={"name": name or "Kak"}))
+            session.add(
+                Notice(
+                    account_id=account.id or 0, msgid=message.msgid, params={"name": name or "Kak"}
+                )
+            )
             conversation.nudges_sent += 1
             conversation.meta = {**conversation.meta, "pending": {"kind": "resume"}}
             session.add(conversation)

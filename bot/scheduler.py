@@ -20,6 +20,12 @@ def build_scheduler(settings: Settings) -> AsyncIOScheduler:
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 600},
         timezone=settings.timezone,
     )
-    scheduler.add_job(run_nudges, "interval", minutes=NUDGE_EVERY_MINUTES, id="nudges",
-                      args=[url, settings.timezone], replace_existing=True)
+    scheduler.add_job(
+        run_nudges,
+        "interval",
+        minutes=NUDGE_EVERY_MINUTES,
+        id="nudges",
+        args=[url, settings.timezone],
+        replace_existing=True,
+    )
     return scheduler

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from collections.abc import Callable
 
 import uvicorn
 
@@ -16,13 +17,20 @@ from bot.web import create_web_app
 
 
 async def serve_async(app: App) -> None:
-    telegram = (TelegramChannel(app.settings, app.db, app.runner, app.media)
-                if app.settings.telegram_bot_token else None)
-    whatsapp = (WhatsAppChannel(app.settings, app.db, app.runner, app.media)
-                if app.settings.twilio_account_sid and app.settings.twilio_auth_token else None)
+    telegram = (
+        TelegramChannel(app.settings, app.db, app.runner, app.media)
+        if app.settings.telegram_bot_token
+        else None
+    )
+    whatsapp = (
+        WhatsAppChannel(app.settings, app.db, app.runner, app.media)
+        if app.settings.twilio_account_sid and app.settings.twilio_auth_token
+        else None
+    )
     web = create_web_app(app, telegram, whatsapp)
-    config = uvicorn.Config(web, host=app.settings.host, port=app.settings.port,
-                            log_level="info", lifespan="on")
+    config = uvicorn.Config(
+        web, host=app.settings.host, port=app.settings.port, log_level="info", lifespan="on"
+    )
     server = uvicorn.Server(config)
     stop = asyncio.Event()
     tasks = [asyncio.create_task(server.serve())]
@@ -42,13 +50,21 @@ async def serve_async(app: App) -> None:
         tasks.append(asyncio.create_task(worker.run_forever(stop)))
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, lambda: (stop.set(), setattr(server, "should_exit", True)))
+        loop.add_signal_handler(sig, _stopper(stop, server))
     await tasks[0]
     stop.set()
     if scheduler is not None:
         scheduler.shutdown(wait=False)
     for task in tasks[1:]:
         task.cancel()
+
+
+def _stopper(stop: asyncio.Event, server: uvicorn.Server) -> Callable[[], None]:
+    def handler() -> None:
+        stop.set()
+        server.should_exit = True
+
+    return handler
 
 
 def serve(app: App) -> None:

@@ -7,7 +7,7 @@ import csv
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from sqlmodel import select
+from sqlmodel import col, select
 
 from bot.storage.database import Database
 from bot.storage.models import ChannelAccount, Conversation, Product, Seller
@@ -25,8 +25,10 @@ def funnel(db: Database, by: str = "regency") -> dict[str, Counter[str]]:
         for seller_id, status in session.exec(select(Product.seller_id, Product.status)):
             products[seller_id].add(status)
         rows = session.exec(
-            select(ChannelAccount, Conversation)
-            .join(Conversation, Conversation.account_id == ChannelAccount.id, isouter=True))
+            select(ChannelAccount, Conversation).join(
+                Conversation, col(Conversation.account_id) == col(ChannelAccount.id), isouter=True
+            )
+        )
         counted_sellers: set[int] = set()
         for account, conversation in rows:
             seller = sellers.get(account.seller_id) if account.seller_id else None

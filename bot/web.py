@@ -6,9 +6,9 @@ import hmac
 import json
 import logging
 import re
-from urllib.parse import parse_qsl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -57,8 +57,7 @@ def create_web_app(
         body = await request.body()
         if len(body) > MAX_BODY:
             return None
-        form = {k: v for k, v in parse_qsl(body.decode("utf-8", "replace"),
-                                           keep_blank_values=True)}
+        form = {k: v for k, v in parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)}
         path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         signature = request.headers.get("X-Twilio-Signature", "")
         return form if whatsapp.signature_ok(path, form, signature) else None

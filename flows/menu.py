@@ -74,8 +74,15 @@ def _finish(ctx: Ctx) -> Outcome:
 MENU_FLOW = Flow(
     id="menu",
     steps={
-        "choose": Step("choose", _ask, _read, slot="*", next=FINISH, help=t("menu.help_text"),
-                       takes_photos=True)
+        "choose": Step(
+            "choose",
+            _ask,
+            _read,
+            slot="*",
+            next=FINISH,
+            help=t("menu.help_text"),
+            takes_photos=True,
+        )
     },
     first="choose",
     finish=_finish,

@@ -245,9 +245,9 @@ def _is_range_or_negative(tokens: list[_Token]) -> bool:
             return True  # "-5000"
         if isinstance(tok, _Word) and tok.text in _NEGATIVE_WORDS:
             return True
-        if (is_dash or is_range_word) and any(n < i for n in numbers):
-            if any(n > i for n in numbers):
-                return True
+        between = any(n < i for n in numbers) and any(n > i for n in numbers)
+        if (is_dash or is_range_word) and between:
+            return True
     return False
 
 
@@ -264,10 +264,10 @@ def _amount(text: str, multipliers: dict[str, int]) -> float | None:
             acc.number(tok.value)
         elif isinstance(tok, _Word):
             acc.word(tok.text)
-    value = acc.result()
-    if value is None or value != value:  # NaN from an unreadable number
+    amount = acc.result()
+    if amount is None or amount != amount:  # NaN from an unreadable number
         return None
-    return value
+    return amount
 
 
 def _positive_int(value: float | None) -> int | None:
@@ -349,9 +349,9 @@ def parse_weight_grams(text: str) -> int | None:
             unit = _weight_unit(tok.text)
             if unit is not None:
                 amount = sum(n.value for n in pending)
-                if len(pending) == 1 and pending[0].decimal_alt is not None and unit >= 1000:
-                    if amount * unit > 500_000:  # "1.250 kg" means 1,25 kg here
-                        amount = pending[0].decimal_alt
+                alt = pending[0].decimal_alt if len(pending) == 1 else None
+                if alt is not None and unit >= 1000 and amount * unit > 500_000:
+                    amount = alt  # "1.250 kg" means 1,25 kg here, not 1,250 kg
                 spoken = words.result()
                 if spoken is not None:
                     amount += spoken

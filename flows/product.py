@@ -408,7 +408,7 @@ def _finish(ctx: Ctx) -> Outcome:
     )
 
 
-# --- reordering photos from the summary -------------------------------------------------------------
+# --- reordering photos from the summary ----------------------------------------------------------
 
 
 def _ask_photo_edit(ctx: Ctx) -> Outbound:
@@ -538,8 +538,14 @@ FIELDS = (
 
 # What an owner types after "ubah" to fix a field the marketplace refused -> summary field id.
 FIX_WORDS = {
-    "nama": "name", "deskripsi": "description", "harga": "price", "foto": "photos",
-    "berat": "weight", "kategori": "category", "stok": "stock", "minimal": "min_order",
+    "nama": "name",
+    "deskripsi": "description",
+    "harga": "price",
+    "foto": "photos",
+    "berat": "weight",
+    "kategori": "category",
+    "stok": "stock",
+    "minimal": "min_order",
     "kondisi": "condition",
 }
 

@@ -275,10 +275,10 @@ def match_regency(text: str, province_code: str | None = None) -> list[str]:
         return []
     kind: str | None = None
     hinted_province: str | None = None
-    for words, code in sorted(_PROVINCE_WORDS.items(), key=lambda kv: -len(kv[0])):
-        if re.search(rf"\b{words}\b", norm) and norm != words:
+    for phrase, code in sorted(_PROVINCE_WORDS.items(), key=lambda kv: -len(kv[0])):
+        if re.search(rf"\b{phrase}\b", norm) and norm != phrase:
             hinted_province = code
-            norm = re.sub(rf"\b{words}\b", " ", norm)
+            norm = re.sub(rf"\b{phrase}\b", " ", norm)
     words = []
     for word in norm.split():
         if word in _KIND_WORDS and kind is None:

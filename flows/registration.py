@@ -9,8 +9,8 @@ from typing import Any
 from flows.categories import categories, suggest_categories
 from flows.effects import SaveSeller
 from flows.engine import (
-    SUMMARY,
     FINISH,
+    SUMMARY,
     Clarify,
     Ctx,
     Field,
@@ -371,16 +371,23 @@ def _finish(ctx: Ctx) -> Outcome:
 
 # The order of the questions, and the draft key each one fills.
 ORDER = ("owner_name", "phone", "shop_name", "category", "regency", "district", "address", "nib")
-_FILLS = {"owner_name": "owner_name", "phone": "phone", "shop_name": "shop_name",
-          "category": "category", "regency": "regency_code", "district": "district_code",
-          "address": "address", "nib": "nib"}
+_FILLS = {
+    "owner_name": "owner_name",
+    "phone": "phone",
+    "shop_name": "shop_name",
+    "category": "category",
+    "regency": "regency_code",
+    "district": "district_code",
+    "address": "address",
+    "nib": "nib",
+}
 
 
 def _after(step_id: str) -> Callable[[Ctx], str]:
     """The next question, skipping what imported data already answered."""
 
     def next_step(ctx: Ctx) -> str:
-        for candidate in ORDER[ORDER.index(step_id) + 1:]:
+        for candidate in ORDER[ORDER.index(step_id) + 1 :]:
             known = ctx.draft.get(_FILLS[candidate]) not in (None, "")
             if ctx.draft.get("from_import") and known:
                 continue
@@ -413,10 +420,13 @@ def _after_phone_confirm(ctx: Ctx) -> str:
 def _ask_imported(ctx: Ctx) -> Outbound:
     record = dict(ctx.env.imported or {})
     known = {**record, "shop_name": record.get("business_name"), "phone": None}
-    lines = [line for line in summary_lines(known)
-             if line.msgid not in ("reg.summary.phone",)]
-    return say(t("reg.imported_found"), *lines, t("reg.imported_question"),
-               choices=(Choice("yes", t("choice.use_imported")), Choice("no", t("choice.no"))))
+    lines = [line for line in summary_lines(known) if line.msgid not in ("reg.summary.phone",)]
+    return say(
+        t("reg.imported_found"),
+        *lines,
+        t("reg.imported_question"),
+        choices=(Choice("yes", t("choice.use_imported")), Choice("no", t("choice.no"))),
+    )
 
 
 def _read_imported(msg: Inbound, ctx: Ctx) -> Reading:
@@ -429,25 +439,34 @@ def _read_imported(msg: Inbound, ctx: Ctx) -> Reading:
     seller_id = (ctx.env.seller or {}).get("id")
     shop = record.get("business_name") or ""
     free = 3 <= len(shop) <= 60 and not ctx.env.directory.shop_name_taken(
-        shop, except_seller=seller_id)
-    return Parsed({
-        "from_import": True,
-        "owner_name": record.get("owner_name"),
-        "shop_name": shop if free else None,
-        "category": record.get("category"),
-        "province_code": record.get("province_code"),
-        "regency_code": record.get("regency_code"),
-        "district_code": record.get("district_code"),
-        "address": record.get("address"),
-        "nib": record.get("nib"),
-    })
+        shop, except_seller=seller_id
+    )
+    return Parsed(
+        {
+            "from_import": True,
+            "owner_name": record.get("owner_name"),
+            "shop_name": shop if free else None,
+            "category": record.get("category"),
+            "province_code": record.get("province_code"),
+            "regency_code": record.get("regency_code"),
+            "district_code": record.get("district_code"),
+            "address": record.get("address"),
+            "nib": record.get("nib"),
+        }
+    )
 
 
 STEPS = {
     s.id: s
     for s in (
-        Step("imported", _ask_imported, _read_imported, slot="*", next=_after_imported,
-             help=t("reg.help.imported")),
+        Step(
+            "imported",
+            _ask_imported,
+            _read_imported,
+            slot="*",
+            next=_after_imported,
+            help=t("reg.help.imported"),
+        ),
         Step(
             "consent",
             _ask_consent,
@@ -473,7 +492,12 @@ STEPS = {
             help=t("reg.help.phone"),
         ),
         Step(
-            "phone", _ask_phone, _read_phone, slot="*", next=_after("phone"), help=t("reg.help.phone")
+            "phone",
+            _ask_phone,
+            _read_phone,
+            slot="*",
+            next=_after("phone"),
+            help=t("reg.help.phone"),
         ),
         Step(
             "shop_name",

@@ -6,12 +6,19 @@ import re
 from typing import Any
 
 from flows.account import ERASE, LANGUAGE, my_data
-from flows.effects import EraseMyData, SaveProductDraft, SaveSeller, SetOptOut, StoreReferral
+from flows.effects import (
+    Effect,
+    EraseMyData,
+    SaveProductDraft,
+    SaveSeller,
+    SetOptOut,
+    StoreReferral,
+)
 from flows.engine import (
     EDIT,
     MENU,
-    SUMMARY,
     RESUME_CHOICES,
+    SUMMARY,
     Env,
     Flow,
     Result,
@@ -125,8 +132,14 @@ def _fix_product(env: Env, rest: str) -> Result | None:
     if field is None or product is None:
         return None
     draft = {**(product.get("data") or {}), "product_id": product["id"]}
-    state = State(flow=PRODUCT.id, step=field.steps[0], draft=draft, history=[SUMMARY],
-                  edit_queue=list(field.steps[1:]), updated_at=env.now)
+    state = State(
+        flow=PRODUCT.id,
+        step=field.steps[0],
+        draft=draft,
+        history=[SUMMARY],
+        edit_queue=list(field.steps[1:]),
+        updated_at=env.now,
+    )
     return Result(state, [ask(PRODUCT, state, env)])
 
 
@@ -179,7 +192,7 @@ def _saving_seller(result: Result) -> bool:
 
 def _start(state: State, env: Env, payload: str) -> Result:
     """/start, optionally with a deep-link payload (stored as the referral code)."""
-    effects = [StoreReferral(payload)] if payload else []
+    effects: list[Effect] = [StoreReferral(payload)] if payload else []
     if state.flow and state.step and state.flow != MENU_FLOW.id and (state.history or state.draft):
         state.pending = {"kind": "resume"}
         flow = FLOWS[state.flow]

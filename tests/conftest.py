@@ -60,8 +60,12 @@ def truncate_all(url: str) -> None:
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
-    return Settings(_env_file=None, database_url=database_url, media_dir=tmp_path / "media",
-                    strict_messages=True)
+    return Settings(
+        _env_file=None,
+        database_url=database_url,
+        media_dir=tmp_path / "media",
+        strict_messages=True,
+    )
 
 
 @pytest.fixture
@@ -92,8 +96,14 @@ def clock() -> Clock:
 class Chat:
     """One person talking to the bot, the way a transcript reads."""
 
-    def __init__(self, runner: ConversationRunner, user: str, channel: str = "console",
-                 phone: str | None = None, locale: str | None = None) -> None:
+    def __init__(
+        self,
+        runner: ConversationRunner,
+        user: str,
+        channel: str = "console",
+        phone: str | None = None,
+        locale: str | None = None,
+    ) -> None:
         self.runner = runner
         self.user = user
         self.channel = channel
@@ -102,14 +112,24 @@ class Chat:
         self.replies: list[Reply] = []
         self.sent = 0
 
-    def send(self, text: str | None = None, *, choice: str | None = None,
-             photos: tuple[PhotoRef | RejectedPhoto, ...] = (), message_id: str | None = None,
-             **extra: object) -> list[Reply]:
+    def send(
+        self,
+        text: str | None = None,
+        *,
+        choice: str | None = None,
+        photos: tuple[PhotoRef | RejectedPhoto, ...] = (),
+        message_id: str | None = None,
+        **extra: object,
+    ) -> list[Reply]:
         self.sent += 1
         inbound = Inbound(
-            user_key=self.user, channel=self.channel, text=text, choice=choice,
+            user_key=self.user,
+            channel=self.channel,
+            text=text,
+            choice=choice,
             sender_phone=extra.pop("sender_phone", self.phone),  # type: ignore[arg-type]
-            locale_hint=self.locale, message_id=message_id,
+            locale_hint=self.locale,
+            message_id=message_id,
             photos=tuple(p for p in photos if isinstance(p, PhotoRef)),
             rejected_photos=tuple(p for p in photos if isinstance(p, RejectedPhoto)),
             **extra,  # type: ignore[arg-type]

@@ -1,4 +1,4 @@
-"""A marketplace implementing contracts/marketplace-sync.yaml on 127.0.0.1, with faults on demand."""
+"""A marketplace implementing contracts/marketplace-sync.yaml on 127.0.0.1, faults on demand."""
 
 from __future__ import annotations
 
@@ -74,8 +74,9 @@ class FakeMarketplace:
 
     # --- serving ----------------------------------------------------------------------------
 
-    def _serve(self, handler: BaseHTTPRequestHandler, method: str, path: str, key: str,
-               body: bytes) -> None:
+    def _serve(
+        self, handler: BaseHTTPRequestHandler, method: str, path: str, key: str, body: bytes
+    ) -> None:
         faults = self.faults
         with self.lock:
             self.requests.append((method, path, key, hashlib.sha256(body).hexdigest()))
@@ -95,8 +96,9 @@ class FakeMarketplace:
             if faults.roll(faults.server_error):
                 return _reply(handler, 500, _error("internal", "boom"))
             if faults.roll(faults.too_many):
-                return _reply(handler, 429, _error("rate_limited", "slow down"),
-                              {"Retry-After": "1"})
+                return _reply(
+                    handler, 429, _error("rate_limited", "slow down"), {"Retry-After": "1"}
+                )
             with self.lock:
                 cached = self.key_answers.get(key)
             if cached is None:
@@ -140,16 +142,21 @@ class FakeMarketplace:
                 if data.get("seller_ref") not in self.sellers:
                     return 404, _error("seller_not_found", "push the seller first")
                 if "TOLAK" in data.get("description", ""):
-                    return 422, _error("validation_failed", "invalid product",
-                                       {"description": "too short, at least 20 letters"})
+                    return 422, _error(
+                        "validation_failed",
+                        "invalid product",
+                        {"description": "too short, at least 20 letters"},
+                    )
                 missing = [p["sha256"] for p in data["photos"] if p["sha256"] not in self.media]
                 if missing:
                     return 400, _error("photo_missing", "upload photos first")
             created = ref not in store
             store[ref] = data
             self.stores[path] = self.stores.get(path, 0) + 1
-            result: dict[str, Any] = {"marketplace_id": f"m-{ref}",
-                                      "url": f"https://toko.test/{ref}"}
+            result: dict[str, Any] = {
+                "marketplace_id": f"m-{ref}",
+                "url": f"https://toko.test/{ref}",
+            }
             if kind == "products":
                 result.update(product_ref=ref, status="live")
             else:
@@ -164,8 +171,12 @@ def _error(code: str, message: str, fields: dict[str, str] | None = None) -> dic
     return {"error": error}
 
 
-def _reply(handler: BaseHTTPRequestHandler, status: int, body: dict[str, Any],
-           headers: dict[str, str] | None = None) -> None:
+def _reply(
+    handler: BaseHTTPRequestHandler,
+    status: int,
+    body: dict[str, Any],
+    headers: dict[str, str] | None = None,
+) -> None:
     data = json.dumps(body).encode() if status != 204 else b""
     try:
         handler.send_response(status)

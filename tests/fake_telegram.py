@@ -34,8 +34,8 @@ class FakeTelegram:
             def do_GET(self) -> None:
                 prefix = f"/file/bot{TOKEN}/"
                 path = unquote(self.path)
-                if path.startswith(prefix) and path[len(prefix):] in fake.files:
-                    body = fake.files[path[len(prefix):]]
+                if path.startswith(prefix) and path[len(prefix) :] in fake.files:
+                    body = fake.files[path[len(prefix) :]]
                     self.send_response(200)
                     self.send_header("Content-Length", str(len(body)))
                     self.end_headers()
@@ -97,28 +97,50 @@ class FakeTelegram:
             if self.too_many.get(method):
                 self.too_many[method] -= 1
                 self.calls.append((method + ":429", params, time.monotonic()))
-                return 429, {"ok": False, "error_code": 429,
-                             "description": "Too Many Requests: retry after 1",
-                             "parameters": {"retry_after": 1}}
+                return 429, {
+                    "ok": False,
+                    "error_code": 429,
+                    "description": "Too Many Requests: retry after 1",
+                    "parameters": {"retry_after": 1},
+                }
             if method != "getUpdates":
                 self.calls.append((method, params, time.monotonic()))
             if method in ("sendMessage", "sendPhoto"):
                 chat_id = int(params.get("chat_id", 0))
                 self.per_chat[chat_id] = self.per_chat.get(chat_id, 0) + 1
         if method == "getMe":
-            return 200, {"ok": True, "result": {"id": 42, "is_bot": True, "first_name": "Pelapak",
-                                                "username": "PelapakBot"}}
+            return 200, {
+                "ok": True,
+                "result": {
+                    "id": 42,
+                    "is_bot": True,
+                    "first_name": "Pelapak",
+                    "username": "PelapakBot",
+                },
+            }
         if method in ("sendMessage", "sendPhoto", "editMessageReplyMarkup"):
             chat = params.get("chat_id", 1)
-            return 200, {"ok": True, "result": {
-                "message_id": next(self._ids), "date": int(time.time()),
-                "chat": {"id": int(chat), "type": "private"}, "text": params.get("text", "")}}
+            return 200, {
+                "ok": True,
+                "result": {
+                    "message_id": next(self._ids),
+                    "date": int(time.time()),
+                    "chat": {"id": int(chat), "type": "private"},
+                    "text": params.get("text", ""),
+                },
+            }
         if method == "getFile":
             file_id = params["file_id"]
             path = f"photos/{file_id}.jpg"
-            return 200, {"ok": True, "result": {"file_id": file_id, "file_unique_id": file_id,
-                                                "file_size": len(self.files.get(path, b"")),
-                                                "file_path": path}}
+            return 200, {
+                "ok": True,
+                "result": {
+                    "file_id": file_id,
+                    "file_unique_id": file_id,
+                    "file_size": len(self.files.get(path, b"")),
+                    "file_path": path,
+                },
+            }
         if method == "getUpdates":
             time.sleep(0.05)
             with self.lock:
@@ -130,9 +152,12 @@ class FakeTelegram:
     def sent(self, chat_id: int | None = None) -> list[dict[str, Any]]:
         """sendMessage / sendPhoto calls in order (optionally to one chat)."""
         with self.lock:
-            return [dict(p, _method=m) for m, p, _ in self.calls
-                    if m in ("sendMessage", "sendPhoto")
-                    and (chat_id is None or int(p.get("chat_id", 0)) == chat_id)]
+            return [
+                dict(p, _method=m)
+                for m, p, _ in self.calls
+                if m in ("sendMessage", "sendPhoto")
+                and (chat_id is None or int(p.get("chat_id", 0)) == chat_id)
+            ]
 
     def methods(self) -> list[str]:
         with self.lock:
@@ -150,7 +175,8 @@ class FakeTelegram:
 def _params(content_type: str, body: bytes) -> dict[str, Any]:
     if content_type.startswith("multipart/form-data"):
         message = BytesParser(policy=email.policy.default).parsebytes(
-            f"Content-Type: {content_type}\r\n\r\n".encode() + body)
+            f"Content-Type: {content_type}\r\n\r\n".encode() + body
+        )
         out: dict[str, Any] = {}
         for part in message.iter_parts():
             name = part.get_param("name", header="content-disposition")
@@ -175,28 +201,51 @@ class Updates:
     ids = itertools.count(1)
 
     def __init__(self, user_id: int, first_name: str = "Sri", language: str = "id") -> None:
-        self.user = {"id": user_id, "is_bot": False, "first_name": first_name,
-                     "language_code": language}
+        self.user = {
+            "id": user_id,
+            "is_bot": False,
+            "first_name": first_name,
+            "language_code": language,
+        }
         self.chat = {"id": user_id, "type": "private", "first_name": first_name}
 
     def _message(self, **fields: Any) -> dict[str, Any]:
         update_id = next(self.ids)
-        return {"update_id": update_id, "message": {
-            "message_id": update_id, "date": int(time.time()), "chat": self.chat,
-            "from": self.user, **fields}}
+        return {
+            "update_id": update_id,
+            "message": {
+                "message_id": update_id,
+                "date": int(time.time()),
+                "chat": self.chat,
+                "from": self.user,
+                **fields,
+            },
+        }
 
     def text(self, text: str) -> dict[str, Any]:
         return self._message(text=text)
 
     def contact(self, phone: str) -> dict[str, Any]:
-        return self._message(contact={"phone_number": phone, "first_name": "Sri",
-                                      "user_id": self.user["id"]})
+        return self._message(
+            contact={"phone_number": phone, "first_name": "Sri", "user_id": self.user["id"]}
+        )
 
     def photo(self, file_id: str, size: int, group: str | None = None) -> dict[str, Any]:
-        sizes = [{"file_id": f"{file_id}-small", "file_unique_id": f"{file_id}s",
-                  "width": 90, "height": 90},
-                 {"file_id": file_id, "file_unique_id": file_id, "width": 1600,
-                  "height": 1200, "file_size": size}]
+        sizes = [
+            {
+                "file_id": f"{file_id}-small",
+                "file_unique_id": f"{file_id}s",
+                "width": 90,
+                "height": 90,
+            },
+            {
+                "file_id": file_id,
+                "file_unique_id": file_id,
+                "width": 1600,
+                "height": 1200,
+                "file_size": size,
+            },
+        ]
         extra = {"media_group_id": group} if group else {}
         return self._message(photo=sizes, **extra)
 
@@ -205,7 +254,18 @@ class Updates:
 
     def callback(self, data: str, message_id: int = 1) -> dict[str, Any]:
         update_id = next(self.ids)
-        return {"update_id": update_id, "callback_query": {
-            "id": f"cq{update_id}", "from": self.user, "chat_instance": "ci", "data": data,
-            "message": {"message_id": message_id, "date": int(time.time()), "chat": self.chat,
-                        "text": "question"}}}
+        return {
+            "update_id": update_id,
+            "callback_query": {
+                "id": f"cq{update_id}",
+                "from": self.user,
+                "chat_instance": "ci",
+                "data": data,
+                "message": {
+                    "message_id": message_id,
+                    "date": int(time.time()),
+                    "chat": self.chat,
+                    "text": "question",
+                },
+            },
+        }

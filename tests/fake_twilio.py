@@ -27,7 +27,9 @@ class FakeTwilio:
             def log_message(self, *args: Any) -> None:
                 pass
 
-            def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+            def _send(
+                self, status: int, body: bytes, headers: dict[str, str] | None = None
+            ) -> None:
                 self.send_response(status)
                 for name, value in (headers or {}).items():
                     self.send_header(name, value)
@@ -53,11 +55,17 @@ class FakeTwilio:
                 sid = f"SM{next(fake._ids):032d}"
                 with fake.lock:
                     fake.messages.append({**form, "sid": sid})
-                answer = {"sid": sid, "account_sid": ACCOUNT_SID, "status": "queued",
-                          "to": form.get("To"), "from": form.get("From"),
-                          "body": form.get("Body")}
-                return self._send(201, json.dumps(answer).encode(),
-                                  {"Content-Type": "application/json"})
+                answer = {
+                    "sid": sid,
+                    "account_sid": ACCOUNT_SID,
+                    "status": "queued",
+                    "to": form.get("To"),
+                    "from": form.get("From"),
+                    "body": form.get("Body"),
+                }
+                return self._send(
+                    201, json.dumps(answer).encode(), {"Content-Type": "application/json"}
+                )
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True

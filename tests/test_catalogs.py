@@ -26,9 +26,25 @@ def code_msgids(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
     """Message ids extracted from the code right now (not the committed .pot)."""
     pot = tmp_path_factory.mktemp("pot") / "messages.pot"
     subprocess.run(
-        [sys.executable, "-m", "babel.messages.frontend", "extract", "-F", "babel.cfg",
-         "-k", "t", "-k", "N_", "--no-location", "-o", str(pot), "."],
-        cwd=ROOT, check=True, capture_output=True,
+        [
+            sys.executable,
+            "-m",
+            "babel.messages.frontend",
+            "extract",
+            "-F",
+            "babel.cfg",
+            "-k",
+            "t",
+            "-k",
+            "N_",
+            "--no-location",
+            "-o",
+            str(pot),
+            ".",
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
     )
     with pot.open("rb") as f:
         return {m.id for m in read_po(f) if m.id}
@@ -58,8 +74,9 @@ def test_indonesian_speaks_to_kak_in_questions() -> None:
     indonesian = _catalog("id")
     asks = {k: v for k, (v, _) in indonesian.items() if ".ask_" in k and "language" not in k}
     assert asks
-    without_example = sorted(k for k, v in asks.items()
-                             if "Contoh" not in v and "*" not in v and "%(" not in v)
+    without_example = sorted(
+        k for k, v in asks.items() if "Contoh" not in v and "*" not in v and "%(" not in v
+    )
     assert without_example == []
 
 

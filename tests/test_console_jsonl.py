@@ -67,12 +67,20 @@ class ScriptedOwner:
 
 
 def start_chat(app: App, phone: str = PHONE) -> subprocess.Popen[str]:
-    env = {**os.environ, "DATABASE_URL": app.settings.database_url,
-           "MEDIA_DIR": str(app.settings.media_dir), "STRICT_MESSAGES": "true"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": app.settings.database_url,
+        "MEDIA_DIR": str(app.settings.media_dir),
+        "STRICT_MESSAGES": "true",
+    }
     return subprocess.Popen(
         [sys.executable, "-m", "bot.cli", "chat", "--as", phone, "--jsonl"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-        env=env, cwd=Path(__file__).resolve().parent.parent,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
+        cwd=Path(__file__).resolve().parent.parent,
     )
 
 
@@ -118,11 +126,21 @@ def test_scripted_owner_registers_and_lists_a_product(app: App, tmp_path: Path) 
         [product] = s.exec(select(Product))
         kinds = [e.kind for e in s.exec(select(OutboxEvent).order_by(OutboxEvent.id))]
     assert (seller.shop_name, seller.phone, seller.regency_code) == (
-        "Keripik Tempe Bu Sri", PHONE, "3515")
+        "Keripik Tempe Bu Sri",
+        PHONE,
+        "3515",
+    )
     assert (product.name, product.price, product.stock, product.min_order) == (
-        "Keripik Tempe Pedas 200 gr", 25000, 24, 1)
+        "Keripik Tempe Pedas 200 gr",
+        25000,
+        24,
+        1,
+    )
     assert (product.weight_grams, product.category, product.condition) == (
-        250, "makanan-minuman", "new")
+        250,
+        "makanan-minuman",
+        "new",
+    )
     assert product.status == "pending" and len(product.photos) == 3
     assert "Keripik Tempe Pedas" in (product.description or "")
     assert kinds == ["seller.upsert", "product.upsert"]
@@ -152,17 +170,27 @@ def test_every_kind_of_photo_through_the_console(app: App, tmp_path: Path) -> No
 
     register(Chat(app.runner, PHONE, phone=PHONE))  # the same owner the console speaks as
     files = {
-        "kecil.jpg": images.tiny(), "bom.png": images.bomb(), "rusak.jpg": images.truncated(),
-        "teks.jpg": images.text_named_jpg(), "besar.jpg": images.huge_file(),
-        "bagus.jpg": images.sharp(51), "miring.jpg": images.rotated_with_gps(),
-        "transparan.png": images.transparent_png(), "buram.jpg": images.blurred(52),
-        "gelap.jpg": images.dark(53), "dua_belas_mp.jpg": images.twelve_megapixel(54),
+        "kecil.jpg": images.tiny(),
+        "bom.png": images.bomb(),
+        "rusak.jpg": images.truncated(),
+        "teks.jpg": images.text_named_jpg(),
+        "besar.jpg": images.huge_file(),
+        "bagus.jpg": images.sharp(51),
+        "miring.jpg": images.rotated_with_gps(),
+        "transparan.png": images.transparent_png(),
+        "buram.jpg": images.blurred(52),
+        "gelap.jpg": images.dark(53),
+        "dua_belas_mp.jpg": images.twelve_megapixel(54),
     }
     for name, data in files.items():
         (tmp_path / name).write_bytes(data)
-    expected_refusals = {"kecil.jpg": "terlalu kecil", "bom.png": "tidak wajar",
-                         "rusak.jpg": "rusak", "teks.jpg": "bukan foto",
-                         "besar.jpg": "terlalu besar"}
+    expected_refusals = {
+        "kecil.jpg": "terlalu kecil",
+        "bom.png": "tidak wajar",
+        "rusak.jpg": "rusak",
+        "teks.jpg": "bukan foto",
+        "besar.jpg": "terlalu besar",
+    }
     proc = start_chat(app)
     try:
         for name, words in expected_refusals.items():
@@ -170,8 +198,10 @@ def test_every_kind_of_photo_through_the_console(app: App, tmp_path: Path) -> No
             assert words in reply["text"], name
         assert list(app.settings.media_dir.rglob("*.jpg")) == []
         assert "1 dari 5" in exchange(proc, {"photo": str(tmp_path / "bagus.jpg")})[-1]["text"]
-        assert "sudah Kakak kirim" in exchange(proc, {"photo": str(tmp_path / "bagus.jpg")})[-1][
-            "text"]
+        assert (
+            "sudah Kakak kirim"
+            in exchange(proc, {"photo": str(tmp_path / "bagus.jpg")})[-1]["text"]
+        )
         assert "buram" in exchange(proc, {"photo": str(tmp_path / "buram.jpg")})[-1]["text"]
         assert "2 foto" in exchange(proc, {"text": "pakai"})[-1]["text"]
         assert "gelap" in exchange(proc, {"photo": str(tmp_path / "gelap.jpg")})[-1]["text"]

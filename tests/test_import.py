@@ -25,11 +25,19 @@ BAD_ROWS = (
 
 
 def run_cli(app: App, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DATABASE_URL": app.settings.database_url,
-           "MEDIA_DIR": str(app.settings.media_dir)}
-    return subprocess.run([sys.executable, "-m", "bot.cli", *args], env=env, text=True,
-                          capture_output=True, timeout=120,
-                          cwd=Path(__file__).resolve().parent.parent)
+    env = {
+        **os.environ,
+        "DATABASE_URL": app.settings.database_url,
+        "MEDIA_DIR": str(app.settings.media_dir),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args],
+        env=env,
+        text=True,
+        capture_output=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
 
 
 def count(app: App) -> int:
@@ -38,7 +46,8 @@ def count(app: App) -> int:
 
 
 def test_sample_import_reports_every_bad_row_and_reimport_changes_nothing(
-        app: App, tmp_path: Path) -> None:
+    app: App, tmp_path: Path
+) -> None:
     report = tmp_path / "laporan.csv"
     done = run_cli(app, "import", "umkm", str(SAMPLE), "--report", str(report))
     assert done.returncode == 0, done.stderr[-2000:]
@@ -50,7 +59,10 @@ def test_sample_import_reports_every_bad_row_and_reimport_changes_nothing(
     with app.db.session() as s:
         first = s.exec(select(UmkmRecord).where(UmkmRecord.phone == "+6281200022681")).one()
     assert (first.owner_name, first.regency_code, first.category) == (
-        "Heru Kurniawan", "3508", "makanan-minuman")
+        "Heru Kurniawan",
+        "3508",
+        "makanan-minuman",
+    )
     assert first.district_code and first.district_code.startswith("3508")
     again = import_umkm(app.db, SAMPLE)
     assert (again.created, again.updated, again.unchanged) == (0, 0, 987)
@@ -59,23 +71,30 @@ def test_sample_import_reports_every_bad_row_and_reimport_changes_nothing(
 
 def test_header_spellings_encodings_and_separators(app: App, tmp_path: Path) -> None:
     messy = tmp_path / "dinas.csv"
-    messy.write_bytes("NAMA_PENGUSAHA\tNama UMKM\tTelp\tKab/Kota\tKec\tAlamat Usaha\tJenis Usaha\n"
-                      "Pak Slamet\tGerabah Slamet\t+62 857 1111 2222\tkab malang\tKepanjen\t"
-                      "Jl. Raya 1\tgerabah\n".encode("cp1252"))
+    messy.write_bytes(
+        "NAMA_PENGUSAHA\tNama UMKM\tTelp\tKab/Kota\tKec\tAlamat Usaha\tJenis Usaha\n"
+        "Pak Slamet\tGerabah Slamet\t+62 857 1111 2222\tkab malang\tKepanjen\t"
+        "Jl. Raya 1\tgerabah\n".encode("cp1252")
+    )
     summary = import_umkm(app.db, messy)
     assert (summary.created, summary.problems) == (1, [])
     with app.db.session() as s:
         record = s.exec(select(UmkmRecord)).one()
     assert (record.phone, record.regency_code, record.category) == (
-        "+6285711112222", "3507", "kerajinan")
+        "+6285711112222",
+        "3507",
+        "kerajinan",
+    )
 
 
 def test_ambiguous_place_is_reported() -> None:
-    values, problems = validate(2, {"owner_name": "Ani", "business_name": "Kue Ani",
-                                    "regency": "Malang"})
+    values, problems = validate(
+        2, {"owner_name": "Ani", "business_name": "Kue Ani", "regency": "Malang"}
+    )
     assert values is None
     assert [(p.column, p.problem) for p in problems] == [
-        ("regency", "ambigu: Kabupaten Malang / Kota Malang")]
+        ("regency", "ambigu: Kabupaten Malang / Kota Malang")
+    ]
 
 
 def test_imported_record_prefills_registration(app: App) -> None:
@@ -98,5 +117,9 @@ def test_imported_record_prefills_registration(app: App) -> None:
     with app.db.session() as s:
         seller = s.exec(select(Seller)).one()
     assert (seller.shop_name, seller.regency_code, seller.category, seller.address) == (
-        "Kerupuk Udang Heru 2", "3508", "makanan-minuman", "Jl. Merdeka No. 2")
+        "Kerupuk Udang Heru 2",
+        "3508",
+        "makanan-minuman",
+        "Jl. Merdeka No. 2",
+    )
     assert owner.sent == 6  # against 11 without the imported data

@@ -54,7 +54,11 @@ def test_product_with_album_and_shorthand_price(app: App, owner: Chat) -> None:
         kinds = [e.kind for e in s.exec(select(OutboxEvent).order_by(OutboxEvent.id))]
         [event] = s.exec(select(OutboxEvent).where(OutboxEvent.kind == "product.upsert"))
     assert (product.price, product.stock, product.weight_grams, product.condition) == (
-        80000, 12, 200, "used")
+        80000,
+        12,
+        200,
+        "used",
+    )
     assert product.category == "fashion" and len(product.photos) == 3
     assert kinds == ["seller.upsert", "product.upsert"]
     assert event.payload["price"] == {"amount": 80000, "currency": "IDR"}

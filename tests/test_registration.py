@@ -40,16 +40,26 @@ def test_happy_path_stores_seller_and_outbox_event_together(app: App, owner: Cha
     assert "Kirim foto produknya" in owner.last  # what happens next: the first product
     [seller] = sellers(app)
     assert (seller.owner_name, seller.phone, seller.shop_name) == (
-        "Sri Wahyuni", "+6281234567890", "Keripik Tempe Bu Sri")
+        "Sri Wahyuni",
+        "+6281234567890",
+        "Keripik Tempe Bu Sri",
+    )
     assert (seller.category, seller.province_code, seller.regency_code, seller.district_code) == (
-        "kerajinan", "35", "3515", "351518")
+        "kerajinan",
+        "35",
+        "3515",
+        "351518",
+    )
     assert seller.address == "Jl. Raya Waru No. 12, RT 02/RW 03"
     assert seller.nib is None and seller.phone_verified
     assert seller.consent_version and seller.consent_at is not None
     [event] = events(app)
     assert event.kind == "seller.upsert" and event.aggregate_ref == seller.ref
-    assert event.payload["region"] == {"province_code": "35", "regency_code": "3515",
-                                       "district_code": "351518"}
+    assert event.payload["region"] == {
+        "province_code": "35",
+        "regency_code": "3515",
+        "district_code": "351518",
+    }
     assert event.payload["consent"]["version"] == seller.consent_version
     assert owner.sent == 11
 
@@ -89,7 +99,12 @@ def test_messy_answers_back_and_ambiguous_place(app: App, runner: ConversationRu
     chat.choose("Simpan")
     [seller] = sellers(app)
     assert (seller.phone, seller.regency_code, seller.category, seller.nib, seller.address) == (
-        "+6285712345678", "3573", "fashion", "1234567890123", "Jl. Ijen No. 5, Klojen")
+        "+6285712345678",
+        "3573",
+        "fashion",
+        "1234567890123",
+        "Jl. Ijen No. 5, Klojen",
+    )
     assert not seller.phone_verified
 
 
@@ -116,14 +131,20 @@ def test_declining_consent_stores_no_personal_data(app: App, owner: Chat) -> Non
 
 
 def test_restart_resumes_where_the_owner_was(app: App, clock: Clock) -> None:
-    first = Chat(ConversationRunner(app.db, app.settings, clock=clock), "+6281111111111",
-                 phone="+6281111111111")
+    first = Chat(
+        ConversationRunner(app.db, app.settings, clock=clock),
+        "+6281111111111",
+        phone="+6281111111111",
+    )
     first.send("/start")
     first.send("ya")
     first.send("Rina")
     # the process restarts: a new runner on the same database
-    again = Chat(ConversationRunner(app.db, app.settings, clock=clock), "+6281111111111",
-                 phone="+6281111111111")
+    again = Chat(
+        ConversationRunner(app.db, app.settings, clock=clock),
+        "+6281111111111",
+        phone="+6281111111111",
+    )
     again.send("ya")  # answers the phone question asked before the restart
     assert "nama toko" in again.last
 
@@ -153,8 +174,9 @@ def test_taken_shop_name_gets_a_free_suggestion(app: App, runner: ConversationRu
     other.send("ya")
     other.send("keripik tempe  BU SRI")
     assert "sudah dipakai" in other.last
-    assert other.replies[-1].choices == (("shop:keripik tempe BU SRI Sri",
-                                          "keripik tempe BU SRI Sri"),)
+    assert other.replies[-1].choices == (
+        ("shop:keripik tempe BU SRI Sri", "keripik tempe BU SRI Sri"),
+    )
     other.choose("keripik tempe BU SRI Sri")
     assert "jualan apa" in other.last
 

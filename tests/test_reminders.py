@@ -35,8 +35,9 @@ def notices(app: App) -> list[Notice]:
         return list(s.exec(select(Notice).order_by(Notice.id)))
 
 
-def test_nudged_after_24_then_72_hours_then_never(app: App, runner: ConversationRunner,
-                                                  clock: Clock) -> None:
+def test_nudged_after_24_then_72_hours_then_never(
+    app: App, runner: ConversationRunner, clock: Clock
+) -> None:
     stalled_owner(runner, clock)
     assert send_nudges(app.db, wib(3, 9, 59)) == 0  # 23 h 59 m
     assert send_nudges(app.db, wib(3, 10, 1)) == 1  # 24 h
@@ -47,8 +48,9 @@ def test_nudged_after_24_then_72_hours_then_never(app: App, runner: Conversation
     assert [n.msgid for n in notices(app)] == ["nudge.registration"] * 2
 
 
-def test_quiet_hours_wait_for_the_morning(app: App, runner: ConversationRunner,
-                                          clock: Clock) -> None:
+def test_quiet_hours_wait_for_the_morning(
+    app: App, runner: ConversationRunner, clock: Clock
+) -> None:
     stalled_owner(runner, clock)
     assert quiet_hours(wib(3, 21)) and quiet_hours(wib(4, 6, 59)) and not quiet_hours(wib(4, 7))
     assert send_nudges(app.db, wib(3, 22)) == 0
@@ -56,8 +58,9 @@ def test_quiet_hours_wait_for_the_morning(app: App, runner: ConversationRunner,
     assert send_nudges(app.db, wib(4, 7, 10)) == 1
 
 
-def test_opted_out_owner_is_never_nudged(app: App, runner: ConversationRunner,
-                                         clock: Clock) -> None:
+def test_opted_out_owner_is_never_nudged(
+    app: App, runner: ConversationRunner, clock: Clock
+) -> None:
     owner = stalled_owner(runner, clock)
     owner.send("berhenti")
     with app.db.session() as s:
@@ -65,9 +68,9 @@ def test_opted_out_owner_is_never_nudged(app: App, runner: ConversationRunner,
     assert send_nudges(app.db, wib(4, 10)) == 0
 
 
-def test_answering_a_nudge_resumes_exactly_where_they_stopped(app: App,
-                                                              runner: ConversationRunner,
-                                                              clock: Clock) -> None:
+def test_answering_a_nudge_resumes_exactly_where_they_stopped(
+    app: App, runner: ConversationRunner, clock: Clock
+) -> None:
     owner = stalled_owner(runner, clock)
     send_nudges(app.db, wib(3, 10, 5))
     clock.now = wib(3, 11)

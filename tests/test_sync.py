@@ -69,8 +69,9 @@ def drain(worker: SyncWorker, app: App, clock: Clock, rounds: int = 80) -> None:
     asyncio.run(run())
 
 
-def list_product(app: App, owner: Chat, name: str, description: str = "pakai",
-                 seeds: tuple[int, ...] = (1, 2)) -> None:
+def list_product(
+    app: App, owner: Chat, name: str, description: str = "pakai", seeds: tuple[int, ...] = (1, 2)
+) -> None:
     owner.send(photos=tuple(app.media.ingest(images.sharp(s)) for s in seeds))
     owner.send("selesai")
     owner.send(name)
@@ -80,8 +81,9 @@ def list_product(app: App, owner: Chat, name: str, description: str = "pakai",
     assert "sudah disimpan" in owner.text, owner.text
 
 
-def owner_with_product(app: App, runner: ConversationRunner, phone: str, shop: str,
-                       product: str, **kw: object) -> Chat:
+def owner_with_product(
+    app: App, runner: ConversationRunner, phone: str, shop: str, product: str, **kw: object
+) -> Chat:
     owner = Chat(runner, phone, phone=phone)
     register(owner, shop=shop)
     list_product(app, owner, product, **kw)  # type: ignore[arg-type]
@@ -89,11 +91,12 @@ def owner_with_product(app: App, runner: ConversationRunner, phone: str, shop: s
     return owner
 
 
-def test_seller_photos_product_pushed_and_owner_told(app: App, runner: ConversationRunner,
-                                                     market: FakeMarketplace,
-                                                     now_clock: Clock) -> None:
-    owner = owner_with_product(app, runner, "+6281234567890", "Keripik Bu Sri",
-                               "Keripik Tempe Pedas")
+def test_seller_photos_product_pushed_and_owner_told(
+    app: App, runner: ConversationRunner, market: FakeMarketplace, now_clock: Clock
+) -> None:
+    owner = owner_with_product(
+        app, runner, "+6281234567890", "Keripik Bu Sri", "Keripik Tempe Pedas"
+    )
     drain(make_worker(app, market, now_clock), app, now_clock)
     with app.db.session() as s:
         seller = s.exec(select(Seller)).one()
@@ -111,14 +114,24 @@ def test_seller_photos_product_pushed_and_owner_told(app: App, runner: Conversat
     assert report.counts == {"done": 2} and report.oldest_pending_age is None
 
 
-def test_faults_still_give_exactly_once(app: App, runner: ConversationRunner,
-                                        now_clock: Clock) -> None:
-    market = FakeMarketplace(Faults(server_error=0.2, too_many=0.1, timeout=0.05,
-                                    drop_after_store=0.15, hang_seconds=1.5))
+def test_faults_still_give_exactly_once(
+    app: App, runner: ConversationRunner, now_clock: Clock
+) -> None:
+    market = FakeMarketplace(
+        Faults(
+            server_error=0.2, too_many=0.1, timeout=0.05, drop_after_store=0.15, hang_seconds=1.5
+        )
+    )
     try:
         for n in range(4):
-            owner = owner_with_product(app, runner, f"+628123456780{n}", f"Toko Uji {n}",
-                                       f"Produk Uji {n}", seeds=(10 + n, 20 + n))
+            owner = owner_with_product(
+                app,
+                runner,
+                f"+628123456780{n}",
+                f"Toko Uji {n}",
+                f"Produk Uji {n}",
+                seeds=(10 + n, 20 + n),
+            )
             list_product(app, owner, f"Produk Kedua {n}", seeds=(30 + n,))
             owner.send("tidak")
         drain(make_worker(app, market, now_clock), app, now_clock)
@@ -144,11 +157,17 @@ def test_faults_still_give_exactly_once(app: App, runner: ConversationRunner,
         market.close()
 
 
-def test_field_error_is_explained_and_fixed_from_chat(app: App, runner: ConversationRunner,
-                                                      market: FakeMarketplace,
-                                                      now_clock: Clock) -> None:
-    owner = owner_with_product(app, runner, "+6281234567890", "Batik Bu Ani", "Batik Tulis",
-                               description="TOLAK deskripsi ini yang cukup panjang")
+def test_field_error_is_explained_and_fixed_from_chat(
+    app: App, runner: ConversationRunner, market: FakeMarketplace, now_clock: Clock
+) -> None:
+    owner = owner_with_product(
+        app,
+        runner,
+        "+6281234567890",
+        "Batik Bu Ani",
+        "Batik Tulis",
+        description="TOLAK deskripsi ini yang cukup panjang",
+    )
     drain(make_worker(app, market, now_clock), app, now_clock)
     with app.db.session() as s:
         product = s.exec(select(Product)).one()
@@ -166,23 +185,33 @@ def test_field_error_is_explained_and_fixed_from_chat(app: App, runner: Conversa
     with app.db.session() as s:
         product = s.exec(select(Product)).one()
     assert product.status == "live" and market.products[product.ref]["description"].startswith(
-        "Batik tulis asli")
+        "Batik tulis asli"
+    )
     assert sync_report(app.db).counts.get("failed") == 1  # the refused version stays recorded
 
 
-def test_unauthorized_pauses_everything_and_alerts_admins(settings: Settings,
-                                                          market: FakeMarketplace) -> None:
+def test_unauthorized_pauses_everything_and_alerts_admins(
+    settings: Settings, market: FakeMarketplace
+) -> None:
     from tests.fake_telegram import TOKEN, FakeTelegram
 
     telegram = FakeTelegram()
-    app = build_app(settings.model_copy(update={
-        "marketplace_api_url": market.url, "marketplace_api_key": "wrong-key",
-        "telegram_bot_token": TOKEN, "telegram_api_base_url": telegram.base_url,
-        "admin_telegram_ids": [4242]}))
+    app = build_app(
+        settings.model_copy(
+            update={
+                "marketplace_api_url": market.url,
+                "marketplace_api_key": "wrong-key",
+                "telegram_bot_token": TOKEN,
+                "telegram_api_base_url": telegram.base_url,
+                "admin_telegram_ids": [4242],
+            }
+        )
+    )
     try:
         owner_with_product(app, app.runner, "+6281234567890", "Toko Kunci", "Produk Kunci")
         worker = build_worker(app)
         assert worker is not None
+
         async def once() -> Tally:
             try:
                 return await worker.run_once()
@@ -202,9 +231,9 @@ def test_unauthorized_pauses_everything_and_alerts_admins(settings: Settings,
         telegram.close()
 
 
-def test_product_waits_for_its_seller_and_edits_supersede(app: App, runner: ConversationRunner,
-                                                          market: FakeMarketplace,
-                                                          now_clock: Clock) -> None:
+def test_product_waits_for_its_seller_and_edits_supersede(
+    app: App, runner: ConversationRunner, market: FakeMarketplace, now_clock: Clock
+) -> None:
     owner = owner_with_product(app, runner, "+6281234567890", "Toko Urut", "Produk Urut")
     worker = make_worker(app, market, now_clock)
     now_clock.now = utcnow()
@@ -219,16 +248,20 @@ def test_product_waits_for_its_seller_and_edits_supersede(app: App, runner: Conv
     owner.choose("Simpan")
     with app.db.session() as s:
         states = [(e.kind, e.state) for e in s.exec(select(OutboxEvent).order_by(OutboxEvent.id))]
-    assert states == [("seller.upsert", "pending"), ("product.upsert", "superseded"),
-                      ("product.upsert", "pending")]
+    assert states == [
+        ("seller.upsert", "pending"),
+        ("product.upsert", "superseded"),
+        ("product.upsert", "pending"),
+    ]
     now_clock.advance(minutes=5)  # the lease of the first claim runs out
     drain(worker, app, now_clock)
     [product] = market.products.values()
     assert product["price"]["amount"] == 17500
 
 
-def test_deletes_propagate(app: App, runner: ConversationRunner, market: FakeMarketplace,
-                           now_clock: Clock) -> None:
+def test_deletes_propagate(
+    app: App, runner: ConversationRunner, market: FakeMarketplace, now_clock: Clock
+) -> None:
     owner = owner_with_product(app, runner, "+6281234567890", "Toko Hapus", "Produk Hapus")
     list_product(app, owner, "Produk Tetap", seeds=(5,))
     owner.send("tidak")
@@ -247,9 +280,11 @@ def test_deletes_propagate(app: App, runner: ConversationRunner, market: FakeMar
 
 
 def test_two_workers_on_postgresql_never_push_the_same_event_together(
-        postgres_url: str, tmp_path: Path) -> None:
-    settings = Settings(_env_file=None, database_url=postgres_url, media_dir=tmp_path / "m",
-                        strict_messages=True)
+    postgres_url: str, tmp_path: Path
+) -> None:
+    settings = Settings(
+        _env_file=None, database_url=postgres_url, media_dir=tmp_path / "m", strict_messages=True
+    )
     from tests.conftest import truncate_all
 
     truncate_all(postgres_url)
@@ -259,8 +294,14 @@ def test_two_workers_on_postgresql_never_push_the_same_event_together(
     clock.now = utcnow()
     try:
         for n in range(6):
-            owner_with_product(app, app.runner, f"+628129999000{n}", f"Toko Dua {n}",
-                               f"Produk Dua {n}", seeds=(40 + n,))
+            owner_with_product(
+                app,
+                app.runner,
+                f"+628129999000{n}",
+                f"Toko Dua {n}",
+                f"Produk Dua {n}",
+                seeds=(40 + n,),
+            )
 
         async def both() -> None:
             workers = [make_worker(app, market, clock) for _ in range(2)]
@@ -282,19 +323,36 @@ def test_two_workers_on_postgresql_never_push_the_same_event_together(
         app.close()
 
 
-def test_kill_9_mid_batch_loses_nothing(app: App, runner: ConversationRunner,
-                                        settings: Settings) -> None:
+def test_kill_9_mid_batch_loses_nothing(
+    app: App, runner: ConversationRunner, settings: Settings
+) -> None:
     market = FakeMarketplace(Faults(latency=0.2))
     try:
         for n in range(5):
-            owner_with_product(app, runner, f"+628127777000{n}", f"Toko Mati {n}",
-                               f"Produk Mati {n}", seeds=(50 + n,))
-        env = {**os.environ, "DATABASE_URL": settings.database_url,
-               "MEDIA_DIR": str(settings.media_dir), "MARKETPLACE_API_URL": market.url,
-               "MARKETPLACE_API_KEY": API_KEY, "SYNC_CONCURRENCY": "2"}
+            owner_with_product(
+                app,
+                runner,
+                f"+628127777000{n}",
+                f"Toko Mati {n}",
+                f"Produk Mati {n}",
+                seeds=(50 + n,),
+            )
+        env = {
+            **os.environ,
+            "DATABASE_URL": settings.database_url,
+            "MEDIA_DIR": str(settings.media_dir),
+            "MARKETPLACE_API_URL": market.url,
+            "MARKETPLACE_API_KEY": API_KEY,
+            "SYNC_CONCURRENCY": "2",
+        }
         root = Path(__file__).resolve().parent.parent
-        worker = subprocess.Popen([sys.executable, "-m", "bot.cli", "worker"], env=env,
-                                  cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", "worker"],
+            env=env,
+            cwd=root,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + 20
         while len(market.requests) < 4 and time.monotonic() < deadline:
             time.sleep(0.02)
@@ -305,8 +363,14 @@ def test_kill_9_mid_batch_loses_nothing(app: App, runner: ConversationRunner,
             for event in s.exec(select(OutboxEvent)):
                 event.claimed_until = None  # what the lease running out amounts to
                 s.add(event)
-        done = subprocess.run([sys.executable, "-m", "bot.cli", "worker", "--once"], env=env,
-                              cwd=root, capture_output=True, text=True, timeout=120)
+        done = subprocess.run(
+            [sys.executable, "-m", "bot.cli", "worker", "--once"],
+            env=env,
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert done.returncode == 0, done.stderr[-2000:]
         assert pending(app) == 0
         assert len(market.products) == 5 and len(market.sellers) == 5
@@ -315,10 +379,17 @@ def test_kill_9_mid_batch_loses_nothing(app: App, runner: ConversationRunner,
         market.close()
 
 
-def test_requeue_failed(app: App, runner: ConversationRunner, market: FakeMarketplace,
-                        now_clock: Clock) -> None:
-    owner_with_product(app, runner, "+6281234567890", "Toko Ulang", "Produk Ulang",
-                       description="TOLAK deskripsi yang panjangnya cukup")
+def test_requeue_failed(
+    app: App, runner: ConversationRunner, market: FakeMarketplace, now_clock: Clock
+) -> None:
+    owner_with_product(
+        app,
+        runner,
+        "+6281234567890",
+        "Toko Ulang",
+        "Produk Ulang",
+        description="TOLAK deskripsi yang panjangnya cukup",
+    )
     drain(make_worker(app, market, now_clock), app, now_clock)
     [failed] = sync_report(app.db).failures
     assert requeue(app.db, failed.id) == 1

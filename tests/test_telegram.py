@@ -44,10 +44,17 @@ def fake() -> Iterator[FakeTelegram]:
 
 
 def telegram_settings(settings: Settings, fake: FakeTelegram, **extra: Any) -> Settings:
-    values = {"telegram_bot_token": TOKEN, "telegram_api_base_url": fake.base_url,
-              "telegram_api_file_url": fake.file_url, "telegram_webhook_secret": SECRET,
-              "public_base_url": "https://pelapak.test", "port": free_port(),
-              "inbox_settle_seconds": 0.05, "album_seconds": 0.5, **extra}
+    values = {
+        "telegram_bot_token": TOKEN,
+        "telegram_api_base_url": fake.base_url,
+        "telegram_api_file_url": fake.file_url,
+        "telegram_webhook_secret": SECRET,
+        "public_base_url": "https://pelapak.test",
+        "port": free_port(),
+        "inbox_settle_seconds": 0.05,
+        "album_seconds": 0.5,
+        **extra,
+    }
     return settings.model_copy(update=values)
 
 
@@ -57,8 +64,13 @@ class Running:
     def __init__(self, app: App) -> None:
         self.app = app
         self.channel = TelegramChannel(app.settings, app.db, app.runner, app.media)
-        config = uvicorn.Config(create_web_app(app, self.channel), host="127.0.0.1",
-                                port=app.settings.port, log_level="warning", lifespan="on")
+        config = uvicorn.Config(
+            create_web_app(app, self.channel),
+            host="127.0.0.1",
+            port=app.settings.port,
+            log_level="warning",
+            lifespan="on",
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.thread.start()
@@ -117,7 +129,8 @@ def test_start_up_registers_webhook_and_commands(running: Running, fake: FakeTel
     assert {"id", "en", None} <= languages
     english = next(c for c in commands if c.get("language_code") == "en")
     assert {"command": "cancel", "description": "Cancel what you are filling in"} in (
-        english["commands"])
+        english["commands"]
+    )
 
 
 def test_registration_and_product_over_the_webhook(running: Running, fake: FakeTelegram) -> None:
@@ -147,8 +160,17 @@ def test_registration_and_product_over_the_webhook(running: Running, fake: FakeT
     time.sleep(0.8)
     assert len(fake.sent(chat)) == before + 1  # one reply for the whole album
     assert "3 dari 5" in fake.sent(chat)[-1]["text"]
-    for text in ("selesai", "Keripik Tempe Pedas", "ya", "25000", "50", "1", "250 gr", "baru",
-                 "pakai"):
+    for text in (
+        "selesai",
+        "Keripik Tempe Pedas",
+        "ya",
+        "25000",
+        "50",
+        "1",
+        "250 gr",
+        "baru",
+        "pakai",
+    ):
         reply = say(running, fake, owner.text(text), chat)
     assert fake.sent(chat)[-1]["_method"] == "sendPhoto"  # the summary shows the cover photo
     assert "Rp25.000" in reply
@@ -159,10 +181,17 @@ def test_registration_and_product_over_the_webhook(running: Running, fake: FakeT
         [seller] = s.exec(select(Seller))
         [product] = s.exec(select(Product))
     assert (seller.phone, seller.phone_verified, seller.referral_code) == (
-        "+6281234567890", True, "ref-PDP01")
+        "+6281234567890",
+        True,
+        "ref-PDP01",
+    )
     assert seller.source == "telegram"
     assert (product.price, product.stock, product.weight_grams, len(product.photos)) == (
-        25000, 50, 250, 3)
+        25000,
+        50,
+        250,
+        3,
+    )
 
 
 def test_duplicate_update_processed_once(running: Running, fake: FakeTelegram) -> None:
@@ -176,16 +205,23 @@ def test_duplicate_update_processed_once(running: Running, fake: FakeTelegram) -
     assert len(fake.sent(888)) == 2  # welcome + consent, once
 
 
-def test_fifty_concurrent_messages_from_one_owner_run_in_order(running: Running,
-                                                               fake: FakeTelegram) -> None:
+def test_fifty_concurrent_messages_from_one_owner_run_in_order(
+    running: Running, fake: FakeTelegram
+) -> None:
     owner = Updates(999)
     updates = [owner.text(f"pesan {i}") for i in range(50)]
     with ThreadPoolExecutor(16) as pool:
         assert set(pool.map(running.post, updates)) == {200}
+
     def processed() -> list[ProcessedUpdate]:
         with running.app.db.session() as s:
-            return list(s.exec(select(ProcessedUpdate).where(
-                ProcessedUpdate.channel == "telegram").order_by(col(ProcessedUpdate.id))))
+            return list(
+                s.exec(
+                    select(ProcessedUpdate)
+                    .where(ProcessedUpdate.channel == "telegram")
+                    .order_by(col(ProcessedUpdate.id))
+                )
+            )
 
     fake.wait_for(lambda: len(processed()) >= 50, timeout=30)
     done = processed()
@@ -220,7 +256,8 @@ def test_polling_mode(settings: Settings, fake: FakeTelegram) -> None:
 
     stop = asyncio.Event()
     loop_thread = threading.Thread(
-        target=lambda: asyncio.run(_poll_for(server.channel, stop, 3.0)), daemon=True)
+        target=lambda: asyncio.run(_poll_for(server.channel, stop, 3.0)), daemon=True
+    )
     try:
         loop_thread.start()
         fake.wait_for(lambda: len(fake.sent(333)) >= 2)
@@ -243,29 +280,40 @@ async def _poll_for(channel: TelegramChannel, stop: Any, seconds: float) -> None
 def test_crash_right_after_the_200_loses_nothing(settings: Settings, fake: FakeTelegram) -> None:
     """A real `pelapak run`, killed with SIGKILL after acknowledging, then started again."""
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": settings.database_url,
-           "MEDIA_DIR": str(settings.media_dir), "TELEGRAM_BOT_TOKEN": TOKEN,
-           "TELEGRAM_API_BASE_URL": fake.base_url, "TELEGRAM_API_FILE_URL": fake.file_url,
-           "TELEGRAM_WEBHOOK_SECRET": SECRET, "PUBLIC_BASE_URL": "https://pelapak.test",
-           "PORT": str(port), "INBOX_SETTLE_SECONDS": "60"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": settings.database_url,
+        "MEDIA_DIR": str(settings.media_dir),
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "TELEGRAM_API_BASE_URL": fake.base_url,
+        "TELEGRAM_API_FILE_URL": fake.file_url,
+        "TELEGRAM_WEBHOOK_SECRET": SECRET,
+        "PUBLIC_BASE_URL": "https://pelapak.test",
+        "PORT": str(port),
+        "INBOX_SETTLE_SECONDS": "60",
+    }
     root = Path(__file__).resolve().parent.parent
     command = [sys.executable, "-m", "bot.cli", "run"]
-    first = subprocess.Popen(command, env=env, cwd=root, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL)
+    first = subprocess.Popen(
+        command, env=env, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         _wait_up(port)
         owner = Updates(222)
-        response = httpx.post(f"http://127.0.0.1:{port}/telegram/webhook",
-                              json=owner.text("/start"),
-                              headers={"X-Telegram-Bot-Api-Secret-Token": SECRET})
+        response = httpx.post(
+            f"http://127.0.0.1:{port}/telegram/webhook",
+            json=owner.text("/start"),
+            headers={"X-Telegram-Bot-Api-Secret-Token": SECRET},
+        )
         assert response.status_code == 200
     finally:
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=10)
     assert fake.sent(222) == []  # it died before answering the owner
     env["INBOX_SETTLE_SECONDS"] = "0.05"
-    second = subprocess.Popen(command, env=env, cwd=root, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+    second = subprocess.Popen(
+        command, env=env, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         fake.wait_for(lambda: len(fake.sent(222)) >= 2, timeout=30)
         assert "Setuju?" in fake.sent(222)[-1]["text"]
@@ -292,8 +340,9 @@ def test_long_text_is_split_and_bold_is_html() -> None:
     assert to_html("Ketik *ya* <3 & tunggu") == "Ketik <b>ya</b> &lt;3 &amp; tunggu"
 
 
-def test_a_failing_download_still_gets_the_owner_an_answer(running: Running,
-                                                           fake: FakeTelegram) -> None:
+def test_a_failing_download_still_gets_the_owner_an_answer(
+    running: Running, fake: FakeTelegram
+) -> None:
     owner = Updates(666)
     say(running, fake, owner.text("/start"), 666)
     reply = say(running, fake, owner.photo("no-such-file", 1000), 666)  # the file is gone: 404

@@ -49,8 +49,13 @@ class Running:
     def __init__(self, app: App) -> None:
         self.app = app
         self.channel = WhatsAppChannel(app.settings, app.db, app.runner, app.media)
-        config = uvicorn.Config(create_web_app(app, None, self.channel), host="127.0.0.1",
-                                port=app.settings.port, log_level="warning", lifespan="on")
+        config = uvicorn.Config(
+            create_web_app(app, None, self.channel),
+            host="127.0.0.1",
+            port=app.settings.port,
+            log_level="warning",
+            lifespan="on",
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.thread.start()
@@ -75,12 +80,25 @@ class Running:
 
 @pytest.fixture
 def running(settings: Settings, twilio: FakeTwilio) -> Iterator[Running]:
-    app = build_app(settings.model_copy(update={
-        "twilio_account_sid": ACCOUNT_SID, "twilio_auth_token": AUTH_TOKEN,
-        "twilio_whatsapp_from": BOT_NUMBER, "twilio_api_base_url": twilio.url,
-        "public_base_url": PUBLIC, "port": free_port(), "inbox_settle_seconds": 0.05,
-        "whatsapp_templates": {"sync.product_live": {"content_sid": "HX" + "1" * 32,
-                                                     "variables": ["name", "url"]}}}))
+    app = build_app(
+        settings.model_copy(
+            update={
+                "twilio_account_sid": ACCOUNT_SID,
+                "twilio_auth_token": AUTH_TOKEN,
+                "twilio_whatsapp_from": BOT_NUMBER,
+                "twilio_api_base_url": twilio.url,
+                "public_base_url": PUBLIC,
+                "port": free_port(),
+                "inbox_settle_seconds": 0.05,
+                "whatsapp_templates": {
+                    "sync.product_live": {
+                        "content_sid": "HX" + "1" * 32,
+                        "variables": ["name", "url"],
+                    }
+                },
+            }
+        )
+    )
     server = Running(app)
     yield server
     server.stop()
@@ -88,9 +106,16 @@ def running(settings: Settings, twilio: FakeTwilio) -> Iterator[Running]:
 
 
 def message(body: str = "", phone: str = PHONE, **extra: str) -> dict[str, str]:
-    return {"MessageSid": f"SM{next(sids):032d}", "AccountSid": ACCOUNT_SID,
-            "From": f"whatsapp:{phone}", "To": BOT_NUMBER, "Body": body, "NumMedia": "0",
-            "ProfileName": "Sri", **extra}
+    return {
+        "MessageSid": f"SM{next(sids):032d}",
+        "AccountSid": ACCOUNT_SID,
+        "From": f"whatsapp:{phone}",
+        "To": BOT_NUMBER,
+        "Body": body,
+        "NumMedia": "0",
+        "ProfileName": "Sri",
+        **extra,
+    }
 
 
 def say(running: Running, twilio: FakeTwilio, form: dict[str, str], phone: str = PHONE) -> str:
@@ -104,16 +129,21 @@ def say(running: Running, twilio: FakeTwilio, form: dict[str, str], phone: str =
     return str(twilio.to(phone)[-1].get("Body", ""))
 
 
-def test_forged_missing_and_tampered_signatures_are_refused(running: Running,
-                                                            twilio: FakeTwilio) -> None:
+def test_forged_missing_and_tampered_signatures_are_refused(
+    running: Running, twilio: FakeTwilio
+) -> None:
     form = message("halo")
     assert running.post("/whatsapp/webhook", form, signature=None) == 403
     assert running.post("/whatsapp/webhook", form, signature="Zm9yZ2Vk") == 403
     signed = RequestValidator(AUTH_TOKEN).compute_signature(PUBLIC + "/whatsapp/webhook", form)
     changed = {**form, "Body": "halo, saya ubah"}
     assert running.post("/whatsapp/webhook", changed, signature=signed) == 403
-    assert running.post("/whatsapp/status", {"MessageSid": "SM1", "MessageStatus": "failed"},
-                        signature=None) == 403
+    assert (
+        running.post(
+            "/whatsapp/status", {"MessageSid": "SM1", "MessageStatus": "failed"}, signature=None
+        )
+        == 403
+    )
     time.sleep(0.3)
     with running.app.db.session() as s:
         assert list(s.exec(select(InboundUpdate))) == []
@@ -138,11 +168,14 @@ def test_registration_and_product_over_whatsapp(running: Running, twilio: FakeTw
     say(running, twilio, message("lewati"))
     assert "Kirim foto produknya" in say(running, twilio, message("simpan"))
     urls = [twilio.add_media(images.sharp(seed)) for seed in (81, 82, 83)]
-    photos = message("", NumMedia="3", **{f"MediaUrl{i}": u for i, u in enumerate(urls)},
-                     **{f"MediaContentType{i}": "image/jpeg" for i in range(3)})
+    photos = message(
+        "",
+        NumMedia="3",
+        **{f"MediaUrl{i}": u for i, u in enumerate(urls)},
+        **{f"MediaContentType{i}": "image/jpeg" for i in range(3)},
+    )
     assert "3 dari 5" in say(running, twilio, photos)
-    for text in ("selesai", "Keripik Tempe Pedas", "ya", "25000", "50", "1", "250 gr", "baru",
-                 "1"):
+    for text in ("selesai", "Keripik Tempe Pedas", "ya", "25000", "50", "1", "250 gr", "baru", "1"):
         reply = say(running, twilio, message(text))
     summary = twilio.to(PHONE)[-1]
     assert "Rp25.000" in reply and summary["MediaUrl"].startswith(f"{PUBLIC}/media/")
@@ -157,8 +190,9 @@ def test_registration_and_product_over_whatsapp(running: Running, twilio: FakeTw
     assert media.status_code == 200 and media.headers["content-type"] == "image/jpeg"
 
 
-def test_twilio_retry_is_processed_once_and_status_is_recorded(running: Running,
-                                                               twilio: FakeTwilio) -> None:
+def test_twilio_retry_is_processed_once_and_status_is_recorded(
+    running: Running, twilio: FakeTwilio
+) -> None:
     form = message("halo")
     assert running.post("/whatsapp/webhook", form) == 200
     assert running.post("/whatsapp/webhook", form) == 200  # Twilio retried
@@ -175,24 +209,34 @@ def test_twilio_retry_is_processed_once_and_status_is_recorded(running: Running,
 def test_media_only_from_twilio(running: Running, twilio: FakeTwilio) -> None:
     say(running, twilio, message("halo"))
     elsewhere = twilio.add_media(images.sharp(1)).replace("127.0.0.1", "localhost")
-    reply = say(running, twilio, message("", NumMedia="1", MediaUrl0=elsewhere,
-                                         MediaContentType0="image/jpeg"))
+    reply = say(
+        running,
+        twilio,
+        message("", NumMedia="1", MediaUrl0=elsewhere, MediaContentType0="image/jpeg"),
+    )
     assert "Setuju?" in reply and not list(running.app.settings.media_dir.rglob("*.jpg"))
 
 
-def _business_notice(app: App, hours_since_inbound: float, opted_out: bool = False,
-                     msgid: str = "sync.product_live") -> None:
+def _business_notice(
+    app: App, hours_since_inbound: float, opted_out: bool = False, msgid: str = "sync.product_live"
+) -> None:
     with app.db.session() as s:
         account = s.exec(select(ChannelAccount)).one()
         account.last_inbound_at = utcnow() - timedelta(hours=hours_since_inbound)
         account.opted_out = opted_out
         s.add(account)
-        s.add(Notice(account_id=account.id or 0, msgid=msgid,
-                     params={"name": "Keripik", "url": "https://toko.test/p1", "reason": "x"}))
+        s.add(
+            Notice(
+                account_id=account.id or 0,
+                msgid=msgid,
+                params={"name": "Keripik", "url": "https://toko.test/p1", "reason": "x"},
+            )
+        )
 
 
-def test_business_messages_follow_the_window_templates_and_opt_out(running: Running,
-                                                                   twilio: FakeTwilio) -> None:
+def test_business_messages_follow_the_window_templates_and_opt_out(
+    running: Running, twilio: FakeTwilio
+) -> None:
     say(running, twilio, message("halo"))
     channel = running.channel
     _business_notice(running.app, 1)
@@ -234,8 +278,15 @@ def test_telegram_owner_continues_on_whatsapp(running: Running, twilio: FakeTwil
     telegram.send("ya")
     telegram.send("Sri Wahyuni")
     telegram.send(contact_phone=PHONE, sender_phone=PHONE)  # Telegram's own-number share
-    for answer in ("Keripik Bu Sri", "1", "sidoarjo", "lewati", "Jl. Raya Waru 1", "lewati",
-                   "simpan"):
+    for answer in (
+        "Keripik Bu Sri",
+        "1",
+        "sidoarjo",
+        "lewati",
+        "Jl. Raya Waru 1",
+        "lewati",
+        "simpan",
+    ):
         telegram.send(answer)
     assert "sudah terdaftar" in telegram.text
     reply = say(running, twilio, message("halo"))

@@ -12,6 +12,7 @@ import asyncio
 import html
 import logging
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from telegram import (
@@ -32,9 +33,10 @@ from bot.config import Settings
 from bot.conversation import ConversationRunner, Reply
 from bot.i18n import Renderer
 from bot.inbox import Inbox
+from bot.lifecycle import pause_unless_stopped
 from bot.media import MediaStore
-from bot.storage.database import Database
 from bot.notices import record_outcomes, take_for_channel
+from bot.storage.database import Database
 from bot.storage.models import ChannelAccount, InboundUpdate
 from flows.messages import Inbound, Location, PhotoRef, RejectedPhoto, Text, t
 from flows.parsing import parse_phone
@@ -49,10 +51,17 @@ COMMANDS = {
     "en": ("start", "menu", "cancel", "back", "help", "data_saya", "hapus_data", "language"),
 }
 COMMAND_TEXT = {
-    "start": t("command.start"), "menu": t("command.menu"), "batal": t("command.cancel"),
-    "cancel": t("command.cancel"), "kembali": t("command.back"), "back": t("command.back"),
-    "bantuan": t("command.help"), "help": t("command.help"), "data_saya": t("command.my_data"),
-    "hapus_data": t("command.erase"), "bahasa": t("command.language"),
+    "start": t("command.start"),
+    "menu": t("command.menu"),
+    "batal": t("command.cancel"),
+    "cancel": t("command.cancel"),
+    "kembali": t("command.back"),
+    "back": t("command.back"),
+    "bantuan": t("command.help"),
+    "help": t("command.help"),
+    "data_saya": t("command.my_data"),
+    "hapus_data": t("command.erase"),
+    "bahasa": t("command.language"),
     "language": t("command.language"),
 }
 
@@ -83,8 +92,9 @@ def chat_key(data: dict[str, Any]) -> str | None:
 
 
 class TelegramChannel:
-    def __init__(self, settings: Settings, db: Database, runner: ConversationRunner,
-                 media: MediaStore) -> None:
+    def __init__(
+        self, settings: Settings, db: Database, runner: ConversationRunner, media: MediaStore
+    ) -> None:
         assert settings.telegram_bot_token
         self.settings = settings
         self.db = db
@@ -97,11 +107,16 @@ class TelegramChannel:
             request=HTTPXRequest(connection_pool_size=64, read_timeout=30, pool_timeout=30),
             get_updates_request=HTTPXRequest(read_timeout=60),
             rate_limiter=AIORateLimiter(
-                overall_max_rate=settings.telegram_max_messages_per_second, max_retries=5),
+                overall_max_rate=settings.telegram_max_messages_per_second, max_retries=5
+            ),
         )
-        self.inbox = Inbox(db, CHANNEL, self._process,
-                           settle_seconds=settings.inbox_settle_seconds,
-                           album_seconds=settings.album_seconds)
+        self.inbox = Inbox(
+            db,
+            CHANNEL,
+            self._process,
+            settle_seconds=settings.inbox_settle_seconds,
+            album_seconds=settings.album_seconds,
+        )
 
     # --- life cycle ---------------------------------------------------------------------
 
@@ -109,8 +124,11 @@ class TelegramChannel:
         await self.bot.initialize()
         await self._set_commands()
         if webhook_url:
-            await self.bot.set_webhook(webhook_url, secret_token=self.settings.telegram_webhook_secret,
-                                       allowed_updates=ALLOWED_UPDATES)
+            await self.bot.set_webhook(
+                webhook_url,
+                secret_token=self.settings.telegram_webhook_secret,
+                allowed_updates=ALLOWED_UPDATES,
+            )
         else:
             await self.bot.delete_webhook()
         recovered = await self.inbox.recover()
@@ -128,7 +146,8 @@ class TelegramChannel:
             await self.bot.set_my_commands(commands, language_code=locale)
         default = Renderer(self.settings.default_locale, self.settings.timezone)
         await self.bot.set_my_commands(
-            [BotCommand(n, default(COMMAND_TEXT[n])) for n in COMMANDS["id"]])
+            [BotCommand(n, default(COMMAND_TEXT[n])) for n in COMMANDS["id"]]
+        )
 
     # --- receiving ------------------------------------------------------------------------
 
@@ -138,16 +157,22 @@ class TelegramChannel:
         if key is None or "update_id" not in data:
             return False
         group = (data.get("message") or {}).get("media_group_id")
-        return await self.inbox.accept(str(data["update_id"]), int(data["update_id"]), key,
-                                       data, group_key=f"{key}:{group}" if group else None)
+        return await self.inbox.accept(
+            str(data["update_id"]),
+            int(data["update_id"]),
+            key,
+            data,
+            group_key=f"{key}:{group}" if group else None,
+        )
 
     async def poll(self, stop: asyncio.Event) -> None:
         """Long polling: store each update before asking for the next ones."""
         offset = None
         while not stop.is_set():
             try:
-                updates = await self.bot.get_updates(offset=offset, timeout=25,
-                                                     allowed_updates=ALLOWED_UPDATES)
+                updates = await self.bot.get_updates(
+                    offset=offset, timeout=25, allowed_updates=ALLOWED_UPDATES
+                )
             except TelegramError:
                 log.warning("getUpdates failed; retrying", exc_info=True)
                 await asyncio.sleep(2)
@@ -173,7 +198,7 @@ class TelegramChannel:
             # Logged with the update id only: no names, numbers or texts in the logs.
             log.exception("telegram update %s failed", first.update_id)
             user = first.effective_user
-            render = Renderer(user.language_code if user else None, self.settings.timezone)
+            render = Renderer((user.language_code if user else None) or "", self.settings.timezone)
             await self.send(first.effective_chat.id, [Reply(render(t("error.generic")))])
 
     async def _close_keyboard(self, update: Update) -> None:
@@ -186,8 +211,9 @@ class TelegramChannel:
         except TelegramError:
             log.info("could not close keyboard for update %s", update.update_id)
 
-    async def _inbound(self, first: Update, updates: list[Update | None],
-                       rows: list[InboundUpdate]) -> tuple[int | None, Inbound | None]:
+    async def _inbound(
+        self, first: Update, updates: Sequence[Update | None], rows: list[InboundUpdate]
+    ) -> tuple[int | None, Inbound | None]:
         user = first.effective_user
         chat = first.effective_chat
         if user is None or chat is None:
@@ -213,8 +239,11 @@ class TelegramChannel:
             contact_phone = message.contact.phone_number
             if message.contact.user_id == user.id:  # their own number, shared by Telegram
                 sender_phone = parse_phone(contact_phone)
-        location = (Location(message.location.latitude, message.location.longitude)
-                    if message.location else None)
+        location = (
+            Location(message.location.latitude, message.location.longitude)
+            if message.location
+            else None
+        )
         return chat.id, Inbound(
             text=message.text or message.caption,
             contact_phone=contact_phone,
@@ -226,8 +255,9 @@ class TelegramChannel:
             **common,
         )
 
-    async def _photos(self, messages: list[Message]) -> tuple[tuple[PhotoRef, ...],
-                                                               tuple[RejectedPhoto, ...]]:
+    async def _photos(
+        self, messages: list[Message]
+    ) -> tuple[tuple[PhotoRef, ...], tuple[RejectedPhoto, ...]]:
         stored: list[PhotoRef] = []
         rejected: list[RejectedPhoto] = []
         for message in sorted(messages, key=lambda m: m.message_id):
@@ -273,10 +303,7 @@ class TelegramChannel:
             except Exception:
                 log.exception("delivering notices failed")
             if not batch:
-                try:
-                    await asyncio.wait_for(stop.wait(), timeout=every)
-                except TimeoutError:
-                    pass
+                await pause_unless_stopped(stop, every)
 
     def _take_notices(self) -> list[tuple[ChannelAccount, Text, int]]:
         with self.db.session() as session:
@@ -295,34 +322,44 @@ class TelegramChannel:
             if reply.photo:
                 caption = parts[0] if len(parts) == 1 and len(parts[0]) <= MAX_CAPTION else None
                 with self.media.path(reply.photo).open("rb") as photo:
-                    await self.bot.send_photo(chat_id, photo,
-                                              caption=to_html(caption) if caption else None,
-                                              parse_mode=ParseMode.HTML,
-                                              reply_markup=markup if caption else None)
+                    await self.bot.send_photo(
+                        chat_id,
+                        photo,
+                        caption=to_html(caption) if caption else None,
+                        parse_mode=ParseMode.HTML,
+                        reply_markup=markup if caption else None,
+                    )
                 if caption:
                     continue
             for index, part in enumerate(parts):
                 last = index == len(parts) - 1
-                await self.bot.send_message(chat_id, to_html(part), parse_mode=ParseMode.HTML,
-                                            reply_markup=markup if last else None)
+                await self.bot.send_message(
+                    chat_id,
+                    to_html(part),
+                    parse_mode=ParseMode.HTML,
+                    reply_markup=markup if last else None,
+                )
 
 
 def _markup(reply: Reply) -> InlineKeyboardMarkup | ReplyKeyboardMarkup | None:
     if reply.contact_button or reply.location_button:
-        button = (KeyboardButton(reply.contact_button, request_contact=True)
-                  if reply.contact_button
-                  else KeyboardButton(reply.location_button or "", request_location=True))
+        button = (
+            KeyboardButton(reply.contact_button, request_contact=True)
+            if reply.contact_button
+            else KeyboardButton(reply.location_button or "", request_location=True)
+        )
         return ReplyKeyboardMarkup([[button]], one_time_keyboard=True, resize_keyboard=True)
     if not reply.choices:
         return None
     buttons = [
-        InlineKeyboardButton(label[:64], callback_data=cid if len(cid.encode()) <= 64
-                             else f"#{number}")
+        InlineKeyboardButton(
+            label[:64], callback_data=cid if len(cid.encode()) <= 64 else f"#{number}"
+        )
         for number, (cid, label) in enumerate(reply.choices, start=1)
     ]
     short = all(len(b.text) <= 12 for b in buttons)
     width = 2 if short and len(buttons) > 2 else 1
-    return InlineKeyboardMarkup([buttons[i:i + width] for i in range(0, len(buttons), width)])
+    return InlineKeyboardMarkup([buttons[i : i + width] for i in range(0, len(buttons), width)])
 
 
 def _unsupported(message: Message) -> str | None:

@@ -27,6 +27,7 @@ from bot.config import Settings
 from bot.conversation import ConversationRunner, Reply
 from bot.i18n import Renderer
 from bot.inbox import Inbox
+from bot.lifecycle import pause_unless_stopped
 from bot.media import MediaStore
 from bot.notices import record_outcomes, take_for_channel
 from bot.storage.database import Database
@@ -54,8 +55,9 @@ def numbered(reply: Reply, hint: str) -> str:
 
 
 class WhatsAppChannel:
-    def __init__(self, settings: Settings, db: Database, runner: ConversationRunner,
-                 media: MediaStore) -> None:
+    def __init__(
+        self, settings: Settings, db: Database, runner: ConversationRunner, media: MediaStore
+    ) -> None:
         assert settings.twilio_account_sid and settings.twilio_auth_token
         self.settings = settings
         self.db = db
@@ -67,8 +69,13 @@ class WhatsAppChannel:
             self.client.api.base_url = settings.twilio_api_base_url.rstrip("/")
         api_host = urlsplit(settings.twilio_api_base_url or "https://api.twilio.com").hostname
         self.media_hosts = {api_host, *settings.twilio_media_hosts}
-        self.inbox = Inbox(db, CHANNEL, self._process,
-                           settle_seconds=settings.inbox_settle_seconds, album_seconds=0)
+        self.inbox = Inbox(
+            db,
+            CHANNEL,
+            self._process,
+            settle_seconds=settings.inbox_settle_seconds,
+            album_seconds=0,
+        )
         self.not_sent: dict[str, int] = {}  # reasons business messages were held back
 
     # --- receiving ---------------------------------------------------------------------
@@ -76,8 +83,11 @@ class WhatsAppChannel:
     def signature_ok(self, path: str, params: dict[str, str], signature: str) -> bool:
         """Twilio signs the public URL it called, so check against PUBLIC_BASE_URL + path."""
         base = (self.settings.public_base_url or "").rstrip("/")
-        return bool(signature) and bool(base) and self.validator.validate(
-            base + path, params, signature)
+        return (
+            bool(signature)
+            and bool(base)
+            and self.validator.validate(base + path, params, signature)
+        )
 
     async def accept(self, params: dict[str, str]) -> bool:
         sid, sender = params.get("MessageSid"), params.get("From", "")
@@ -101,8 +111,7 @@ class WhatsAppChannel:
             row.updated_at = utcnow()
             session.add(row)
         if params.get("ErrorCode"):
-            log.warning("WhatsApp message %s failed with Twilio error %s", sid,
-                        params["ErrorCode"])
+            log.warning("WhatsApp message %s failed with Twilio error %s", sid, params["ErrorCode"])
 
     async def _process(self, rows: list[InboundUpdate]) -> None:
         params: dict[str, str] = rows[0].payload
@@ -182,42 +191,65 @@ class WhatsAppChannel:
         hint = Renderer(locale or self._locale(phone), self.settings.timezone)(CHOOSE_HINT)
         for reply in replies:
             body = numbered(reply, hint)
-            media = ([f"{(self.settings.public_base_url or '').rstrip('/')}/media/{reply.photo}.jpg"]
-                     if reply.photo and self.settings.public_base_url else None)
+            media = (
+                [f"{(self.settings.public_base_url or '').rstrip('/')}/media/{reply.photo}.jpg"]
+                if reply.photo and self.settings.public_base_url
+                else None
+            )
             for index, part in enumerate(_split(body)):
-                await asyncio.to_thread(self._create, phone, part,
-                                        media if index == 0 else None, None, None)
+                await asyncio.to_thread(
+                    self._create, phone, part, media if index == 0 else None, None, None
+                )
 
     def _locale(self, phone: str) -> str:
         with self.db.read_session() as session:
-            account = session.exec(select(ChannelAccount).where(
-                ChannelAccount.channel == CHANNEL, ChannelAccount.external_id == phone)).first()
+            account = session.exec(
+                select(ChannelAccount).where(
+                    ChannelAccount.channel == CHANNEL, ChannelAccount.external_id == phone
+                )
+            ).first()
             return account.locale if account else self.settings.default_locale
 
-    def _create(self, phone: str, body: str | None, media: list[str] | None,
-                content_sid: str | None, variables: dict[str, str] | None) -> str | None:
-        kwargs: dict[str, Any] = {"from_": self.settings.twilio_whatsapp_from,
-                                  "to": f"whatsapp:{phone}"}
+    def _create(
+        self,
+        phone: str,
+        body: str | None,
+        media: list[str] | None,
+        content_sid: str | None,
+        variables: dict[str, str] | None,
+    ) -> str | None:
+        kwargs: dict[str, Any] = {
+            "from_": self.settings.twilio_whatsapp_from,
+            "to": f"whatsapp:{phone}",
+        }
         if content_sid:
-            kwargs.update(content_sid=content_sid,
-                          content_variables=json.dumps(variables or {}))
+            kwargs.update(content_sid=content_sid, content_variables=json.dumps(variables or {}))
         else:
             kwargs["body"] = body
             if media:
                 kwargs["media_url"] = media
         if self.settings.public_base_url:
             kwargs["status_callback"] = (
-                f"{self.settings.public_base_url.rstrip('/')}/whatsapp/status")
+                f"{self.settings.public_base_url.rstrip('/')}/whatsapp/status"
+            )
         try:
             message = self.client.messages.create(**kwargs)
         except TwilioException:
             log.exception("Twilio refused a WhatsApp message")
             return None
         with self.db.session() as session:
-            account = session.exec(select(ChannelAccount).where(
-                ChannelAccount.channel == CHANNEL, ChannelAccount.external_id == phone)).first()
-            session.add(OutboundMessage(sid=message.sid or "", status=message.status or "queued",
-                                        account_id=account.id if account else None))
+            account = session.exec(
+                select(ChannelAccount).where(
+                    ChannelAccount.channel == CHANNEL, ChannelAccount.external_id == phone
+                )
+            ).first()
+            session.add(
+                OutboundMessage(
+                    sid=message.sid or "",
+                    status=message.status or "queued",
+                    account_id=account.id if account else None,
+                )
+            )
         return message.sid
 
     def send_business(self, account: ChannelAccount, text: Text) -> str:
@@ -227,15 +259,20 @@ class WhatsAppChannel:
         inside = account.last_inbound_at and utcnow() - account.last_inbound_at < WINDOW
         if inside:
             body = Renderer(account.locale, self.settings.timezone)(text)
-            return "sent" if self._create(account.external_id, body, None, None, None) else (
-                self._held("not_sent_error"))
+            return (
+                "sent"
+                if self._create(account.external_id, body, None, None, None)
+                else (self._held("not_sent_error"))
+            )
         template = self.settings.whatsapp_templates.get(text.msgid)
         if not template:
             log.info("no approved template for %s outside the 24-hour window", text.msgid)
             return self._held("not_sent_no_template")
         render = Renderer(account.locale, self.settings.timezone)
-        variables = {str(n): render.value(text.params[name])
-                     for n, name in enumerate(template.get("variables", []), start=1)}
+        variables = {
+            str(n): render.value(text.params[name])
+            for n, name in enumerate(template.get("variables", []), start=1)
+        }
         sid = self._create(account.external_id, None, None, template["content_sid"], variables)
         return "template" if sid else self._held("not_sent_error")
 
@@ -252,17 +289,15 @@ class WhatsAppChannel:
             except Exception:
                 log.exception("delivering WhatsApp notices failed")
             if not done:
-                try:
-                    await asyncio.wait_for(stop.wait(), timeout=every)
-                except TimeoutError:
-                    pass
+                await pause_unless_stopped(stop, every)
 
     def deliver_due_notices(self) -> int:
         """Take due notices in one transaction, send them outside it, record the outcome."""
         with self.db.session() as session:
             batch = take_for_channel(session, CHANNEL, 50, lock=not self.db.is_sqlite)
-        outcomes = {notice_id: self.send_business(account, text)
-                    for account, text, notice_id in batch}
+        outcomes = {
+            notice_id: self.send_business(account, text) for account, text, notice_id in batch
+        }
         if outcomes:
             with self.db.session() as session:
                 record_outcomes(session, outcomes)

@@ -74,8 +74,9 @@ class Database:
     @contextmanager
     def read_session(self) -> Iterator[Session]:
         """A session for reads only: on SQLite it does not take the write lock."""
-        with Session(self.engine.execution_options(read_only=True),
-                     expire_on_commit=False) as session:
+        with Session(
+            self.engine.execution_options(read_only=True), expire_on_commit=False
+        ) as session:
             yield session  # closing ends the transaction and keeps what was loaded
 
     def migrate(self) -> None:

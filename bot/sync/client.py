@@ -44,8 +44,9 @@ Outcome = Done | Retry | Rejected | Unauthorized
 
 
 class MarketplaceClient:
-    def __init__(self, base_url: str, api_key: str, timeout: float = 20.0,
-                 pool_size: int = 16) -> None:
+    def __init__(
+        self, base_url: str, api_key: str, timeout: float = 20.0, pool_size: int = 16
+    ) -> None:
         self.http = httpx.AsyncClient(
             base_url=base_url.rstrip("/"),
             headers={"Authorization": f"Bearer {api_key}"},
@@ -63,8 +64,9 @@ class MarketplaceClient:
         return await self._call("DELETE", f"/v1/sellers/{ref}", key)
 
     async def put_media(self, sha256: str, data: bytes, key: str) -> Outcome:
-        return await self._call("PUT", f"/v1/media/{sha256}", key, content=data,
-                                headers={"Content-Type": "image/jpeg"})
+        return await self._call(
+            "PUT", f"/v1/media/{sha256}", key, content=data, headers={"Content-Type": "image/jpeg"}
+        )
 
     async def put_product(self, ref: str, payload: dict[str, Any], key: str) -> Outcome:
         return await self._call("PUT", f"/v1/products/{ref}", key, json=payload)
@@ -98,8 +100,12 @@ def interpret(response: httpx.Response) -> Outcome:
         return Unauthorized(status, message)
     if status == 429 or status >= 500:
         return Retry(f"{status} {message}", _retry_after(response))
-    return Rejected(status, str(error.get("code") or status), message,
-                    {str(k): str(v) for k, v in (error.get("fields") or {}).items()})
+    return Rejected(
+        status,
+        str(error.get("code") or status),
+        message,
+        {str(k): str(v) for k, v in (error.get("fields") or {}).items()},
+    )
 
 
 def _retry_after(response: httpx.Response) -> float | None:

@@ -20,16 +20,20 @@ def build_worker(app: App) -> SyncWorker | None:
     settings = app.settings
     if not settings.marketplace_api_url:
         return None
-    client = MarketplaceClient(settings.marketplace_api_url, settings.marketplace_api_key or "",
-                               timeout=settings.sync_timeout_seconds,
-                               pool_size=settings.sync_concurrency)
+    client = MarketplaceClient(
+        settings.marketplace_api_url,
+        settings.marketplace_api_key or "",
+        timeout=settings.sync_timeout_seconds,
+        pool_size=settings.sync_concurrency,
+    )
 
     def alert_admins(reason: str) -> None:
         """Tell admins on Telegram that pushing is paused (credentials refused)."""
         if not (settings.telegram_bot_token and settings.admin_telegram_ids):
             return
         text = Renderer(settings.default_locale, settings.timezone)(
-            t("sync.admin_unauthorized", reason=reason))
+            t("sync.admin_unauthorized", reason=reason)
+        )
         url = f"{settings.telegram_api_base_url}{settings.telegram_bot_token}/sendMessage"
         for admin in settings.admin_telegram_ids:
             try:
@@ -37,5 +41,10 @@ def build_worker(app: App) -> SyncWorker | None:
             except httpx.HTTPError:
                 log.warning("could not alert admin %s", admin)
 
-    return SyncWorker(app.db, app.media, client, concurrency=settings.sync_concurrency,
-                      on_unauthorized=alert_admins)
+    return SyncWorker(
+        app.db,
+        app.media,
+        client,
+        concurrency=settings.sync_concurrency,
+        on_unauthorized=alert_admins,
+    )

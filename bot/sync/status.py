@@ -20,12 +20,19 @@ class SyncReport:
 
 def sync_report(db: Database) -> SyncReport:
     with db.read_session() as session:
-        counts = dict(session.exec(
-            select(OutboxEvent.state, func.count()).group_by(OutboxEvent.state)).all())
-        oldest = session.exec(select(func.min(OutboxEvent.created_at))
-                              .where(OutboxEvent.state == "pending")).one()
-        failures = list(session.exec(select(OutboxEvent).where(OutboxEvent.state == "failed")
-                                     .order_by(col(OutboxEvent.id))))
+        counts = dict(
+            session.exec(select(OutboxEvent.state, func.count()).group_by(OutboxEvent.state)).all()
+        )
+        oldest = session.exec(
+            select(func.min(OutboxEvent.created_at)).where(OutboxEvent.state == "pending")
+        ).one()
+        failures = list(
+            session.exec(
+                select(OutboxEvent)
+                .where(OutboxEvent.state == "failed")
+                .order_by(col(OutboxEvent.id))
+            )
+        )
     if oldest is not None and oldest.tzinfo is None:
         from datetime import UTC
 

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
+from bot.lifecycle import pause_unless_stopped
 from bot.media import MediaStore
 from bot.storage.database import Database
 from bot.storage.models import ChannelAccount, Notice, OutboxEvent, Product, Seller, utcnow
@@ -54,7 +55,7 @@ def backoff(attempts: int, after: float | None) -> float:
     """Seconds to wait: the server's Retry-After, else exponential with full jitter."""
     if after is not None:
         return after
-    return random.uniform(0.5, 1.0) * min(MAX_BACKOFF_SECONDS, 2.0 ** attempts)
+    return random.uniform(0.5, 1.0) * min(MAX_BACKOFF_SECONDS, 2.0**attempts)
 
 
 class SyncWorker:
@@ -91,10 +92,12 @@ class SyncWorker:
                 earlier.seller_id == OutboxEvent.seller_id,
                 earlier.state == "pending",
                 sa.or_(
-                    earlier.id < OutboxEvent.id,
+                    col(earlier.id) < col(OutboxEvent.id),
                     # a seller being (re)pushed holds back its products whatever their age
-                    sa.and_(col(earlier.kind).startswith("seller."),
-                            col(OutboxEvent.kind).startswith("product.")),
+                    sa.and_(
+                        col(earlier.kind).startswith("seller."),
+                        col(OutboxEvent.kind).startswith("product."),
+                    ),
                 ),
             )
             .exists()
@@ -104,7 +107,9 @@ class SyncWorker:
             .where(
                 OutboxEvent.state == "pending",
                 OutboxEvent.available_at <= now,
-                sa.or_(col(OutboxEvent.claimed_until).is_(None), OutboxEvent.claimed_until < now),
+                sa.or_(
+                    col(OutboxEvent.claimed_until).is_(None), col(OutboxEvent.claimed_until) < now
+                ),
                 ~blocked,
             )
             .order_by(col(OutboxEvent.id))
@@ -136,13 +141,13 @@ class SyncWorker:
     async def run_forever(self, stop: asyncio.Event, idle: float = 1.0) -> None:
         while not stop.is_set():
             if self._paused():
-                await _wait(stop, 5.0)
+                await pause_unless_stopped(stop, 5.0)
                 continue
             events = await asyncio.to_thread(self.claim, self.concurrency * 4)
             if events:
                 await self._push_all(events, Tally())
             else:
-                await _wait(stop, idle)
+                await pause_unless_stopped(stop, idle)
 
     def _paused(self) -> bool:
         return self.paused_until is not None and self.clock() < self.paused_until
@@ -213,8 +218,9 @@ class SyncWorker:
             elif isinstance(outcome, Unauthorized):
                 self.paused_until = now + self.pause
                 row.last_error = f"{outcome.status} {outcome.message}"[:2000]
-                log.error("marketplace refused our credentials (%s); pausing all pushes",
-                          outcome.status)
+                log.error(
+                    "marketplace refused our credentials (%s); pausing all pushes", outcome.status
+                )
                 if self.on_unauthorized:
                     self.on_unauthorized(row.last_error)
             elif outcome.code == "seller_not_found" and row.kind.startswith("product."):
@@ -252,13 +258,18 @@ class SyncWorker:
         status = body.get("status")
         if status == "live":
             product.status, product.reason = "live", None
-            self._notify(session, event, PRODUCT_LIVE,
-                         {"name": product.name or "", "url": product.url or "-"})
+            self._notify(
+                session,
+                event,
+                PRODUCT_LIVE,
+                {"name": product.name or "", "url": product.url or "-"},
+            )
         elif status == "rejected":
             reasons = "; ".join(str(r) for r in body.get("reasons") or []) or "-"
             product.status, product.reason = "needs_fix", reasons[:500]
-            self._notify(session, event, PRODUCT_REJECTED,
-                         {"name": product.name or "", "reason": reasons})
+            self._notify(
+                session, event, PRODUCT_REJECTED, {"name": product.name or "", "reason": reasons}
+            )
         session.add(product)
 
     def _apply_rejected(self, session: Session, event: OutboxEvent, outcome: Rejected) -> None:
@@ -272,14 +283,23 @@ class SyncWorker:
         product.status, product.reason = "needs_fix", f"{word or field_name}: {detail}"[:500]
         session.add(product)
         if word:
-            self._notify(session, event, PRODUCT_NEEDS_FIX,
-                         {"name": product.name or "", "field": word, "detail": detail})
+            self._notify(
+                session,
+                event,
+                PRODUCT_NEEDS_FIX,
+                {"name": product.name or "", "field": word, "detail": detail},
+            )
         else:
-            self._notify(session, event, PRODUCT_REJECTED,
-                         {"name": product.name or "", "reason": outcome.message})
+            self._notify(
+                session,
+                event,
+                PRODUCT_REJECTED,
+                {"name": product.name or "", "reason": outcome.message},
+            )
 
-    def _notify(self, session: Session, event: OutboxEvent, message: Text,
-                params: dict[str, Any]) -> None:
+    def _notify(
+        self, session: Session, event: OutboxEvent, message: Text, params: dict[str, Any]
+    ) -> None:
         """Queue a notice for the seller on the channel they used most recently."""
         account = session.exec(
             select(ChannelAccount)
@@ -292,11 +312,6 @@ class SyncWorker:
 
 def _describe(outcome: Rejected) -> str:
     fields = ", ".join(f"{k}: {v}" for k, v in outcome.fields.items())
-    return f"{outcome.status} {outcome.code}: {outcome.message}" + (f" ({fields})" if fields else "")
-
-
-async def _wait(stop: asyncio.Event, seconds: float) -> None:
-    try:
-        await asyncio.wait_for(stop.wait(), timeout=seconds)
-    except TimeoutError:
-        pass
+    return f"{outcome.status} {outcome.code}: {outcome.message}" + (
+        f" ({fields})" if fields else ""
+    )

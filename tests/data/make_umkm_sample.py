@@ -13,17 +13,66 @@ from pathlib import Path
 
 from flows.regions import districts_by_regency, regencies
 
-FIRST = ["Sri", "Siti", "Budi", "Agus", "Dewi", "Rina", "Joko", "Wati", "Eko", "Yuni", "Slamet",
-         "Nur", "Ahmad", "Lestari", "Bambang", "Endang", "Heru", "Tutik", "Sugeng", "Ani"]
-LAST = ["Wahyuni", "Rahayu", "Santoso", "Susanti", "Prasetyo", "Hidayat", "Lestari", "Utomo",
-        "Setiawan", "Handayani", "Kurniawan", "Wibowo", "Purnomo", "Fitriani"]
-BUSINESS = [("Keripik Tempe", "Makanan & Minuman"), ("Batik Tulis", "Fashion"),
-            ("Anyaman Pandan", "Kerajinan"), ("Sambal Bawang", "makanan minuman"),
-            ("Jamu Gendong", "Kesehatan herbal"), ("Kopi Bubuk", "Kuliner kopi"),
-            ("Tas Rajut", "kerajinan tangan"), ("Madu Hutan", "madu"),
-            ("Kerupuk Udang", "Makanan"), ("Sandal Kulit", "sandal")]
-HEADER = ["Nama Pemilik", "Nama Usaha", "No. HP", "Kabupaten/Kota", "Kecamatan", "Alamat",
-          "Sektor Usaha", "NIB"]
+FIRST = [
+    "Sri",
+    "Siti",
+    "Budi",
+    "Agus",
+    "Dewi",
+    "Rina",
+    "Joko",
+    "Wati",
+    "Eko",
+    "Yuni",
+    "Slamet",
+    "Nur",
+    "Ahmad",
+    "Lestari",
+    "Bambang",
+    "Endang",
+    "Heru",
+    "Tutik",
+    "Sugeng",
+    "Ani",
+]
+LAST = [
+    "Wahyuni",
+    "Rahayu",
+    "Santoso",
+    "Susanti",
+    "Prasetyo",
+    "Hidayat",
+    "Lestari",
+    "Utomo",
+    "Setiawan",
+    "Handayani",
+    "Kurniawan",
+    "Wibowo",
+    "Purnomo",
+    "Fitriani",
+]
+BUSINESS = [
+    ("Keripik Tempe", "Makanan & Minuman"),
+    ("Batik Tulis", "Fashion"),
+    ("Anyaman Pandan", "Kerajinan"),
+    ("Sambal Bawang", "makanan minuman"),
+    ("Jamu Gendong", "Kesehatan herbal"),
+    ("Kopi Bubuk", "Kuliner kopi"),
+    ("Tas Rajut", "kerajinan tangan"),
+    ("Madu Hutan", "madu"),
+    ("Kerupuk Udang", "Makanan"),
+    ("Sandal Kulit", "sandal"),
+]
+HEADER = [
+    "Nama Pemilik",
+    "Nama Usaha",
+    "No. HP",
+    "Kabupaten/Kota",
+    "Kecamatan",
+    "Alamat",
+    "Sektor Usaha",
+    "NIB",
+]
 # Data row number (as a spreadsheet counts, header = 1) -> what is wrong with it.
 BAD = {
     **{n: ("Nama Pemilik", "") for n in (14, 160, 333, 512, 870)},
@@ -48,7 +97,8 @@ def rows(seed: int = 2026) -> list[list[str]]:
             "Nama Pemilik": owner,
             "Nama Usaha": f"{business} {owner.split()[0]} {number}",
             "No. HP": f"0812-{number:04d}-{rng.randrange(1000, 9999)}",
-            "Kabupaten/Kota": f"{kind} {regency.name}".upper() if number % 7 == 0
+            "Kabupaten/Kota": f"{kind} {regency.name}".upper()
+            if number % 7 == 0
             else f"{kind} {regency.name}",
             "Kecamatan": district.name,
             "Alamat": f"Jl. {rng.choice(['Merdeka', 'Diponegoro', 'Pahlawan'])} No. {number}",
