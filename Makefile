@@ -33,7 +33,7 @@ migrate: setup
 run: setup migrate
 	$(BIN)/pelapak run
 
-test: setup
+test: setup lint typecheck
 	$(BIN)/pytest -q
 
 lint: $(STAMP)
