@@ -206,8 +206,19 @@ def test_duplicate_update_processed_once(running: Running, fake: FakeTelegram) -
 
 
 def test_fifty_concurrent_messages_from_one_owner_run_in_order(
-    running: Running, fake: FakeTelegram
+    settings: Settings, fake: FakeTelegram
 ) -> None:
+    """Updates that land within the settle window are processed in update_id order."""
+    app = build_app(telegram_settings(settings, fake, inbox_settle_seconds=0.5))
+    running = Running(app)
+    try:
+        _fifty_in_order(running, fake)
+    finally:
+        running.stop()
+        app.close()
+
+
+def _fifty_in_order(running: Running, fake: FakeTelegram) -> None:
     owner = Updates(999)
     updates = [owner.text(f"pesan {i}") for i in range(50)]
     with ThreadPoolExecutor(16) as pool:
