@@ -20,7 +20,8 @@ import uvicorn
 from sqlmodel import col, select
 
 from bot.app import App, build_app
-from bot.channels.telegram import TelegramChannel, split_text, to_html
+from bot.channels.long_text import split_text
+from bot.channels.telegram import TelegramChannel, to_html
 from bot.config import Settings
 from bot.storage.models import InboundUpdate, ProcessedUpdate, Product, Seller
 from bot.web import create_web_app
@@ -346,7 +347,7 @@ def _wait_up(port: int) -> None:
 
 
 def test_long_text_is_split_and_bold_is_html() -> None:
-    parts = split_text(("baris panjang " * 30 + "\n") * 40)
+    parts = split_text(("baris panjang " * 30 + "\n") * 40, 4096)
     assert len(parts) > 1 and all(len(p) <= 4096 for p in parts)
     assert to_html("Ketik *ya* <3 & tunggu") == "Ketik <b>ya</b> &lt;3 &amp; tunggu"
 

@@ -29,6 +29,7 @@ from telegram.error import TelegramError
 from telegram.ext import AIORateLimiter, ExtBot
 from telegram.request import HTTPXRequest
 
+from bot.channels.long_text import split_text
 from bot.config import Settings
 from bot.conversation import ConversationRunner, Reply
 from bot.i18n import Renderer
@@ -69,17 +70,6 @@ COMMAND_TEXT = {
 def to_html(text: str) -> str:
     """Our *bold* convention as Telegram HTML, with everything else escaped."""
     return re.sub(r"\*([^*\n]+)\*", r"<b>\1</b>", html.escape(text, quote=False))
-
-
-def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
-    """Split at line breaks (or hard) so each part fits one Telegram message."""
-    parts: list[str] = []
-    while len(text) > limit:
-        cut = text.rfind("\n", 0, limit)
-        cut = cut if cut > 0 else limit
-        parts.append(text[:cut])
-        text = text[cut:].lstrip("\n")
-    return [*parts, text] if text else parts
 
 
 def chat_key(data: dict[str, Any]) -> str | None:
@@ -318,7 +308,7 @@ class TelegramChannel:
     async def send(self, chat_id: int, replies: list[Reply]) -> None:
         for reply in replies:
             markup = _markup(reply)
-            parts = split_text(reply.text)
+            parts = split_text(reply.text, MAX_TEXT)
             if reply.photo:
                 caption = parts[0] if len(parts) == 1 and len(parts[0]) <= MAX_CAPTION else None
                 with self.media.path(reply.photo).open("rb") as photo:

@@ -23,6 +23,7 @@ from twilio.base.exceptions import TwilioException
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
+from bot.channels.long_text import split_text
 from bot.config import Settings
 from bot.conversation import ConversationRunner, Reply
 from bot.i18n import Renderer
@@ -196,7 +197,7 @@ class WhatsAppChannel:
                 if reply.photo and self.settings.public_base_url
                 else None
             )
-            for index, part in enumerate(_split(body)):
+            for index, part in enumerate(split_text(body, MAX_BODY)):
                 await asyncio.to_thread(
                     self._create, phone, part, media if index == 0 else None, None, None
                 )
@@ -302,13 +303,3 @@ class WhatsAppChannel:
             with self.db.session() as session:
                 record_outcomes(session, outcomes)
         return len(batch)
-
-
-def _split(text: str) -> list[str]:
-    parts: list[str] = []
-    while len(text) > MAX_BODY:
-        cut = text.rfind("\n", 0, MAX_BODY)
-        cut = cut if cut > 0 else MAX_BODY
-        parts.append(text[:cut])
-        text = text[cut:].lstrip("\n")
-    return [*parts, text] if text else parts
