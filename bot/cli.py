@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import typer
@@ -15,6 +16,8 @@ db_app = typer.Typer(help="Database schema.")
 app.add_typer(db_app, name="db")
 sync_app = typer.Typer(help="The marketplace sync queue.")
 import_app = typer.Typer(help="Importing government MSME data.")
+broadcast_app = typer.Typer(help="Messages from admins to a segment of owners.")
+app.add_typer(broadcast_app, name="broadcast")
 app.add_typer(import_app, name="import")
 app.add_typer(sync_app, name="sync")
 
@@ -193,6 +196,96 @@ def stats(
     Console().print(table)
     if csv_file:
         write_csv(groups, by, csv_file)
+
+
+@broadcast_app.command("create")
+def broadcast_create(
+    segment: str = typer.Option(
+        ...,
+        help="everyone, no_product, stalled:STEP, regency:CODE, category:CODE or facilitator:CODE",
+    ),
+    text: str = typer.Option(..., help="The message, as owners will read it"),
+    at: datetime | None = typer.Option(None, help="When to send (WIB), e.g. 2026-12-01T09:00"),
+) -> None:
+    """Create a broadcast: shows how many will get it and how long sending takes."""
+    from zoneinfo import ZoneInfo
+
+    from bot.broadcasts import create_broadcast, estimate_seconds, recipients
+
+    kind, _, value = segment.partition(":")
+    built = build_app()
+    try:
+        send_at = at.replace(tzinfo=ZoneInfo(built.settings.timezone)) if at else None
+        try:
+            broadcast_id = create_broadcast(built.db, kind, text, value or None, send_at)
+        except ValueError as exc:
+            typer.echo(str(exc), err=True)
+            raise typer.Exit(2) from exc
+        with built.db.read_session() as session:
+            people = recipients(session, kind, value or None)
+        reachable = [p for p in people if not p.opted_out]
+        seconds = estimate_seconds(len(reachable), built.settings.broadcast_telegram_rate)
+        typer.echo(
+            f"broadcast {broadcast_id}: {len(reachable)} recipients "
+            f"({len(people) - len(reachable)} opted out), about {seconds:.0f} s to send"
+        )
+    finally:
+        built.close()
+
+
+@broadcast_app.command("status")
+def broadcast_status() -> None:
+    """Every broadcast with its delivery figures."""
+    from rich.console import Console
+    from rich.table import Table
+    from sqlmodel import col, select
+
+    from bot.broadcasts import delivery_counts
+    from bot.storage.models import Broadcast
+
+    built = build_app()
+    try:
+        table = Table("id", "status", "segment", "send at", "deliveries")
+        with built.db.read_session() as session:
+            broadcasts = list(session.exec(select(Broadcast).order_by(col(Broadcast.id))))
+        for b in broadcasts:
+            counts = delivery_counts(built.db, b.id or 0)
+            table.add_row(
+                str(b.id),
+                b.status,
+                f"{b.segment}:{b.segment_value or ''}",
+                b.send_at.isoformat(timespec="minutes"),
+                ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "-",
+            )
+        Console().print(table)
+    finally:
+        built.close()
+
+
+@broadcast_app.command("send")
+def broadcast_send() -> None:
+    """Send the broadcasts that are due now (pelapak run does this by itself)."""
+    import asyncio
+    import signal
+
+    from bot.broadcasts import build_senders, send_due
+
+    built = build_app()
+    try:
+        senders = build_senders(built)
+        if not senders:
+            typer.echo("No channel configured (TELEGRAM_BOT_TOKEN or TWILIO_*).", err=True)
+            raise typer.Exit(2)
+
+        async def main() -> int:
+            stop = asyncio.Event()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+            return await send_due(built.db, senders, stop)
+
+        typer.echo(f"sent {asyncio.run(main())} broadcast(s)")
+    finally:
+        built.close()
 
 
 @db_app.command("upgrade")

@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     resume_after_hours: float = 6.0
     max_upload_bytes: int = 20 * 1024 * 1024
     telegram_max_messages_per_second: float = 30  # Telegram's overall limit for a bot
+    broadcast_telegram_rate: float = 25.0  # leaves room under 30/s for replies
+    broadcast_whatsapp_rate: float = 10.0  # per the account's throughput tier
     run_scheduler: bool = True  # exactly one process should: turn off on the others
     inbox_settle_seconds: float = 0.2  # wait for concurrently delivered updates of one chat
     album_seconds: float = 1.0  # how long the photos of one album may straggle

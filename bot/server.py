@@ -9,6 +9,7 @@ from collections.abc import Callable
 import uvicorn
 
 from bot.app import App
+from bot.broadcasts import run_broadcasts
 from bot.channels.telegram import TelegramChannel
 from bot.channels.whatsapp import WhatsAppChannel
 from bot.scheduler import build_scheduler
@@ -45,6 +46,8 @@ async def serve_async(app: App) -> None:
     scheduler = build_scheduler(app.settings) if app.settings.run_scheduler else None
     if scheduler is not None:
         scheduler.start()
+    if app.settings.run_scheduler:  # the process that schedules also sends broadcasts
+        tasks.append(asyncio.create_task(run_broadcasts(app, stop)))
     worker = build_worker(app)
     if worker is not None:
         tasks.append(asyncio.create_task(worker.run_forever(stop)))

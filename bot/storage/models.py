@@ -233,3 +233,32 @@ class UmkmRecord(SQLModel, table=True):
     source_file: str = Field(max_length=200)
     imported_at: datetime = _when(default_factory=utcnow)
     updated_at: datetime = _when(default_factory=utcnow)
+
+
+class Broadcast(SQLModel, table=True):
+    """A message from admins to a segment of owners, now or at a set time."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    text: str = Field(max_length=4000)
+    segment: str = Field(max_length=32)  # everyone | no_product | stalled | regency | ...
+    segment_value: str | None = Field(default=None, max_length=64)
+    status: str = Field(default="scheduled", max_length=16)  # scheduled | sending | done
+    send_at: datetime = _when(default_factory=utcnow)
+    created_at: datetime = _when(default_factory=utcnow)
+    finished_at: datetime | None = _when(default=None)
+
+
+class BroadcastDelivery(SQLModel, table=True):
+    """One recipient of one broadcast: sent at most once, so a restart resumes safely."""
+
+    __tablename__ = "broadcast_delivery"
+    __table_args__ = (sa.UniqueConstraint("broadcast_id", "account_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    broadcast_id: int = Field(foreign_key="broadcast.id", index=True)
+    account_id: int = Field(foreign_key="channel_account.id")
+    channel: str = Field(max_length=16)
+    status: str = Field(default="pending", index=True, max_length=32)
+    # pending | claimed | sent | skipped_opted_out | failed | unknown (cut off mid-send)
+    error: str | None = Field(default=None, max_length=500)
+    sent_at: datetime | None = _when(default=None)

@@ -1,0 +1,151 @@
+"""Broadcasts against the fake Telegram Bot API: rate, resume without doubles, opt-out, segments."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+
+import pytest
+from sqlmodel import select
+from telegram import Bot
+
+from bot.app import App
+from bot.broadcasts import (
+    BroadcastSender,
+    create_broadcast,
+    delivery_counts,
+    recipients,
+    telegram_sender,
+)
+from bot.storage.models import Broadcast, ChannelAccount
+from tests.conftest import Chat
+from tests.fake_telegram import TOKEN, FakeTelegram
+from tests.test_registration import register
+
+RATE = 200.0
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeTelegram]:
+    server = FakeTelegram()
+    yield server
+    server.close()
+
+
+def add_accounts(app: App, count: int, opted_out: set[int]) -> None:
+    with app.db.session() as s:
+        for n in range(count):
+            s.add(
+                ChannelAccount(
+                    channel="telegram", external_id=str(10_000 + n), opted_out=n in opted_out
+                )
+            )
+
+
+def sender(app: App, fake: FakeTelegram) -> BroadcastSender:
+    bot = Bot(TOKEN, base_url=fake.base_url)
+    return BroadcastSender(app.db, "telegram", telegram_sender(bot), rate=RATE)
+
+
+async def run_for(app: App, fake: FakeTelegram, broadcast_id: int, seconds: float | None) -> None:
+    stop = asyncio.Event()
+    if seconds is not None:
+        asyncio.get_running_loop().call_later(seconds, stop.set)
+    await sender(app, fake).run(broadcast_id, stop)
+
+
+def test_five_thousand_at_the_rate_resuming_without_doubles(app: App, fake: FakeTelegram) -> None:
+    opted_out = set(range(0, 5000, 500))
+    add_accounts(app, 5000, opted_out)
+    broadcast_id = create_broadcast(app.db, "everyone", "Pelatihan foto produk gratis Sabtu ini!")
+    asyncio.run(run_for(app, fake, broadcast_id, 3.0))  # the sender is stopped mid-way
+    first = [at for m, _, at in fake.calls if m == "sendMessage"]
+    assert 0 < len(first) < 4990
+    asyncio.run(run_for(app, fake, broadcast_id, None))  # and started again
+    sends = [(int(p["chat_id"]), at) for m, p, at in fake.calls if m == "sendMessage"]
+    per_chat: dict[int, int] = {}
+    for chat, _ in sends:
+        per_chat[chat] = per_chat.get(chat, 0) + 1
+    expected = {10_000 + n for n in range(5000) if n not in opted_out}
+    assert set(per_chat) == expected and set(per_chat.values()) == {1}
+    times = [at for _, at in sends]
+    window = int(RATE)
+    assert min(times[i + window] - times[i] for i in range(len(times) - window)) >= 0.99
+    achieved = (len(first) - 1) / (first[-1] - first[0])
+    assert abs(achieved - RATE) / RATE <= 0.05, achieved
+    counts = delivery_counts(app.db, broadcast_id)
+    assert counts == {"sent": 4990, "skipped_opted_out": 10}
+    with app.db.session() as s:
+        assert s.get(Broadcast, broadcast_id).status == "done"  # type: ignore[union-attr]
+
+
+def test_rate_limit_is_waited_out(app: App, fake: FakeTelegram) -> None:
+    add_accounts(app, 3, set())
+    broadcast_id = create_broadcast(app.db, "everyone", "Halo")
+    fake.too_many["sendMessage"] = 1
+    started = time.monotonic()
+    asyncio.run(run_for(app, fake, broadcast_id, None))
+    assert time.monotonic() - started >= 1.0
+    assert delivery_counts(app.db, broadcast_id) == {"sent": 3}
+    assert fake.methods().count("sendMessage:429") == 1
+
+
+def test_segments(app: App) -> None:
+    registered = Chat(app.runner, "tg-1", channel="telegram")
+    registered.send("/start")
+    registered.send("ya")
+    registered.send("Sri")
+    registered.send(contact_phone="+6281234567890", sender_phone="+6281234567890")
+    for answer in ("Toko Segmen", "1", "sidoarjo", "lewati", "Jl. Segmen 1", "lewati", "simpan"):
+        registered.send(answer)
+    stalled = Chat(app.runner, "tg-2", channel="telegram")
+    stalled.send("/start")
+    stalled.send("ya")
+    console = Chat(app.runner, "+6289999999999", phone="+6289999999999")
+    register(console, shop="Toko Konsol")  # console owners get no broadcasts
+    with app.db.session() as s:
+
+        def ids(segment: str, value: str | None = None) -> list[str]:
+            return [a.external_id for a in recipients(s, segment, value)]
+
+        assert ids("everyone") == ["tg-1", "tg-2"]
+        assert ids("no_product") == ["tg-1"]
+        assert ids("stalled", "owner_name") == ["tg-2"]
+        assert ids("regency", "3515") == ["tg-1"]
+        assert ids("category", "makanan-minuman") == ["tg-1"]
+        assert ids("regency", "3578") == []
+
+
+def test_cli_preview_and_status(app: App) -> None:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    add_accounts(app, 50, {3})
+    env = {
+        **os.environ,
+        "DATABASE_URL": app.settings.database_url,
+        "MEDIA_DIR": str(app.settings.media_dir),
+    }
+    root = Path(__file__).resolve().parent.parent
+
+    def cli(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "bot.cli", "broadcast", *args],
+            env=env,
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr[-1000:]
+        return done.stdout
+
+    out = cli("create", "--segment", "everyone", "--text", "Halo semua", "--at", "2026-12-01T09:00")
+    assert "49 recipients (1 opted out), about 2 s to send" in out
+    assert "scheduled" in cli("status")
+    with app.db.session() as s:
+        broadcast = s.exec(select(Broadcast)).one()
+    assert broadcast.send_at.hour == 2  # 09:00 WIB is 02:00 UTC
