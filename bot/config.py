@@ -34,6 +34,10 @@ class Settings(BaseSettings):
     # Approved templates for messages sent outside the 24-hour window, per message id:
     # {"sync.product_live": {"content_sid": "HX...", "variables": ["name", "url"]}}
     whatsapp_templates: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    # Content API quick-reply templates for questions with up to 3 choices, per message id;
+    # the template's body is {{1}} (our question, in the owner's language) and its buttons'
+    # ids are the choice ids: {"reg.consent": {"content_sid": "HX..."}}
+    whatsapp_quick_replies: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     marketplace_api_url: str | None = None
     marketplace_api_key: str | None = None

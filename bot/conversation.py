@@ -28,7 +28,7 @@ from bot.storage.products import delete_product, product_snapshots, save_product
 from bot.storage.sellers import SellerDirectory, erase_seller, save_seller, seller_snapshot
 from flows import effects as fx
 from flows.engine import Env, Result, State
-from flows.messages import Inbound, Outbound, say, t
+from flows.messages import Inbound, Outbound, Text, say, t
 from flows.router import advance
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,7 @@ class Reply:
     text: str
     choices: tuple[tuple[str, str], ...] = ()
     photo: str | None = None  # sha256 of a stored photo
+    prompt: str | None = None  # message id of the question, for platform templates
     contact_button: str | None = None  # label of a "share my number" button
     location_button: str | None = None  # label of a "share my location" button
 
@@ -273,6 +274,7 @@ class ConversationRunner:
             text=renderer.message(out),
             choices=tuple((c.id, renderer(c.label)) for c in out.choices),
             photo=out.photo,
+            prompt=next((line.msgid for line in out.lines if isinstance(line, Text)), None),
             contact_button=renderer(t("button.share_contact")) if out.request_contact else None,
             location_button=renderer(t("button.share_location")) if out.request_location else None,
         )

@@ -298,3 +298,32 @@ def test_telegram_owner_continues_on_whatsapp(running: Running, twilio: FakeTwil
         accounts = list(s.exec(select(ChannelAccount)))
     assert {a.channel for a in accounts} == {"telegram", "whatsapp"}
     assert len({a.seller_id for a in accounts}) == 1
+
+
+def test_quick_reply_buttons_when_configured(settings: Settings, twilio: FakeTwilio) -> None:
+    quick = {"reg.consent": {"content_sid": "HX" + "2" * 32}}
+    app = build_app(
+        settings.model_copy(
+            update={
+                "twilio_account_sid": ACCOUNT_SID,
+                "twilio_auth_token": AUTH_TOKEN,
+                "twilio_whatsapp_from": BOT_NUMBER,
+                "twilio_api_base_url": twilio.url,
+                "public_base_url": PUBLIC,
+                "port": free_port(),
+                "inbox_settle_seconds": 0.05,
+                "whatsapp_quick_replies": quick,
+            }
+        )
+    )
+    running = Running(app)
+    try:
+        say(running, twilio, message("halo"))
+        consent = twilio.to(PHONE)[-1]
+        assert consent["ContentSid"] == "HX" + "2" * 32 and "Body" not in consent
+        assert "Setuju?" in consent["ContentVariables"]  # our words, in the owner's language
+        tapped = message("", ButtonPayload="yes", ButtonText="Setuju")
+        assert "Siapa nama Kakak" in say(running, twilio, tapped)
+    finally:
+        running.stop()
+        app.close()

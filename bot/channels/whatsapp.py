@@ -191,6 +191,12 @@ class WhatsAppChannel:
     async def send(self, phone: str, replies: list[Reply], locale: str | None = None) -> None:
         hint = Renderer(locale or self._locale(phone), self.settings.timezone)(CHOOSE_HINT)
         for reply in replies:
+            quick = self.settings.whatsapp_quick_replies.get(reply.prompt or "")
+            if quick and reply.choices and len(reply.choices) <= 3 and not reply.photo:
+                await asyncio.to_thread(
+                    self._create, phone, None, None, quick["content_sid"], {"1": reply.text}
+                )
+                continue
             body = numbered(reply, hint)
             media = (
                 [f"{(self.settings.public_base_url or '').rstrip('/')}/media/{reply.photo}.jpg"]
