@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -16,7 +15,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from sqlmodel import col, select
 
 from bot.app import App, build_app
@@ -27,14 +25,9 @@ from bot.storage.models import InboundUpdate, ProcessedUpdate, Product, Seller
 from bot.web import create_web_app
 from tests import images
 from tests.fake_telegram import TOKEN, FakeTelegram, Updates
+from tests.served import Served, free_port
 
 SECRET = "s3cret-token"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -59,37 +52,18 @@ def telegram_settings(settings: Settings, fake: FakeTelegram, **extra: Any) -> S
     return settings.model_copy(update=values)
 
 
-class Running:
-    """Our web app served by uvicorn on a loopback port, in a thread."""
+class Running(Served):
+    """Our web app with the Telegram channel, on a loopback port."""
 
     def __init__(self, app: App) -> None:
         self.app = app
         self.channel = TelegramChannel(app.settings, app.db, app.runner, app.media)
-        config = uvicorn.Config(
-            create_web_app(app, self.channel),
-            host="127.0.0.1",
-            port=app.settings.port,
-            log_level="warning",
-            lifespan="on",
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            assert time.monotonic() < deadline, "server did not start"
-            time.sleep(0.02)
-        self.url = f"http://127.0.0.1:{app.settings.port}/telegram/webhook"
-        self.http = httpx.Client(timeout=10)
+        super().__init__(create_web_app(app, self.channel), app.settings.port)
+        self.url = f"{self.base}/telegram/webhook"
 
     def post(self, update: dict[str, Any], secret: str | None = SECRET) -> int:
         headers = {"X-Telegram-Bot-Api-Secret-Token": secret} if secret is not None else {}
         return self.http.post(self.url, json=update, headers=headers).status_code
-
-    def stop(self) -> None:
-        self.http.close()
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
 
 
 @pytest.fixture

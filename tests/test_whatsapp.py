@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import itertools
-import threading
 import time
 from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from sqlmodel import select
 from twilio.request_validator import RequestValidator
 
@@ -30,7 +29,7 @@ from bot.web import create_web_app
 from tests import images
 from tests.conftest import Chat
 from tests.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
-from tests.test_telegram import free_port
+from tests.served import Served, free_port
 
 PUBLIC = "https://pelapak.test"
 BOT_NUMBER = "whatsapp:+14155238886"
@@ -45,24 +44,13 @@ def twilio() -> Iterator[FakeTwilio]:
     fake.close()
 
 
-class Running:
+class Running(Served):
+    """Our web app with the WhatsApp channel, on a loopback port."""
+
     def __init__(self, app: App) -> None:
         self.app = app
         self.channel = WhatsAppChannel(app.settings, app.db, app.runner, app.media)
-        config = uvicorn.Config(
-            create_web_app(app, None, self.channel),
-            host="127.0.0.1",
-            port=app.settings.port,
-            log_level="warning",
-            lifespan="on",
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        while not self.server.started:
-            time.sleep(0.02)
-        self.base = f"http://127.0.0.1:{app.settings.port}"
-        self.http = httpx.Client(timeout=10)
+        super().__init__(create_web_app(app, None, self.channel), app.settings.port)
 
     def post(self, path: str, form: dict[str, str], signature: str | None = "sign") -> int:
         headers = {}
@@ -72,33 +60,28 @@ class Running:
             headers["X-Twilio-Signature"] = signature
         return self.http.post(self.base + path, data=form, headers=headers).status_code
 
-    def stop(self) -> None:
-        self.http.close()
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
+
+def whatsapp_settings(settings: Settings, twilio: FakeTwilio, **extra: Any) -> Settings:
+    return settings.model_copy(
+        update={
+            "twilio_account_sid": ACCOUNT_SID,
+            "twilio_auth_token": AUTH_TOKEN,
+            "twilio_whatsapp_from": BOT_NUMBER,
+            "twilio_api_base_url": twilio.url,
+            "public_base_url": PUBLIC,
+            "port": free_port(),
+            "inbox_settle_seconds": 0.05,
+            **extra,
+        }
+    )
 
 
 @pytest.fixture
 def running(settings: Settings, twilio: FakeTwilio) -> Iterator[Running]:
-    app = build_app(
-        settings.model_copy(
-            update={
-                "twilio_account_sid": ACCOUNT_SID,
-                "twilio_auth_token": AUTH_TOKEN,
-                "twilio_whatsapp_from": BOT_NUMBER,
-                "twilio_api_base_url": twilio.url,
-                "public_base_url": PUBLIC,
-                "port": free_port(),
-                "inbox_settle_seconds": 0.05,
-                "whatsapp_templates": {
-                    "sync.product_live": {
-                        "content_sid": "HX" + "1" * 32,
-                        "variables": ["name", "url"],
-                    }
-                },
-            }
-        )
-    )
+    templates = {
+        "sync.product_live": {"content_sid": "HX" + "1" * 32, "variables": ["name", "url"]}
+    }
+    app = build_app(whatsapp_settings(settings, twilio, whatsapp_templates=templates))
     server = Running(app)
     yield server
     server.stop()
@@ -302,20 +285,7 @@ def test_telegram_owner_continues_on_whatsapp(running: Running, twilio: FakeTwil
 
 def test_quick_reply_buttons_when_configured(settings: Settings, twilio: FakeTwilio) -> None:
     quick = {"reg.consent": {"content_sid": "HX" + "2" * 32}}
-    app = build_app(
-        settings.model_copy(
-            update={
-                "twilio_account_sid": ACCOUNT_SID,
-                "twilio_auth_token": AUTH_TOKEN,
-                "twilio_whatsapp_from": BOT_NUMBER,
-                "twilio_api_base_url": twilio.url,
-                "public_base_url": PUBLIC,
-                "port": free_port(),
-                "inbox_settle_seconds": 0.05,
-                "whatsapp_quick_replies": quick,
-            }
-        )
-    )
+    app = build_app(whatsapp_settings(settings, twilio, whatsapp_quick_replies=quick))
     running = Running(app)
     try:
         say(running, twilio, message("halo"))
