@@ -232,7 +232,7 @@ class ConversationRunner:
                     session,
                     account,
                     effect.data,
-                    source=channel if channel in ("telegram", "whatsapp") else "telegram",
+                    source=channel,
                 )
             elif isinstance(effect, fx.EraseMyData):
                 erase_seller(session, account)

@@ -50,10 +50,6 @@ def categories() -> tuple[Category, ...]:
     )
 
 
-def category_codes() -> list[str]:
-    return [c.code for c in categories()]
-
-
 def suggest_categories(text: str) -> list[str]:
     """Category codes whose keywords appear in the text, best first ('keripik' -> food)."""
     words = re.findall(r"[a-z]+", (text or "").lower())

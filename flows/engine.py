@@ -20,7 +20,6 @@ from flows.messages import (
     Choice,
     Inbound,
     Outbound,
-    PhotoRef,
     Text,
     label_from_json,
     label_to_json,
@@ -542,7 +541,3 @@ def is_paused(state: State, env: Env) -> bool:
         and env.now - state.updated_at > env.pause
         and (state.draft or state.history)
     )
-
-
-def photo_refs(values: list[dict[str, Any]]) -> list[PhotoRef]:
-    return [PhotoRef.from_json(v) for v in values]

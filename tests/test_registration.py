@@ -52,6 +52,7 @@ def test_happy_path_stores_seller_and_outbox_event_together(app: App, owner: Cha
     )
     assert seller.address == "Jl. Raya Waru No. 12, RT 02/RW 03"
     assert seller.nib is None and seller.phone_verified
+    assert seller.source == "console"  # the channel it really came from
     assert seller.consent_version and seller.consent_at is not None
     [event] = events(app)
     assert event.kind == "seller.upsert" and event.aggregate_ref == seller.ref

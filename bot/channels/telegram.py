@@ -359,6 +359,4 @@ def _unsupported(message: Message) -> str | None:
         return "sticker"
     if message.video or message.video_note or message.animation:
         return "video"
-    if message.document and not (message.document.mime_type or "").startswith("image/"):
-        return None  # a file: the pipeline reads its bytes and says what it is
-    return None
+    return None  # a document goes through the photo pipeline, which says what it is
