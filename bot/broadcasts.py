@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,6 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
+from bot.config import Settings
 from bot.storage.database import Database
 from bot.storage.models import (
     Broadcast,
@@ -60,17 +62,45 @@ Send = Callable[[ChannelAccount, str], Awaitable[SendResult]]
 def create_broadcast(
     db: Database, segment: str, text: str, value: str | None = None, send_at: datetime | None = None
 ) -> int:
+    with db.session() as session:
+        return add_broadcast(session, segment, text, value, send_at)
+
+
+def add_broadcast(
+    session: Session,
+    segment: str,
+    text: str,
+    value: str | None = None,
+    send_at: datetime | None = None,
+) -> int:
+    """A broadcast, sent by `pelapak run` (or `pelapak broadcast send`) once it is due."""
     if segment not in SEGMENTS:
         raise ValueError(f"unknown segment {segment!r}; one of {', '.join(SEGMENTS)}")
     if segment != "everyone" and segment != "no_product" and not value:
         raise ValueError(f"segment {segment!r} needs a value")
-    with db.session() as session:
-        broadcast = Broadcast(
-            text=text, segment=segment, segment_value=value, send_at=send_at or utcnow()
-        )
-        session.add(broadcast)
-        session.flush()
-        return broadcast.id or 0
+    broadcast = Broadcast(
+        text=text, segment=segment, segment_value=value, send_at=send_at or utcnow()
+    )
+    session.add(broadcast)
+    session.flush()
+    return broadcast.id or 0
+
+
+def audience(
+    session: Session, segment: str, value: str | None, settings: Settings
+) -> tuple[int, float]:
+    """How many a broadcast reaches (opted-out left out) and the seconds sending takes."""
+    reachable = [a for a in recipients(session, segment, value) if not a.opted_out]
+    rates = {
+        "telegram": settings.broadcast_telegram_rate,
+        "whatsapp": settings.broadcast_whatsapp_rate,
+    }
+    per_channel = Counter(a.channel for a in reachable)
+    # channels send side by side: the slowest one decides
+    seconds = max(
+        (estimate_seconds(n, rates[channel]) for channel, n in per_channel.items()), default=0.0
+    )
+    return len(reachable), seconds
 
 
 def recipients(session: Session, segment: str, value: str | None) -> list[ChannelAccount]:

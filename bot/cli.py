@@ -20,6 +20,10 @@ broadcast_app = typer.Typer(help="Messages from admins to a segment of owners.")
 app.add_typer(broadcast_app, name="broadcast")
 app.add_typer(import_app, name="import")
 app.add_typer(sync_app, name="sync")
+admin_app = typer.Typer(help="Who may broadcast (besides ADMIN_TELEGRAM_IDS / _WHATSAPP_NUMBERS).")
+app.add_typer(admin_app, name="admin")
+facilitator_app = typer.Typer(help="Field facilitators (pendamping).")
+app.add_typer(facilitator_app, name="facilitator")
 
 
 @app.command()
@@ -210,7 +214,7 @@ def broadcast_create(
     """Create a broadcast: shows how many will get it and how long sending takes."""
     from zoneinfo import ZoneInfo
 
-    from bot.broadcasts import create_broadcast, estimate_seconds, recipients
+    from bot.broadcasts import audience, create_broadcast, recipients
 
     kind, _, value = segment.partition(":")
     built = build_app()
@@ -223,11 +227,10 @@ def broadcast_create(
             raise typer.Exit(2) from exc
         with built.db.read_session() as session:
             people = recipients(session, kind, value or None)
-        reachable = [p for p in people if not p.opted_out]
-        seconds = estimate_seconds(len(reachable), built.settings.broadcast_telegram_rate)
+            reachable, seconds = audience(session, kind, value or None, built.settings)
         typer.echo(
-            f"broadcast {broadcast_id}: {len(reachable)} recipients "
-            f"({len(people) - len(reachable)} opted out), about {seconds:.0f} s to send"
+            f"broadcast {broadcast_id}: {reachable} recipients "
+            f"({len(people) - reachable} opted out), about {seconds:.0f} s to send"
         )
     finally:
         built.close()
@@ -284,6 +287,130 @@ def broadcast_send() -> None:
             return await send_due(built.db, senders, stop)
 
         typer.echo(f"sent {asyncio.run(main())} broadcast(s)")
+    finally:
+        built.close()
+
+
+@admin_app.command("add")
+def admin_add(
+    telegram: str | None = typer.Option(None, help="Telegram user id (a number)"),
+    whatsapp: str | None = typer.Option(None, help="WhatsApp number, e.g. 0812-3456-7890"),
+) -> None:
+    """Let someone broadcast (/siaran) from Telegram or WhatsApp."""
+    from bot.roles import add_admin
+
+    if bool(telegram) == bool(whatsapp):
+        typer.echo("Give one of --telegram or --whatsapp.", err=True)
+        raise typer.Exit(2)
+    channel, external_id = ("telegram", telegram) if telegram else ("whatsapp", whatsapp)
+    built = build_app()
+    try:
+        with built.db.session() as session:
+            admin = add_admin(session, channel, str(external_id).strip())
+            typer.echo(f"admin: {admin.channel} {admin.external_id}")
+    except ValueError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from exc
+    finally:
+        built.close()
+
+
+@admin_app.command("list")
+def admin_list() -> None:
+    """Admins from the table and from settings."""
+    from sqlmodel import select
+
+    from bot.storage.models import Admin
+
+    built = build_app()
+    try:
+        for telegram_id in built.settings.admin_telegram_ids:
+            typer.echo(f"telegram {telegram_id} (ADMIN_TELEGRAM_IDS)")
+        for number in built.settings.admin_whatsapp_numbers:
+            typer.echo(f"whatsapp {number} (ADMIN_WHATSAPP_NUMBERS)")
+        with built.db.read_session() as session:
+            for admin in session.exec(select(Admin)):
+                typer.echo(f"{admin.channel} {admin.external_id}")
+    finally:
+        built.close()
+
+
+@facilitator_app.command("add")
+def facilitator_add(
+    name: str = typer.Option(..., help="The facilitator's name"),
+    regency: str = typer.Option(..., help="Kemendagri regency code, e.g. 3515 (Sidoarjo)"),
+    assign: bool = typer.Option(
+        True, help="Give them the imported businesses of the regency that nobody has yet"
+    ),
+) -> None:
+    """Add a facilitator and print their invite code (they send /pendamping CODE)."""
+    from bot.roles import add_facilitator, assign_leads
+
+    built = build_app()
+    try:
+        with built.db.session() as session:
+            facilitator = add_facilitator(session, name, regency)
+            leads = assign_leads(session, facilitator, None) if assign else 0
+            typer.echo(f"{facilitator.name}: {facilitator.code}, {leads} imported businesses")
+            typer.echo(f"invite code: {facilitator.invite_code}")
+            typer.echo(f"they send: /pendamping {facilitator.invite_code}")
+            username = built.settings.telegram_bot_username
+            if username:
+                typer.echo(f"or open: https://t.me/{username}?start=pdp_{facilitator.invite_code}")
+    except ValueError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from exc
+    finally:
+        built.close()
+
+
+@facilitator_app.command("assign")
+def facilitator_assign(
+    code: str = typer.Argument(..., help="The facilitator's code, e.g. PDP-3515-001"),
+    regency: str | None = typer.Option(None, help="Regency code (default: theirs)"),
+) -> None:
+    """Give a facilitator the unassigned imported businesses of a regency."""
+    from sqlmodel import select
+
+    from bot.roles import assign_leads
+    from bot.storage.models import Facilitator
+
+    built = build_app()
+    try:
+        with built.db.session() as session:
+            facilitator = session.exec(
+                select(Facilitator).where(Facilitator.code == code.upper())
+            ).first()
+            if facilitator is None:
+                typer.echo(f"no facilitator {code}", err=True)
+                raise typer.Exit(2)
+            typer.echo(f"assigned {assign_leads(session, facilitator, regency)}")
+    finally:
+        built.close()
+
+
+@facilitator_app.command("list")
+def facilitator_list() -> None:
+    """Facilitators, whether they joined, and how many owners they registered."""
+    from rich.console import Console
+    from rich.table import Table
+    from sqlmodel import func, select
+
+    from bot.storage.models import Facilitator, Seller
+
+    built = build_app()
+    try:
+        table = Table("code", "name", "regency", "joined", "owners")
+        with built.db.read_session() as session:
+            for f in session.exec(select(Facilitator).order_by(Facilitator.code)):
+                owners = session.exec(
+                    select(func.count()).where(
+                        Seller.facilitator_code == f.code, Seller.status != "erased"
+                    )
+                ).one()
+                joined = f.joined_at.isoformat(timespec="minutes") if f.joined_at else "-"
+                table.add_row(f.code, f.name, f.regency_code, joined, str(owners))
+        Console().print(table)
     finally:
         built.close()
 

@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     sync_timeout_seconds: float = 20.0
 
     admin_telegram_ids: list[int] = Field(default_factory=list)
+    admin_whatsapp_numbers: list[str] = Field(default_factory=list)
+    telegram_bot_username: str | None = None  # for facilitator invite links (t.me/<name>)
+    consent_code_hours: float = 72.0  # how long the owner's one-time code works
     default_locale: str = "id"
     timezone: str = "Asia/Jakarta"
     resume_after_hours: float = 6.0

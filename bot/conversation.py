@@ -12,13 +12,17 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from bot.broadcasts import add_broadcast, audience
 from bot.config import Settings
 from bot.i18n import Renderer, pick_locale
 from bot.notices import take_for_account
+from bot.roles import facilitator_of, is_admin, join
+from bot.storage import consent
 from bot.storage.database import Database
 from bot.storage.models import (
     ChannelAccount,
     Conversation,
+    Facilitator,
     ProcessedUpdate,
     Seller,
     UmkmRecord,
@@ -52,6 +56,26 @@ def imported_record(session: Session, phone: str | None) -> dict[str, Any] | Non
         return None
     record = session.exec(select(UmkmRecord).where(UmkmRecord.phone == phone)).first()
     return record.model_dump(mode="json") if record else None
+
+
+_CODE_OUTCOMES: dict[str, Callable[[int], Text]] = {
+    "ok": lambda left: t("fac.code_ok"),
+    "wrong": lambda left: t("fac.code_wrong", left=left),
+    "locked": lambda left: t("fac.code_locked"),
+    "expired": lambda left: t("fac.code_expired"),
+    "none": lambda left: t("fac.code_none"),
+}
+
+
+def _facilitator_snapshot(facilitator: Facilitator | None) -> dict[str, Any] | None:
+    if facilitator is None:
+        return None
+    return {
+        "id": facilitator.id,
+        "code": facilitator.code,
+        "name": facilitator.name,
+        "regency_code": facilitator.regency_code,
+    }
 
 
 class KeyedLocks:
@@ -127,12 +151,14 @@ class ConversationRunner:
         account = self._account(session, inbound, now)
         conversation = self._conversation(session, account, now)
         linked = self._link_by_phone(session, account, conversation)
-        seller = session.get(Seller, account.seller_id) if account.seller_id else None
+        facilitator = facilitator_of(session, account)
+        helped = self._helped(session, account, facilitator)
+        seller = helped or (session.get(Seller, account.seller_id) if account.seller_id else None)
         renderer = Renderer(account.locale, self.settings.timezone, self.settings.strict_messages)
         env = Env(
             now=now,
             channel=inbound.channel,
-            directory=SellerDirectory(session),
+            directory=SellerDirectory(session, self._audience),
             known_phone=account.phone,
             profile_name=inbound.profile_name or account.profile_name,
             seller=seller_snapshot(seller) if seller else None,
@@ -142,6 +168,12 @@ class ConversationRunner:
             render=renderer,
             opted_out=account.opted_out,
             imported=None if seller else imported_record(session, account.phone),
+            is_admin=is_admin(session, self.settings, account),
+            facilitator=_facilitator_snapshot(facilitator),
+            acting_for=seller_snapshot(helped) if helped else None,
+            consent_request=(
+                None if seller or facilitator else consent.pending_request_for(session, account)
+            ),
         )
         state = State.load(
             conversation.flow,
@@ -151,11 +183,12 @@ class ConversationRunner:
             conversation.updated_at,
         )
         result = advance(state, inbound, env)
+        outcomes = self._apply(session, account, result, inbound.channel, helped, facilitator, now)
+        result.replies[:0] = outcomes
         notices = take_for_account(session, account.id or 0, lock=not self.db.is_sqlite)
         result.replies[:0] = [say(text) for text in notices]
         if linked is not None:
             result.replies.insert(0, say(t("account.linked", shop=linked.shop_name or "")))
-        self._apply(session, account, result, inbound.channel)
         self._save(session, conversation, result.state, now)
         if account.locale != renderer.locale:
             renderer = Renderer(
@@ -222,18 +255,45 @@ class ConversationRunner:
             session.flush()
         return conversation
 
+    def _audience(self, session: Session, segment: str, value: str | None) -> tuple[int, float]:
+        return audience(session, segment, value, self.settings)
+
+    @staticmethod
+    def _helped(
+        session: Session, account: ChannelAccount, facilitator: Facilitator | None
+    ) -> Seller | None:
+        """The owner's shop a facilitator is working on, if it is still theirs to work on."""
+        if facilitator is None or not account.acting_seller_id:
+            return None
+        seller = session.get(Seller, account.acting_seller_id)
+        if seller is None or seller.facilitator_code != facilitator.code:
+            return None
+        return seller if seller.status in ("active", "awaiting_consent") else None
+
     def _apply(
-        self, session: Session, account: ChannelAccount, result: Result, channel: str
-    ) -> None:
-        seller = session.get(Seller, account.seller_id) if account.seller_id else None
+        self,
+        session: Session,
+        account: ChannelAccount,
+        result: Result,
+        channel: str,
+        helped: Seller | None,
+        facilitator: Facilitator | None,
+        now: datetime,
+    ) -> list[Outbound]:
+        """Carry out the effects; replies for what only the host can judge (codes, invites)."""
+        seller = helped or (session.get(Seller, account.seller_id) if account.seller_id else None)
+        said: list[Outbound] = []
         for effect in result.effects:
             if isinstance(effect, fx.SaveSeller):
-                seller = save_seller(
-                    session,
-                    account,
-                    effect.data,
-                    source=channel,
-                )
+                seller = save_seller(session, account, effect.data, source=channel, helped=helped)
+            elif isinstance(effect, fx.JoinAsFacilitator | fx.RegisterForOwner | fx.ActFor):
+                helped = self._apply_facilitator(session, account, effect, facilitator, now, said)
+                seller = helped or seller
+            elif isinstance(effect, fx.GiveConsent | fx.DeclineConsent):
+                owned = self._apply_consent(session, account, effect, facilitator, now, said)
+                seller = owned or seller
+            elif isinstance(effect, fx.CreateBroadcast):
+                self._apply_broadcast(session, account, effect, said)
             elif isinstance(effect, fx.EraseMyData):
                 erase_seller(session, account)
                 seller = None
@@ -257,6 +317,89 @@ class ConversationRunner:
                 save_product_draft(session, seller, effect.data, effect.product_id)
             elif isinstance(effect, fx.DeleteProduct):
                 delete_product(session, seller, effect.product_id)
+        return said
+
+    def _apply_facilitator(
+        self,
+        session: Session,
+        account: ChannelAccount,
+        effect: fx.JoinAsFacilitator | fx.RegisterForOwner | fx.ActFor,
+        facilitator: Facilitator | None,
+        now: datetime,
+        said: list[Outbound],
+    ) -> Seller | None:
+        """Facilitator actions; the role is checked here, not only in the flows."""
+        if isinstance(effect, fx.JoinAsFacilitator):
+            joined = join(session, account, effect.invite_code, now)
+            if joined is None:
+                said.append(say(t("fac.invite_unknown")))
+            else:
+                said.append(say(t("fac.joined", name=joined.name, code=joined.code)))
+            return None
+        if facilitator is None:
+            log.warning("facilitator action by a non-facilitator, account %s", account.id)
+            said.append(say(t("role.facilitator_only")))
+            return None
+        if isinstance(effect, fx.ActFor):
+            target = session.get(Seller, effect.seller_id) if effect.seller_id else None
+            if target is not None and target.facilitator_code != facilitator.code:
+                said.append(say(t("role.not_your_owner")))
+                target = None
+            account.acting_seller_id = target.id if target else None
+            session.add(account)
+            return target
+        registered = consent.register_for_owner(
+            session,
+            facilitator,
+            effect.data,
+            now,
+            timedelta(hours=self.settings.consent_code_hours),
+            whatsapp_enabled=bool(self.settings.twilio_account_sid),
+        )
+        account.acting_seller_id = registered.seller.id
+        session.add(account)
+        return registered.seller
+
+    def _apply_consent(
+        self,
+        session: Session,
+        account: ChannelAccount,
+        effect: fx.GiveConsent | fx.DeclineConsent,
+        facilitator: Facilitator | None,
+        now: datetime,
+        said: list[Outbound],
+    ) -> Seller | None:
+        if isinstance(effect, fx.DeclineConsent):
+            if not consent.decline(session, account, effect.seller_id, now):
+                said.append(say(t("consent.not_found")))
+            return None
+        if effect.code is None:
+            seller = consent.agree_as_owner(session, account, effect.seller_id, now)
+            if seller is None:
+                said.append(say(t("consent.not_found")))
+            return seller
+        if facilitator is None:
+            said.append(say(t("role.facilitator_only")))
+            return None
+        outcome, left = consent.agree_by_code(
+            session, facilitator, effect.seller_id, effect.code, now
+        )
+        said.append(say(_CODE_OUTCOMES[outcome](left)))
+        return None
+
+    def _apply_broadcast(
+        self,
+        session: Session,
+        account: ChannelAccount,
+        effect: fx.CreateBroadcast,
+        said: list[Outbound],
+    ) -> None:
+        if not is_admin(session, self.settings, account):
+            log.warning("broadcast by a non-admin, account %s", account.id)
+            said.append(say(t("role.admin_only")))
+            return
+        send_at = datetime.fromisoformat(effect.send_at) if effect.send_at else None
+        add_broadcast(session, effect.segment, effect.text, effect.value, send_at)
 
     def _save(
         self, session: Session, conversation: Conversation, state: State, now: datetime

@@ -56,6 +56,50 @@ class StoreReferral:
     code: str
 
 
+@dataclass(frozen=True)
+class JoinAsFacilitator:
+    """Claim a facilitator invite; the host checks the code and says how it went."""
+
+    invite_code: str
+
+
+@dataclass(frozen=True)
+class RegisterForOwner:
+    """A facilitator registered an owner's shop: stored unpublished until the owner agrees."""
+
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ActFor:
+    """A facilitator works on one of their owners' shops (None: back to their own)."""
+
+    seller_id: int | None
+
+
+@dataclass(frozen=True)
+class GiveConsent:
+    """The owner agreed: by answering SETUJU themselves, or through the one-time code."""
+
+    seller_id: int
+    code: str | None = None  # set when the facilitator typed the owner's code
+
+
+@dataclass(frozen=True)
+class DeclineConsent:
+    """The owner refused the registration a facilitator made: it is erased."""
+
+    seller_id: int
+
+
+@dataclass(frozen=True)
+class CreateBroadcast:
+    segment: str
+    value: str | None
+    text: str
+    send_at: str | None  # ISO time; None sends now
+
+
 Effect = (
     SaveSeller
     | EraseMyData
@@ -65,4 +109,10 @@ Effect = (
     | DeleteProduct
     | StoreReferral
     | SetOptOut
+    | JoinAsFacilitator
+    | RegisterForOwner
+    | ActFor
+    | GiveConsent
+    | DeclineConsent
+    | CreateBroadcast
 )

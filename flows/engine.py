@@ -8,7 +8,7 @@ host carries out in one transaction.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -36,6 +36,30 @@ class Directory(Protocol):
 
     def shop_name_taken(self, name: str, *, except_seller: int | None = None) -> bool: ...
 
+    def seller_with_phone(self, phone: str) -> Mapping[str, Any] | None:
+        """A registered or awaiting-consent shop with this number, if any."""
+        ...
+
+    def imported_with_phone(self, phone: str) -> Mapping[str, Any] | None:
+        """Government MSME data for this number, if any."""
+        ...
+
+    def facilitator_owners(self, facilitator_id: int) -> Sequence[Mapping[str, Any]]:
+        """The shops a facilitator registered, with their progress."""
+        ...
+
+    def facilitator_leads(
+        self, facilitator_id: int, limit: int
+    ) -> tuple[int, Sequence[Mapping[str, Any]]]:
+        """Imported businesses assigned to a facilitator and not registered yet."""
+        ...
+
+    def facilitator_exists(self, code: str) -> bool: ...
+
+    def audience(self, segment: str, value: str | None) -> tuple[int, float]:
+        """How many a broadcast would reach (opted-out left out) and seconds to send."""
+        ...
+
 
 @dataclass(frozen=True)
 class Env:
@@ -53,6 +77,10 @@ class Env:
     render: Callable[[Text | str], str] = str  # the host's translator, for drafts it writes
     opted_out: bool = False  # no reminders or broadcasts; conversations still work
     imported: Mapping[str, Any] | None = None  # government MSME data matching their number
+    is_admin: bool = False
+    facilitator: Mapping[str, Any] | None = None  # {id, code, name, regency_code} when one
+    acting_for: Mapping[str, Any] | None = None  # the owner's shop a facilitator works on
+    consent_request: Mapping[str, Any] | None = None  # a facilitator's registration for them
 
     @property
     def registered(self) -> bool:

@@ -29,18 +29,33 @@ _WORDS = {
     "help": {"bantuan", "help", "tolong"},
     "registration": {"daftar", "register", "daftar toko"},
     "edit_shop": {"ubah toko", "ubah data toko", "edit shop"},
+    "register_owner": {"daftarkan", "daftarkan pemilik", "register owner"},
+    "my_owners": {"binaan", "binaan saya", "my owners"},
+    "broadcast": {"siaran", "broadcast"},
 }
 
 
 def _choices(ctx: Ctx) -> tuple[Choice, ...]:
-    if not ctx.env.registered:
-        return (Choice("registration", t("menu.register")), Choice("help", t("menu.help")))
-    return (
-        Choice("product", t("menu.add_product")),
-        Choice("products", t("menu.my_products")),
-        Choice("edit_shop", t("menu.edit_shop")),
-        Choice("help", t("menu.help")),
-    )
+    """What this person may do: their own shop, plus what their role adds."""
+    env = ctx.env
+    choices: list[Choice] = []
+    if env.facilitator:
+        choices += [
+            Choice("register_owner", t("fac.menu.register_owner")),
+            Choice("my_owners", t("fac.menu.my_owners")),
+        ]
+    if env.registered:
+        choices += [
+            Choice("product", t("menu.add_product")),
+            Choice("products", t("menu.my_products")),
+            Choice("edit_shop", t("menu.edit_shop")),
+        ]
+    elif not env.facilitator and not env.is_admin:
+        choices.append(Choice("registration", t("menu.register")))
+    if env.is_admin:
+        choices.append(Choice("broadcast", t("menu.broadcast")))
+    choices.append(Choice("help", t("menu.help")))
+    return tuple(choices)
 
 
 def _ask(ctx: Ctx) -> Outbound:
@@ -67,6 +82,12 @@ def _finish(ctx: Ctx) -> Outcome:
         return Outcome(start="registration", draft=seller, step="summary")
     if picked == "products":
         return Outcome(start="product_list")
+    if picked == "register_owner":
+        return Outcome(start="assisted", draft={"assisted": True})
+    if picked == "my_owners":
+        return Outcome(start="binaan")
+    if picked == "broadcast":
+        return Outcome(start="siaran")
     photos = ctx.draft.get("photos")
     return Outcome(start=str(picked), draft={"photos": photos[:5]} if photos else None)
 

@@ -82,6 +82,8 @@ def _read_consent(msg: Inbound, ctx: Ctx) -> Reading:
 
 def _ask_owner_name(ctx: Ctx) -> Outbound:
     profile = _clean(ctx.env.profile_name)
+    if ctx.draft.get("assisted"):  # a facilitator's own name is not the owner's
+        return say(t("fac.ask_owner_name"))
     if profile and _valid_person_name(profile):
         return say(
             t("reg.ask_owner_name_known", name=profile), choices=(Choice("profile", profile),)
@@ -391,6 +393,8 @@ def _after(step_id: str) -> Callable[[Ctx], str]:
             known = ctx.draft.get(_FILLS[candidate]) not in (None, "")
             if ctx.draft.get("from_import") and known:
                 continue
+            if candidate == "phone" and ctx.draft.get("assisted"):
+                continue  # the facilitator gave the owner's number first
             if candidate == "phone" and ctx.env.known_phone:
                 return "phone_confirm"
             return candidate
@@ -417,8 +421,13 @@ def _after_phone_confirm(ctx: Ctx) -> str:
     return "phone" if ctx.draft.get("phone_other") else _after("phone")(ctx)
 
 
+def imported_record(ctx: Ctx) -> dict[str, Any]:
+    """The imported data on offer: the owner's own number's, or the one a facilitator typed."""
+    return dict(ctx.draft.get("imported_record") or ctx.env.imported or {})
+
+
 def _ask_imported(ctx: Ctx) -> Outbound:
-    record = dict(ctx.env.imported or {})
+    record = imported_record(ctx)
     known = {**record, "shop_name": record.get("business_name"), "phone": None}
     lines = [line for line in summary_lines(known) if line.msgid not in ("reg.summary.phone",)]
     return say(
@@ -435,7 +444,7 @@ def _read_imported(msg: Inbound, ctx: Ctx) -> Reading:
         return Parsed({"from_import": False})
     if said is not True:
         return Invalid(t("reg.imported_unclear"))
-    record = dict(ctx.env.imported or {})
+    record = imported_record(ctx)
     seller_id = (ctx.env.seller or {}).get("id")
     shop = record.get("business_name") or ""
     free = 3 <= len(shop) <= 60 and not ctx.env.directory.shop_name_taken(

@@ -6,9 +6,14 @@ import re
 from typing import Any
 
 from flows.account import ERASE, LANGUAGE, my_data
+from flows.admin import SIARAN
+from flows.consent import answer_consent
 from flows.effects import (
+    ActFor,
     Effect,
     EraseMyData,
+    GiveConsent,
+    JoinAsFacilitator,
     SaveProductDraft,
     SaveSeller,
     SetOptOut,
@@ -30,15 +35,39 @@ from flows.engine import (
     is_paused,
     normalize_command,
 )
+from flows.facilitator import (
+    ASSISTED,
+    CONSENT_CODE,
+    HELPING,
+    OWNERS,
+    read_code,
+)
 from flows.menu import MENU_FLOW
-from flows.messages import Inbound, say, t
+from flows.messages import Inbound, Outbound, say, t
 from flows.product import FIX_WORDS, PRODUCT, PRODUCT_FIELDS, PRODUCT_MORE
 from flows.product_list import PRODUCT_LIST
 from flows.registration import REGISTRATION
 
 FLOWS: dict[str, Flow] = {
-    f.id: f for f in (REGISTRATION, PRODUCT, PRODUCT_MORE, PRODUCT_LIST, MENU_FLOW, ERASE, LANGUAGE)
+    f.id: f
+    for f in (
+        REGISTRATION,
+        PRODUCT,
+        PRODUCT_MORE,
+        PRODUCT_LIST,
+        MENU_FLOW,
+        ERASE,
+        LANGUAGE,
+        ASSISTED,
+        HELPING,
+        OWNERS,
+        CONSENT_CODE,
+        SIARAN,
+    )
 }
+# Flows only a role may run; checked whenever one opens or takes a message.
+_FACILITATOR_FLOWS = {ASSISTED.id, HELPING.id, OWNERS.id, CONSENT_CODE.id}
+_ADMIN_FLOWS = {SIARAN.id}
 # Flows that interrupt another one and hand back to it when they end.
 _SIDE_FLOWS = {ERASE.id, LANGUAGE.id}
 PARKED = "_parked"
@@ -46,6 +75,8 @@ PARKED = "_parked"
 _OPT_OUT = {"stop", "berhenti", "jangan kirim lagi", "unsubscribe", "stop kirim", "berhenti kirim"}
 _OPT_IN = {"mulai", "start", "mulai lagi"}
 _DEEP_LINK = re.compile(r"[A-Za-z0-9_-]{1,64}")  # what t.me/<bot>?start= may carry
+INVITE_PREFIX = "pdp_"  # t.me/<bot>?start=pdp_<invite code> makes a facilitator
+_WITH_ARGUMENT = re.compile(r"/?(pendamping|kode|code)\b[\s:]*(.*)", re.IGNORECASE | re.DOTALL)
 
 _COMMANDS = {
     "data_saya": "my_data",
@@ -62,6 +93,14 @@ _COMMANDS = {
     "language": LANGUAGE.id,
     "daftar": "register",
     "register": "register",
+    "daftarkan": "assisted",
+    "daftarkan pemilik": "assisted",
+    "binaan": "owners",
+    "binaan saya": "owners",
+    "selesai_bantu": "stop_helping",
+    "selesai bantu": "stop_helping",
+    "siaran": "siaran",
+    "broadcast": "siaran",
 }
 
 
@@ -79,7 +118,14 @@ def advance(state: State, inbound: Inbound, env: Env) -> Result:
         result.replies.insert(0, say(t("account.opted_in")))
         result.effects.append(SetOptOut(False))
         return result
+    argument = _WITH_ARGUMENT.fullmatch(text.strip())
+    if argument and (text.strip().startswith("/") or argument.group(2).strip()):
+        return _command_with_argument(state, env, argument.group(1).lower(), argument.group(2))
     action = _COMMANDS.get(command)
+    if env.consent_request and not env.registered and action not in _SIDE_FLOWS:
+        return answer_consent(state, inbound, env)
+    if action in ("assisted", "owners", "siaran", "stop_helping"):
+        return _role_command(state, env, action)
     if action == "my_data":
         result = Result(state, [my_data(env, state.draft if state.flow == REGISTRATION.id else {})])
         if state.flow and state.step:
@@ -95,15 +141,19 @@ def advance(state: State, inbound: Inbound, env: Env) -> Result:
         if fixing is not None:
             return fixing
     if global_word(inbound)[0] == MENU or state.flow is None:
-        if not env.registered and state.flow is None:
+        if not env.registered and state.flow is None and not _has_role(env):
             return _open(REGISTRATION, env, welcome=True)
         if state.flow is None or global_word(inbound)[0] == MENU:
-            opened = begin(MENU_FLOW, env, {PARKED: _park(state)})
+            home = HELPING if env.acting_for else MENU_FLOW
+            opened = begin(home, env, {PARKED: _park(state)})
             opened.effects.extend(_keep_unfinished_product(state))
             return _finish_open(opened, env)
 
     assert state.flow is not None
     flow = FLOWS.get(state.flow, MENU_FLOW)
+    refused = _refuse_role(flow.id, env)
+    if refused is not None:
+        return Result(State(updated_at=env.now), [refused])
     if state.step is None:
         return _finish_open(begin(flow, env, state.draft), env)
     if is_paused(state, env) and (state.pending or {}).get("kind") != "resume":
@@ -177,6 +227,11 @@ def _finish_open(result: Result, env: Env) -> Result:
         flow = FLOWS.get(state.flow, MENU_FLOW)
         if flow.id == PRODUCT.id and not env.registered and not _saving_seller(result):
             flow = MENU_FLOW
+        refused = _refuse_role(flow.id, env)
+        if refused is not None and not _acting_from_now(result):
+            result.state = State(updated_at=env.now)
+            result.replies.append(refused)
+            return result
         opened = begin(flow, env, state.draft)
         opened.replies[:0] = result.replies
         opened.effects[:0] = result.effects
@@ -190,18 +245,81 @@ def _saving_seller(result: Result) -> bool:
     return any(isinstance(e, SaveSeller) for e in result.effects)
 
 
+def _has_role(env: Env) -> bool:
+    return bool(env.facilitator or env.is_admin)
+
+
+def _refuse_role(flow_id: str, env: Env) -> Outbound | None:
+    """The refusal for someone opening (or still in) a flow their role does not allow."""
+    if flow_id in _FACILITATOR_FLOWS and not env.facilitator:
+        return say(t("role.facilitator_only"))
+    if flow_id in _ADMIN_FLOWS and not env.is_admin:
+        return say(t("role.admin_only"))
+    return None
+
+
+def _acting_from_now(result: Result) -> bool:
+    """The facilitator just picked a shop to help: this turn's env does not know it yet."""
+    return any(isinstance(e, ActFor) and e.seller_id for e in result.effects)
+
+
+def _role_command(state: State, env: Env, action: str) -> Result:
+    flow = {"assisted": ASSISTED, "owners": OWNERS, "siaran": SIARAN}.get(action)
+    if action == "stop_helping":
+        if not env.acting_for:
+            return Result(state, [say(t("fac.not_helping"))])
+        shop = env.acting_for.get("shop_name") or "-"
+        return Result(
+            State(updated_at=env.now), [say(t("fac.done_helping", shop=shop))], [ActFor(None)]
+        )
+    assert flow is not None
+    refused = _refuse_role(flow.id, env)
+    if refused is not None:
+        return Result(state, [refused])
+    opened = begin(flow, env, {"assisted": True} if flow is ASSISTED else None)
+    opened.effects.extend(_keep_unfinished_product(state))
+    if flow is ASSISTED and env.acting_for:
+        opened.effects.append(ActFor(None))  # a new owner: stop working on the last one
+    return opened
+
+
+def _command_with_argument(state: State, env: Env, command: str, argument: str) -> Result:
+    """/pendamping <invite code>, /kode <the owner's one-time code>."""
+    value = argument.strip()
+    if command == "pendamping":
+        if not value:
+            return Result(state, [say(t("fac.join_missing_code"))])
+        return Result(state, [], [JoinAsFacilitator(value.upper()[:64])])
+    if not env.facilitator:
+        return Result(state, [say(t("role.facilitator_only"))])
+    if not env.acting_for:
+        return Result(state, [say(t("fac.not_helping"))])
+    code = read_code(value)
+    if code is None:
+        return Result(state, [say(t("fac.consent_code_invalid"))])
+    opened = begin(HELPING, env)
+    opened.effects.append(GiveConsent(int(env.acting_for["id"]), code=code))
+    return opened
+
+
 def _start(state: State, env: Env, payload: str) -> Result:
     """/start, optionally with a deep-link payload (stored as the referral code)."""
+    if payload.lower().startswith(INVITE_PREFIX):
+        return Result(state, [], [JoinAsFacilitator(payload[len(INVITE_PREFIX) :].upper())])
     effects: list[Effect] = [StoreReferral(payload)] if payload else []
     if state.flow and state.step and state.flow != MENU_FLOW.id and (state.history or state.draft):
         state.pending = {"kind": "resume"}
         flow = FLOWS[state.flow]
         result = Result(state, [say(flow.resume_question, choices=RESUME_CHOICES)], effects)
         return result
-    if not env.registered:
+    if env.consent_request and not env.registered:
+        result = answer_consent(state, Inbound(user_key="", channel=env.channel), env)
+        result.effects.extend(effects)
+        return result
+    if not env.registered and not _has_role(env):
         result = _open(REGISTRATION, env, welcome=True)
         result.effects.extend(effects)
         return result
-    result = begin(MENU_FLOW, env)
+    result = begin(HELPING if env.acting_for else MENU_FLOW, env)
     result.effects.extend(effects)
     return result

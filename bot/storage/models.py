@@ -51,7 +51,7 @@ def new_ref(prefix: str) -> str:
 class Seller(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     ref: str = Field(default_factory=lambda: new_ref("S"), unique=True, max_length=64)
-    status: str = Field(default="active", max_length=16)  # active | erased
+    status: str = Field(default="active", max_length=16)  # active | awaiting_consent | erased
     owner_name: str | None = Field(default=None, max_length=100)
     phone: str | None = Field(default=None, index=True, max_length=20)
     phone_verified: bool = False
@@ -91,6 +91,8 @@ class ChannelAccount(SQLModel, table=True):
     locale: str = Field(default="id", max_length=8)
     referral_code: str | None = Field(default=None, max_length=64)
     opted_out: bool = False
+    # A facilitator working on an owner's shop: products they add go to that seller.
+    acting_seller_id: int | None = Field(default=None, foreign_key="seller.id")
     last_inbound_at: datetime | None = _when(default=None)
     created_at: datetime = _when(default_factory=utcnow)
 
@@ -231,6 +233,7 @@ class UmkmRecord(SQLModel, table=True):
     category: str | None = Field(default=None, max_length=40)
     nib: str | None = Field(default=None, max_length=13)
     source_file: str = Field(max_length=200)
+    facilitator_id: int | None = Field(default=None, foreign_key="facilitator.id", index=True)
     imported_at: datetime = _when(default_factory=utcnow)
     updated_at: datetime = _when(default_factory=utcnow)
 
@@ -262,3 +265,45 @@ class BroadcastDelivery(SQLModel, table=True):
     # pending | claimed | sent | skipped_opted_out | failed | unknown (cut off mid-send)
     error: str | None = Field(default=None, max_length=500)
     sent_at: datetime | None = _when(default=None)
+
+
+class Facilitator(SQLModel, table=True):
+    """A pendamping: joins with a one-time invite code, then registers owners in person."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(unique=True, max_length=32)  # public, travels with their sellers
+    name: str = Field(max_length=100)
+    regency_code: str = Field(index=True, max_length=4)
+    invite_code: str = Field(unique=True, max_length=64)
+    account_id: int | None = Field(default=None, foreign_key="channel_account.id", index=True)
+    created_at: datetime = _when(default_factory=utcnow)
+    joined_at: datetime | None = _when(default=None)
+
+
+class Admin(SQLModel, table=True):
+    """Someone allowed to broadcast, besides ADMIN_TELEGRAM_IDS / ADMIN_WHATSAPP_NUMBERS."""
+
+    __table_args__ = (sa.UniqueConstraint("channel", "external_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=16)
+    external_id: str = Field(max_length=64)  # Telegram user id, or WhatsApp number (E.164)
+    added_at: datetime = _when(default_factory=utcnow)
+
+
+class ConsentRequest(SQLModel, table=True):
+    """A facilitator registered a shop; its owner has to agree before anything is published."""
+
+    __tablename__ = "consent_request"
+
+    id: int | None = Field(default=None, primary_key=True)
+    seller_id: int = Field(foreign_key="seller.id", unique=True)
+    facilitator_id: int = Field(foreign_key="facilitator.id", index=True)
+    phone: str = Field(index=True, max_length=20)  # the owner's number
+    code_hash: str = Field(max_length=64)  # the one-time code sent to the owner, hashed
+    attempts: int = 0  # wrong codes typed by the facilitator
+    status: str = Field(default="pending", max_length=16)  # pending | given | declined
+    via: str | None = Field(default=None, max_length=16)  # owner (SETUJU) | code
+    created_at: datetime = _when(default_factory=utcnow)
+    expires_at: datetime = _when(default_factory=utcnow)
+    answered_at: datetime | None = _when(default=None)

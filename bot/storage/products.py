@@ -58,7 +58,8 @@ def save_product(
     product.version += 1
     session.add(product)
     session.flush()
-    enqueue(session, "product.upsert", product.ref, product_payload(product, seller), seller.id)
+    if seller.status == "active":  # awaiting its owner's consent: queued when they agree
+        enqueue(session, "product.upsert", product.ref, product_payload(product, seller), seller.id)
     return product
 
 
@@ -79,7 +80,7 @@ def delete_product(session: Session, seller: Seller, product_id: int) -> None:
     product = _owned(session, seller, product_id)
     if product is None:
         return
-    was_published = product.status != "draft"
+    was_published = product.status != "draft" and seller.status == "active"
     product.status, product.updated_at = "deleted", utcnow()
     session.add(product)
     if was_published:

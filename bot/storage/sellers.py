@@ -2,27 +2,102 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, func, select
 
-from bot.storage.models import ChannelAccount, Conversation, OutboxEvent, Product, Seller, utcnow
+from bot.storage.models import (
+    ChannelAccount,
+    Conversation,
+    Facilitator,
+    OutboxEvent,
+    Product,
+    Seller,
+    UmkmRecord,
+    utcnow,
+)
 from bot.storage.outbox import enqueue, seller_payload
 from flows.registration import shop_name_key
 
+Audience = Callable[[Session, str, str | None], tuple[int, float]]
+
 
 class SellerDirectory:
-    """Answers the flows' questions about stored sellers within one session."""
+    """Answers the flows' questions about stored data within one session."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, audience: Audience | None = None) -> None:
         self.session = session
+        self._audience = audience
 
     def shop_name_taken(self, name: str, *, except_seller: int | None = None) -> bool:
         found = self.session.exec(
             select(Seller.id).where(Seller.shop_name_key == shop_name_key(name))
         ).first()
         return found is not None and found != except_seller
+
+    def seller_with_phone(self, phone: str) -> dict[str, Any] | None:
+        seller = self.session.exec(
+            select(Seller).where(
+                Seller.phone == phone, col(Seller.status).in_(("active", "awaiting_consent"))
+            )
+        ).first()
+        return seller_snapshot(seller) if seller else None
+
+    def imported_with_phone(self, phone: str) -> dict[str, Any] | None:
+        record = self.session.exec(select(UmkmRecord).where(UmkmRecord.phone == phone)).first()
+        return record.model_dump(mode="json") if record else None
+
+    def facilitator_owners(self, facilitator_id: int) -> list[dict[str, Any]]:
+        facilitator = self.session.get(Facilitator, facilitator_id)
+        if facilitator is None:
+            return []
+        sellers = self.session.exec(
+            select(Seller)
+            .where(
+                Seller.facilitator_code == facilitator.code,
+                col(Seller.status).in_(("active", "awaiting_consent")),
+            )
+            .order_by(col(Seller.updated_at).desc())
+        ).all()
+        counts: dict[tuple[int, str], int] = {}
+        ids = [s.id for s in sellers]
+        for seller_id, status, count in self.session.exec(
+            select(Product.seller_id, Product.status, func.count())
+            .where(col(Product.seller_id).in_(ids), col(Product.status).not_in(("deleted",)))
+            .group_by(col(Product.seller_id), col(Product.status))
+        ):
+            counts[(seller_id, status)] = count
+        return [
+            {
+                "id": s.id,
+                "shop_name": s.shop_name,
+                "owner_name": s.owner_name,
+                "status": s.status,
+                "products": sum(n for (sid, st), n in counts.items() if sid == s.id),
+                "live": counts.get((s.id or 0, "live"), 0),
+            }
+            for s in sellers
+        ]
+
+    def facilitator_leads(self, facilitator_id: int, limit: int) -> tuple[int, list[Any]]:
+        registered = select(Seller.id).where(
+            Seller.phone == UmkmRecord.phone, Seller.status != "erased"
+        )
+        query = select(UmkmRecord).where(
+            UmkmRecord.facilitator_id == facilitator_id, ~registered.exists()
+        )
+        count = self.session.exec(select(func.count()).select_from(query.subquery())).one()
+        leads = self.session.exec(query.order_by(col(UmkmRecord.id)).limit(limit)).all()
+        return count, [lead.model_dump(mode="json") for lead in leads]
+
+    def facilitator_exists(self, code: str) -> bool:
+        found = self.session.exec(select(Facilitator.id).where(Facilitator.code == code)).first()
+        return found is not None
+
+    def audience(self, segment: str, value: str | None) -> tuple[int, float]:
+        return self._audience(self.session, segment, value) if self._audience else (0, 0.0)
 
 
 def seller_snapshot(seller: Seller) -> dict[str, Any]:
@@ -34,11 +109,40 @@ def seller_snapshot(seller: Seller) -> dict[str, Any]:
     return data
 
 
+_SELLER_FIELDS = (
+    "owner_name",
+    "phone",
+    "shop_name",
+    "category",
+    "province_code",
+    "regency_code",
+    "district_code",
+    "address",
+    "nib",
+    "latitude",
+    "longitude",
+    "consent_version",
+)
+
+
+def apply_seller_fields(seller: Seller, data: dict[str, Any]) -> None:
+    for key in _SELLER_FIELDS:
+        if key in data:
+            setattr(seller, key, data[key])
+
+
 def save_seller(
-    session: Session, account: ChannelAccount, data: dict[str, Any], source: str
+    session: Session,
+    account: ChannelAccount,
+    data: dict[str, Any],
+    source: str,
+    helped: Seller | None = None,
 ) -> Seller:
-    """Create or update the account's seller and queue `seller.upsert`."""
-    seller = session.get(Seller, account.seller_id) if account.seller_id else None
+    """Create or update the account's seller (or the one a facilitator helps); publish it.
+
+    A shop still waiting for its owner's consent is stored but not published.
+    """
+    seller = helped or (session.get(Seller, account.seller_id) if account.seller_id else None)
     now = utcnow()
     if seller is None:
         seller = Seller(
@@ -47,22 +151,7 @@ def save_seller(
             locale=account.locale,
             referral_code=account.referral_code,
         )
-    for key in (
-        "owner_name",
-        "phone",
-        "shop_name",
-        "category",
-        "province_code",
-        "regency_code",
-        "district_code",
-        "address",
-        "nib",
-        "latitude",
-        "longitude",
-        "consent_version",
-    ):
-        if key in data:
-            setattr(seller, key, data[key])
+    apply_seller_fields(seller, data)
     seller.phone_verified = bool(data.get("phone_verified", seller.phone_verified))
     if data.get("consent_at"):
         seller.consent_at = datetime.fromisoformat(str(data["consent_at"]))
@@ -72,10 +161,30 @@ def save_seller(
     seller.updated_at = now
     session.add(seller)
     session.flush()
-    account.seller_id = seller.id
-    session.add(account)
-    enqueue(session, "seller.upsert", seller.ref, seller_payload(seller), seller.id)
+    if helped is None:
+        account.seller_id = seller.id
+        session.add(account)
+    if seller.status == "active":
+        enqueue(session, "seller.upsert", seller.ref, seller_payload(seller), seller.id)
     return seller
+
+
+def scrub_seller(seller: Seller, now: datetime) -> None:
+    """Blank everything personal about a seller and mark it erased."""
+    for key in (
+        "owner_name",
+        "phone",
+        "shop_name",
+        "shop_name_key",
+        "address",
+        "nib",
+        "latitude",
+        "longitude",
+        "referral_code",
+        "district_code",
+    ):
+        setattr(seller, key, None)
+    seller.status, seller.erased_at, seller.updated_at = "erased", now, now
 
 
 def erase_seller(session: Session, account: ChannelAccount) -> None:
@@ -99,20 +208,7 @@ def erase_seller(session: Session, account: ChannelAccount) -> None:
             product.name = product.description = None
             product.photos = []
             session.add(product)
-        for key in (
-            "owner_name",
-            "phone",
-            "shop_name",
-            "shop_name_key",
-            "address",
-            "nib",
-            "latitude",
-            "longitude",
-            "referral_code",
-            "district_code",
-        ):
-            setattr(seller, key, None)
-        seller.status, seller.erased_at, seller.updated_at = "erased", now, now
+        scrub_seller(seller, now)
         session.add(seller)
         enqueue(session, "seller.delete", seller.ref, {}, seller.id)
     for acct in accounts:

@@ -1,0 +1,114 @@
+"""Who may do what: admins (from settings or `pelapak admin add`) and facilitators."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+
+from sqlmodel import Session, col, func, select
+
+from bot.config import Settings
+from bot.storage.models import Admin, ChannelAccount, Facilitator, UmkmRecord, utcnow
+from flows.parsing import parse_phone
+from flows.regions import regencies
+
+# Invite codes avoid letters and digits that are easy to mix up when read aloud (0/O, 1/I/L).
+_INVITE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+INVITE_LENGTH = 8
+
+
+def is_admin(session: Session, settings: Settings, account: ChannelAccount) -> bool:
+    """Admins come from ADMIN_TELEGRAM_IDS / ADMIN_WHATSAPP_NUMBERS or the admin table."""
+    telegram_id = account.external_id if account.channel == "telegram" else ""
+    if telegram_id.isdigit() and int(telegram_id) in settings.admin_telegram_ids:
+        return True
+    if account.channel == "whatsapp":
+        numbers = {parse_phone(n) for n in settings.admin_whatsapp_numbers}
+        if account.external_id in numbers:
+            return True
+    found = session.exec(
+        select(Admin.id).where(
+            Admin.channel == account.channel, Admin.external_id == account.external_id
+        )
+    ).first()
+    return found is not None
+
+
+def add_admin(session: Session, channel: str, external_id: str) -> Admin:
+    """Idempotent: adding the same person twice keeps one row."""
+    if channel == "whatsapp":
+        phone = parse_phone(external_id)
+        if phone is None:
+            raise ValueError(f"not a phone number: {external_id!r}")
+        external_id = phone
+    elif not external_id.isdigit():
+        raise ValueError(f"a Telegram user id is a number, not {external_id!r}")
+    existing = session.exec(
+        select(Admin).where(Admin.channel == channel, Admin.external_id == external_id)
+    ).first()
+    if existing is not None:
+        return existing
+    admin = Admin(channel=channel, external_id=external_id)
+    session.add(admin)
+    session.flush()
+    return admin
+
+
+def facilitator_of(session: Session, account: ChannelAccount) -> Facilitator | None:
+    if account.id is None:
+        return None
+    return session.exec(select(Facilitator).where(Facilitator.account_id == account.id)).first()
+
+
+def _invite_code() -> str:
+    return "".join(secrets.choice(_INVITE_ALPHABET) for _ in range(INVITE_LENGTH))
+
+
+def add_facilitator(session: Session, name: str, regency_code: str) -> Facilitator:
+    """A new facilitator with a public code (PDP-3515-001) and a one-time invite code."""
+    if regency_code not in regencies():
+        raise ValueError(f"unknown regency code {regency_code!r}")
+    name = " ".join(name.split())
+    if not 2 <= len(name) <= 100:
+        raise ValueError("a name is 2 to 100 characters")
+    count = session.exec(select(func.count()).where(Facilitator.regency_code == regency_code)).one()
+    facilitator = Facilitator(
+        code=f"PDP-{regency_code}-{count + 1:03d}",
+        name=name,
+        regency_code=regency_code,
+        invite_code=_invite_code(),
+    )
+    session.add(facilitator)
+    session.flush()
+    return facilitator
+
+
+def join(
+    session: Session, account: ChannelAccount, invite_code: str, now: datetime | None = None
+) -> Facilitator | None:
+    """Claim an invite: it works once, for one account (again for the same one)."""
+    facilitator = session.exec(
+        select(Facilitator).where(Facilitator.invite_code == invite_code.strip().upper())
+    ).first()
+    if facilitator is None:
+        return None
+    if facilitator.account_id not in (None, account.id):
+        return None
+    facilitator.account_id = account.id
+    facilitator.joined_at = facilitator.joined_at or now or utcnow()
+    session.add(facilitator)
+    return facilitator
+
+
+def assign_leads(session: Session, facilitator: Facilitator, regency_code: str | None) -> int:
+    """Give a facilitator the imported businesses of a regency that nobody has yet."""
+    records = session.exec(
+        select(UmkmRecord).where(
+            UmkmRecord.regency_code == (regency_code or facilitator.regency_code),
+            col(UmkmRecord.facilitator_id).is_(None),
+        )
+    ).all()
+    for record in records:
+        record.facilitator_id = facilitator.id
+        session.add(record)
+    return len(records)

@@ -1,0 +1,248 @@
+"""Shops a facilitator registers: kept unpublished until their owner agrees.
+
+The owner agrees on their own phone (SETUJU from an account whose number the channel
+vouches for) or by handing the facilitator the one-time code we sent to that number. Only
+then are `seller.upsert` and the shop's products queued for the marketplace.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from bot.storage.models import (
+    ChannelAccount,
+    ConsentRequest,
+    Facilitator,
+    Notice,
+    Product,
+    Seller,
+)
+from bot.storage.outbox import enqueue, product_payload, seller_payload
+from bot.storage.sellers import apply_seller_fields, scrub_seller
+from flows.registration import CONSENT_VERSION, shop_name_key
+
+MAX_CODE_ATTEMPTS = 5
+
+
+def _hash(request_seller_ref: str, code: str) -> str:
+    return hashlib.sha256(f"{request_seller_ref}:{code}".encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Registered:
+    seller: Seller
+    code: str  # sent to the owner; never stored in clear
+
+
+def register_for_owner(
+    session: Session,
+    facilitator: Facilitator,
+    data: dict[str, Any],
+    now: datetime,
+    code_valid_for: timedelta,
+    whatsapp_enabled: bool,
+) -> Registered:
+    """Store the shop as awaiting consent and tell the owner on their own number."""
+    seller = Seller(
+        status="awaiting_consent",
+        source="facilitator",
+        facilitator_code=facilitator.code,
+        registered_at=now,
+    )
+    apply_seller_fields(seller, data)
+    seller.phone_verified = False  # typed by someone else: the owner's answer proves it
+    seller.shop_name_key = shop_name_key(seller.shop_name or "")
+    seller.updated_at = now
+    session.add(seller)
+    session.flush()
+    code = f"{secrets.randbelow(10**6):06d}"
+    request = ConsentRequest(
+        seller_id=seller.id or 0,
+        facilitator_id=facilitator.id or 0,
+        phone=seller.phone or "",
+        code_hash=_hash(seller.ref, code),
+        created_at=now,
+        expires_at=now + code_valid_for,
+    )
+    session.add(request)
+    params = {"facilitator": facilitator.name, "shop": seller.shop_name or "", "code": code}
+    for account in _owner_accounts(session, seller.phone or "", whatsapp_enabled, now):
+        session.add(Notice(account_id=account.id or 0, msgid="consent.notice", params=params))
+    return Registered(seller, code)
+
+
+def _owner_accounts(
+    session: Session, phone: str, whatsapp_enabled: bool, now: datetime
+) -> list[ChannelAccount]:
+    """Where the owner can be told: their accounts with that number, else WhatsApp to it."""
+    accounts = list(
+        session.exec(
+            select(ChannelAccount).where(
+                ChannelAccount.phone == phone, col(ChannelAccount.channel) != "console"
+            )
+        )
+    )
+    if not any(a.channel == "whatsapp" for a in accounts) and whatsapp_enabled:
+        account = session.exec(
+            select(ChannelAccount).where(
+                ChannelAccount.channel == "whatsapp", ChannelAccount.external_id == phone
+            )
+        ).first()
+        if account is None:
+            account = ChannelAccount(channel="whatsapp", external_id=phone, created_at=now)
+        account.phone = phone
+        session.add(account)
+        session.flush()
+        accounts.append(account)
+    return accounts
+
+
+def pending_request_for(session: Session, account: ChannelAccount) -> dict[str, Any] | None:
+    """The registration waiting for this person's answer, as the consent flow shows it."""
+    if not account.phone or account.seller_id:
+        return None
+    found = session.exec(
+        select(ConsentRequest, Seller, Facilitator)
+        .join(Seller, col(Seller.id) == col(ConsentRequest.seller_id))
+        .join(Facilitator, col(Facilitator.id) == col(ConsentRequest.facilitator_id))
+        .where(
+            ConsentRequest.phone == account.phone,
+            ConsentRequest.status == "pending",
+            Seller.status == "awaiting_consent",
+        )
+        .order_by(col(ConsentRequest.id).desc())
+    ).first()
+    if found is None:
+        return None
+    _, seller, facilitator = found
+    products = session.exec(
+        select(Product.id).where(Product.seller_id == seller.id, Product.status != "deleted")
+    ).all()
+    return {
+        "seller_id": seller.id,
+        "shop_name": seller.shop_name,
+        "facilitator_name": facilitator.name,
+        "products": len(products),
+        "seller": {
+            key: getattr(seller, key)
+            for key in (
+                "owner_name",
+                "phone",
+                "shop_name",
+                "category",
+                "regency_code",
+                "district_code",
+                "address",
+                "nib",
+            )
+        },
+    }
+
+
+def _pending(session: Session, seller_id: int) -> tuple[ConsentRequest, Seller] | None:
+    found = session.exec(
+        select(ConsentRequest, Seller)
+        .join(Seller, col(Seller.id) == col(ConsentRequest.seller_id))
+        .where(ConsentRequest.seller_id == seller_id, ConsentRequest.status == "pending")
+    ).first()
+    if found is None or found[1].status != "awaiting_consent":
+        return None
+    return found
+
+
+def agree_as_owner(
+    session: Session, account: ChannelAccount, seller_id: int, now: datetime
+) -> Seller | None:
+    """SETUJU from the owner's own number: the shop is theirs and goes out to the marketplace."""
+    found = _pending(session, seller_id)
+    if found is None or not account.phone or found[0].phone != account.phone:
+        return None
+    request, seller = found
+    _consented(session, request, seller, "owner", now)
+    account.seller_id = seller.id
+    seller.locale = account.locale
+    session.add(account)
+    return seller
+
+
+CodeOutcome = str  # "ok" | "wrong" | "locked" | "expired" | "none"
+
+
+def agree_by_code(
+    session: Session, facilitator: Facilitator, seller_id: int, code: str, now: datetime
+) -> tuple[CodeOutcome, int]:
+    """The facilitator typed the owner's code; returns the outcome and attempts left."""
+    found = _pending(session, seller_id)
+    if found is None or found[0].facilitator_id != facilitator.id:
+        return "none", 0
+    request, seller = found
+    left = MAX_CODE_ATTEMPTS - request.attempts
+    if left <= 0:
+        return "locked", 0
+    if now > request.expires_at:
+        return "expired", left
+    if not hmac.compare_digest(request.code_hash, _hash(seller.ref, code)):
+        request.attempts += 1
+        session.add(request)
+        return ("locked" if left <= 1 else "wrong"), left - 1
+    _consented(session, request, seller, "code", now)
+    return "ok", left
+
+
+def _consented(
+    session: Session, request: ConsentRequest, seller: Seller, via: str, now: datetime
+) -> None:
+    request.status, request.via, request.answered_at = "given", via, now
+    seller.status = "active"
+    seller.consent_version, seller.consent_at = CONSENT_VERSION, now
+    seller.phone_verified = True  # they answered on it, or read us the code sent to it
+    seller.updated_at = now
+    session.add_all([request, seller])
+    session.flush()
+    enqueue(session, "seller.upsert", seller.ref, seller_payload(seller), seller.id)
+    for product in session.exec(
+        select(Product).where(Product.seller_id == seller.id, Product.status == "pending")
+    ):
+        enqueue(session, "product.upsert", product.ref, product_payload(product, seller), seller.id)
+    _tell_facilitator(session, request, "fac.consent_given_notice", seller.shop_name or "")
+
+
+def decline(session: Session, account: ChannelAccount, seller_id: int, now: datetime) -> bool:
+    """TOLAK from the owner's own number: everything the facilitator entered is erased."""
+    found = _pending(session, seller_id)
+    if found is None or not account.phone or found[0].phone != account.phone:
+        return False
+    request, seller = found
+    shop = seller.shop_name or ""
+    request.status, request.via, request.answered_at = "declined", "owner", now
+    session.add(request)
+    for product in session.exec(select(Product).where(Product.seller_id == seller.id)):
+        product.status, product.name, product.description, product.photos = (
+            "deleted",
+            None,
+            None,
+            [],
+        )
+        session.add(product)
+    for helper in session.exec(
+        select(ChannelAccount).where(ChannelAccount.acting_seller_id == seller.id)
+    ):
+        helper.acting_seller_id = None
+        session.add(helper)
+    scrub_seller(seller, now)
+    session.add(seller)
+    _tell_facilitator(session, request, "fac.consent_declined_notice", shop)
+    return True
+
+
+def _tell_facilitator(session: Session, request: ConsentRequest, msgid: str, shop: str) -> None:
+    facilitator = session.get(Facilitator, request.facilitator_id)
+    if facilitator is not None and facilitator.account_id:
+        session.add(Notice(account_id=facilitator.account_id, msgid=msgid, params={"shop": shop}))

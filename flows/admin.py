@@ -1,0 +1,258 @@
+"""/siaran: an admin writes a broadcast, sees who gets it and how long it takes, then sends."""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+from flows.categories import categories
+from flows.effects import CreateBroadcast
+from flows.engine import Clarify, Ctx, Field, Flow, Invalid, Outcome, Parsed, Reading, Stay, Step
+from flows.messages import Choice, Inbound, Outbound, Text, When, say, t
+from flows.parsing import match_regency
+from flows.regions import EAST_JAVA, regencies
+from flows.registration import category_choices, regency_label
+
+FLOW_ID = "siaran"
+WIB = timezone(timedelta(hours=7))
+TEXT_MIN, TEXT_MAX = 5, 1000
+LATEST = timedelta(days=60)
+
+SEGMENTS = (
+    Choice("everyone", t("siaran.segment.everyone")),
+    Choice("no_product", t("siaran.segment.no_product")),
+    Choice("stalled", t("siaran.segment.stalled")),
+    Choice("regency", t("siaran.segment.regency")),
+    Choice("category", t("siaran.segment.category")),
+    Choice("facilitator", t("siaran.segment.facilitator")),
+)
+# Where owners get stuck, by the conversation step they stopped at.
+STALLED_STEPS = (
+    Choice("step:consent", t("field.consent")),
+    Choice("step:owner_name", t("field.owner_name")),
+    Choice("step:shop_name", t("field.shop_name")),
+    Choice("step:category", t("field.category")),
+    Choice("step:regency", t("field.regency")),
+    Choice("step:address", t("field.address")),
+    Choice("step:photos", t("field.photos")),
+    Choice("step:price", t("field.price")),
+    Choice("step:description", t("field.description")),
+)
+
+
+def parse_send_time(text: str, now: datetime) -> datetime | None:
+    """'09:00', 'besok 9.30', '30/11 08:00', '30/11/2026 8:00' in WIB; None if unreadable.
+
+    A time of day that has passed today means tomorrow.
+    """
+    words = " ".join(text.lower().split())
+    match = re.fullmatch(
+        r"(?:(besok|lusa|tomorrow)\s+)?(?:(\d{1,2})[/-](\d{1,2})(?:[/-](\d{2,4}))?\s+)?"
+        r"(?:jam|pukul|at\s+)?\s*(\d{1,2})(?:[.:](\d{2}))?(?:\s*wib)?",
+        words,
+    )
+    if not match:
+        return None
+    relative, day, month, year, hour, minute = match.groups()
+    local_now = now.astimezone(WIB)
+    try:
+        if day:
+            full_year = int(year) + (2000 if year and len(year) == 2 else 0) if year else None
+            at = datetime(
+                full_year or local_now.year,
+                int(month),
+                int(day),
+                int(hour),
+                int(minute or 0),
+                tzinfo=WIB,
+            )
+            if full_year is None and at < local_now:
+                at = at.replace(year=at.year + 1)
+        else:
+            at = local_now.replace(hour=int(hour), minute=int(minute or 0), second=0, microsecond=0)
+            if relative:
+                at += timedelta(days=2 if relative == "lusa" else 1)
+            elif at <= local_now:
+                at += timedelta(days=1)
+    except ValueError:
+        return None
+    return at.astimezone(UTC)
+
+
+def _segment_label(draft: dict[str, Any]) -> Text | str:
+    segment, value = draft.get("segment"), draft.get("segment_value")
+    if segment == "regency" and value in regencies():
+        return t("siaran.to.regency", value=regency_label(value))
+    if segment == "category":
+        label = next((c.label for c in categories() if c.code == value), value or "-")
+        return t("siaran.to.category", value=label)
+    if segment == "stalled":
+        label = next((c.label for c in STALLED_STEPS if c.id == f"step:{value}"), value or "-")
+        return t("siaran.to.stalled", value=label)
+    if segment == "facilitator":
+        return t("siaran.to.facilitator", value=value or "-")
+    return next(c.label for c in SEGMENTS if c.id == segment)
+
+
+# --- who: a segment, and its value when it needs one ------------------------------------------
+
+
+def _ask_segment(ctx: Ctx) -> Outbound:
+    return say(t("siaran.ask_segment"), choices=SEGMENTS)
+
+
+def _ask_value(segment: str) -> Stay:
+    keep = {"awaiting": segment}
+    if segment == "stalled":
+        return Stay(t("siaran.ask_stalled"), keep=keep, choices=STALLED_STEPS)
+    if segment == "category":
+        return Stay(t("siaran.ask_category"), keep=keep, choices=category_choices())
+    if segment == "regency":
+        return Stay(t("siaran.ask_regency"), keep=keep)
+    return Stay(t("siaran.ask_facilitator"), keep=keep)
+
+
+def _read_segment(msg: Inbound, ctx: Ctx) -> Reading:
+    segments = {c.id for c in SEGMENTS}
+    if msg.choice in segments:
+        if msg.choice in ("everyone", "no_product"):
+            return Parsed({"segment": msg.choice, "segment_value": None, "awaiting": None})
+        return _ask_value(msg.choice)  # type: ignore[arg-type]
+    awaiting = ctx.draft.get("awaiting")
+    if awaiting is None:
+        return Invalid(t("siaran.segment_unclear"))
+    value = _read_value(awaiting, msg, ctx)
+    if isinstance(value, str):
+        return Parsed({"segment": awaiting, "segment_value": value, "awaiting": None})
+    return value
+
+
+def _read_value(segment: str, msg: Inbound, ctx: Ctx) -> str | Reading:
+    if segment == "stalled":
+        if msg.choice in {c.id for c in STALLED_STEPS}:
+            return str(msg.choice).removeprefix("step:")
+        return Stay(t("siaran.stalled_unclear"), choices=STALLED_STEPS)
+    if segment == "category":
+        if msg.choice in {c.code for c in categories()}:
+            return str(msg.choice)
+        return Stay(t("siaran.category_unclear"), choices=category_choices())
+    if segment == "regency":
+        if msg.choice in regencies():
+            return str(msg.choice)
+        codes = match_regency(msg.text or "", EAST_JAVA)
+        if len(codes) == 1:
+            return codes[0]
+        if codes:
+            options = tuple(Choice(c, regency_label(c, True)) for c in codes[:8])
+            return Clarify(t("siaran.regency_which"), options)
+        return Invalid(t("reg.regency_unknown", place=" ".join((msg.text or "").split())[:40]))
+    code = " ".join((msg.text or "").split()).upper()
+    if code and ctx.env.directory.facilitator_exists(code):
+        return code
+    return Invalid(t("siaran.facilitator_unknown", code=code[:32] or "-"))
+
+
+# --- what and when --------------------------------------------------------------------------
+
+
+def _ask_text(ctx: Ctx) -> Outbound:
+    return say(t("siaran.ask_text"))
+
+
+def _read_text(msg: Inbound, ctx: Ctx) -> Reading:
+    text = (msg.text or "").strip()
+    if len(text) < TEXT_MIN:
+        return Invalid(t("siaran.text_too_short"))
+    if len(text) > TEXT_MAX:
+        return Invalid(t("siaran.text_too_long", count=len(text), limit=TEXT_MAX))
+    return Parsed(text)
+
+
+_NOW_WORDS = {"sekarang", "now", "kirim sekarang", "langsung", "segera"}
+
+
+def _ask_when(ctx: Ctx) -> Outbound:
+    return say(t("siaran.ask_when"), choices=(Choice("now", t("choice.send_now")),))
+
+
+def _read_when(msg: Inbound, ctx: Ctx) -> Reading:
+    words = " ".join((msg.text or "").lower().split())
+    if msg.choice == "now" or words in _NOW_WORDS:
+        return Parsed(None)
+    at = parse_send_time(words, ctx.env.now)
+    if at is None:
+        return Invalid(t("siaran.when_unclear"))
+    if at > ctx.env.now + LATEST:
+        return Invalid(t("siaran.when_too_late"))
+    return Parsed(at.isoformat())
+
+
+# --- preview and send -------------------------------------------------------------------------
+
+
+def _eta(seconds: float) -> Text:
+    if seconds < 90:
+        return t("siaran.eta_seconds", seconds=max(1, math.ceil(seconds)))
+    return t("siaran.eta_minutes", minutes=math.ceil(seconds / 60))
+
+
+def _summary(ctx: Ctx) -> Outbound:
+    draft = dict(ctx.draft)
+    count, seconds = ctx.env.directory.audience(draft["segment"], draft.get("segment_value"))
+    when = draft.get("when")
+    return say(
+        t("siaran.preview_title"),
+        t("siaran.preview_to", segment=_segment_label(draft)),
+        t("siaran.preview_count", count=count),
+        t("siaran.preview_eta", eta=_eta(seconds)),
+        t("siaran.preview_when_at", at=When(when)) if when else t("siaran.preview_when_now"),
+        t("siaran.preview_text", text=draft["text"]),
+        t("siaran.preview_question"),
+    )
+
+
+def _finish(ctx: Ctx) -> Outcome:
+    draft = dict(ctx.draft)
+    effect = CreateBroadcast(
+        segment=draft["segment"],
+        value=draft.get("segment_value"),
+        text=draft["text"],
+        send_at=draft.get("when"),
+    )
+    when = draft.get("when")
+    reply = t("siaran.scheduled", at=When(when)) if when else t("siaran.sending")
+    return Outcome(effects=(effect,), replies=(say(reply),))
+
+
+SIARAN = Flow(
+    id=FLOW_ID,
+    steps={
+        s.id: s
+        for s in (
+            Step(
+                "segment",
+                _ask_segment,
+                _read_segment,
+                slot="*",
+                next="text",
+                help=t("siaran.help.segment"),
+            ),
+            Step(
+                "text", _ask_text, _read_text, slot="text", next="when", help=t("siaran.help.text")
+            ),
+            Step("when", _ask_when, _read_when, slot="when", next=None, help=t("siaran.help.when")),
+        )
+    },
+    first="segment",
+    finish=_finish,
+    summary=_summary,
+    fields=(
+        Field("segment", t("field.segment"), ("segment",)),
+        Field("text", t("field.text"), ("text",)),
+        Field("when", t("field.when"), ("when",)),
+    ),
+    resume_question=t("siaran.resume_question"),
+    cancelled=t("siaran.cancelled"),
+)

@@ -1,0 +1,370 @@
+"""Facilitators (pendamping): registering an owner in person, their owners, helping a shop.
+
+A facilitator registers the owner's shop from their own phone. It stays unpublished until the
+owner agrees on their own phone (SETUJU) or tells the facilitator the one-time code we sent
+them. While "helping" a shop, products the facilitator adds belong to that shop.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flows.effects import ActFor, GiveConsent, RegisterForOwner
+from flows.engine import (
+    FINISH,
+    SUMMARY,
+    Ctx,
+    Env,
+    Field,
+    Flow,
+    Invalid,
+    Outcome,
+    Parsed,
+    Reading,
+    Step,
+)
+from flows.messages import Choice, Inbound, Outbound, say, t
+from flows.parsing import parse_phone
+from flows.registration import FIELDS as SHOP_FIELDS
+from flows.registration import STEPS as SHOP_STEPS
+from flows.registration import display_phone, summary_lines
+
+ASSISTED_ID, HELPING_ID, OWNERS_ID, CONSENT_CODE_ID = (
+    "assisted",
+    "helping",
+    "binaan",
+    "consent_code",
+)
+CODE_LENGTH = 6
+_SHOWN_OWNERS = 10
+_SHOWN_LEADS = 5
+
+
+def helped_shop(ctx: Ctx) -> str:
+    return str(ctx.draft.get("shop") or (ctx.env.acting_for or {}).get("shop_name") or "-")
+
+
+# --- /daftarkan: registering an owner -------------------------------------------------------
+
+
+def _ask_owner_phone(ctx: Ctx) -> Outbound:
+    return say(t("fac.ask_owner_phone"))
+
+
+def _read_owner_phone(msg: Inbound, ctx: Ctx) -> Reading:
+    phone = parse_phone(msg.contact_phone or msg.text or "")
+    if not phone:
+        return Invalid(t("fac.owner_phone_invalid"))
+    if phone == ctx.env.known_phone:
+        return Invalid(t("fac.owner_phone_is_yours"))
+    existing = ctx.env.directory.seller_with_phone(phone)
+    if existing is not None:
+        return Invalid(t("fac.owner_phone_taken", shop=existing.get("shop_name") or "-"))
+    record = ctx.env.directory.imported_with_phone(phone)
+    return Parsed(
+        {
+            "phone": phone,
+            "phone_verified": False,
+            "imported_record": dict(record) if record else None,
+            "from_import": False,
+        }
+    )
+
+
+def _after_owner_phone(ctx: Ctx) -> str:
+    return "imported" if ctx.draft.get("imported_record") else "owner_name"
+
+
+def _assisted_summary(ctx: Ctx) -> Outbound:
+    return say(t("fac.summary_title"), *summary_lines(dict(ctx.draft)), t("fac.summary_question"))
+
+
+_REGISTERED_FIELDS = (
+    "owner_name",
+    "phone",
+    "shop_name",
+    "category",
+    "province_code",
+    "regency_code",
+    "district_code",
+    "address",
+    "nib",
+    "latitude",
+    "longitude",
+)
+
+
+def _finish_assisted(ctx: Ctx) -> Outcome:
+    draft = dict(ctx.draft)
+    directory = ctx.env.directory
+    if directory.shop_name_taken(draft["shop_name"]):
+        return Outcome(
+            replies=(say(t("reg.shop_name_taken_plain", name=draft["shop_name"])),),
+            start=ASSISTED_ID,
+            draft=draft,
+            step="shop_name",
+        )
+    existing = directory.seller_with_phone(draft["phone"])
+    if existing is not None:
+        return Outcome(replies=(say(t("fac.owner_phone_taken", shop=existing.get("shop_name"))),))
+    data = {key: draft.get(key) for key in _REGISTERED_FIELDS}
+    return Outcome(
+        effects=(RegisterForOwner(data),),
+        replies=(
+            say(
+                t(
+                    "fac.registered",
+                    shop=draft["shop_name"],
+                    phone=display_phone(draft["phone"]),
+                )
+            ),
+        ),
+        start=HELPING_ID,
+        draft={"shop": draft["shop_name"]},
+    )
+
+
+ASSISTED = Flow(
+    id=ASSISTED_ID,
+    steps={
+        "owner_phone": Step(
+            "owner_phone",
+            _ask_owner_phone,
+            _read_owner_phone,
+            slot="*",
+            next=_after_owner_phone,
+            help=t("fac.help.owner_phone"),
+        ),
+        **{k: s for k, s in SHOP_STEPS.items() if k not in ("consent", "phone_confirm", "phone")},
+    },
+    first="owner_phone",
+    finish=_finish_assisted,
+    summary=_assisted_summary,
+    fields=tuple(
+        Field(f.id, f.label, ("owner_phone",)) if f.id == "phone" else f for f in SHOP_FIELDS
+    ),
+    resume_question=t("fac.resume_question"),
+    cancelled=t("fac.cancelled"),
+)
+
+
+# --- helping one shop -----------------------------------------------------------------------
+
+_HELPING_WORDS = {
+    "product": {"jual", "tambah", "tambah produk", "produk baru", "add product", "foto"},
+    "products": {"produk saya", "produk", "daftar produk", "lihat produk", "products"},
+    "edit_shop": {"ubah toko", "ubah data toko", "edit shop"},
+    "consent_code": {"kode", "masukkan kode", "code"},
+    "done": {"selesai", "selesai bantu", "done"},
+}
+
+
+def _helping_choices() -> tuple[Choice, ...]:
+    return (
+        Choice("product", t("menu.add_product")),
+        Choice("products", t("menu.my_products")),
+        Choice("edit_shop", t("menu.edit_shop")),
+        Choice("consent_code", t("fac.menu.consent_code")),
+        Choice("done", t("fac.menu.done")),
+    )
+
+
+def _ask_helping(ctx: Ctx) -> Outbound:
+    return say(t("fac.helping_question", shop=helped_shop(ctx)), choices=_helping_choices())
+
+
+def _read_helping(msg: Inbound, ctx: Ctx) -> Reading:
+    words = " ".join((msg.text or "").lower().split())
+    picked = msg.choice or next((k for k, ws in _HELPING_WORDS.items() if words in ws), None)
+    if picked in {c.id for c in _helping_choices()}:
+        return Parsed({"picked": picked})
+    if msg.photos:
+        return Parsed({"picked": "product", "photos": [p.to_json() for p in msg.photos]})
+    return Invalid(t("fac.helping_unclear"))
+
+
+def _finish_helping(ctx: Ctx) -> Outcome:
+    shop = ctx.env.acting_for
+    if shop is None:  # they stopped helping, or the shop is gone
+        return Outcome(replies=(say(t("fac.not_helping")),))
+    picked = ctx.draft.get("picked")
+    if picked == "done":
+        return Outcome(
+            effects=(ActFor(None),),
+            replies=(say(t("fac.done_helping", shop=shop.get("shop_name") or "-")),),
+        )
+    if picked == "consent_code":
+        if shop.get("status") != "awaiting_consent":
+            return Outcome(
+                replies=(say(t("fac.already_agreed", shop=shop.get("shop_name") or "-")),),
+                start=HELPING_ID,
+            )
+        return Outcome(start=CONSENT_CODE_ID)
+    if picked == "edit_shop":
+        return Outcome(start="registration", draft=dict(ctx.env.seller or {}), step=SUMMARY)
+    if picked == "products":
+        return Outcome(start="product_list")
+    photos = ctx.draft.get("photos")
+    return Outcome(start="product", draft={"photos": photos[:5]} if photos else None)
+
+
+HELPING = Flow(
+    id=HELPING_ID,
+    steps={
+        "choose": Step(
+            "choose",
+            _ask_helping,
+            _read_helping,
+            slot="*",
+            next=FINISH,
+            help=t("fac.help.helping"),
+            takes_photos=True,
+        )
+    },
+    first="choose",
+    finish=_finish_helping,
+    cancelled=t("menu.closed"),
+)
+
+
+# --- the owner's one-time code --------------------------------------------------------------
+
+
+def read_code(text: str | None) -> str | None:
+    digits = re.sub(r"[\s.\-]", "", text or "")
+    return digits if digits.isdigit() and len(digits) == CODE_LENGTH else None
+
+
+def _ask_code(ctx: Ctx) -> Outbound:
+    return say(t("fac.ask_consent_code", shop=helped_shop(ctx)))
+
+
+def _read_code(msg: Inbound, ctx: Ctx) -> Reading:
+    code = read_code(msg.text)
+    return Parsed(code) if code else Invalid(t("fac.consent_code_invalid"))
+
+
+def _finish_code(ctx: Ctx) -> Outcome:
+    shop = ctx.env.acting_for
+    if shop is None:
+        return Outcome(replies=(say(t("fac.not_helping")),))
+    return Outcome(
+        effects=(GiveConsent(int(shop["id"]), code=ctx.draft["code"]),), start=HELPING_ID
+    )
+
+
+CONSENT_CODE = Flow(
+    id=CONSENT_CODE_ID,
+    steps={
+        "code": Step(
+            "code", _ask_code, _read_code, slot="code", next=FINISH, help=t("fac.help.code")
+        )
+    },
+    first="code",
+    finish=_finish_code,
+    cancelled=t("menu.closed"),
+)
+
+
+# --- /binaan: the facilitator's owners ------------------------------------------------------
+
+
+def _progress(owner: dict[str, Any]) -> Any:
+    if owner.get("status") == "awaiting_consent":
+        return t("fac.progress.awaiting", products=owner.get("products", 0))
+    if not owner.get("products"):
+        return t("fac.progress.no_product")
+    return t("fac.progress.products", count=owner["products"], live=owner.get("live", 0))
+
+
+def _owners(ctx: Ctx) -> list[dict[str, Any]]:
+    facilitator = ctx.env.facilitator or {}
+    found = ctx.env.directory.facilitator_owners(int(facilitator.get("id") or 0))
+    return [dict(owner) for owner in found]
+
+
+def _ask_owners(ctx: Ctx) -> Outbound:
+    facilitator = ctx.env.facilitator or {}
+    owners = _owners(ctx)
+    lines: list[Any] = []
+    if owners:
+        lines.append(t("fac.owners_title", count=len(owners)))
+        for n, owner in enumerate(owners[:_SHOWN_OWNERS], start=1):
+            lines.append(
+                t(
+                    "fac.owner_line",
+                    n=n,
+                    shop=owner.get("shop_name") or "-",
+                    owner=owner.get("owner_name") or "-",
+                )
+            )
+            lines.append(_progress(owner))
+        if len(owners) > _SHOWN_OWNERS:
+            lines.append(t("fac.owners_more", count=len(owners) - _SHOWN_OWNERS))
+    else:
+        lines.append(t("fac.owners_none"))
+    leads_count, leads = ctx.env.directory.facilitator_leads(
+        int(facilitator.get("id") or 0), _SHOWN_LEADS
+    )
+    if leads_count:
+        lines.append(t("fac.leads_title", count=leads_count))
+        for lead in leads:
+            lines.append(
+                t(
+                    "fac.lead_line",
+                    business=lead.get("business_name") or "-",
+                    owner=lead.get("owner_name") or "-",
+                    phone=display_phone(lead.get("phone") or "") or "-",
+                )
+            )
+    lines.append(t("fac.owners_question") if owners else t("fac.owners_question_none"))
+    choices = [
+        Choice(f"s:{owner['id']}", str(owner.get("shop_name") or "-"))
+        for owner in owners[:_SHOWN_OWNERS]
+    ]
+    choices.append(Choice("new", t("fac.menu.register_owner")))
+    return say(*lines, choices=choices)
+
+
+def _read_owners(msg: Inbound, ctx: Ctx) -> Reading:
+    if msg.choice == "new":
+        return Parsed({"picked": "new"})
+    if msg.choice and msg.choice.startswith("s:"):
+        seller_id = int(msg.choice[2:])
+        owner = next((o for o in _owners(ctx) if o["id"] == seller_id), None)
+        if owner is not None:
+            return Parsed({"picked": seller_id, "shop": owner.get("shop_name")})
+    return Invalid(t("fac.owners_unclear"))
+
+
+def _finish_owners(ctx: Ctx) -> Outcome:
+    picked = ctx.draft.get("picked")
+    if picked == "new":
+        return Outcome(start=ASSISTED_ID)
+    return Outcome(
+        effects=(ActFor(int(picked)),),  # type: ignore[arg-type]
+        start=HELPING_ID,
+        draft={"shop": ctx.draft.get("shop")},
+    )
+
+
+OWNERS = Flow(
+    id=OWNERS_ID,
+    steps={
+        "pick": Step(
+            "pick", _ask_owners, _read_owners, slot="*", next=FINISH, help=t("fac.help.owners")
+        )
+    },
+    first="pick",
+    finish=_finish_owners,
+    cancelled=t("menu.closed"),
+)
+
+
+# --- commands -------------------------------------------------------------------------------
+
+
+def facilitator_only(env: Env) -> Outbound | None:
+    """The refusal a non-facilitator gets, or None when they are one."""
+    return None if env.facilitator else say(t("role.facilitator_only"))

@@ -1,0 +1,327 @@
+"""Facilitators: invite codes, registering an owner in person, the owner's consent, /binaan.
+
+The facilitator chats on Telegram through the runner; the owner answers on WhatsApp through
+the real signed webhook, with a fake Twilio API on 127.0.0.1 delivering our messages.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlmodel import select
+
+from bot.app import App, build_app
+from bot.config import Settings
+from bot.importer import import_umkm
+from bot.roles import add_facilitator, assign_leads
+from bot.storage.models import (
+    ChannelAccount,
+    ConsentRequest,
+    Facilitator,
+    Notice,
+    OutboxEvent,
+    Product,
+    Seller,
+)
+from tests import images
+from tests.conftest import Chat
+from tests.fake_twilio import FakeTwilio
+from tests.test_whatsapp import Running, message, say, whatsapp_settings
+
+SAMPLE = Path(__file__).parent / "data" / "umkm_sample.csv"
+CONSENT_TEMPLATE = "HX" + "c" * 32
+OWNER_PHONE = "+6281200009001"
+
+
+@pytest.fixture
+def twilio() -> Iterator[FakeTwilio]:
+    fake = FakeTwilio()
+    yield fake
+    fake.close()
+
+
+@pytest.fixture
+def running(settings: Settings, twilio: FakeTwilio) -> Iterator[Running]:
+    templates = {
+        "consent.notice": {
+            "content_sid": CONSENT_TEMPLATE,
+            "variables": ["facilitator", "shop", "code"],
+        }
+    }
+    app = build_app(whatsapp_settings(settings, twilio, whatsapp_templates=templates))
+    server = Running(app)
+    yield server
+    server.stop()
+    app.close()
+
+
+def new_facilitator(app: App, name: str = "Dewi Lestari", regency: str = "3515") -> Facilitator:
+    with app.db.session() as s:
+        facilitator = add_facilitator(s, name, regency)
+        s.flush()
+        s.expunge(facilitator)
+    return facilitator
+
+
+def joined(app: App, user: str = "700001", name: str = "Dewi Lestari") -> tuple[Chat, str]:
+    """A facilitator who joined with their invite code; returns their chat and code."""
+    facilitator = new_facilitator(app, name)
+    chat = Chat(app.runner, user, channel="telegram", phone="+6285700000001")
+    chat.send(f"/pendamping {facilitator.invite_code.lower()}")
+    assert f"Selamat bergabung, Kak {name}" in chat.text
+    return chat, facilitator.code
+
+
+def register_owner(chat: Chat, phone: str = "0812-0000-9001") -> None:
+    """/daftarkan a shop with no imported data, answering every question."""
+    chat.send("/daftarkan")
+    assert "Nomor HP pemilik" in chat.last
+    chat.send(phone)
+    assert "nama pemilik" in chat.last
+    chat.send("siti aminah")
+    chat.send("Sambal Bu Siti")
+    chat.send("1")
+    chat.send("sidoarjo")
+    chat.send("lewati")
+    chat.send("Jl. Mawar 3, Candi")
+    chat.send("lewati")
+    assert "Cek dulu data pemilik" in chat.last and "Siti Aminah" in chat.last
+    chat.send("simpan")
+
+
+def add_product(app: App, chat: Chat) -> None:
+    chat.choose("Tambah produk")
+    chat.send(photos=(app.media.ingest(images.sharp(31)),))
+    chat.send("selesai")
+    chat.send("Sambal Bawang Pedas")
+    chat.send("ya")
+    chat.send("18rb")
+    chat.send("ya")
+    chat.send("20")
+    chat.send("1")
+    chat.send("250 gram")
+    chat.send("baru")
+    chat.choose("Pakai ini")
+    chat.send("simpan")
+
+
+def labels(chat: Chat) -> list[str]:
+    return [label for reply in chat.replies for _, label in reply.choices]
+
+
+def seller_named(app: App, shop: str) -> Seller:
+    with app.db.session() as s:
+        return s.exec(select(Seller).where(Seller.shop_name == shop)).one()
+
+
+def outbox(app: App) -> list[OutboxEvent]:
+    with app.db.session() as s:
+        return list(s.exec(select(OutboxEvent).order_by(OutboxEvent.id)))
+
+
+def consent_code(app: App, phone: str) -> str:
+    """The one-time code, as the owner reads it from the message we sent them."""
+    with app.db.session() as s:
+        account = s.exec(select(ChannelAccount).where(ChannelAccount.phone == phone)).first()
+        assert account is not None
+        notice = s.exec(
+            select(Notice).where(Notice.account_id == account.id, Notice.msgid == "consent.notice")
+        ).one()
+        return str(notice.params["code"])
+
+
+def test_assisted_registration_with_imported_data_and_the_owners_setuju(
+    running: Running, twilio: FakeTwilio
+) -> None:
+    app = running.app
+    import_umkm(app.db, SAMPLE)
+    with app.db.session() as s:
+        sidoarjo = s.exec(
+            select(Seller.id).where(Seller.regency_code == "3515")
+        ).first()  # nobody yet
+        assert sidoarjo is None
+    facilitator_chat, code = joined(app)
+    with app.db.session() as s:
+        facilitator = s.exec(select(Facilitator)).one()
+        assert assign_leads(s, facilitator, None) > 0
+        from bot.storage.models import UmkmRecord
+
+        record = s.exec(
+            select(UmkmRecord)
+            .where(UmkmRecord.regency_code == "3515", UmkmRecord.phone.is_not(None))  # type: ignore[union-attr]
+            .order_by(UmkmRecord.id)
+        ).first()
+        assert record is not None
+        owner_phone, business = record.phone or "", record.business_name
+
+    facilitator_chat.send("/binaan")
+    assert "belum terdaftar" in facilitator_chat.text and business in facilitator_chat.text
+
+    facilitator_chat.send("/daftarkan")
+    facilitator_chat.send("0" + owner_phone[3:])
+    assert "Disperindag" in facilitator_chat.last and business in facilitator_chat.last
+    facilitator_chat.send("ya, betul")
+    while "Cek dulu data pemilik" not in facilitator_chat.last:  # what the record lacks
+        assert facilitator_chat.sent < 20, facilitator_chat.last
+        facilitator_chat.send("lewati")
+    facilitator_chat.send("simpan")
+    assert "tersimpan" in facilitator_chat.text and "Tambah produk" in labels(facilitator_chat)
+
+    seller = seller_named(app, business)
+    assert (seller.status, seller.facilitator_code, seller.source) == (
+        "awaiting_consent",
+        code,
+        "facilitator",
+    )
+    assert seller.consent_at is None and not seller.phone_verified
+    add_product(app, facilitator_chat)
+    with app.db.session() as s:
+        [product] = s.exec(select(Product).where(Product.seller_id == seller.id)).all()
+        assert product.status == "pending" and product.price == 18_000
+    assert outbox(app) == []  # nothing is published before the owner agrees
+
+    # The owner's WhatsApp gets the summary and the code, as the approved template.
+    assert running.channel.deliver_due_notices() == 1
+    [sent] = twilio.to(owner_phone)
+    assert sent["ContentSid"] == CONSENT_TEMPLATE
+    variables = json.loads(sent["ContentVariables"])
+    assert variables["1"] == "Dewi Lestari" and variables["2"] == business
+    assert variables["3"].isdigit() and len(variables["3"]) == 6
+
+    reply = say(running, twilio, message("halo", phone=owner_phone), phone=owner_phone)
+    assert "Dewi Lestari" in reply and business in reply and "SETUJU" in reply
+    assert "Produk yang sudah dimasukkan: 1" in reply
+    reply = say(running, twilio, message("setuju", phone=owner_phone), phone=owner_phone)
+    assert "Terima kasih" in reply and "milik Kakak" in reply
+
+    seller = seller_named(app, business)
+    assert seller.status == "active" and seller.consent_at and seller.phone_verified
+    kinds = [
+        (e.kind, e.payload.get("facilitator_code"), e.payload.get("source")) for e in outbox(app)
+    ]
+    assert kinds[0] == ("seller.upsert", code, "facilitator")
+    assert [k for k, _, _ in kinds] == ["seller.upsert", "product.upsert"]
+    with app.db.session() as s:
+        owner_account = s.exec(
+            select(ChannelAccount).where(ChannelAccount.external_id == owner_phone)
+        ).one()
+        assert owner_account.seller_id == seller.id
+        assert s.exec(select(ConsentRequest)).one().via == "owner"
+
+    # The facilitator hears about it, and /binaan shows the progress.
+    facilitator_chat.send("/binaan")
+    assert "sudah setuju" in facilitator_chat.text
+    assert business in facilitator_chat.text and "1 produk, 0 sudah tayang" in facilitator_chat.text
+    # The owner now owns the shop: their menu is the owner's menu.
+    reply = say(running, twilio, message("menu", phone=owner_phone), phone=owner_phone)
+    assert "Tambah produk" in reply and "Daftarkan pemilik" not in reply  # numbered choices
+
+
+def test_one_time_code_typed_by_the_facilitator(running: Running, twilio: FakeTwilio) -> None:
+    app = running.app
+    chat, _ = joined(app)
+    register_owner(chat)
+    code = consent_code(app, OWNER_PHONE)
+    wrong = "000000" if code != "000000" else "111111"
+    chat.choose("Masukkan kode pemilik")
+    assert "kode 6 angka" in chat.last
+    chat.send("12ab")
+    assert "6 angka" in chat.last  # not a code: asked again, nothing counted
+    chat.send(wrong)
+    assert "belum cocok" in chat.text and "sisa 4 kali" in chat.text
+    assert outbox(app) == []
+    chat.send(f"/kode {code[:3]} {code[3:]}")
+    assert "Kode cocok" in chat.text
+    seller = seller_named(app, "Sambal Bu Siti")
+    assert seller.status == "active" and seller.consent_version
+    assert [e.kind for e in outbox(app)] == ["seller.upsert"]
+    with app.db.session() as s:
+        assert s.exec(select(ConsentRequest)).one().via == "code"
+    chat.send(f"/kode {code}")
+    assert "tidak sedang menunggu" in chat.text  # a used code does nothing twice
+
+
+def test_wrong_codes_lock_and_the_owner_can_still_refuse(
+    running: Running, twilio: FakeTwilio
+) -> None:
+    app = running.app
+    chat, _ = joined(app)
+    register_owner(chat)
+    code = consent_code(app, OWNER_PHONE)
+    wrong = "000000" if code != "000000" else "111111"
+    for _ in range(5):
+        chat.send(f"/kode {wrong}")
+    assert "terlalu sering" in chat.text
+    chat.send(f"/kode {code}")  # the right code after the lock: still refused
+    assert "terlalu sering" in chat.text
+    assert seller_named(app, "Sambal Bu Siti").status == "awaiting_consent"
+
+    reply = say(running, twilio, message("tolak", phone=OWNER_PHONE), phone=OWNER_PHONE)
+    assert "sudah kami hapus" in reply
+    with app.db.session() as s:
+        seller = s.exec(select(Seller)).one()
+        assert seller.status == "erased" and seller.shop_name is None and seller.phone is None
+    assert outbox(app) == []
+    chat.send("menu")
+    assert "menolak" in chat.text
+    assert "Daftarkan pemilik" in labels(chat)  # no longer helping the erased shop
+
+
+def test_roles_are_checked_where_the_action_happens(app: App, owner: Chat) -> None:
+    for command in ("/daftarkan", "/binaan", "/kode 123456"):
+        owner.send(command)
+        assert "khusus pendamping" in owner.last
+    owner.send("/siaran")
+    assert "hanya untuk admin" in owner.last
+
+    facilitator = new_facilitator(app)
+    first = Chat(app.runner, "800001", channel="telegram")
+    first.send(f"/start pdp_{facilitator.invite_code}")  # the deep link
+    assert "Selamat bergabung" in first.text
+    second = Chat(app.runner, "800002", channel="telegram")
+    second.send(f"/pendamping {facilitator.invite_code}")  # an invite works once
+    assert "tidak kami kenal" in second.text
+    second.send("/pendamping BUKANKODE")
+    assert "tidak kami kenal" in second.text
+
+    # A facilitator removed half-way cannot finish what they started.
+    first.send("/daftarkan")
+    first.send("0812-0000-9002")
+    with app.db.session() as s:
+        row = s.exec(select(Facilitator)).one()
+        row.account_id = None
+        s.add(row)
+    first.send("Budi Santoso")
+    assert "khusus pendamping" in first.last
+    with app.db.session() as s:
+        assert s.exec(select(Seller)).all() == []
+
+
+def test_the_facilitator_cannot_register_a_taken_number_or_their_own(app: App, owner: Chat) -> None:
+    from tests.test_registration import register
+
+    register(owner)
+    chat, _ = joined(app)
+    chat.send("/daftarkan")
+    chat.send("0812 3456 7890")  # the owner above
+    assert "sudah punya toko" in chat.last and "Keripik Tempe Bu Sri" in chat.last
+    chat.send("0857-0000-0001")
+    assert "nomor Kakak sendiri" in chat.last
+    chat.send("batal")
+    assert "Tidak ada yang disimpan" in chat.last
+
+
+def test_telegram_owner_agrees_after_sharing_their_number(app: App) -> None:
+    chat, _ = joined(app)
+    register_owner(chat)
+    owner = Chat(app.runner, "900001", channel="telegram")
+    owner.send("/start")
+    assert "Setuju?" in owner.last or "setuju" in owner.last.lower()  # ordinary sign-up first
+    owner.send("ok", contact_phone=OWNER_PHONE, sender_phone=OWNER_PHONE)
+    assert "mendaftarkan toko Kakak" in owner.text and "Sambal Bu Siti" in owner.text
+    owner.choose("SETUJU")
+    assert "Terima kasih" in owner.text
+    assert seller_named(app, "Sambal Bu Siti").status == "active"
