@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlmodel import select
+from sqlmodel import col, select
 
 from bot.app import App, build_app
 from bot.config import Settings
@@ -25,6 +25,7 @@ from bot.storage.models import (
     OutboxEvent,
     Product,
     Seller,
+    UmkmRecord,
 )
 from tests import images
 from tests.conftest import Chat
@@ -138,23 +139,16 @@ def test_assisted_registration_with_imported_data_and_the_owners_setuju(
 ) -> None:
     app = running.app
     import_umkm(app.db, SAMPLE)
-    with app.db.session() as s:
-        sidoarjo = s.exec(
-            select(Seller.id).where(Seller.regency_code == "3515")
-        ).first()  # nobody yet
-        assert sidoarjo is None
     facilitator_chat, code = joined(app)
     with app.db.session() as s:
         facilitator = s.exec(select(Facilitator)).one()
-        assert assign_leads(s, facilitator, None) > 0
-        from bot.storage.models import UmkmRecord
-
+        assert assign_leads(s, facilitator, None) > 0  # Sidoarjo's imported businesses
         record = s.exec(
             select(UmkmRecord)
-            .where(UmkmRecord.regency_code == "3515", UmkmRecord.phone.is_not(None))  # type: ignore[union-attr]
-            .order_by(UmkmRecord.id)
+            .where(UmkmRecord.facilitator_id == facilitator.id, col(UmkmRecord.phone).is_not(None))
+            .order_by(col(UmkmRecord.id))
         ).first()
-        assert record is not None
+        assert record is not None and record.regency_code == "3515"
         owner_phone, business = record.phone or "", record.business_name
 
     facilitator_chat.send("/binaan")
