@@ -293,7 +293,7 @@ class ConversationRunner:
                 owned = self._apply_consent(session, account, effect, facilitator, now, said)
                 seller = owned or seller
             elif isinstance(effect, fx.CreateBroadcast):
-                self._apply_broadcast(session, account, effect, said)
+                self._apply_broadcast(session, account, effect, now, said)
             elif isinstance(effect, fx.EraseMyData):
                 erase_seller(session, account)
                 seller = None
@@ -392,13 +392,14 @@ class ConversationRunner:
         session: Session,
         account: ChannelAccount,
         effect: fx.CreateBroadcast,
+        now: datetime,
         said: list[Outbound],
     ) -> None:
         if not is_admin(session, self.settings, account):
             log.warning("broadcast by a non-admin, account %s", account.id)
             said.append(say(t("role.admin_only")))
             return
-        send_at = datetime.fromisoformat(effect.send_at) if effect.send_at else None
+        send_at = datetime.fromisoformat(effect.send_at) if effect.send_at else now
         add_broadcast(session, effect.segment, effect.text, effect.value, send_at)
 
     def _save(

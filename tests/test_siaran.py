@@ -1,0 +1,188 @@
+"""Admins: /siaran on Telegram (segment, text, preview with count and time, now or later)
+and `pelapak admin add` / `pelapak facilitator add` from the terminal."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlmodel import select
+from typer.testing import CliRunner
+
+from bot.app import App
+from bot.cli import app as cli
+from bot.conversation import ConversationRunner
+from bot.storage.models import Admin, Broadcast, ChannelAccount, Facilitator
+from flows.admin import parse_send_time
+from tests.conftest import Chat, Clock
+
+ADMIN_ID = "424242"
+
+
+def owner_on_telegram(app: App, user: str, phone: str, shop: str, regency: str) -> None:
+    chat = Chat(app.runner, user, channel="telegram")
+    chat.send("/start")
+    chat.send("ya")
+    chat.send("Sri Rahayu")
+    chat.send(contact_phone=phone, sender_phone=phone)
+    for answer in (shop, "1", regency, "lewati", "Jl. Siaran 1", "lewati", "simpan"):
+        chat.send(answer)
+    assert "sudah terdaftar" in chat.text
+
+
+@pytest.fixture
+def admin(app: App, clock: Clock) -> Chat:
+    settings = app.settings.model_copy(
+        update={"admin_telegram_ids": [int(ADMIN_ID)], "broadcast_telegram_rate": 1.0}
+    )
+    runner = ConversationRunner(app.db, settings, clock=clock)
+    return Chat(runner, ADMIN_ID, channel="telegram")
+
+
+def broadcasts(app: App) -> list[Broadcast]:
+    with app.db.session() as s:
+        return list(s.exec(select(Broadcast).order_by(Broadcast.id)))
+
+
+def test_siaran_to_a_regency_now(app: App, admin: Chat, clock: Clock) -> None:
+    owner_on_telegram(app, "501", "+6281200000501", "Toko Satu", "sidoarjo")
+    owner_on_telegram(app, "502", "+6281200000502", "Toko Dua", "sidoarjo")
+    owner_on_telegram(app, "503", "+6281200000503", "Toko Tiga", "kota malang")
+    admin.send("/start")
+    assert "Kirim siaran" in [label for r in admin.replies for _, label in r.choices]
+    admin.send("/siaran")
+    assert "untuk siapa" in admin.last
+    admin.send("4")
+    assert "Kabupaten atau kota" in admin.last
+    admin.send("sidoarjo")
+    assert "Tulis pesannya" in admin.last
+    admin.send("hai")
+    assert "terlalu pendek" in admin.last
+    admin.send("Kak, yuk tambah produk hari ini!")
+    admin.send("kapan-kapan")
+    assert "belum terbaca" in admin.last
+    admin.send("sekarang")
+    preview = admin.last
+    assert "Pemilik di Kabupaten Sidoarjo".lower() in preview.lower()
+    assert "Penerima: 2 orang" in preview
+    assert "sekitar 2 detik" in preview  # 2 recipients at the 1/s configured here
+    assert "Kak, yuk tambah produk hari ini!" in preview and "sekarang" in preview
+    assert broadcasts(app) == []  # nothing until confirmed
+    admin.send("ya")
+    assert "mulai dikirim" in admin.last
+    [broadcast] = broadcasts(app)
+    assert (broadcast.segment, broadcast.segment_value) == ("regency", "3515")
+    assert broadcast.text == "Kak, yuk tambah produk hari ini!"
+    assert broadcast.send_at <= clock.now + timedelta(seconds=1)
+
+
+def test_siaran_scheduled_to_a_stalled_step_with_an_edit(
+    app: App, admin: Chat, clock: Clock
+) -> None:
+    stalled = Chat(app.runner, "601", channel="telegram")
+    stalled.send("/start")
+    stalled.send("ya")  # consented, then stopped at the owner's name
+    admin.send("/siaran")
+    admin.send("3")
+    assert "Berhenti di langkah apa" in admin.last
+    admin.choose("Nama pemilik")
+    admin.send("Kak, tinggal sedikit lagi tokonya jadi. Balas pesan ini untuk lanjut.")
+    admin.send("besok 9.00")
+    assert "Penerima: 1 orang" in admin.last and "29" in admin.last
+    admin.send("ubah waktu kirim")
+    admin.send("30/11 08:30")
+    assert "30" in admin.last and "Penerima: 1 orang" in admin.last
+    admin.choose("Simpan")
+    assert "dijadwalkan" in admin.last
+    [broadcast] = broadcasts(app)
+    assert (broadcast.segment, broadcast.segment_value) == ("stalled", "owner_name")
+    assert broadcast.send_at == datetime(2026, 11, 30, 1, 30, tzinfo=UTC)  # 08:30 WIB
+
+
+def test_siaran_to_a_facilitators_owners_checks_the_code(app: App, admin: Chat) -> None:
+    with app.db.session() as s:
+        s.add(Facilitator(code="PDP-3515-001", name="Dewi", regency_code="3515", invite_code="X"))
+    admin.send("/siaran")
+    admin.send("binaan satu pendamping")
+    admin.send("PDP-9999-001")
+    assert "tidak ada" in admin.last
+    admin.send("pdp-3515-001")
+    assert "Tulis pesannya" in admin.last
+    admin.send("batal")
+    assert "dibatalkan" in admin.last and broadcasts(app) == []
+
+
+def test_an_admin_removed_mid_way_cannot_send(app: App, clock: Clock) -> None:
+    with app.db.session() as s:
+        s.add(Admin(channel="telegram", external_id="777"))
+    chat = Chat(app.runner, "777", channel="telegram")
+    chat.send("/siaran")
+    chat.send("1")
+    chat.send("Halo semua pemilik, ada pelatihan foto produk minggu depan.")
+    chat.send("sekarang")
+    with app.db.session() as s:
+        s.delete(s.exec(select(Admin)).one())
+    chat.send("ya")
+    assert "hanya untuk admin" in chat.last
+    assert broadcasts(app) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("09:00", datetime(2026, 11, 29, 2, 0, tzinfo=UTC)),  # 09:00 passed at 10:00 WIB
+        ("11.30", datetime(2026, 11, 28, 4, 30, tzinfo=UTC)),
+        ("jam 20", datetime(2026, 11, 28, 13, 0, tzinfo=UTC)),
+        ("besok 8", datetime(2026, 11, 29, 1, 0, tzinfo=UTC)),
+        ("lusa 07:15 wib", datetime(2026, 11, 30, 0, 15, tzinfo=UTC)),
+        ("1/12 09:00", datetime(2026, 12, 1, 2, 0, tzinfo=UTC)),
+        ("01-12-2026 9:00", datetime(2026, 12, 1, 2, 0, tzinfo=UTC)),
+        ("5/1 10:00", datetime(2027, 1, 5, 3, 0, tzinfo=UTC)),  # January: next year
+        ("31/2 10:00", None),
+        ("25:00", None),
+        ("nanti sore", None),
+    ],
+)
+def test_parse_send_time(text: str, expected: datetime | None) -> None:
+    now = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)  # 10:00 WIB
+    assert parse_send_time(text, now) == expected
+
+
+def test_admin_and_facilitator_commands(
+    app: App, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", app.settings.database_url)
+    monkeypatch.setenv("MEDIA_DIR", str(app.settings.media_dir))
+    monkeypatch.setenv("TELEGRAM_BOT_USERNAME", "PelapakBot")
+    terminal = CliRunner()
+
+    done = terminal.invoke(cli, ["admin", "add", "--whatsapp", "0812-1111-2222"])
+    assert done.exit_code == 0, done.output
+    assert terminal.invoke(cli, ["admin", "add", "--whatsapp", "+62 812 1111 2222"]).exit_code == 0
+    assert terminal.invoke(cli, ["admin", "add", "--telegram", "not-a-number"]).exit_code == 2
+    with app.db.session() as s:
+        assert [(a.channel, a.external_id) for a in s.exec(select(Admin))] == [
+            ("whatsapp", "+6281211112222")
+        ]
+    chat = Chat(app.runner, "+6281211112222", channel="whatsapp", phone="+6281211112222")
+    chat.send("/siaran")
+    assert "untuk siapa" in chat.last
+
+    done = terminal.invoke(cli, ["facilitator", "add", "--name", "Dewi", "--regency", "3515"])
+    assert done.exit_code == 0, done.output
+    with app.db.session() as s:
+        facilitator = s.exec(select(Facilitator)).one()
+    assert facilitator.code == "PDP-3515-001"
+    assert f"/pendamping {facilitator.invite_code}" in done.output
+    assert f"https://t.me/PelapakBot?start=pdp_{facilitator.invite_code}" in done.output
+    assert (
+        terminal.invoke(cli, ["facilitator", "add", "--name", "X", "--regency", "9999"]).exit_code
+        == 2
+    )
+    second = terminal.invoke(cli, ["facilitator", "add", "--name", "Eko", "--regency", "3515"])
+    assert "PDP-3515-002" in second.output
+    listed = terminal.invoke(cli, ["facilitator", "list"])
+    assert "PDP-3515-001" in listed.output and "Dewi" in listed.output
+    with app.db.session() as s:
+        account = s.exec(select(ChannelAccount)).one()
+    assert account.external_id == "+6281211112222"  # the WhatsApp admin above
