@@ -64,6 +64,7 @@ def _read_owner_phone(msg: Inbound, ctx: Ctx) -> Reading:
     record = ctx.env.directory.imported_with_phone(phone)
     return Parsed(
         {
+            "assisted": True,  # the owner's own questions read differently from here on
             "phone": phone,
             "phone_verified": False,
             "imported_record": dict(record) if record else None,

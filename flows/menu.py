@@ -83,7 +83,7 @@ def _finish(ctx: Ctx) -> Outcome:
     if picked == "products":
         return Outcome(start="product_list")
     if picked == "register_owner":
-        return Outcome(start="assisted", draft={"assisted": True})
+        return Outcome(start="assisted")
     if picked == "my_owners":
         return Outcome(start="binaan")
     if picked == "broadcast":

@@ -168,7 +168,7 @@ def _suggest_shop_name(name: str, ctx: Ctx) -> str | None:
 
 
 def _ask_shop_name(ctx: Ctx) -> Outbound:
-    return say(t("reg.ask_shop_name"))
+    return say(t("fac.ask_shop_name") if ctx.draft.get("assisted") else t("reg.ask_shop_name"))
 
 
 def _read_shop_name(msg: Inbound, ctx: Ctx) -> Reading:
@@ -201,7 +201,8 @@ def category_choices() -> tuple[Choice, ...]:
 
 
 def _ask_category(ctx: Ctx) -> Outbound:
-    return say(t("reg.ask_category"), choices=category_choices())
+    question = t("fac.ask_category") if ctx.draft.get("assisted") else t("reg.ask_category")
+    return say(question, choices=category_choices())
 
 
 def read_category(msg: Inbound, ctx: Ctx) -> Reading:
@@ -289,7 +290,8 @@ def _read_address(msg: Inbound, ctx: Ctx) -> Reading:
 
 
 def _ask_nib(ctx: Ctx) -> Outbound:
-    return say(t("reg.ask_nib"), choices=(Choice("__skip__", t("choice.no_nib")),))
+    question = t("fac.ask_nib") if ctx.draft.get("assisted") else t("reg.ask_nib")
+    return say(question, choices=(Choice("__skip__", t("choice.no_nib")),))
 
 
 def _read_nib(msg: Inbound, ctx: Ctx) -> Reading:
@@ -431,7 +433,7 @@ def _ask_imported(ctx: Ctx) -> Outbound:
     known = {**record, "shop_name": record.get("business_name"), "phone": None}
     lines = [line for line in summary_lines(known) if line.msgid not in ("reg.summary.phone",)]
     return say(
-        t("reg.imported_found"),
+        t("fac.imported_found") if ctx.draft.get("assisted") else t("reg.imported_found"),
         *lines,
         t("reg.imported_question"),
         choices=(Choice("yes", t("choice.use_imported")), Choice("no", t("choice.no"))),

@@ -276,7 +276,7 @@ def _role_command(state: State, env: Env, action: str) -> Result:
     refused = _refuse_role(flow.id, env)
     if refused is not None:
         return Result(state, [refused])
-    opened = begin(flow, env, {"assisted": True} if flow is ASSISTED else None)
+    opened = begin(flow, env)
     opened.effects.extend(_keep_unfinished_product(state))
     if flow is ASSISTED and env.acting_for:
         opened.effects.append(ActFor(None))  # a new owner: stop working on the last one
