@@ -10,7 +10,7 @@ from pathlib import Path
 from sqlmodel import col, select
 
 from bot.storage.database import Database
-from bot.storage.models import ChannelAccount, Conversation, Product, Seller
+from bot.storage.models import ChannelAccount, Conversation, Facilitator, Product, Seller
 from flows.regions import regencies
 
 STAGES = ("started", "consented", "registered", "first_product", "live")
@@ -29,9 +29,12 @@ def funnel(db: Database, by: str = "regency") -> dict[str, Counter[str]]:
                 Conversation, col(Conversation.account_id) == col(ChannelAccount.id), isouter=True
             )
         )
+        helpers = set(session.exec(select(Facilitator.account_id)))
         counted_sellers: set[int] = set()
         for account, conversation in rows:
             seller = sellers.get(account.seller_id) if account.seller_id else None
+            if account.id in helpers or (seller is None and account.last_inbound_at is None):
+                continue  # facilitators; numbers we wrote to that never wrote back
             if seller is not None:
                 if seller.id in counted_sellers:
                     continue  # one person on two channels is one person

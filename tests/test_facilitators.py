@@ -17,6 +17,7 @@ from bot.app import App, build_app
 from bot.config import Settings
 from bot.importer import import_umkm
 from bot.roles import add_facilitator, assign_leads
+from bot.stats import funnel
 from bot.storage.models import (
     ChannelAccount,
     ConsentRequest,
@@ -209,6 +210,9 @@ def test_assisted_registration_with_imported_data_and_the_owners_setuju(
     facilitator_chat.send("/binaan")
     assert "sudah setuju" in facilitator_chat.text
     assert business in facilitator_chat.text and "1 produk, 0 sudah tayang" in facilitator_chat.text
+    by_facilitator = funnel(app.db, "facilitator")
+    assert by_facilitator[code]["registered"] == 1 and by_facilitator[code]["first_product"] == 1
+    assert sum(c["started"] for c in by_facilitator.values()) == 1  # facilitators aren't owners
     # The owner now owns the shop: their menu is the owner's menu.
     reply = say(running, twilio, message("menu", phone=owner_phone), phone=owner_phone)
     assert "Tambah produk" in reply and "Daftarkan pemilik" not in reply  # numbered choices
