@@ -12,8 +12,10 @@ import io
 import os
 import tempfile
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import pillow_heif
 from PIL import Image, ImageCms, ImageFilter, ImageOps, ImageStat, UnidentifiedImageError
@@ -38,6 +40,9 @@ DARK_MEAN = 55.0
 WASHED_MEAN, WASHED_STDDEV = 225.0, 30.0
 
 _SRGB = ImageCms.createProfile("sRGB")
+# Encoding into a real file releases the GIL in Pillow, so the quality analysis runs
+# meanwhile on the calling thread; together they cost about what the encode alone does.
+_ENCODER = ThreadPoolExecutor(max_workers=2, thread_name_prefix="photo-encode")
 pillow_heif.register_heif_opener()  # teaches Pillow to read HEIC; no other side effect
 
 
@@ -120,17 +125,52 @@ def _to_srgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-def _encode(image: Image.Image) -> bytes:
+def _encode_into(image: Image.Image, handle: BinaryIO) -> int:
+    """Write the JPEG into `handle` (lowering quality if it exceeds 5 MB); returns its size."""
     for quality in (85, 80, 72, 65, 55):
-        buffer = io.BytesIO()
-        image.save(buffer, "JPEG", quality=quality)
-        if buffer.tell() <= MAX_STORED_BYTES:
-            return buffer.getvalue()
+        handle.seek(0)
+        handle.truncate()
+        image.save(handle, "JPEG", quality=quality)
+        if handle.tell() <= MAX_STORED_BYTES:
+            return handle.tell()
     raise PhotoRefused("too_big")
 
 
-def process(data: bytes, max_bytes: int = MAX_BYTES) -> tuple[bytes, int, int, Quality]:
-    """Turn uploaded bytes into stored JPEG bytes with their size and quality."""
+@dataclass(frozen=True)
+class Processed:
+    """A photo ready to store: its JPEG in a temporary file next to where it belongs."""
+
+    temp_path: Path
+    sha256: str
+    width: int
+    height: int
+    size_bytes: int
+    quality: Quality
+
+    def discard(self) -> None:
+        self.temp_path.unlink(missing_ok=True)
+
+
+def process(data: bytes, workdir: Path, max_bytes: int = MAX_BYTES) -> Processed:
+    """Turn uploaded bytes into a stored-ready JPEG file under `workdir`, with its quality."""
+    image = _decoded(data, max_bytes)
+    workdir.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=workdir, suffix=".part")
+    try:
+        with os.fdopen(fd, "w+b") as handle:
+            encoding = _ENCODER.submit(_encode_into, image, handle)
+            quality = measure(image)
+            size = encoding.result()
+            handle.seek(0)
+            sha = hashlib.file_digest(handle, "sha256").hexdigest()
+    except BaseException:
+        os.unlink(name)
+        raise
+    return Processed(Path(name), sha, image.width, image.height, size, quality)
+
+
+def _decoded(data: bytes, max_bytes: int) -> Image.Image:
+    """Checked, oriented, sRGB pixels of at most 2,000 px, decoded no larger than needed."""
     if len(data) > max_bytes:
         raise PhotoRefused("too_big")
     if not data:
@@ -153,9 +193,7 @@ def process(data: bytes, max_bytes: int = MAX_BYTES) -> tuple[bytes, int, int, Q
     image = _to_srgb(image)
     if max(image.size) > MAX_SIDE:
         image.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS, reducing_gap=3.0)
-    quality = measure(image)
-    encoded = _encode(image)
-    return encoded, image.width, image.height, quality
+    return image
 
 
 class MediaStore:
@@ -172,19 +210,18 @@ class MediaStore:
     def ingest(self, data: bytes) -> PhotoRef | RejectedPhoto:
         """Check and store one uploaded file; a refusal says why, in a catalog reason."""
         try:
-            encoded, width, height, quality = process(data, self.max_bytes)
+            photo = process(data, self.root, self.max_bytes)
         except PhotoRefused as refused:
             return RejectedPhoto(refused.reason)
-        sha = hashlib.sha256(encoded).hexdigest()
-        self._write(sha, encoded)
-        self._record(sha, width, height, len(encoded))
+        self._keep(photo)
+        self._record(photo.sha256, photo.width, photo.height, photo.size_bytes)
         return PhotoRef(
-            sha256=sha,
-            width=width,
-            height=height,
-            blurry=quality.blurry,
-            dark=quality.dark,
-            washed_out=quality.washed_out,
+            sha256=photo.sha256,
+            width=photo.width,
+            height=photo.height,
+            blurry=photo.quality.blurry,
+            dark=photo.quality.dark,
+            washed_out=photo.quality.washed_out,
         )
 
     def ingest_file(self, path: Path) -> PhotoRef | RejectedPhoto:
@@ -195,15 +232,14 @@ class MediaStore:
         except OSError:
             return RejectedPhoto("not_image")
 
-    def _write(self, sha: str, encoded: bytes) -> None:
-        target = self.path(sha)
+    def _keep(self, photo: Processed) -> None:
+        """Move the finished file to its content address (once: the same photo twice is one)."""
+        target = self.path(photo.sha256)
         if target.exists():
+            photo.discard()
             return
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".part")
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(encoded)
-        os.replace(tmp, target)
+        os.replace(photo.temp_path, target)
 
     def _record(self, sha: str, width: int, height: int, size: int) -> None:
         try:

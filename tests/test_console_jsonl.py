@@ -196,7 +196,8 @@ def test_every_kind_of_photo_through_the_console(app: App, tmp_path: Path) -> No
         for name, words in expected_refusals.items():
             [reply] = exchange(proc, {"photo": str(tmp_path / name)})
             assert words in reply["text"], name
-        assert list(app.settings.media_dir.rglob("*.jpg")) == []
+        media = app.settings.media_dir
+        assert [f for f in media.rglob("*") if f.is_file()] == []  # not even a temporary file
         assert "1 dari 5" in exchange(proc, {"photo": str(tmp_path / "bagus.jpg")})[-1]["text"]
         assert (
             "sudah Kakak kirim"
@@ -213,7 +214,8 @@ def test_every_kind_of_photo_through_the_console(app: App, tmp_path: Path) -> No
     finally:
         proc.stdin.close()  # type: ignore[union-attr]
         proc.wait(timeout=30)
-    stored = sorted(app.settings.media_dir.rglob("*.jpg"))
+    stored = sorted(f for f in app.settings.media_dir.rglob("*") if f.is_file())
+    assert all(f.suffix == ".jpg" for f in stored)  # no temporary file left behind
     assert len(stored) == 6  # sharp, blurred, dark (stored, then not used), rotated, png, 12 MP
     for path in stored:
         with Image.open(path) as image:

@@ -16,7 +16,8 @@ from tests import images
 
 
 def stored_files(media_dir: Path) -> list[Path]:
-    return sorted(media_dir.rglob("*.jpg")) if media_dir.exists() else []
+    """Every file under MEDIA_DIR, temporary ones included."""
+    return sorted(f for f in media_dir.rglob("*") if f.is_file()) if media_dir.exists() else []
 
 
 @pytest.mark.parametrize(
@@ -88,8 +89,8 @@ def test_blur_threshold_separates_sharp_from_blurred() -> None:
         assert blurred.sharpness < BLUR_VARIANCE / 2
 
 
-def test_quality_report_flags_blurry_and_dark() -> None:
-    *_, blurry = process(images.blurred())
-    *_, dark = process(images.dark())
+def test_quality_report_flags_blurry_and_dark(tmp_path: Path) -> None:
+    blurry = process(images.blurred(), tmp_path).quality
+    dark = process(images.dark(), tmp_path).quality
     assert blurry.blurry and not blurry.dark
     assert dark.dark
