@@ -76,7 +76,10 @@ _OPT_OUT = {"stop", "berhenti", "jangan kirim lagi", "unsubscribe", "stop kirim"
 _OPT_IN = {"mulai", "start", "mulai lagi"}
 _DEEP_LINK = re.compile(r"[A-Za-z0-9_-]{1,64}")  # what t.me/<bot>?start= may carry
 INVITE_PREFIX = "pdp_"  # t.me/<bot>?start=pdp_<invite code> makes a facilitator
-_WITH_ARGUMENT = re.compile(r"/?(pendamping|kode|code)\b[\s:]*(.*)", re.IGNORECASE | re.DOTALL)
+_WITH_ARGUMENT = re.compile(
+    r"(/)?(pendamping|kode|code)(?:@\w+)?\b[\s:]*(.*)", re.IGNORECASE | re.DOTALL
+)
+_INVITE = re.compile(r"[A-Za-z0-9]{6,16}")
 
 _COMMANDS = {
     "data_saya": "my_data",
@@ -118,9 +121,9 @@ def advance(state: State, inbound: Inbound, env: Env) -> Result:
         result.replies.insert(0, say(t("account.opted_in")))
         result.effects.append(SetOptOut(False))
         return result
-    argument = _WITH_ARGUMENT.fullmatch(text.strip())
-    if argument and (text.strip().startswith("/") or argument.group(2).strip()):
-        return _command_with_argument(state, env, argument.group(1).lower(), argument.group(2))
+    with_argument = _command_and_argument(text)
+    if with_argument is not None:
+        return _command_with_argument(state, env, *with_argument)
     action = _COMMANDS.get(command)
     if env.consent_request and not env.registered and action not in _SIDE_FLOWS:
         return answer_consent(state, inbound, env)
@@ -281,6 +284,19 @@ def _role_command(state: State, env: Env, action: str) -> Result:
     if flow is ASSISTED and env.acting_for:
         opened.effects.append(ActFor(None))  # a new owner: stop working on the last one
     return opened
+
+
+def _command_and_argument(text: str) -> tuple[str, str] | None:
+    """'/pendamping K7M2Q9XA', 'kode 482913': without the slash only when it looks like one,
+    so a shop called "Kode Kopi" is still a shop name."""
+    found = _WITH_ARGUMENT.fullmatch(text.strip())
+    if found is None:
+        return None
+    slash, command, argument = found.group(1), found.group(2).lower(), found.group(3).strip()
+    if command == "code":
+        command = "kode"
+    looks_right = _INVITE.fullmatch(argument) if command == "pendamping" else read_code(argument)
+    return (command, argument) if slash or looks_right else None
 
 
 def _command_with_argument(state: State, env: Env, command: str, argument: str) -> Result:

@@ -282,7 +282,7 @@ def test_roles_are_checked_where_the_action_happens(app: App, owner: Chat) -> No
     second = Chat(app.runner, "800002", channel="telegram")
     second.send(f"/pendamping {facilitator.invite_code}")  # an invite works once
     assert "tidak kami kenal" in second.text
-    second.send("/pendamping BUKANKODE")
+    second.send("/pendamping@PelapakBot BUKANKODE")  # as Telegram sends it in groups
     assert "tidak kami kenal" in second.text
 
     # A facilitator removed half-way cannot finish what they started.
@@ -323,3 +323,16 @@ def test_telegram_owner_agrees_after_sharing_their_number(app: App) -> None:
     owner.choose("SETUJU")
     assert "Terima kasih" in owner.text
     assert seller_named(app, "Sambal Bu Siti").status == "active"
+
+
+def test_words_like_commands_are_still_answers(app: App, owner: Chat) -> None:
+    owner.send("/start")
+    owner.send("ya")
+    owner.send("Sri Wahyuni")
+    owner.send("ya")
+    owner.send("Kode Kopi Nusantara")  # a shop name, not /kode
+    assert "jualan apa" in owner.last
+    owner.send("kembali")
+    owner.send("pendamping saya bu dewi")  # not an invite code either
+    assert "sudah dipakai" not in owner.last and "tidak kami kenal" not in owner.last
+    assert "jualan apa" in owner.last
