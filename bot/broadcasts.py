@@ -29,6 +29,7 @@ from bot.storage.models import (
     BroadcastDelivery,
     ChannelAccount,
     Conversation,
+    Facilitator,
     Product,
     Seller,
     utcnow,
@@ -104,8 +105,11 @@ def audience(
 
 
 def recipients(session: Session, segment: str, value: str | None) -> list[ChannelAccount]:
-    """The accounts a segment names, on the channels the business can write to."""
-    query = select(ChannelAccount).where(col(ChannelAccount.channel).in_(BUSINESS_CHANNELS))
+    """The owners' accounts a segment names, on the channels the business can write to."""
+    facilitators = select(Facilitator.id).where(Facilitator.account_id == ChannelAccount.id)
+    query = select(ChannelAccount).where(
+        col(ChannelAccount.channel).in_(BUSINESS_CHANNELS), ~facilitators.exists()
+    )
     seller_join = col(Seller.id) == col(ChannelAccount.seller_id)
     if segment == "no_product":
         has_product = (

@@ -230,6 +230,8 @@ def _finish_open(result: Result, env: Env) -> Result:
         flow = FLOWS.get(state.flow, MENU_FLOW)
         if flow.id == PRODUCT.id and not env.registered and not _saving_seller(result):
             flow = MENU_FLOW
+        if flow.id == MENU_FLOW.id and env.acting_for:
+            flow = HELPING  # while helping a shop, "menu" is that shop's menu
         refused = _refuse_role(flow.id, env)
         if refused is not None and not _acting_from_now(result):
             result.state = State(updated_at=env.now)

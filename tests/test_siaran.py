@@ -9,12 +9,18 @@ import pytest
 from sqlmodel import select
 from typer.testing import CliRunner
 
-from bot.app import App
+from bot.app import App, build_app
 from bot.cli import app as cli
+from bot.config import Settings
 from bot.conversation import ConversationRunner
+from bot.roles import add_facilitator
 from bot.storage.models import Admin, Broadcast, ChannelAccount, Facilitator
 from flows.admin import parse_send_time
 from tests.conftest import Chat, Clock
+from tests.fake_telegram import FakeTelegram, Updates
+from tests.test_telegram import Running as TelegramRunning
+from tests.test_telegram import say as telegram_say
+from tests.test_telegram import telegram_settings
 
 ADMIN_ID = "424242"
 
@@ -186,3 +192,34 @@ def test_admin_and_facilitator_commands(
     with app.db.session() as s:
         account = s.exec(select(ChannelAccount)).one()
     assert account.external_id == "+6281211112222"  # the WhatsApp admin above
+
+
+def test_siaran_and_invite_over_the_telegram_webhook(settings: Settings) -> None:
+    """The same flows through the real webhook, PTB and a fake Bot API: buttons and deep links."""
+    fake = FakeTelegram()
+    app = build_app(telegram_settings(settings, fake, admin_telegram_ids=[9001]))
+    server = TelegramRunning(app)
+    try:
+        with app.db.session() as s:
+            invite = add_facilitator(s, "Dewi Lestari", "3515").invite_code
+        helper = Updates(9002, first_name="Dewi")
+        reply = telegram_say(server, fake, helper.text(f"/start pdp_{invite}"), 9002)
+        assert "Selamat bergabung, Kak Dewi Lestari" in reply
+        assert "Nomor HP pemilik" in telegram_say(server, fake, helper.text("/daftarkan"), 9002)
+
+        admin = Updates(9001, first_name="Admin")
+        assert "untuk siapa" in telegram_say(server, fake, admin.text("/siaran"), 9001)
+        buttons = fake.sent(9001)[-1]["reply_markup"]["inline_keyboard"]
+        assert any(b["callback_data"] == "everyone" for row in buttons for b in row)
+        telegram_say(server, fake, admin.callback("everyone"), 9001)
+        telegram_say(server, fake, admin.text("Kak, ada pelatihan foto produk Sabtu ini."), 9001)
+        preview = telegram_say(server, fake, admin.callback("now"), 9001)
+        assert "Penerima: 1 orang" in preview  # the admin's own chat; facilitators aren't owners
+        assert "mulai dikirim" in telegram_say(server, fake, admin.callback("save"), 9001)
+        with app.db.session() as s:
+            [broadcast] = s.exec(select(Broadcast)).all()
+        assert broadcast.segment == "everyone"
+    finally:
+        server.stop()
+        app.close()
+        fake.close()
