@@ -124,6 +124,15 @@ def outbox(app: App) -> list[OutboxEvent]:
         return list(s.exec(select(OutboxEvent).order_by(OutboxEvent.id)))
 
 
+def owner_account(app: App, phone: str) -> ChannelAccount:
+    with app.db.session() as s:
+        return s.exec(
+            select(ChannelAccount).where(
+                ChannelAccount.channel == "whatsapp", ChannelAccount.external_id == phone
+            )
+        ).one()
+
+
 def consent_code(app: App, phone: str) -> str:
     """The one-time code, as the owner reads it from the message we sent them."""
     with app.db.session() as s:
@@ -336,3 +345,24 @@ def test_words_like_commands_are_still_answers(app: App, owner: Chat) -> None:
     owner.send("pendamping saya bu dewi")  # not an invite code either
     assert "sudah dipakai" not in owner.last and "tidak kami kenal" not in owner.last
     assert "jualan apa" in owner.last
+
+
+def test_setuju_and_the_code_at_the_same_moment_publish_once(
+    running: Running, twilio: FakeTwilio
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    app = running.app
+    chat, _ = joined(app)
+    register_owner(chat)
+    code = consent_code(app, OWNER_PHONE)
+    owner = Chat(app.runner, OWNER_PHONE, channel="whatsapp", phone=OWNER_PHONE)
+    with ThreadPoolExecutor(2) as pool:
+        agreed = pool.submit(owner.send, "SETUJU")
+        typed = pool.submit(chat.send, f"/kode {code}")
+        agreed.result(), typed.result()
+    assert "Terima kasih" in owner.text and "tidak menunggu" not in owner.text
+    assert [e.kind for e in outbox(app)] == ["seller.upsert"]
+    assert owner_account(app, OWNER_PHONE).seller_id == seller_named(app, "Sambal Bu Siti").id
+    with app.db.session() as s:
+        assert s.exec(select(ConsentRequest)).one().status == "given"

@@ -147,11 +147,15 @@ def pending_request_for(session: Session, account: ChannelAccount) -> dict[str, 
 
 
 def _pending(session: Session, seller_id: int) -> tuple[ConsentRequest, Seller] | None:
-    found = session.exec(
+    """The open request, locked on PostgreSQL: SETUJU and a typed code may race."""
+    query = (
         select(ConsentRequest, Seller)
         .join(Seller, col(Seller.id) == col(ConsentRequest.seller_id))
         .where(ConsentRequest.seller_id == seller_id, ConsentRequest.status == "pending")
-    ).first()
+    )
+    if session.get_bind().dialect.name != "sqlite":
+        query = query.with_for_update()
+    found = session.exec(query).first()
     if found is None or found[1].status != "awaiting_consent":
         return None
     return found
@@ -162,10 +166,15 @@ def agree_as_owner(
 ) -> Seller | None:
     """SETUJU from the owner's own number: the shop is theirs and goes out to the marketplace."""
     found = _pending(session, seller_id)
-    if found is None or not account.phone or found[0].phone != account.phone:
+    if found is None:  # the facilitator's code got there first: it is theirs all the same
+        seller = session.get(Seller, seller_id)
+        if seller is None or seller.status != "active" or seller.phone != account.phone:
+            return None
+    elif not account.phone or found[0].phone != account.phone:
         return None
-    request, seller = found
-    _consented(session, request, seller, "owner", now)
+    else:
+        request, seller = found
+        _consented(session, request, seller, "owner", now)
     account.seller_id = seller.id
     seller.locale = account.locale
     session.add(account)
