@@ -72,7 +72,8 @@ def test_five_thousand_at_the_rate_resuming_without_doubles(app: App, fake: Fake
     times = [at for _, at in sends]
     window = int(RATE)
     assert min(times[i + window] - times[i] for i in range(len(times) - window)) >= 0.99
-    achieved = (len(first) - 1) / (first[-1] - first[0])
+    resumed = times[len(first) :]  # the bulk of it, sustained over ~20 s
+    achieved = (len(resumed) - 1) / (resumed[-1] - resumed[0])
     assert abs(achieved - RATE) / RATE <= 0.05, achieved
     counts = delivery_counts(app.db, broadcast_id)
     assert counts == {"sent": 4990, "skipped_opted_out": 10}
@@ -149,3 +150,48 @@ def test_cli_preview_and_status(app: App) -> None:
     with app.db.session() as s:
         broadcast = s.exec(select(Broadcast)).one()
     assert broadcast.send_at.hour == 2  # 09:00 WIB is 02:00 UTC
+
+
+def test_killed_outright_and_restarted(app: App, fake: FakeTelegram) -> None:
+    """`kill -9` mid-broadcast: the restart sends nobody twice, and only the few messages
+    that were going out at that instant are left in doubt (`unknown`, never resent)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    add_accounts(app, 1000, set())
+    broadcast_id = create_broadcast(app.db, "everyone", "Pelatihan foto produk gratis!")
+    env = {
+        **os.environ,
+        "DATABASE_URL": app.settings.database_url,
+        "MEDIA_DIR": str(app.settings.media_dir),
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "TELEGRAM_API_BASE_URL": fake.base_url,
+        "BROADCAST_TELEGRAM_RATE": "100",
+    }
+    root = Path(__file__).resolve().parent.parent
+    command = [sys.executable, "-m", "bot.cli", "broadcast", "send"]
+
+    def sent() -> list[int]:
+        return [int(p["chat_id"]) for m, p, _ in fake.calls if m == "sendMessage"]
+
+    first = subprocess.Popen(command, env=env, cwd=root, stdout=subprocess.DEVNULL)
+    fake.wait_for(lambda: len(sent()) >= 300, timeout=60)
+    first.send_signal(signal.SIGKILL)
+    first.wait(timeout=10)
+    cut = len(sent())
+    assert cut < 1000
+    done = subprocess.run(command, env=env, cwd=root, capture_output=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-1000:]
+
+    chats = sent()
+    assert len(chats) == len(set(chats))  # nobody twice
+    counts = delivery_counts(app.db, broadcast_id)
+    assert counts["sent"] + counts.get("unknown", 0) == 1000
+    assert counts.get("unknown", 0) <= 8  # in flight + marked ahead at 100/s
+    missed = {10_000 + n for n in range(1000)} - set(chats)
+    assert len(missed) <= counts.get("unknown", 0)  # whoever was missed is reported
+    with app.db.session() as s:
+        assert s.get(Broadcast, broadcast_id).status == "done"  # type: ignore[union-attr]

@@ -262,7 +262,7 @@ class BroadcastDelivery(SQLModel, table=True):
     account_id: int = Field(foreign_key="channel_account.id")
     channel: str = Field(max_length=16)
     status: str = Field(default="pending", index=True, max_length=32)
-    # pending | claimed | sent | skipped_opted_out | failed | unknown (cut off mid-send)
+    # pending | claimed | sending | sent | skipped_opted_out | failed | unknown (cut off mid-send)
     error: str | None = Field(default=None, max_length=500)
     sent_at: datetime | None = _when(default=None)
 
