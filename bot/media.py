@@ -7,10 +7,12 @@ of at most 2,000 px and 5 MB, named by the SHA-256 of the stored bytes, without 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
 import tempfile
+import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -203,6 +205,17 @@ class MediaStore:
         self.root = Path(root)
         self.db = db
         self.max_bytes = max_bytes
+        self._sweep_partial()
+
+    def _sweep_partial(self, older_than: float = 3600.0) -> None:
+        """Remove temporary files a crash left half-written (an hour old: nobody is on them)."""
+        if not self.root.is_dir():
+            return
+        cutoff = time.time() - older_than
+        for leftover in self.root.glob("*.part"):
+            with contextlib.suppress(OSError):
+                if leftover.stat().st_mtime < cutoff:
+                    leftover.unlink()
 
     def path(self, sha256: str) -> Path:
         return self.root / sha256[:2] / f"{sha256}.jpg"

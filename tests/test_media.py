@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import time
 from pathlib import Path
 
 import pytest
@@ -94,3 +95,18 @@ def test_quality_report_flags_blurry_and_dark(tmp_path: Path) -> None:
     dark = process(images.dark(), tmp_path).quality
     assert blurry.blurry and not blurry.dark
     assert dark.dark
+
+
+def test_half_written_files_from_a_crash_are_swept(app: App, tmp_path: Path) -> None:
+    import os
+
+    from bot.media import MediaStore
+
+    root = app.settings.media_dir
+    root.mkdir(parents=True, exist_ok=True)
+    old, fresh = root / "tmpold.part", root / "tmpnew.part"
+    old.write_bytes(b"half a jpeg")
+    fresh.write_bytes(b"being written right now")
+    os.utime(old, (time.time() - 7200, time.time() - 7200))
+    MediaStore(root, app.db)
+    assert not old.exists() and fresh.exists()
