@@ -112,3 +112,31 @@ def assign_leads(session: Session, facilitator: Facilitator, regency_code: str |
         record.facilitator_id = facilitator.id
         session.add(record)
     return len(records)
+
+
+def telegram_roles(
+    session: Session, settings: Settings, only: int | None = None
+) -> dict[int, tuple[set[str], str]]:
+    """Telegram chats of facilitators and admins: their roles and language."""
+    people: dict[int, tuple[set[str], str]] = {}
+
+    def add(external_id: str, role: str, locale: str) -> None:
+        if external_id.isdigit() and (only is None or int(external_id) == only):
+            people.setdefault(int(external_id), (set(), locale))[0].add(role)
+
+    locales = {
+        a.external_id: a.locale
+        for a in session.exec(select(ChannelAccount).where(ChannelAccount.channel == "telegram"))
+        if only is None or a.external_id == str(only)
+    }
+    for account in session.exec(
+        select(ChannelAccount)
+        .join(Facilitator, col(Facilitator.account_id) == col(ChannelAccount.id))
+        .where(ChannelAccount.channel == "telegram")
+    ):
+        add(account.external_id, "facilitator", account.locale)
+    admins = [str(i) for i in settings.admin_telegram_ids]
+    admins += list(session.exec(select(Admin.external_id).where(Admin.channel == "telegram")))
+    for external_id in admins:
+        add(external_id, "admin", locales.get(external_id, settings.default_locale))
+    return people

@@ -3,7 +3,9 @@ and `pelapak admin add` / `pelapak facilitator add` from the terminal."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlmodel import select
@@ -194,6 +196,10 @@ def test_admin_and_facilitator_commands(
     assert account.external_id == "+6281211112222"  # the WhatsApp admin above
 
 
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
 def test_siaran_and_invite_over_the_telegram_webhook(settings: Settings) -> None:
     """The same flows through the real webhook, PTB and a fake Bot API: buttons and deep links."""
     fake = FakeTelegram()
@@ -206,6 +212,14 @@ def test_siaran_and_invite_over_the_telegram_webhook(settings: Settings) -> None
         reply = telegram_say(server, fake, helper.text(f"/start pdp_{invite}"), 9002)
         assert "Selamat bergabung, Kak Dewi Lestari" in reply
         assert "Nomor HP pemilik" in telegram_say(server, fake, helper.text("/daftarkan"), 9002)
+        scoped = {
+            _json(p["scope"])["chat_id"]: [c["command"] for c in _json(p["commands"])]
+            for m, p, _ in fake.calls
+            if m == "setMyCommands" and "scope" in p
+        }
+        assert "siaran" in scoped[9001]  # admins from settings, at start-up
+        assert {"daftarkan", "binaan"} <= set(scoped[9002])  # as soon as they joined
+        assert "siaran" not in scoped[9002]
 
         admin = Updates(9001, first_name="Admin")
         assert "untuk siapa" in telegram_say(server, fake, admin.text("/siaran"), 9001)

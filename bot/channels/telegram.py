@@ -17,6 +17,7 @@ from typing import Any
 
 from telegram import (
     BotCommand,
+    BotCommandScopeChat,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     KeyboardButton,
@@ -37,6 +38,7 @@ from bot.inbox import Inbox
 from bot.lifecycle import pause_unless_stopped
 from bot.media import MediaStore
 from bot.notices import record_outcomes, take_for_channel
+from bot.roles import telegram_roles
 from bot.storage.database import Database
 from bot.storage.models import ChannelAccount, InboundUpdate
 from flows.messages import Inbound, Location, PhotoRef, RejectedPhoto, Text, t
@@ -64,7 +66,13 @@ COMMAND_TEXT = {
     "hapus_data": t("command.erase"),
     "bahasa": t("command.language"),
     "language": t("command.language"),
+    "daftarkan": t("command.register_owner"),
+    "binaan": t("command.my_owners"),
+    "selesai_bantu": t("command.stop_helping"),
+    "siaran": t("command.broadcast"),
 }
+# Shown only in the chats of people with the role (a chat-scoped command list).
+ROLE_COMMANDS = {"facilitator": ("daftarkan", "binaan", "selesai_bantu"), "admin": ("siaran",)}
 
 
 def to_html(text: str) -> str:
@@ -113,6 +121,7 @@ class TelegramChannel:
     async def start(self, webhook_url: str | None) -> None:
         await self.bot.initialize()
         await self._set_commands()
+        await self._set_all_role_commands()
         if webhook_url:
             await self.bot.set_webhook(
                 webhook_url,
@@ -128,6 +137,26 @@ class TelegramChannel:
     async def stop(self) -> None:
         await self.inbox.close()
         await self.bot.shutdown()
+
+    async def _set_role_commands(self, chat_id: int, roles: set[str], locale: str) -> None:
+        """Facilitators and admins see their own commands in Telegram's menu."""
+        names = [*COMMANDS.get(locale, COMMANDS["id"])]
+        for role in sorted(roles):
+            names += ROLE_COMMANDS[role]
+        render = Renderer(locale, self.settings.timezone)
+        await self.bot.set_my_commands(
+            [BotCommand(name, render(COMMAND_TEXT[name])) for name in names],
+            scope=BotCommandScopeChat(chat_id),
+        )
+
+    async def _set_all_role_commands(self) -> None:
+        people = await asyncio.to_thread(self._roles)
+        for chat_id, (roles, locale) in people.items():
+            await self._set_role_commands(chat_id, roles, locale)
+
+    def _roles(self, only: int | None = None) -> dict[int, tuple[set[str], str]]:
+        with self.db.read_session() as session:
+            return telegram_roles(session, self.settings, only)
 
     async def _set_commands(self) -> None:
         for locale, names in COMMANDS.items():
@@ -184,6 +213,11 @@ class TelegramChannel:
                 return
             replies = await asyncio.to_thread(self.runner.handle, inbound)
             await self.send(chat_id, replies)
+            if any(reply.prompt == "fac.joined" for reply in replies):
+                for joined, (roles, locale) in (
+                    await asyncio.to_thread(self._roles, chat_id)
+                ).items():
+                    await self._set_role_commands(joined, roles, locale)
         except Exception:
             # Logged with the update id only: no names, numbers or texts in the logs.
             log.exception("telegram update %s failed", first.update_id)
