@@ -237,13 +237,8 @@ class BroadcastSender:
                 # Durable once PostgreSQL has it (our process dying loses nothing); not waiting
                 # for the disk keeps this write well inside the gap the rate leaves.
                 connection.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
-            now = utcnow()
-            for delivery, status, error in outcomes:
-                connection.execute(
-                    table.update()
-                    .where(table.c.id == delivery)
-                    .values(status=status, error=error, sent_at=now if status == "sent" else None)
-                )
+            for outcome in outcomes:
+                connection.execute(_recorded(outcome))
             connection.execute(
                 table.update().where(table.c.id.in_(delivery_ids)).values(status="sending")
             )
@@ -252,7 +247,7 @@ class BroadcastSender:
         """Stopping: record what finished and give back what was not sent."""
         with self.db.session() as session:
             for outcome in outcomes:
-                _record(session, outcome)
+                session.execute(_recorded(outcome))
             if unsent:
                 session.execute(
                     sa.update(BroadcastDelivery)
@@ -355,9 +350,10 @@ class _Run:
             self.outcomes.append((delivery_id, "failed", result.reason[:500]))
 
 
-def _record(session: Session, done: Outcome) -> None:
+def _recorded(done: Outcome) -> sa.Update:
+    """The statement that stores one message's outcome."""
     delivery_id, status, error = done
-    session.execute(
+    return (
         sa.update(BroadcastDelivery)
         .where(col(BroadcastDelivery.id) == delivery_id)
         .values(status=status, error=error, sent_at=utcnow() if status == "sent" else None)

@@ -25,7 +25,6 @@ from bot.storage.models import (
     Facilitator,
     ProcessedUpdate,
     Seller,
-    UmkmRecord,
     utcnow,
 )
 from bot.storage.products import delete_product, product_snapshots, save_product, save_product_draft
@@ -48,14 +47,6 @@ class Reply:
     prompt: str | None = None  # message id of the question, for platform templates
     contact_button: str | None = None  # label of a "share my number" button
     location_button: str | None = None  # label of a "share my location" button
-
-
-def imported_record(session: Session, phone: str | None) -> dict[str, Any] | None:
-    """Government MSME data for this verified number, to offer at registration."""
-    if not phone:
-        return None
-    record = session.exec(select(UmkmRecord).where(UmkmRecord.phone == phone)).first()
-    return record.model_dump(mode="json") if record else None
 
 
 _CODE_OUTCOMES: dict[str, Callable[[int], Text]] = {
@@ -155,10 +146,11 @@ class ConversationRunner:
         helped = self._helped(session, account, facilitator)
         seller = helped or (session.get(Seller, account.seller_id) if account.seller_id else None)
         renderer = Renderer(account.locale, self.settings.timezone, self.settings.strict_messages)
+        directory = SellerDirectory(session, self._audience)
         env = Env(
             now=now,
             channel=inbound.channel,
-            directory=SellerDirectory(session, self._audience),
+            directory=directory,
             known_phone=account.phone,
             profile_name=inbound.profile_name or account.profile_name,
             seller=seller_snapshot(seller) if seller else None,
@@ -167,7 +159,10 @@ class ConversationRunner:
             locale=account.locale,
             render=renderer,
             opted_out=account.opted_out,
-            imported=None if seller else imported_record(session, account.phone),
+            # government MSME data for their verified number, offered at registration
+            imported=None
+            if seller or not account.phone
+            else directory.imported_with_phone(account.phone),
             is_admin=is_admin(session, self.settings, account),
             facilitator=_facilitator_snapshot(facilitator),
             acting_for=seller_snapshot(helped) if helped else None,

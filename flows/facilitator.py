@@ -27,8 +27,8 @@ from flows.engine import (
 from flows.messages import Choice, Inbound, Outbound, say, t
 from flows.parsing import parse_phone
 from flows.registration import FIELDS as SHOP_FIELDS
+from flows.registration import SELLER_FIELDS, display_phone, summary_lines
 from flows.registration import STEPS as SHOP_STEPS
-from flows.registration import display_phone, summary_lines
 
 ASSISTED_ID, HELPING_ID, OWNERS_ID, CONSENT_CODE_ID = (
     "assisted",
@@ -81,18 +81,9 @@ def _assisted_summary(ctx: Ctx) -> Outbound:
     return say(t("fac.summary_title"), *summary_lines(dict(ctx.draft)), t("fac.summary_question"))
 
 
-_REGISTERED_FIELDS = (
-    "owner_name",
-    "phone",
-    "shop_name",
-    "category",
-    "province_code",
-    "regency_code",
-    "district_code",
-    "address",
-    "nib",
-    "latitude",
-    "longitude",
+# What the facilitator fills in; consent (and a verified number) only the owner can give.
+_REGISTERED_FIELDS = tuple(
+    key for key in SELLER_FIELDS if key not in ("phone_verified", "consent_version", "consent_at")
 )
 
 

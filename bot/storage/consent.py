@@ -25,7 +25,7 @@ from bot.storage.models import (
     Seller,
 )
 from bot.storage.outbox import enqueue, product_payload, seller_payload
-from bot.storage.sellers import apply_seller_fields, scrub_seller
+from bot.storage.sellers import apply_seller_fields, scrub_products, scrub_seller
 from flows.registration import CONSENT_VERSION, shop_name_key
 
 MAX_CODE_ATTEMPTS = 5
@@ -232,14 +232,7 @@ def decline(session: Session, account: ChannelAccount, seller_id: int, now: date
     shop = seller.shop_name or ""
     request.status, request.via, request.answered_at = "declined", "owner", now
     session.add(request)
-    for product in session.exec(select(Product).where(Product.seller_id == seller.id)):
-        product.status, product.name, product.description, product.photos = (
-            "deleted",
-            None,
-            None,
-            [],
-        )
-        session.add(product)
+    scrub_products(session, seller, now)
     for helper in session.exec(
         select(ChannelAccount).where(ChannelAccount.acting_seller_id == seller.id)
     ):

@@ -169,6 +169,15 @@ def save_seller(
     return seller
 
 
+def scrub_products(session: Session, seller: Seller, now: datetime) -> None:
+    """Delete a seller's products, keeping nothing the owner wrote or photographed."""
+    for product in session.exec(select(Product).where(Product.seller_id == seller.id)):
+        product.status, product.updated_at = "deleted", now
+        product.name = product.description = None
+        product.photos = []
+        session.add(product)
+
+
 def scrub_seller(seller: Seller, now: datetime) -> None:
     """Blank everything personal about a seller and mark it erased."""
     for key in (
@@ -203,11 +212,7 @@ def erase_seller(session: Session, account: ChannelAccount) -> None:
         ):
             event.state, event.payload, event.updated_at = "superseded", {}, now
             session.add(event)
-        for product in session.exec(select(Product).where(Product.seller_id == seller.id)):
-            product.status, product.updated_at = "deleted", now
-            product.name = product.description = None
-            product.photos = []
-            session.add(product)
+        scrub_products(session, seller, now)
         scrub_seller(seller, now)
         session.add(seller)
         enqueue(session, "seller.delete", seller.ref, {}, seller.id)
