@@ -24,6 +24,7 @@ from flows.engine import (
     Reading,
     Step,
 )
+from flows.menu import read_pick
 from flows.messages import Choice, Inbound, Outbound, say, t
 from flows.parsing import parse_phone
 from flows.registration import FIELDS as SHOP_FIELDS
@@ -167,13 +168,8 @@ def _ask_helping(ctx: Ctx) -> Outbound:
 
 
 def _read_helping(msg: Inbound, ctx: Ctx) -> Reading:
-    words = " ".join((msg.text or "").lower().split())
-    picked = msg.choice or next((k for k, ws in _HELPING_WORDS.items() if words in ws), None)
-    if picked in {c.id for c in _helping_choices()}:
-        return Parsed({"picked": picked})
-    if msg.photos:
-        return Parsed({"picked": "product", "photos": [p.to_json() for p in msg.photos]})
-    return Invalid(t("fac.helping_unclear"))
+    allowed = {c.id for c in _helping_choices()}
+    return read_pick(msg, _HELPING_WORDS, allowed, t("fac.helping_unclear"))
 
 
 def _finish_helping(ctx: Ctx) -> Outcome:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flows.engine import FINISH, Ctx, Flow, Invalid, Outcome, Parsed, Reading, Step
-from flows.messages import Choice, Inbound, Outbound, say, t
+from flows.messages import Choice, Inbound, Outbound, Text, say, t
 
 _WORDS = {
     "product": {
@@ -62,15 +62,21 @@ def _ask(ctx: Ctx) -> Outbound:
     return say(t("menu.question"), choices=_choices(ctx))
 
 
-def _read(msg: Inbound, ctx: Ctx) -> Reading:
-    allowed = {c.id for c in _choices(ctx)}
-    words = " ".join((msg.text or "").lower().split())
-    picked = msg.choice or next((k for k, ws in _WORDS.items() if words in ws), None)
+def read_pick(
+    msg: Inbound, words: dict[str, set[str]], allowed: set[str], unclear: Text
+) -> Reading:
+    """A menu answer: a button, a number, or the words for an option; photos mean "sell"."""
+    said = " ".join((msg.text or "").lower().split())
+    picked = msg.choice or next((k for k, ws in words.items() if said in ws), None)
     if picked in allowed:
         return Parsed({"picked": picked})
     if msg.photos and "product" in allowed:  # a photo says "sell this" by itself
         return Parsed({"picked": "product", "photos": [p.to_json() for p in msg.photos]})
-    return Invalid(t("menu.unclear"))
+    return Invalid(unclear)
+
+
+def _read(msg: Inbound, ctx: Ctx) -> Reading:
+    return read_pick(msg, _WORDS, {c.id for c in _choices(ctx)}, t("menu.unclear"))
 
 
 def _finish(ctx: Ctx) -> Outcome:

@@ -19,7 +19,7 @@ from bot.storage.models import (
     utcnow,
 )
 from bot.storage.outbox import enqueue, seller_payload
-from flows.registration import shop_name_key
+from flows.registration import SELLER_FIELDS, shop_name_key
 
 Audience = Callable[[Session, str, str | None], tuple[int, float]]
 
@@ -109,20 +109,8 @@ def seller_snapshot(seller: Seller) -> dict[str, Any]:
     return data
 
 
-_SELLER_FIELDS = (
-    "owner_name",
-    "phone",
-    "shop_name",
-    "category",
-    "province_code",
-    "regency_code",
-    "district_code",
-    "address",
-    "nib",
-    "latitude",
-    "longitude",
-    "consent_version",
-)
+# Copied as they are; the verified flag and the consent time are set with their rules.
+_SELLER_FIELDS = tuple(k for k in SELLER_FIELDS if k not in ("phone_verified", "consent_at"))
 
 
 def apply_seller_fields(seller: Seller, data: dict[str, Any]) -> None:
