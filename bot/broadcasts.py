@@ -154,11 +154,45 @@ def _materialize(db: Database, broadcast_id: int) -> None:
         session.add(broadcast)
 
 
+class ReplyMeter:
+    """Counts the replies a channel sent in the last second, so broadcasts can make room."""
+
+    def __init__(self) -> None:
+        self._sent: deque[float] = deque()
+
+    def note(self) -> None:
+        self._sent.append(time.monotonic())
+
+    def per_second(self) -> int:
+        horizon = time.monotonic() - 1.0
+        while self._sent and self._sent[0] < horizon:
+            self._sent.popleft()
+        return len(self._sent)
+
+
+@dataclass(frozen=True)
+class Headroom:
+    """The platform's overall limit, shared with the replies counted by `replies`."""
+
+    limit: float
+    replies: ReplyMeter
+
+
 class BroadcastSender:
-    """Sends one channel's share of a broadcast at `rate` messages per second."""
+    """Sends one channel's share of a broadcast at `rate` messages per second.
+
+    With `headroom`, it also stays under the platform's overall limit minus the replies sent
+    in the last second: conversations come first.
+    """
 
     def __init__(
-        self, db: Database, channel: str, send: Send, rate: float, batch: int = 100
+        self,
+        db: Database,
+        channel: str,
+        send: Send,
+        rate: float,
+        batch: int = 100,
+        headroom: Headroom | None = None,
     ) -> None:
         self.db = db
         self.channel = channel
@@ -167,6 +201,14 @@ class BroadcastSender:
         # them as they arrive.
         self.interval = 1.01 / rate
         self.batch = batch
+        self.headroom = headroom
+
+    def current_interval(self) -> float | None:
+        """The gap before the next start now; None while replies use the whole limit."""
+        if self.headroom is None:
+            return self.interval
+        spare = self.headroom.limit - self.headroom.replies.per_second()
+        return max(self.interval, 1.01 / spare) if spare >= 1 else None
 
     async def run(self, broadcast_id: int, stop: asyncio.Event | None = None) -> dict[str, int]:
         await asyncio.to_thread(_materialize, self.db, broadcast_id)
@@ -324,13 +366,18 @@ class _Run:
             await self.settle()
             if item[0] not in self.marked:
                 await self._mark([item[0], *(f[0] for f in following[: self.ahead - 1])])
-        while (wait := self.next_at - time.monotonic()) > 0:  # a 429 may move it meanwhile
-            await asyncio.sleep(wait)
+        while True:
+            while (wait := self.next_at - time.monotonic()) > 0:  # a 429 may move it
+                await asyncio.sleep(wait)
+            interval = self.sender.current_interval()
+            if interval is not None:
+                break
+            await asyncio.sleep(0.05)  # replies are using the whole limit: they go first
         # Keep to the grid (a start that woke up a little late does not slow the whole run)
         # but never catch up by more than one slot: no bursts after a stall or a 429.
         now = time.monotonic()
-        on_grid = now - self.next_at < self.sender.interval
-        self.next_at = (self.next_at if on_grid else now) + self.sender.interval
+        on_grid = now - self.next_at < interval
+        self.next_at = (self.next_at if on_grid else now) + interval
         task = asyncio.create_task(self._send(item))
         self.in_flight.add(task)
         task.add_done_callback(self.in_flight.discard)
@@ -447,17 +494,26 @@ async def send_due(
     return len(due)
 
 
-def build_senders(app: Any) -> list[BroadcastSender]:
-    """A sender per configured channel, each at its configured rate."""
+def build_senders(app: Any, replies: ReplyMeter | None = None) -> list[BroadcastSender]:
+    """A sender per configured channel, each at its configured rate.
+
+    `replies` counts the Telegram replies this process sends; broadcasts then leave room for
+    them under Telegram's overall limit.
+    """
     from telegram import Bot
 
     settings = app.settings
     senders = []
     if settings.telegram_bot_token:
         bot = Bot(settings.telegram_bot_token, base_url=settings.telegram_api_base_url)
+        headroom = Headroom(settings.telegram_max_messages_per_second, replies) if replies else None
         senders.append(
             BroadcastSender(
-                app.db, "telegram", telegram_sender(bot), settings.broadcast_telegram_rate
+                app.db,
+                "telegram",
+                telegram_sender(bot),
+                settings.broadcast_telegram_rate,
+                headroom=headroom,
             )
         )
     if settings.twilio_account_sid and settings.twilio_auth_token:
@@ -472,11 +528,13 @@ def build_senders(app: Any) -> list[BroadcastSender]:
     return senders
 
 
-async def run_broadcasts(app: Any, stop: asyncio.Event, every: float = 30.0) -> None:
+async def run_broadcasts(
+    app: Any, stop: asyncio.Event, every: float = 30.0, replies: ReplyMeter | None = None
+) -> None:
     """The long-running loop in `pelapak run`: send broadcasts as they fall due."""
     from bot.lifecycle import pause_unless_stopped
 
-    senders = build_senders(app)
+    senders = build_senders(app, replies)
     while senders and not stop.is_set():
         await send_due(app.db, senders, stop)
         await pause_unless_stopped(stop, every)

@@ -47,7 +47,8 @@ async def serve_async(app: App) -> None:
     if scheduler is not None:
         scheduler.start()
     if app.settings.run_scheduler:  # the process that schedules also sends broadcasts
-        tasks.append(asyncio.create_task(run_broadcasts(app, stop)))
+        replies = telegram.replies if telegram is not None else None
+        tasks.append(asyncio.create_task(run_broadcasts(app, stop, replies=replies)))
     worker = build_worker(app)
     if worker is not None:
         tasks.append(asyncio.create_task(worker.run_forever(stop)))

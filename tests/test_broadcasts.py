@@ -23,7 +23,9 @@ from tests.conftest import Chat
 from tests.fake_telegram import TOKEN, FakeTelegram
 from tests.test_registration import register
 
-RATE = 200.0
+# Five times Telegram's real 25/s: fast enough for a test, slow enough that the test's own
+# fake server (in this process) does not eat into the gaps being measured.
+RATE = 125.0
 
 
 @pytest.fixture
@@ -195,3 +197,64 @@ def test_killed_outright_and_restarted(app: App, fake: FakeTelegram) -> None:
     assert len(missed) <= counts.get("unknown", 0)  # whoever was missed is reported
     with app.db.session() as s:
         assert s.get(Broadcast, broadcast_id).status == "done"  # type: ignore[union-attr]
+
+
+def test_broadcast_makes_room_for_replies(app: App, fake: FakeTelegram) -> None:
+    """Replies go first: while many owners are being answered, the broadcast slows down so
+    that, once it has seen the load (within a second), the two together stay under
+    Telegram's overall limit; the replies themselves are not held up."""
+    from bot.broadcasts import Headroom
+    from bot.channels.telegram import TelegramChannel
+    from bot.conversation import Reply
+    from tests.test_telegram import telegram_settings
+
+    limit = 250.0
+    settings = telegram_settings(app.settings, fake, telegram_max_messages_per_second=400)
+    channel = TelegramChannel(settings, app.db, app.runner, app.media)
+    add_accounts(app, 800, set())
+    broadcast_id = create_broadcast(app.db, "everyone", "Pelatihan foto produk gratis!")
+    bot = Bot(TOKEN, base_url=fake.base_url)
+    headroom = Headroom(limit, channel.replies)
+    broadcast = BroadcastSender(app.db, "telegram", telegram_sender(bot), 200, headroom=headroom)
+
+    waited: list[float] = []
+
+    async def reply(chat_id: int) -> None:
+        asked = time.monotonic()
+        await channel.send(chat_id, [Reply("Siap, Kak!")])
+        waited.append(time.monotonic() - asked)
+
+    async def replies() -> list[float]:
+        """180 replies a second for two seconds, each in its own chat, as the inbox does."""
+        await asyncio.sleep(1.0)
+        started: list[float] = []
+        tasks = []
+        for n in range(360):
+            started.append(time.monotonic())
+            tasks.append(asyncio.create_task(reply(90_000 + n)))
+            await asyncio.sleep(max(0.0, started[0] + (n + 1) / 180 - time.monotonic()))
+        await asyncio.gather(*tasks)
+        return started
+
+    async def main() -> list[float]:
+        await channel.bot.initialize()
+        try:
+            _, started = await asyncio.gather(broadcast.run(broadcast_id), replies())
+        finally:
+            await channel.bot.shutdown()
+        return started
+
+    started = asyncio.run(main())
+    assert sorted(waited)[int(len(waited) * 0.95)] < 0.25  # replies are not held up
+    sends = sorted(
+        (at, int(p["chat_id"]) >= 90_000) for m, p, at in fake.calls if m == "sendMessage"
+    )
+    # Windows of one second inside the second half of the burst: adapted by then.
+    adapted = [at for at, _ in sends if started[180] <= at <= started[-1]]
+    busiest = max(sum(1 for t in adapted[i:] if t < start + 1.0) for i, start in enumerate(adapted))
+    assert busiest <= limit * 1.03, busiest  # under Telegram's limit, replies included
+    during = [is_reply for at, is_reply in sends if started[180] <= at <= started[-1]]
+    assert during.count(True) > 150 and 0 < during.count(False) < during.count(True)
+    before = [at for at, is_reply in sends if not is_reply and at < started[0]]
+    assert len(before) > 150  # at full speed (200/s) before the replies started
+    assert delivery_counts(app.db, broadcast_id) == {"sent": 800}

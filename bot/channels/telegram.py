@@ -30,6 +30,7 @@ from telegram.error import TelegramError
 from telegram.ext import AIORateLimiter, ExtBot
 from telegram.request import HTTPXRequest
 
+from bot.broadcasts import ReplyMeter
 from bot.channels.long_text import split_text
 from bot.config import Settings
 from bot.conversation import ConversationRunner, Reply
@@ -108,6 +109,7 @@ class TelegramChannel:
                 overall_max_rate=settings.telegram_max_messages_per_second, max_retries=5
             ),
         )
+        self.replies = ReplyMeter()  # broadcasts in this process leave room for these
         self.inbox = Inbox(
             db,
             CHANNEL,
@@ -345,6 +347,7 @@ class TelegramChannel:
             parts = split_text(reply.text, MAX_TEXT)
             if reply.photo:
                 caption = parts[0] if len(parts) == 1 and len(parts[0]) <= MAX_CAPTION else None
+                self.replies.note()
                 with self.media.path(reply.photo).open("rb") as photo:
                     await self.bot.send_photo(
                         chat_id,
@@ -357,6 +360,7 @@ class TelegramChannel:
                     continue
             for index, part in enumerate(parts):
                 last = index == len(parts) - 1
+                self.replies.note()
                 await self.bot.send_message(
                     chat_id,
                     to_html(part),
