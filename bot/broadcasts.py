@@ -197,9 +197,9 @@ class BroadcastSender:
         self.db = db
         self.channel = channel
         self.send = send
-        # 1% under the limit: messages reach the platform with some jitter, and it counts
-        # them as they arrive.
-        self.interval = 1.01 / rate
+        # 2% under the limit: several requests are in flight, they reach the platform with
+        # some jitter, and it counts them as they arrive.
+        self.interval = 1.02 / rate
         self.batch = batch
         self.headroom = headroom
 
@@ -208,7 +208,7 @@ class BroadcastSender:
         if self.headroom is None:
             return self.interval
         spare = self.headroom.limit - self.headroom.replies.per_second()
-        return max(self.interval, 1.01 / spare) if spare >= 1 else None
+        return max(self.interval, 1.02 / spare) if spare >= 1 else None
 
     async def run(self, broadcast_id: int, stop: asyncio.Event | None = None) -> dict[str, int]:
         await asyncio.to_thread(_materialize, self.db, broadcast_id)

@@ -256,5 +256,5 @@ def test_broadcast_makes_room_for_replies(app: App, fake: FakeTelegram) -> None:
     during = [is_reply for at, is_reply in sends if started[180] <= at <= started[-1]]
     assert during.count(True) > 150 and 0 < during.count(False) < during.count(True)
     before = [at for at, is_reply in sends if not is_reply and at < started[0]]
-    assert len(before) > 150  # at full speed (200/s) before the replies started
+    assert len(before) > 120  # near full speed (200/s) in the second before the replies
     assert delivery_counts(app.db, broadcast_id) == {"sent": 800}
