@@ -17,6 +17,8 @@ from bot.config import Settings
 from bot.conversation import ConversationRunner, Reply
 from bot.storage.database import Database
 from flows.messages import Inbound, PhotoRef, RejectedPhoto
+from tests.fake_telegram import FakeTelegram
+from tests.fake_twilio import FakeTwilio
 
 PG_ADMIN_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -152,6 +154,22 @@ class Chat:
     @property
     def text(self) -> str:
         return "\n".join(r.text for r in self.replies)
+
+
+@pytest.fixture
+def twilio() -> Iterator[FakeTwilio]:
+    """A fake Twilio API on 127.0.0.1."""
+    fake = FakeTwilio()
+    yield fake
+    fake.close()
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeTelegram]:
+    """A fake Telegram Bot API on 127.0.0.1."""
+    server = FakeTelegram()
+    yield server
+    server.close()
 
 
 @pytest.fixture

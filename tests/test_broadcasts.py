@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 
-import pytest
 from sqlmodel import select
 from telegram import Bot
 
@@ -26,13 +24,6 @@ from tests.test_registration import register
 # Five times Telegram's real 25/s: fast enough for a test, slow enough that the test's own
 # fake server (in this process) does not eat into the gaps being measured.
 RATE = 125.0
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeTelegram]:
-    server = FakeTelegram()
-    yield server
-    server.close()
 
 
 def add_accounts(app: App, count: int, opted_out: set[int]) -> None:

@@ -200,9 +200,10 @@ def _json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value
 
 
-def test_siaran_and_invite_over_the_telegram_webhook(settings: Settings) -> None:
+def test_siaran_and_invite_over_the_telegram_webhook(
+    settings: Settings, fake: FakeTelegram
+) -> None:
     """The same flows through the real webhook, PTB and a fake Bot API: buttons and deep links."""
-    fake = FakeTelegram()
     app = build_app(telegram_settings(settings, fake, admin_telegram_ids=[9001]))
     server = TelegramRunning(app)
     try:
@@ -236,4 +237,3 @@ def test_siaran_and_invite_over_the_telegram_webhook(settings: Settings) -> None
     finally:
         server.stop()
         app.close()
-        fake.close()

@@ -30,13 +30,6 @@ from tests.served import Served, free_port
 SECRET = "s3cret-token"
 
 
-@pytest.fixture
-def fake() -> Iterator[FakeTelegram]:
-    server = FakeTelegram()
-    yield server
-    server.close()
-
-
 def telegram_settings(settings: Settings, fake: FakeTelegram, **extra: Any) -> Settings:
     values = {
         "telegram_bot_token": TOKEN,

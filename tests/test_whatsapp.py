@@ -37,13 +37,6 @@ PHONE = "+6281234567890"
 sids = itertools.count(1)
 
 
-@pytest.fixture
-def twilio() -> Iterator[FakeTwilio]:
-    fake = FakeTwilio()
-    yield fake
-    fake.close()
-
-
 class Running(Served):
     """Our web app with the WhatsApp channel, on a loopback port."""
 
