@@ -459,10 +459,10 @@ def whatsapp_sender(channel: Any) -> Send:
     """WhatsApp: the 24-hour window, templates and opt-out rules of the channel apply."""
 
     async def send(account: ChannelAccount, text: str) -> SendResult:
-        from flows.messages import Text
+        from flows.messages import t
 
         status = await asyncio.to_thread(
-            channel.send_business, account, Text("broadcast.text", {"text": text})
+            channel.send_business, account, t("broadcast.text", text=text)
         )
         return Sent() if status in ("sent", "template") else Failed(status)
 

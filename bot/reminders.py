@@ -15,6 +15,7 @@ from sqlmodel import col, select
 from bot.storage.database import Database
 from bot.storage.models import ChannelAccount, Conversation, Notice
 from flows.messages import Text, t
+from flows.state import Resume, pending_to_json
 
 NUDGE_AFTER = (timedelta(hours=24), timedelta(hours=72))
 QUIET_START, QUIET_END = time(21, 0), time(7, 0)
@@ -57,7 +58,7 @@ def send_nudges(db: Database, now: datetime, timezone: str = "Asia/Jakarta") -> 
                 )
             )
             conversation.nudges_sent += 1
-            conversation.meta = {**conversation.meta, "pending": {"kind": "resume"}}
+            conversation.meta = {**conversation.meta, "pending": pending_to_json(Resume())}
             session.add(conversation)
             queued += 1
     return queued

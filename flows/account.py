@@ -7,6 +7,7 @@ from typing import Any
 
 from flows.effects import EraseMyData, SetLocale
 from flows.engine import FINISH, Ctx, Env, Flow, Invalid, Outcome, Parsed, Reading, Step, yes_no
+from flows.lexicon import lexicon, normalize
 from flows.messages import Choice, Inbound, Outbound, When, say, t
 from flows.registration import summary_lines
 
@@ -43,8 +44,8 @@ def _ask_erase(ctx: Ctx) -> Outbound:
 
 
 def _read_erase(msg: Inbound, ctx: Ctx) -> Reading:
-    said = yes_no(msg)
-    if said is True or (msg.text or "").strip().lower() == "hapus":
+    said = yes_no(ctx)
+    if said is True or lexicon().answer("erase", normalize(msg.text)) == "yes":
         return Parsed(True)
     if said is False:
         return Parsed(False)
@@ -83,12 +84,8 @@ def _read_language(msg: Inbound, ctx: Ctx) -> Reading:
     codes = dict(LOCALES)
     if msg.choice in codes:
         return Parsed(msg.choice)
-    word = (msg.text or "").strip().lower()
-    if word in ("indonesia", "bahasa", "indo", "id"):
-        return Parsed("id")
-    if word in ("english", "inggris", "en", "eng"):
-        return Parsed("en")
-    return Invalid(t("account.language_unclear"))
+    named = lexicon().answer("language", normalize(msg.text))
+    return Parsed(named) if named else Invalid(t("account.language_unclear"))
 
 
 def _finish_language(ctx: Ctx) -> Outcome:

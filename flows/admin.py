@@ -10,6 +10,7 @@ from typing import Any
 from flows.categories import categories
 from flows.effects import CreateBroadcast
 from flows.engine import Clarify, Ctx, Field, Flow, Invalid, Outcome, Parsed, Reading, Stay, Step
+from flows.lexicon import lexicon, normalize
 from flows.messages import Choice, Inbound, Outbound, Text, When, say, t
 from flows.parsing import match_regency
 from flows.regions import EAST_JAVA, regencies
@@ -170,16 +171,13 @@ def _read_text(msg: Inbound, ctx: Ctx) -> Reading:
     return Parsed(text)
 
 
-_NOW_WORDS = {"sekarang", "now", "kirim sekarang", "langsung", "segera"}
-
-
 def _ask_when(ctx: Ctx) -> Outbound:
     return say(t("siaran.ask_when"), choices=(Choice("now", t("choice.send_now")),))
 
 
 def _read_when(msg: Inbound, ctx: Ctx) -> Reading:
     words = " ".join((msg.text or "").lower().split())
-    if msg.choice == "now" or words in _NOW_WORDS:
+    if msg.choice == "now" or normalize(words) in lexicon().words.get("now", ()):
         return Parsed(None)
     at = parse_send_time(words, ctx.env.now)
     if at is None:

@@ -3,38 +3,49 @@
 from __future__ import annotations
 
 from flows.effects import DeclineConsent, GiveConsent
-from flows.engine import Env, Result, State, normalize_command, resolve_choice, yes_no
-from flows.messages import Choice, Inbound, say, t
+from flows.engine import Env, Result, State
+from flows.interpret import FreeText, No, Picked, Utterance, Yes, pick_choice
+from flows.lexicon import lexicon, normalize
+from flows.messages import Choice, say, t
 from flows.registration import summary_lines
+from flows.state import ConsentShown
 
-_AGREE = {"setuju", "saya setuju", "ya setuju", "agree", "i agree", "setuju kak"}
 CHOICES = (Choice("agree", t("choice.consent_agree")), Choice("refuse", t("choice.consent_refuse")))
-_REFUSE = {"tolak", "tidak setuju", "saya tidak setuju", "menolak", "gak setuju", "refuse"}
 
 
-def answer_consent(state: State, inbound: Inbound, env: Env) -> Result:
+def _decision(said: Utterance, text: str, shown: bool, env: Env) -> str | None:
+    """'agree', 'refuse' or None; a plain yes or no counts once they have seen the details."""
+    phrase = normalize(text)
+    named = lexicon().answer("consent", phrase) if phrase else None
+    if named is not None:  # SETUJU and TOLAK are explicit anyway
+        return named
+    match said:
+        case Picked(id="agree" | "refuse" as picked):
+            return picked
+        case Yes() if shown:
+            return "agree"
+        case No() if shown:
+            return "refuse"
+        case FreeText():
+            return pick_choice(phrase, CHOICES, env.render, loose=False)
+    return None
+
+
+def answer_consent(state: State, said: Utterance, env: Env, text: str = "") -> Result:
     """SETUJU links the owner to the shop; TOLAK erases it; anything else shows it again."""
     request = env.consent_request or {}
     shop = request.get("shop_name") or "-"
-    inbound = resolve_choice(inbound, CHOICES, [env.render(c.label) for c in CHOICES])
-    words = normalize_command(inbound.text)
-    # A plain "ya" counts only once they have seen the details; SETUJU is explicit anyway.
-    shown = (state.pending or {}).get("consent") == request.get("seller_id")
-    said = yes_no(inbound) if shown and (inbound.choice or words) else None
-    if inbound.choice == "agree" or words in _AGREE or said is True:
+    seller_id = int(request.get("seller_id") or 0)
+    shown = state.pending == ConsentShown(seller_id)
+    decision = _decision(said, text, shown, env)
+    if decision == "agree":
         done = State(updated_at=env.now)
-        return Result(
-            done, [say(t("consent.thanks", shop=shop))], [GiveConsent(int(request["seller_id"]))]
-        )
-    if inbound.choice == "refuse" or words in _REFUSE or said is False:
+        return Result(done, [say(t("consent.thanks", shop=shop))], [GiveConsent(seller_id)])
+    if decision == "refuse":
         done = State(updated_at=env.now)
-        return Result(
-            done,
-            [say(t("consent.refused", shop=shop))],
-            [DeclineConsent(int(request["seller_id"]))],
-        )
+        return Result(done, [say(t("consent.refused", shop=shop))], [DeclineConsent(seller_id)])
     # Whatever they were doing, this comes first: a shop is waiting for their answer.
-    asking = State(pending={"consent": request.get("seller_id")}, updated_at=env.now)
+    asking = State(pending=ConsentShown(seller_id), updated_at=env.now)
     return Result(
         asking,
         [

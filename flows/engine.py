@@ -1,32 +1,39 @@
 """Declared conversations: steps, a summary, and the pure machinery that runs them.
 
-A flow never does I/O. `advance_flow` takes the saved `State`, one `Inbound` and the
-`Env` the host prepared, and returns the new state, the replies and the effects that the
-host carries out in one transaction.
+A flow never does I/O. `advance_flow` takes the saved `State`, one message (as the
+`Utterance` the router interpreted once, with the raw `Inbound` beside it) and the `Env` the
+host prepared, and returns the new state, the replies and the effects that the host carries
+out in one transaction.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from rapidfuzz import fuzz
-
 from flows.effects import Effect
-from flows.messages import (
-    Choice,
-    Inbound,
-    Outbound,
-    Text,
-    label_from_json,
-    label_to_json,
-    say,
-    t,
+from flows.interpret import (
+    Command,
+    FreeText,
+    GlobalWord,
+    Keyword,
+    No,
+    Nothing,
+    Photos,
+    Picked,
+    Pin,
+    Unsupported,
+    Utterance,
+    Yes,
+    interpret,
+    pick_choice,
 )
+from flows.lexicon import BACK, CANCEL, EDIT, HELP, SKIP
+from flows.messages import Choice, Inbound, Outbound, Text, say, t
 from flows.parsing import parse_yes_no
+from flows.state import Confirm, EditMenu, Options, Pending, Resume, State
 
 # --- what the host provides ------------------------------------------------------------
 
@@ -96,6 +103,7 @@ class Parsed:
 
     value: Any
     confirm: Text | None = None
+    note: Text | None = None  # said before the next question ("the 6th photo was not kept")
 
 
 @dataclass(frozen=True)
@@ -131,18 +139,39 @@ Reading = Parsed | Invalid | Clarify | Stay
 class Ctx:
     draft: Mapping[str, Any]
     env: Env
+    said: Utterance = field(default_factory=Nothing)  # the message, interpreted once
+
+
+def yes_no(ctx: Ctx) -> bool | None:
+    """The person's yes or no (a button, or their own words), else None."""
+    match ctx.said:
+        case Yes():
+            return True
+        case No():
+            return False
+    return None
+
+
+def said_word(ctx: Ctx, kind: str) -> bool:
+    """True when the message is that answer word ('done', 'keep', 'retake', 'save')."""
+    return isinstance(ctx.said, Keyword) and ctx.said.kind == kind
 
 
 @dataclass(frozen=True)
 class Step:
+    """One question: how it is asked, how an answer is read, and where it goes."""
+
     id: str
     ask: Callable[[Ctx], Outbound]
     read: Callable[[Inbound, Ctx], Reading]
     slot: str | None = None
     next: str | Callable[[Ctx], str] | None = None  # None: go to the summary
     help: Text | None = None
-    skippable: bool = False  # "lewati" stores None
+    optional: bool = False  # "lewati" stores None; on a required step it is refused
+    free_text: bool = False  # the answer is data (a name, an address): never an answer word
+    offer: Callable[[Ctx], Any] | None = None  # the value a plain "ya" accepts, if any
     takes_photos: bool = False
+    takes_location: bool = False
 
 
 @dataclass(frozen=True)
@@ -173,46 +202,12 @@ class Flow:
     fields: tuple[Field, ...] = ()
     resume_question: Text = field(default_factory=lambda: t("engine.resume_question"))
     cancelled: Text = field(default_factory=lambda: t("engine.cancelled"))
+    # Draft values computed from others (a generated description), refreshed on every change.
+    derive: Callable[[Ctx], Mapping[str, Any]] | None = None
 
 
 SUMMARY = "summary"
 FINISH = "__finish__"  # a step's `next` that ends the flow without a summary
-
-
-@dataclass
-class State:
-    """Where one person is: persisted after every message."""
-
-    flow: str | None = None
-    step: str | None = None
-    draft: dict[str, Any] = field(default_factory=dict)
-    history: list[str] = field(default_factory=list)
-    pending: dict[str, Any] | None = None
-    edit_queue: list[str] = field(default_factory=list)
-    updated_at: datetime | None = None
-
-    def meta(self) -> dict[str, Any]:
-        return {"history": self.history, "pending": self.pending, "edit_queue": self.edit_queue}
-
-    @classmethod
-    def load(
-        cls,
-        flow: str | None,
-        step: str | None,
-        draft: dict[str, Any] | None,
-        meta: dict[str, Any] | None,
-        updated_at: datetime | None,
-    ) -> State:
-        meta = meta or {}
-        return cls(
-            flow=flow,
-            step=step,
-            draft=dict(draft or {}),
-            history=list(meta.get("history", [])),
-            pending=meta.get("pending"),
-            edit_queue=list(meta.get("edit_queue", [])),
-            updated_at=updated_at,
-        )
 
 
 @dataclass
@@ -222,76 +217,7 @@ class Result:
     effects: list[Effect] = field(default_factory=list)
 
 
-# --- words that work at every step -----------------------------------------------------------
-
-CANCEL, BACK, HELP, MENU, EDIT, SKIP = "cancel", "back", "help", "menu", "edit", "skip"
-_GLOBAL_WORDS = {
-    CANCEL: {"batal", "cancel", "gak jadi", "ga jadi", "tidak jadi", "nggak jadi", "batalkan"},
-    BACK: {"kembali", "back", "balik", "mundur", "sebelumnya"},
-    HELP: {"bantuan", "help", "tolong", "bingung", "?"},
-    MENU: {"menu", "menu utama"},
-    EDIT: {"ubah", "edit", "ganti", "koreksi"},
-    SKIP: {"lewati", "skip", "lewat", "tidak ada", "gak ada", "ga ada", "nggak ada", "belum ada"},
-}
-
-
-def normalize_command(text: str | None) -> str:
-    """'/Batal!' -> 'batal'; keeps inner spaces."""
-    if not text:
-        return ""
-    cleaned = re.sub(r"[^\w\s?]", " ", text.strip().lower().lstrip("/"))
-    cleaned = cleaned.split("@")[0]  # "/batal@PelapakBot"
-    return " ".join(cleaned.split())
-
-
-def global_word(inbound: Inbound) -> tuple[str | None, str]:
-    """Which global word the message is, and what follows it ('ubah harga' -> edit, 'harga')."""
-    if inbound.choice and inbound.choice.startswith("__"):
-        return inbound.choice.strip("_"), ""
-    words = normalize_command(inbound.text)
-    for kind, options in _GLOBAL_WORDS.items():
-        if words in options:
-            return kind, ""
-    head, _, rest = words.partition(" ")
-    if head in _GLOBAL_WORDS[EDIT] and rest:
-        return EDIT, rest
-    return None, ""
-
-
-def yes_no(msg: Inbound) -> bool | None:
-    """The person's yes or no, by button ('yes' / 'no') or in their own words."""
-    if msg.choice in ("yes", "no"):
-        return msg.choice == "yes"
-    return None if msg.choice else parse_yes_no(msg.text or "")
-
-
-# --- choices ----------------------------------------------------------------------------------
-
-
-def resolve_choice(inbound: Inbound, choices: tuple[Choice, ...], labels: list[str]) -> Inbound:
-    """Turn a typed number, label or close match into the chosen option's id."""
-    if inbound.choice or not inbound.text or not choices:
-        return inbound
-    text = normalize_command(inbound.text)
-    if text.isdigit() and 1 <= int(text) <= len(choices):
-        return replace(inbound, choice=choices[int(text) - 1].id)
-    normalized = [normalize_command(label) for label in labels]
-    for choice, label in zip(choices, normalized, strict=True):
-        if text == label or text == choice.id:
-            return replace(inbound, choice=choice.id)
-    containing = [c for c, label in zip(choices, normalized, strict=True) if text in label.split()]
-    if len(containing) == 1 and len(text) >= 3:
-        return replace(inbound, choice=containing[0].id)
-    scored = sorted(
-        ((fuzz.ratio(text, label), c) for c, label in zip(choices, normalized, strict=True)),
-        key=lambda sc: -sc[0],
-    )
-    if scored and scored[0][0] >= 85 and (len(scored) == 1 or scored[1][0] < scored[0][0]):
-        return replace(inbound, choice=scored[0][1].id)
-    return inbound
-
-
-# --- running a flow ----------------------------------------------------------------------------
+# --- questions and choices ------------------------------------------------------------------
 
 YES_CHOICES = (Choice("yes", t("choice.yes")), Choice("no", t("choice.no")))
 RESUME_CHOICES = (Choice("yes", t("choice.continue")), Choice("no", t("choice.restart")))
@@ -300,7 +226,6 @@ SUMMARY_CHOICES = (
     Choice("__edit__", t("choice.edit")),
     Choice("__cancel__", t("choice.cancel")),
 )
-
 
 UNSUPPORTED = {
     "voice": t("input.unsupported.voice"),
@@ -312,33 +237,36 @@ UNSUPPORTED = {
 }
 
 
-def _with_step_hint(out: Outbound, step: Step) -> Outbound:
-    if step.skippable:
-        return replace(out, lines=(*out.lines, t("engine.skip_hint")))
-    return out
-
-
 def ask(flow: Flow, state: State, env: Env) -> Outbound:
     """The question for the current step (or the summary)."""
     ctx = Ctx(state.draft, env)
     if state.step == SUMMARY and flow.summary:
-        summary = flow.summary(ctx)
-        return replace(summary, choices=SUMMARY_CHOICES)
+        return replace(flow.summary(ctx), choices=SUMMARY_CHOICES)
     step = flow.steps[state.step or flow.first]
-    return _with_step_hint(step.ask(ctx), step)
+    out = step.ask(ctx)
+    if step.optional:
+        return replace(out, lines=(*out.lines, t("engine.skip_hint")))
+    return out
 
 
 def current_choices(flow: Flow, state: State, env: Env) -> tuple[Choice, ...]:
-    pending = state.pending or {}
-    if pending.get("kind") == "clarify":
-        return tuple(Choice(o["id"], label_from_json(o["label"])) for o in pending["options"])
-    if pending.get("kind") == "resume":
-        return RESUME_CHOICES
-    if pending.get("kind") == "confirm":
-        return YES_CHOICES
-    if pending.get("kind") == "edit":
-        return tuple(Choice(f.id, f.label) for f in flow.fields)
+    """The buttons open right now, so a typed number or label can pick one."""
+    match state.pending:
+        case Options(options):
+            return options
+        case Resume():
+            return RESUME_CHOICES
+        case Confirm():
+            return YES_CHOICES
+        case EditMenu():
+            return _field_choices(_editable(flow, state))
     return ask(flow, state, env).choices
+
+
+def takes_free_text(flow: Flow, state: State) -> bool:
+    """True when the open question's answer is data (a name): choices must match whole."""
+    step = flow.steps.get(state.step or "")
+    return bool(step and step.free_text and state.pending is None)
 
 
 def begin(flow: Flow, env: Env, draft: Mapping[str, Any] | None = None) -> Result:
@@ -347,7 +275,168 @@ def begin(flow: Flow, env: Env, draft: Mapping[str, Any] | None = None) -> Resul
     return Result(state, [ask(flow, state, env)])
 
 
-def _goto(flow: Flow, state: State, step_id: str, env: Env, record: bool = True) -> None:
+def is_paused(state: State, env: Env) -> bool:
+    """True when the owner left a flow mid-way long enough ago to ask before going on."""
+    return bool(
+        state.flow
+        and state.step
+        and state.updated_at
+        and env.now - state.updated_at > env.pause
+        and (state.draft or state.history)
+    )
+
+
+# --- taking one message ------------------------------------------------------------------------
+
+
+def advance_flow(
+    flow: Flow, state: State, inbound: Inbound, env: Env, said: Utterance | None = None
+) -> Result:
+    """Take one message inside a flow; `said` is the router's reading of it."""
+    if said is None:
+        choices = current_choices(flow, state, env)
+        said = interpret(inbound, choices, env.render, loose=not takes_free_text(flow, state))
+    result = Result(state)
+    match said:
+        case GlobalWord(kind=kind) if kind == CANCEL:
+            result.state = State(updated_at=env.now)
+            result.replies.append(say(flow.cancelled))
+            return result
+        case GlobalWord(kind=kind) if kind == HELP:
+            step = flow.steps.get(state.step or "")
+            help_text = step.help if step and step.help else t("engine.help_general")
+            result.replies += [say(help_text), _reask(flow, state, env)]
+            return result
+        case GlobalWord(kind=kind) if kind == BACK:
+            return _back(flow, state, env, result)
+        case GlobalWord(kind=kind, rest=rest) if kind == EDIT and flow.fields:
+            return _edit(flow, state, env, result, rest)
+    return _answer(flow, state, inbound, said, env, result)
+
+
+def _answer(
+    flow: Flow, state: State, inbound: Inbound, said: Utterance, env: Env, result: Result
+) -> Result:
+    """An answer to what is open: the pending question first, then the summary or the step."""
+    match state.pending, said:
+        case Resume(), Yes():
+            state.pending = None
+            result.replies.append(ask(flow, state, env))
+            return result
+        case Resume(), No():
+            restarted = begin(flow, env)
+            restarted.replies.insert(0, say(t("engine.restarting")))
+            return restarted
+        case EditMenu(), Picked(id=field_id):
+            return _open_field(flow, state, env, result, field_id)
+        case EditMenu(), _:
+            result.replies.append(_edit_menu(flow, state, t("engine.edit_which_again")))
+            return result
+        case Confirm(value), Yes():
+            state.pending = None
+            _store(flow, state, flow.steps[state.step or flow.first], value, env, result)
+            return result
+        case Confirm(), No():
+            state.pending = None
+            result.replies.append(say(t("engine.confirm_no"), *ask(flow, state, env).lines))
+            return result
+        case ((Resume() | Confirm()), _):
+            state.pending = None  # they simply answered the question: carry on
+    if state.step == SUMMARY:
+        return _answer_summary(flow, state, said, env, result)
+    return _answer_step(flow, state, inbound, said, env, result)
+
+
+def _answer_summary(flow: Flow, state: State, said: Utterance, env: Env, result: Result) -> Result:
+    match said:
+        case Yes() | Picked(id="save") | Keyword(kind="save"):
+            _finish(flow, state, env, result)
+        case _:
+            result.replies += [say(t("engine.summary_unclear")), ask(flow, state, env)]
+    return result
+
+
+def _answer_step(
+    flow: Flow, state: State, inbound: Inbound, said: Utterance, env: Env, result: Result
+) -> Result:
+    step = flow.steps[state.step or flow.first]
+    ctx = Ctx(state.draft, env, said)
+    refusal = _refusal(step, said, ctx)
+    if refusal is not None:
+        result.replies += [say(*refusal.lines), _reask(flow, state, env)]
+        return result
+    offered = step.offer(ctx) if step.offer else None
+    if isinstance(said, GlobalWord) and said.kind == SKIP:
+        if step.optional:
+            _store(flow, state, step, None, env, result)
+            return result
+        if not isinstance(_as_yes_no(inbound), No):  # "gak ada" still answers a yes/no
+            result.replies.append(say(t("engine.required"), *ask(flow, state, env).lines))
+            return result
+        ctx = Ctx(state.draft, env, No())
+    if isinstance(said, Yes) and said.pure and offered is not None:
+        state.pending = None
+        _store(flow, state, step, offered, env, result)
+        return result
+    msg = replace(inbound, choice=said.id) if isinstance(said, Picked) else inbound
+    return _take_reading(flow, state, step, step.read(msg, ctx), env, result)
+
+
+def _as_yes_no(inbound: Inbound) -> Utterance:
+    said = parse_yes_no(inbound.text or "")
+    return No() if said is False else Yes() if said else Nothing()
+
+
+def _refusal(step: Step, said: Utterance, ctx: Ctx) -> Outbound | None:
+    """Why this message cannot answer this step, or None when the step should read it."""
+    match said:
+        case Unsupported(kind=kind):
+            return say(UNSUPPORTED.get(kind, UNSUPPORTED["other"]))
+        case Photos() if not step.takes_photos:
+            return say(t("input.photo_not_now"))
+        case Pin(text="") if not step.takes_location:
+            return say(t("input.location_not_now"))
+        case Nothing():
+            return say(t("engine.empty"))
+        case Yes(pure=True) | No(pure=True) | Keyword() | Command() if step.free_text:
+            if isinstance(said, Yes) and step.offer and step.offer(ctx) is not None:
+                return None
+            return say(t("engine.not_an_answer"))
+        case GlobalWord(kind=kind) if kind != SKIP and step.free_text:
+            return say(t("engine.not_an_answer"))
+    return None
+
+
+def _take_reading(
+    flow: Flow, state: State, step: Step, reading: Reading, env: Env, result: Result
+) -> Result:
+    match reading:
+        case Invalid(reason=reason, keep=keep):
+            state.draft.update(keep)
+            result.replies.append(replace(ask(flow, state, env), lines=(reason,)))
+        case Stay(message=message, keep=keep, choices=choices, photo=photo):
+            state.draft.update(keep)
+            # remember the offered buttons so a typed "pakai" or "1" picks them
+            state.pending = Options(choices) if choices else None
+            result.replies.append(say(message, choices=choices, photo=photo))
+        case Clarify(question=question, options=options):
+            state.pending = Options(options)
+            result.replies.append(say(question, choices=options))
+        case Parsed(value=value, confirm=confirm) if confirm is not None:
+            state.pending = Confirm(value)
+            result.replies.append(say(confirm, choices=YES_CHOICES))
+        case Parsed(value=value, note=note):
+            state.pending = None
+            if note is not None:
+                result.replies.append(say(note))
+            _store(flow, state, step, value, env, result)
+    return result
+
+
+# --- moving between steps ------------------------------------------------------------------------
+
+
+def _goto(state: State, step_id: str, record: bool = True) -> None:
     if record and state.step and state.step != step_id:
         state.history.append(state.step)
     state.step = step_id
@@ -357,7 +446,10 @@ def _goto(flow: Flow, state: State, step_id: str, env: Env, record: bool = True)
 def _next_step(flow: Flow, state: State, step: Step, env: Env) -> str:
     if state.edit_queue:
         return state.edit_queue.pop(0)
-    if state.step != SUMMARY and state.history.count(SUMMARY):
+    if state.return_to:
+        back, state.return_to = state.return_to, None
+        return back
+    if state.step != SUMMARY and SUMMARY in state.history:
         return SUMMARY  # edits made after the summary go straight back to it
     nxt = step.next
     if callable(nxt):
@@ -366,16 +458,17 @@ def _next_step(flow: Flow, state: State, step: Step, env: Env) -> str:
 
 
 def _store(flow: Flow, state: State, step: Step, value: Any, env: Env, result: Result) -> None:
-    if step.slot:
-        if isinstance(value, dict) and step.slot == "*":
-            state.draft.update(value)
-        else:
-            state.draft[step.slot] = value
+    if step.slot == "*" and isinstance(value, dict):
+        state.draft.update(value)
+    elif step.slot:
+        state.draft[step.slot] = value
+    if flow.derive is not None:
+        state.draft.update(flow.derive(Ctx(state.draft, env)))
     nxt = _next_step(flow, state, step, env)
     if nxt == FINISH or (nxt == SUMMARY and flow.summary is None):
         _finish(flow, state, env, result)
         return
-    _goto(flow, state, nxt, env)
+    _goto(state, nxt)
     result.replies.append(ask(flow, state, env))
 
 
@@ -390,182 +483,104 @@ def _finish(flow: Flow, state: State, env: Env, result: Result) -> None:
         result.state.step = outcome.step  # None: the router opens it at its first step
 
 
-def _choice_labels(choices: tuple[Choice, ...], render: Callable[[Text | str], str]) -> list[str]:
-    return [render(c.label) for c in choices]
-
-
-def advance_flow(flow: Flow, state: State, inbound: Inbound, env: Env) -> Result:
-    """Take one message inside a flow."""
-    result = Result(state)
-    choices = current_choices(flow, state, env)
-    inbound = resolve_choice(inbound, choices, _choice_labels(choices, env.render))
-    word, rest = global_word(inbound)
-    pending = state.pending or {}
-
-    if word == CANCEL:
-        result.state = State(updated_at=env.now)
-        result.replies.append(say(flow.cancelled))
-        return result
-    if word == HELP:
-        step = flow.steps.get(state.step or "")
-        help_text = step.help if step and step.help else t("engine.help_general")
-        result.replies += [say(help_text), _reask(flow, state, env)]
-        return result
-    if word == BACK:
-        return _back(flow, state, env, result)
-    if word == EDIT and flow.fields and (state.step == SUMMARY or state.history.count(SUMMARY)):
-        return _edit(flow, state, env, result, rest)
-
-    kind = pending.get("kind")
-    if kind == "resume":
-        if inbound.choice == "yes" or parse_yes_no(inbound.text or "") is True:
-            state.pending = None
-            result.replies.append(ask(flow, state, env))
-            return result
-        if inbound.choice == "no" or parse_yes_no(inbound.text or "") is False:
-            restarted = begin(flow, env)
-            restarted.replies.insert(0, say(t("engine.restarting")))
-            return restarted
-        state.pending = None  # they simply answered the question: carry on
-    if kind == "edit":
-        chosen = next((f for f in flow.fields if f.id == inbound.choice), None)
-        if chosen is None:
-            result.replies.append(_edit_menu(flow, state, t("engine.edit_which_again")))
-            return result
-        state.edit_queue = list(chosen.steps[1:])
-        _goto(flow, state, chosen.steps[0], env)
-        result.replies.append(ask(flow, state, env))
-        return result
-
-    if state.step == SUMMARY:
-        if inbound.choice == "save" or parse_yes_no(inbound.text or "") is True:
-            _finish(flow, state, env, result)
-            return result
-        result.replies.append(say(t("engine.summary_unclear")))
-        result.replies.append(ask(flow, state, env))
-        return result
-
-    step = flow.steps[state.step or flow.first]
-    if kind == "confirm":
-        yes = inbound.choice == "yes" or parse_yes_no(inbound.text or "") is True
-        no = inbound.choice == "no" or parse_yes_no(inbound.text or "") is False
-        if yes:
-            value = pending["value"]
-            state.pending = None
-            _store(flow, state, step, value, env, result)
-            return result
-        state.pending = None
-        if no:
-            result.replies.append(say(t("engine.confirm_no"), *ask(flow, state, env).lines))
-            return result
-        # anything else is a fresh answer to the same question
-
-    if word == SKIP and step.skippable:
-        _store(flow, state, step, None, env, result)
-        return result
-    if inbound.unsupported:
-        result.replies += [
-            say(UNSUPPORTED.get(inbound.unsupported, UNSUPPORTED["other"])),
-            _reask(flow, state, env),
-        ]
-        return result
-    if (inbound.photos or inbound.rejected_photos) and not step.takes_photos:
-        result.replies += [say(t("input.photo_not_now")), _reask(flow, state, env)]
-        return result
-    if inbound.location and not inbound.text and step.id != "address":
-        result.replies += [say(t("input.location_not_now")), _reask(flow, state, env)]
-        return result
-
-    reading = step.read(inbound, Ctx(state.draft, env))
-    if isinstance(reading, Invalid):
-        state.draft.update(reading.keep)
-        reask = ask(flow, state, env)
-        result.replies.append(replace(reask, lines=(reading.reason,)))
-        return result
-    if isinstance(reading, Stay):
-        state.draft.update(reading.keep)
-        # remember the offered buttons so a typed "pakai" or "1" picks them
-        state.pending = _options(reading.choices) if reading.choices else None
-        result.replies.append(say(reading.message, choices=reading.choices, photo=reading.photo))
-        return result
-    if isinstance(reading, Clarify):
-        state.pending = _options(reading.options)
-        result.replies.append(say(reading.question, choices=reading.options))
-        return result
-    if reading.confirm is not None:
-        state.pending = {"kind": "confirm", "value": reading.value}
-        result.replies.append(say(reading.confirm, choices=YES_CHOICES))
-        return result
-    state.pending = None
-    _store(flow, state, step, reading.value, env, result)
-    return result
-
-
-def _options(choices: tuple[Choice, ...]) -> dict[str, Any]:
-    return {
-        "kind": "clarify",
-        "options": [{"id": c.id, "label": label_to_json(c.label)} for c in choices],
-    }
-
-
 def _reask(flow: Flow, state: State, env: Env) -> Outbound:
-    pending = state.pending or {}
-    if pending.get("kind") == "clarify":
-        options = tuple(Choice(o["id"], label_from_json(o["label"])) for o in pending["options"])
-        return say(t("engine.pick_one"), choices=options)
-    if pending.get("kind") == "edit":
-        return _edit_menu(flow, state, t("engine.edit_which"))
+    match state.pending:
+        case Options(options):
+            return say(t("engine.pick_one"), choices=options)
+        case EditMenu():
+            return _edit_menu(flow, state, t("engine.edit_which"))
     return ask(flow, state, env)
 
 
 def _back(flow: Flow, state: State, env: Env, result: Result) -> Result:
-    if state.pending and state.pending.get("kind") in ("clarify", "confirm", "edit"):
+    if isinstance(state.pending, Options | Confirm | EditMenu):
         state.pending = None
-        result.replies.append(ask(flow, state, env))
-        return result
-    if state.edit_queue or (state.history and SUMMARY in state.history):
-        state.edit_queue = []
-        _goto(flow, state, SUMMARY, env, record=False)
-        result.replies.append(ask(flow, state, env))
-        return result
-    if not state.history:
-        result.replies += [say(t("engine.back_at_start")), ask(flow, state, env)]
-        return result
-    state.step = state.history.pop()
-    state.pending = None
+    elif state.edit_queue or state.return_to or SUMMARY in state.history:
+        back_to = state.return_to or SUMMARY
+        state.edit_queue, state.return_to = [], None
+        _goto(state, back_to, record=False)
+    elif not state.history:
+        result.replies.append(say(t("engine.back_at_start")))
+    else:
+        state.step = state.history.pop()
+        state.pending = None
     result.replies.append(ask(flow, state, env))
     return result
 
 
+# --- changing an answer -----------------------------------------------------------------------
+
+
+def _after_summary(state: State) -> bool:
+    return state.step == SUMMARY or SUMMARY in state.history
+
+
+def _editable(flow: Flow, state: State) -> tuple[Field, ...]:
+    """Every field from the summary; before it, the ones answered so far and this one."""
+    if _after_summary(state):
+        return flow.fields
+    asked = {*state.history, state.step}
+    return tuple(f for f in flow.fields if f.steps[0] in asked)
+
+
+def _field_choices(fields: tuple[Field, ...]) -> tuple[Choice, ...]:
+    return tuple(Choice(f.id, f.label) for f in fields)
+
+
 def _edit_menu(flow: Flow, state: State, question: Text) -> Outbound:
-    state.pending = {"kind": "edit"}
-    return say(question, choices=tuple(Choice(f.id, f.label) for f in flow.fields))
+    state.pending = EditMenu()
+    return say(question, choices=_field_choices(_editable(flow, state)))
 
 
 def _edit(flow: Flow, state: State, env: Env, result: Result, rest: str) -> Result:
+    fields = _editable(flow, state)
+    if not fields:
+        result.replies += [say(t("engine.edit_nothing_yet")), ask(flow, state, env)]
+        return result
     if rest:
-        fields = tuple(Choice(f.id, f.label) for f in flow.fields)
-        probe = resolve_choice(
-            Inbound(user_key="", channel="", text=rest), fields, _choice_labels(fields, env.render)
-        )
-        chosen = next((f for f in flow.fields if f.id == probe.choice), None)
-        if chosen:
-            if SUMMARY not in state.history and state.step != SUMMARY:
-                state.history.append(SUMMARY)
-            state.edit_queue = list(chosen.steps[1:])
-            _goto(flow, state, chosen.steps[0], env)
-            result.replies.append(ask(flow, state, env))
-            return result
+        picked = pick_choice(rest, _field_choices(fields), env.render)
+        if picked is not None:
+            return _open_field(flow, state, env, result, picked)
     result.replies.append(_edit_menu(flow, state, t("engine.edit_which")))
     return result
 
 
-def is_paused(state: State, env: Env) -> bool:
-    """True when the owner left a flow mid-way long enough ago to ask before going on."""
-    return bool(
-        state.flow
-        and state.step
-        and state.updated_at
-        and env.now - state.updated_at > env.pause
-        and (state.draft or state.history)
-    )
+def _open_field(flow: Flow, state: State, env: Env, result: Result, field_id: str) -> Result:
+    chosen = next((f for f in _editable(flow, state) if f.id == field_id), None)
+    if chosen is None:
+        result.replies.append(_edit_menu(flow, state, t("engine.edit_which_again")))
+        return result
+    if not _after_summary(state) and state.step != chosen.steps[0]:
+        state.return_to = state.step  # an earlier answer: come back to this question after
+    state.edit_queue = list(chosen.steps[1:])
+    _goto(state, chosen.steps[0], record=_after_summary(state))
+    result.replies.append(ask(flow, state, env))
+    return result
+
+
+__all__ = [
+    "FINISH",
+    "SUMMARY",
+    "Clarify",
+    "Command",
+    "Ctx",
+    "Env",
+    "Field",
+    "Flow",
+    "FreeText",
+    "Invalid",
+    "Outcome",
+    "Parsed",
+    "Pending",
+    "Reading",
+    "Result",
+    "State",
+    "Stay",
+    "Step",
+    "advance_flow",
+    "ask",
+    "begin",
+    "is_paused",
+    "said_word",
+    "yes_no",
+]

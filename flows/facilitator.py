@@ -144,14 +144,6 @@ ASSISTED = Flow(
 
 # --- helping one shop -----------------------------------------------------------------------
 
-_HELPING_WORDS = {
-    "product": {"jual", "tambah", "tambah produk", "produk baru", "add product", "foto"},
-    "products": {"produk saya", "produk", "daftar produk", "lihat produk", "products"},
-    "edit_shop": {"ubah toko", "ubah data toko", "edit shop"},
-    "consent_code": {"kode", "masukkan kode", "code"},
-    "done": {"selesai", "selesai bantu", "done"},
-}
-
 
 def _helping_choices() -> tuple[Choice, ...]:
     return (
@@ -168,8 +160,7 @@ def _ask_helping(ctx: Ctx) -> Outbound:
 
 
 def _read_helping(msg: Inbound, ctx: Ctx) -> Reading:
-    allowed = {c.id for c in _helping_choices()}
-    return read_pick(msg, _HELPING_WORDS, allowed, t("fac.helping_unclear"))
+    return read_pick(msg, _helping_choices(), t("fac.helping_unclear"))
 
 
 def _finish_helping(ctx: Ctx) -> Outcome:

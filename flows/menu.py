@@ -3,36 +3,8 @@
 from __future__ import annotations
 
 from flows.engine import FINISH, Ctx, Flow, Invalid, Outcome, Parsed, Reading, Step
+from flows.lexicon import lexicon, normalize
 from flows.messages import Choice, Inbound, Outbound, Text, say, t
-
-_WORDS = {
-    "product": {
-        "jual",
-        "tambah",
-        "tambah produk",
-        "produk baru",
-        "add product",
-        "add",
-        "sell",
-        "upload",
-        "posting",
-        "foto",
-    },
-    "products": {
-        "produk saya",
-        "produk",
-        "daftar produk",
-        "my products",
-        "products",
-        "lihat produk",
-    },
-    "help": {"bantuan", "help", "tolong"},
-    "registration": {"daftar", "register", "daftar toko"},
-    "edit_shop": {"ubah toko", "ubah data toko", "edit shop"},
-    "register_owner": {"daftarkan", "daftarkan pemilik", "register owner"},
-    "my_owners": {"binaan", "binaan saya", "my owners"},
-    "broadcast": {"siaran", "broadcast"},
-}
 
 
 def _choices(ctx: Ctx) -> tuple[Choice, ...]:
@@ -62,21 +34,21 @@ def _ask(ctx: Ctx) -> Outbound:
     return say(t("menu.question"), choices=_choices(ctx))
 
 
-def read_pick(
-    msg: Inbound, words: dict[str, set[str]], allowed: set[str], unclear: Text
-) -> Reading:
-    """A menu answer: a button, a number, or the words for an option; photos mean "sell"."""
-    said = " ".join((msg.text or "").lower().split())
-    picked = msg.choice or next((k for k, ws in words.items() if said in ws), None)
-    if picked in allowed:
+def read_pick(msg: Inbound, allowed: tuple[Choice, ...], unclear: Text) -> Reading:
+    """A menu answer: a button, a number, or the words for an option; photos mean "sell".
+
+    The words for each option are the lexicon's `[answers.menu]`.
+    """
+    picked = msg.choice or lexicon().answer("menu", normalize(msg.text))
+    if picked in {c.id for c in allowed}:
         return Parsed({"picked": picked})
-    if msg.photos and "product" in allowed:  # a photo says "sell this" by itself
+    if msg.photos and "product" in {c.id for c in allowed}:  # a photo says "sell this"
         return Parsed({"picked": "product", "photos": [p.to_json() for p in msg.photos]})
-    return Invalid(unclear)
+    return Invalid(Text(unclear.msgid, {**unclear.params, "first": allowed[0].label}))
 
 
 def _read(msg: Inbound, ctx: Ctx) -> Reading:
-    return read_pick(msg, _WORDS, {c.id for c in _choices(ctx)}, t("menu.unclear"))
+    return read_pick(msg, _choices(ctx), t("menu.unclear"))
 
 
 def _finish(ctx: Ctx) -> Outcome:

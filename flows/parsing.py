@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import phonenumbers
 
+from flows.lexicon import normalize, words
 from flows.regions import match_regency
 
 __all__ = [
@@ -411,193 +412,51 @@ def parse_phone(text: str) -> str | None:
     return None
 
 
-_YES = {
-    "ya",
-    "iya",
-    "iyaa",
-    "y",
-    "yes",
-    "yup",
-    "yap",
-    "yoi",
-    "yo",
-    "iyo",
-    "iye",
-    "ok",
-    "oke",
-    "okay",
-    "okey",
-    "okee",
-    "okeh",
-    "sip",
-    "siap",
-    "setuju",
-    "betul",
-    "benar",
-    "bener",
-    "boleh",
-    "lanjut",
-    "lanjutkan",
-    "mau",
-    "gas",
-    "gass",
-    "nggih",
-    "enggih",
-    "inggih",
-    "njih",
-    "injih",
-    "geh",
-    "he'eh",
-    "heeh",
-    "hooh",
-    "hoh",
-    "leres",
-    "cocok",
-    "pas",
-    "sudah",
-    "udah",
-    "sdh",
-    "dah",
-    "yaudah",
-    "sure",
-    "bisa",
-    "tentu",
-    "yess",
-    "yesss",
-    "oks",
-    "okk",
-    "ook",
-    "benarr",
-    "yakin",
-    "jadi",
-    "correct",
-    "right",
-}
-_NO = {
-    "tidak",
-    "tdk",
-    "gak",
-    "ga",
-    "gk",
-    "g",
-    "nggak",
-    "ngga",
-    "nggk",
-    "enggak",
-    "engga",
-    "egak",
-    "ndak",
-    "nda",
-    "mboten",
-    "boten",
-    "ora",
-    "orak",
-    "no",
-    "nope",
-    "n",
-    "nah",
-    "jangan",
-    "jgn",
-    "belum",
-    "blm",
-    "salah",
-    "bukan",
-    "emoh",
-    "moh",
-    "tak",
-    "kagak",
-    "kaga",
-    "gaada",
-    "batalkan",
-    "cancel",
-    "gamau",
-    "wegah",
-    "ogah",
-    "endak",
-}
 _YES_EMOJI = ("👍", "👌", "✅", "✔", "🆗", "🙆")
 _NO_EMOJI = ("👎", "❌", "🙅", "✖", "⛔")
-_SOFTENERS = {
-    "kak",
-    "kk",
-    "ka",
-    "mas",
-    "mbak",
-    "mba",
-    "pak",
-    "bu",
-    "bang",
-    "dong",
-    "deh",
-    "sih",
-    "aja",
-    "saja",
-    "nih",
-    "kok",
-    "lah",
-    "min",
-    "admin",
-    "gan",
-    "sis",
-    "say",
-    "ya",
-    "yah",
-    "banget",
-    "sekali",
-    "sangat",
-    "terima",
-    "kasih",
-    "makasih",
-    "thanks",
-    "thx",
-    "tq",
-    "mbok",
-    "lho",
-}
+_NOT_REALLY = ("papa", "apa", "masalah", "salah")  # "gak papa", "tidak salah" mean yes
 
 
 def _squeeze(word: str) -> str:
     """'iyaaa' -> 'iya', 'okeee' -> 'oke', 'gakkk' -> 'gak'."""
+    yes, no = words("yes"), words("no")
     squeezed = re.sub(r"(.)\1{2,}", r"\1", word)
-    if squeezed in _YES or squeezed in _NO:
+    if squeezed in yes or squeezed in no:
         return squeezed
     return re.sub(r"(.)\1+", r"\1", squeezed)
 
 
 def parse_yes_no(text: str) -> bool | None:
-    """True for 'ya', 'iya', 'oke', '👍'; False for 'tidak', 'gak', 'mboten'; else None."""
+    """True for 'ya', 'iya', 'oke', 'nggih', '👍'; False for 'tidak', 'gak', 'mboten'; else None.
+
+    The words come from the lexicon (locales/<lang>/lexicon.toml).
+    """
     if not text:
         return None
+    yes, no, softeners = words("yes"), words("no"), words("softener")
+    phrase = normalize(text)
+    if phrase in yes or phrase in no:
+        return phrase in yes
     raw = unicodedata.normalize("NFKC", text).strip().lower()
     has_yes_emoji = any(e in raw for e in _YES_EMOJI)
     has_no_emoji = any(e in raw for e in _NO_EMOJI)
-    words = [_squeeze(w) for w in re.findall(r"[a-z']+", raw)]
-    words = [w for w in words if w]
-    if not words:
-        if has_yes_emoji != has_no_emoji:
-            return has_yes_emoji
-        return None
-    if words[:2] in (["gak", "jadi"], ["ga", "jadi"], ["tidak", "jadi"], ["nggak", "jadi"]):
-        return False
-    if (
-        words[0] in ("gak", "ga", "tidak", "nggak", "enggak", "ndak", "tdk", "gk")
-        and len(words) > 1
-    ) and words[1] in ("papa", "apa", "masalah", "salah"):
-        return True  # "gak papa", "tidak salah"
-    polarity: bool | None = None
-    for word in words:
-        if word in _NO:
-            return False if polarity is None else None  # "ya tidak": unsure
-        if word in _YES:
-            if polarity is None:
-                polarity = True
-            continue
-        if word in _SOFTENERS:
-            continue
-        if polarity is None:
-            return None  # a sentence that does not start with yes or no
-    if polarity is None and words and words[0] == "ya":
+    said = [w for w in (_squeeze(w) for w in re.findall(r"[a-z']+", raw)) if w]
+    if not said:
+        return has_yes_emoji if has_yes_emoji != has_no_emoji else None
+    if len(said) > 1 and said[0] in no and said[1] in _NOT_REALLY:
         return True
+    polarity: bool | None = None
+    for word in said:
+        if word in no:
+            return False if polarity is None else None  # "ya tidak": unsure
+        if word in yes:
+            polarity = True if polarity is None else polarity
+        elif word not in softeners and polarity is None:
+            return None  # a sentence that does not start with yes or no
     if polarity is None and has_yes_emoji != has_no_emoji:
         return has_yes_emoji
     return polarity
+
+
+def count_unit(text: str) -> str | None:  # placeholder until the parsers branch lands
+    return None

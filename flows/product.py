@@ -12,6 +12,7 @@ from flows.engine import (
     YES_CHOICES,
     Clarify,
     Ctx,
+    Env,
     Field,
     Flow,
     Invalid,
@@ -20,10 +21,12 @@ from flows.engine import (
     Reading,
     Stay,
     Step,
+    said_word,
     yes_no,
 )
+from flows.lexicon import lexicon, normalize
 from flows.messages import Choice, Grams, Inbound, Money, Outbound, PhotoRef, say, t
-from flows.parsing import parse_price, parse_quantity, parse_weight_grams
+from flows.parsing import count_unit, parse_price, parse_quantity, parse_weight_grams
 from flows.registration import category_choices, read_category
 
 MAX_PHOTOS = 5
@@ -32,19 +35,8 @@ NAME_MIN, NAME_MAX = 3, 70
 DESCRIPTION_MIN, DESCRIPTION_MAX = 20, 2000
 WEIGHT_MAX = 500_000
 STOCK_MAX = 999_999
-_DONE_WORDS = {
-    "selesai",
-    "sudah",
-    "udah",
-    "cukup",
-    "lanjut",
-    "done",
-    "next",
-    "sdh",
-    "beres",
-    "ok",
-    "oke",
-}
+# Bought new by nature: condition is not asked, the listing says new.
+NEW_ONLY = {"makanan-minuman", "pertanian", "peternakan-perikanan", "kecantikan", "kesehatan"}
 
 
 PHOTO_REJECTED = {
@@ -92,10 +84,16 @@ def _quality_problem(photo: PhotoRef) -> str | None:
     return None
 
 
+def _says_done(msg: Inbound, ctx: Ctx) -> bool:
+    return msg.choice == "done" or said_word(ctx, "done") or yes_no(ctx) is True
+
+
 def read_photos(msg: Inbound, ctx: Ctx) -> Reading:
     photos = _photos(ctx)
     held = ctx.draft.get("held_photos") or []
-    if msg.choice == "keep" and held:
+    keep = msg.choice == "keep" or said_word(ctx, "keep") or yes_no(ctx) is True
+    retake = msg.choice == "retake" or said_word(ctx, "retake") or yes_no(ctx) is False
+    if keep and held:
         photos, held = photos + held, []
         photos = photos[:MAX_PHOTOS]
         if len(photos) >= MAX_PHOTOS:
@@ -105,7 +103,7 @@ def read_photos(msg: Inbound, ctx: Ctx) -> Reading:
             keep={"photos": photos, "held_photos": []},
             choices=(Choice("done", t("choice.done")),),
         )
-    if msg.choice == "retake" and held:
+    if retake and held:
         return Stay(t("product.photo_retake"), keep={"held_photos": []})
     if msg.rejected_photos and not msg.photos:
         return Invalid(
@@ -113,8 +111,7 @@ def read_photos(msg: Inbound, ctx: Ctx) -> Reading:
         )
     if msg.photos:
         return _take_photos(msg, photos, ctx)
-    words = " ".join((msg.text or "").lower().split())
-    if msg.choice == "done" or words in _DONE_WORDS:
+    if _says_done(msg, ctx):
         if not photos:
             return Invalid(t("product.photos_needed"))
         return Parsed({"photos": photos, "held_photos": []})
@@ -142,7 +139,9 @@ def _take_photos(msg: Inbound, photos: list[dict[str, Any]], ctx: Ctx) -> Readin
             added.append(photo.to_json())
     room = MAX_PHOTOS - len(photos)
     photos = photos + added[:room]
-    keep = {"photos": photos, "held_photos": held[: max(0, MAX_PHOTOS - len(photos))]}
+    kept_held = held[: max(0, MAX_PHOTOS - len(photos))]
+    over = len(added) - len(added[:room]) + len(held) - len(kept_held)
+    keep = {"photos": photos, "held_photos": kept_held}
     rejected = msg.rejected_photos
     if problems and keep["held_photos"]:
         return Stay(
@@ -151,7 +150,8 @@ def _take_photos(msg: Inbound, photos: list[dict[str, Any]], ctx: Ctx) -> Readin
             choices=(Choice("keep", t("choice.keep_photo")), Choice("retake", t("choice.retake"))),
         )
     if len(photos) >= MAX_PHOTOS:
-        return Parsed({"photos": photos, "held_photos": []})
+        note = t("product.photos_over", count=over, max=MAX_PHOTOS) if over else None
+        return Parsed({"photos": photos, "held_photos": []}, note=note)
     if rejected:
         return Stay(PHOTO_REJECTED.get(rejected[0].reason, PHOTO_REJECTED["not_image"]), keep=keep)
     if duplicate and not added:
@@ -188,6 +188,11 @@ def _suggested_category(ctx: Ctx) -> str | None:
     return (ctx.env.seller or {}).get("category")
 
 
+def _offered_category(ctx: Ctx) -> str | None:
+    """The category a plain "ya" accepts: the one the question suggested."""
+    return _suggested_category(ctx)
+
+
 def _ask_category(ctx: Ctx) -> Outbound:
     code = _suggested_category(ctx)
     if code:
@@ -205,7 +210,7 @@ def _read_category(msg: Inbound, ctx: Ctx) -> Reading:
     if msg.choice and msg.choice.startswith("suggested:"):
         return Parsed(msg.choice.split(":", 1)[1])
     suggested = _suggested_category(ctx)
-    said = yes_no(msg)
+    said = yes_no(ctx)
     if suggested and said is True:
         return Parsed(suggested)
     if msg.choice == "other" or said is False:
@@ -242,8 +247,8 @@ def _ask_stock(ctx: Ctx) -> Outbound:
 
 
 def _read_stock(msg: Inbound, ctx: Ctx) -> Reading:
-    text = (msg.text or "").strip().lower()
-    if text in ("0", "habis", "kosong", "pre order", "preorder", "po"):
+    text = msg.text or ""
+    if text.strip() == "0" or lexicon().answer("stock", normalize(text)) == "none":
         return Parsed(0)
     stock = parse_quantity(text)
     if stock is None:
@@ -276,18 +281,15 @@ def _ask_weight(ctx: Ctx) -> Outbound:
 def _read_weight(msg: Inbound, ctx: Ctx) -> Reading:
     grams = parse_weight_grams(msg.text or "")
     if grams is None:
+        unit = count_unit(msg.text or "")
+        if unit is not None:  # "1 lusin" is how many, not how heavy
+            return Invalid(t("product.weight_is_count", unit=unit))
         return Invalid(t("product.weight_unreadable"))
     if grams > WEIGHT_MAX:
         return Invalid(t("product.weight_too_high"))
     if re.fullmatch(r"\s*\d+([.,]\d+)?\s*", msg.text or ""):
         return Parsed(grams, confirm=t("product.weight_confirm", weight=Grams(grams)))
     return Parsed(grams)
-
-
-_CONDITION_WORDS = {
-    "new": {"baru", "new", "anyar", "gres", "ori baru"},
-    "used": {"bekas", "used", "second", "seken", "sekon", "preloved", "2nd", "bkas"},
-}
 
 
 def _ask_condition(ctx: Ctx) -> Outbound:
@@ -298,13 +300,20 @@ def _ask_condition(ctx: Ctx) -> Outbound:
 
 
 def _read_condition(msg: Inbound, ctx: Ctx) -> Reading:
-    if msg.choice in _CONDITION_WORDS:
+    if msg.choice in ("new", "used"):
         return Parsed(msg.choice)
-    words = set(re.findall(r"[a-z0-9]+", (msg.text or "").lower()))
-    found = [cond for cond, options in _CONDITION_WORDS.items() if words & options]
-    if len(found) == 1:
-        return Parsed(found[0])
+    said = lexicon().answer("condition", normalize(msg.text))
+    if said is None:  # "masih baru kok", "bekas tapi mulus": one of the words, once
+        found = {lexicon().answer("condition", w) for w in normalize(msg.text).split()}
+        found.discard(None)
+        said = found.pop() if len(found) == 1 else None
+    if said is not None:
+        return Parsed(said)
     return Invalid(t("product.condition_unclear"))
+
+
+def _after_weight(ctx: Ctx) -> str:
+    return "description" if ctx.draft.get("category") in NEW_ONLY else "condition"
 
 
 # --- description ---------------------------------------------------------------------------------
@@ -341,18 +350,41 @@ def _ask_description(ctx: Ctx) -> Outbound:
     )
 
 
+def _offered_description(ctx: Ctx) -> dict[str, Any]:
+    """What "ya" or "pakai" keeps: the current description, or the one we wrote."""
+    current = ctx.draft.get("description")
+    if current:
+        return {"description": current}
+    return {"description": draft_description(ctx), "description_auto": True}
+
+
 def _read_description(msg: Inbound, ctx: Ctx) -> Reading:
-    if msg.choice == "keep_current" and ctx.draft.get("description"):
-        return Parsed(ctx.draft["description"])
-    words = (msg.text or "").strip().lower()
-    if msg.choice == "use_draft" or words in ("pakai", "pakai ini", "ya", "iya", "oke", "ok"):
-        return Parsed(draft_description(ctx))
+    if msg.choice in ("keep_current", "use_draft") or said_word(ctx, "keep"):
+        return Parsed(_offered_description(ctx))
     text = (msg.text or "").strip()
     if len(text) < DESCRIPTION_MIN:
         return Invalid(t("product.description_too_short", min=DESCRIPTION_MIN))
     if len(text) > DESCRIPTION_MAX:
         return Invalid(t("product.description_too_long", count=len(text), max=DESCRIPTION_MAX))
-    return Parsed(text)
+    return Parsed({"description": text, "description_auto": False})
+
+
+def reopened(data: dict[str, Any], env: Env) -> dict[str, Any]:
+    """A stored product's draft: its description counts as ours if it is what we wrote."""
+    draft = dict(data)
+    ours = draft.get("description") and draft["description"] == draft_description(Ctx(draft, env))
+    draft["description_auto"] = bool(ours)
+    return draft
+
+
+def _derived(ctx: Ctx) -> dict[str, Any]:
+    """The description we wrote follows the fields it names; the owner's own stays."""
+    derived: dict[str, Any] = {}
+    if ctx.draft.get("category") in NEW_ONLY:
+        derived["condition"] = "new"
+    if ctx.draft.get("description_auto"):
+        derived["description"] = draft_description(Ctx({**ctx.draft, **derived}, ctx.env))
+    return derived
 
 
 # --- summary ------------------------------------------------------------------------------------
@@ -426,7 +458,7 @@ def _read_photo_edit(msg: Inbound, ctx: Ctx) -> Reading:
             return Stay(t("product.photos_full", max=MAX_PHOTOS), keep=reading.value)
         return reading
     words = " ".join((msg.text or "").lower().split())
-    if msg.choice == "done" or words in _DONE_WORDS:
+    if _says_done(msg, ctx):
         return Parsed({"photos": photos}) if photos else Invalid(t("product.photos_needed"))
     match = re.fullmatch(r"(hapus|buang|delete|utama|cover|depan)\s*(?:foto\s*)?(\d)", words)
     if not match or not 1 <= int(match[2]) <= len(photos):
@@ -454,7 +486,13 @@ STEPS = {
             takes_photos=True,
         ),
         Step(
-            "name", _ask_name, _read_name, slot="name", next="category", help=t("product.help.name")
+            "name",
+            _ask_name,
+            _read_name,
+            slot="name",
+            next="category",
+            help=t("product.help.name"),
+            free_text=True,
         ),
         Step(
             "category",
@@ -463,6 +501,7 @@ STEPS = {
             slot="category",
             next="price",
             help=t("product.help.category"),
+            offer=_offered_category,
         ),
         Step(
             "price",
@@ -493,7 +532,7 @@ STEPS = {
             _ask_weight,
             _read_weight,
             slot="weight_grams",
-            next="condition",
+            next=_after_weight,
             help=t("product.help.weight"),
         ),
         Step(
@@ -508,9 +547,10 @@ STEPS = {
             "description",
             _ask_description,
             _read_description,
-            slot="description",
+            slot="*",
             next=None,
             help=t("product.help.description"),
+            offer=_offered_description,
         ),
         Step(
             "photo_edit",
@@ -558,6 +598,7 @@ PRODUCT = Flow(
     fields=FIELDS,
     resume_question=t("product.resume_question"),
     cancelled=t("product.cancelled"),
+    derive=_derived,
 )
 
 
@@ -590,7 +631,7 @@ def _ask_more(ctx: Ctx) -> Outbound:
 def _read_more(msg: Inbound, ctx: Ctx) -> Reading:
     if msg.photos:
         return Parsed({"more": True, "photos_first": [p.to_json() for p in msg.photos]})
-    said = yes_no(msg)
+    said = yes_no(ctx)
     if said is True:
         return Parsed({"more": True})
     if said is False:

@@ -7,8 +7,7 @@ from typing import Any
 from flows.effects import DeleteProduct
 from flows.engine import FINISH, Ctx, Flow, Invalid, Outcome, Parsed, Reading, Step, yes_no
 from flows.messages import Choice, Inbound, Money, Outbound, Text, say, t
-from flows.parsing import parse_yes_no
-from flows.product import first_missing_step
+from flows.product import first_missing_step, reopened
 
 MAX_LISTED = 10
 
@@ -49,7 +48,7 @@ def _read_pick(msg: Inbound, ctx: Ctx) -> Reading:
     ids = {f"p:{p['id']}" for p in ctx.env.products}
     if msg.choice in ids:
         return Parsed(int(msg.choice.split(":")[1]))
-    if not ctx.env.products and (msg.choice == "__menu__" or parse_yes_no(msg.text or "")):
+    if not ctx.env.products and (msg.choice == "__menu__" or yes_no(ctx)):
         return Parsed(None)
     return Invalid(t("products.pick_unclear"))
 
@@ -90,7 +89,7 @@ def _ask_delete(ctx: Ctx) -> Outbound:
 
 
 def _read_delete(msg: Inbound, ctx: Ctx) -> Reading:
-    said = yes_no(msg)
+    said = yes_no(ctx)
     if said is True:
         return Parsed(True)
     if said is False:
@@ -110,7 +109,7 @@ def _finish(ctx: Ctx) -> Outcome:
                 start="menu",
             )
         return Outcome(replies=(say(t("products.kept")),), start="menu")
-    draft = {**(product.get("data") or {}), "product_id": product["id"]}
+    draft = reopened({**(product.get("data") or {}), "product_id": product["id"]}, ctx.env)
     return Outcome(start="product", draft=draft, step=first_missing_step(draft))
 
 

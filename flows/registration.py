@@ -23,7 +23,7 @@ from flows.engine import (
     yes_no,
 )
 from flows.messages import Choice, Inbound, Outbound, say, t
-from flows.parsing import match_regency, parse_phone, parse_yes_no
+from flows.parsing import match_regency, parse_phone
 from flows.regions import (
     EAST_JAVA,
     district,
@@ -69,7 +69,7 @@ def _ask_consent(ctx: Ctx) -> Outbound:
 
 
 def _read_consent(msg: Inbound, ctx: Ctx) -> Reading:
-    said = yes_no(msg)
+    said = yes_no(ctx)
     if said is True:
         return Parsed({"consent_version": CONSENT_VERSION, "consent_at": ctx.env.now.isoformat()})
     if said is False:
@@ -80,13 +80,23 @@ def _read_consent(msg: Inbound, ctx: Ctx) -> Reading:
 # --- owner and phone ------------------------------------------------------------------------------
 
 
-def _ask_owner_name(ctx: Ctx) -> Outbound:
-    profile = _clean(ctx.env.profile_name)
+def _offered_name(ctx: Ctx) -> str | None:
+    """The channel's profile name, offered when it looks like a person's name."""
     if ctx.draft.get("assisted"):  # a facilitator's own name is not the owner's
+        return None
+    profile = _clean(ctx.env.profile_name)
+    if not profile or not _valid_person_name(profile):
+        return None
+    return profile.title() if profile.islower() or profile.isupper() else profile
+
+
+def _ask_owner_name(ctx: Ctx) -> Outbound:
+    if ctx.draft.get("assisted"):
         return say(t("fac.ask_owner_name"))
-    if profile and _valid_person_name(profile):
+    offered = _offered_name(ctx)
+    if offered:
         return say(
-            t("reg.ask_owner_name_known", name=profile), choices=(Choice("profile", profile),)
+            t("reg.ask_owner_name_known", name=offered), choices=(Choice("profile", offered),)
         )
     return say(t("reg.ask_owner_name"))
 
@@ -100,7 +110,7 @@ def _valid_person_name(name: str) -> bool:
 
 
 def _read_owner_name(msg: Inbound, ctx: Ctx) -> Reading:
-    name = _clean(ctx.env.profile_name) if msg.choice == "profile" else _clean(msg.text)
+    name = (_offered_name(ctx) or "") if msg.choice == "profile" else _clean(msg.text)
     if not name:
         return Invalid(t("reg.owner_name_missing"))
     if len(name) > 100:
@@ -121,9 +131,10 @@ def _ask_phone_confirm(ctx: Ctx) -> Outbound:
 
 
 def _read_phone_confirm(msg: Inbound, ctx: Ctx) -> Reading:
-    if msg.choice == "yes" or parse_yes_no(msg.text or "") is True:
+    said = yes_no(ctx)
+    if said is True:
         return Parsed({"phone": ctx.env.known_phone, "phone_verified": True})
-    if msg.choice == "other" or parse_yes_no(msg.text or "") is False:
+    if msg.choice == "other" or said is False:
         return Parsed({"phone": None, "phone_other": True})
     typed = parse_phone(msg.contact_phone or msg.text or "")
     if typed:
@@ -157,7 +168,8 @@ def shop_name_key(name: str) -> str:
 def _suggest_shop_name(name: str, ctx: Ctx) -> str | None:
     owner_first = _clean(ctx.draft.get("owner_name")).split(" ")[0]
     seller_id = (ctx.env.seller or {}).get("id")
-    tries = [f"{name} {owner_first}".strip()] if owner_first else []
+    said = {w.casefold() for w in name.split()}
+    tries = [f"{name} {owner_first}"] if owner_first and owner_first.casefold() not in said else []
     tries += [f"{name} {n}" for n in range(2, 10)]
     for candidate in tries:
         if len(candidate) <= 60 and not ctx.env.directory.shop_name_taken(
@@ -295,7 +307,7 @@ def _ask_nib(ctx: Ctx) -> Outbound:
 
 
 def _read_nib(msg: Inbound, ctx: Ctx) -> Reading:
-    if parse_yes_no(msg.text or "") is False:
+    if yes_no(ctx) is False:
         return Parsed(None)
     digits = re.sub(r"[\s.\-]", "", msg.text or "")
     if digits.isdigit() and len(digits) == 13:
@@ -441,7 +453,7 @@ def _ask_imported(ctx: Ctx) -> Outbound:
 
 
 def _read_imported(msg: Inbound, ctx: Ctx) -> Reading:
-    said = yes_no(msg)
+    said = yes_no(ctx)
     if said is False:
         return Parsed({"from_import": False})
     if said is not True:
@@ -493,6 +505,8 @@ STEPS = {
             slot="owner_name",
             next=_after("owner_name"),
             help=t("reg.help.owner_name"),
+            free_text=True,
+            offer=_offered_name,
         ),
         Step(
             "phone_confirm",
@@ -517,6 +531,7 @@ STEPS = {
             slot="shop_name",
             next=_after("shop_name"),
             help=t("reg.help.shop_name"),
+            free_text=True,
         ),
         Step(
             "category",
@@ -541,7 +556,7 @@ STEPS = {
             slot="district_code",
             next=_after("district"),
             help=t("reg.help.district"),
-            skippable=True,
+            optional=True,
         ),
         Step(
             "address",
@@ -550,6 +565,8 @@ STEPS = {
             slot="address",
             next=_after("address"),
             help=t("reg.help.address"),
+            free_text=True,
+            takes_location=True,
         ),
         Step(
             "nib",
@@ -558,7 +575,7 @@ STEPS = {
             slot="nib",
             next=None,
             help=t("reg.help.nib"),
-            skippable=True,
+            optional=True,
         ),
     )
 }

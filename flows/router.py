@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from flows.account import ERASE, LANGUAGE, my_data
@@ -20,8 +19,6 @@ from flows.effects import (
     StoreReferral,
 )
 from flows.engine import (
-    EDIT,
-    MENU,
     RESUME_CHOICES,
     SUMMARY,
     Env,
@@ -31,9 +28,9 @@ from flows.engine import (
     advance_flow,
     ask,
     begin,
-    global_word,
+    current_choices,
     is_paused,
-    normalize_command,
+    takes_free_text,
 )
 from flows.facilitator import (
     ASSISTED,
@@ -42,11 +39,14 @@ from flows.facilitator import (
     OWNERS,
     read_code,
 )
+from flows.interpret import Command, GlobalWord, Nothing, Utterance, interpret
+from flows.lexicon import MENU, looks_english
 from flows.menu import MENU_FLOW
 from flows.messages import Inbound, Outbound, say, t
-from flows.product import FIX_WORDS, PRODUCT, PRODUCT_FIELDS, PRODUCT_MORE
+from flows.product import FIX_WORDS, PRODUCT, PRODUCT_FIELDS, PRODUCT_MORE, reopened
 from flows.product_list import PRODUCT_LIST
 from flows.registration import REGISTRATION
+from flows.state import Resume
 
 FLOWS: dict[str, Flow] = {
     f.id: f
@@ -68,113 +68,119 @@ FLOWS: dict[str, Flow] = {
 # Flows only a role may run; checked whenever one opens or takes a message.
 _FACILITATOR_FLOWS = {ASSISTED.id, HELPING.id, OWNERS.id, CONSENT_CODE.id}
 _ADMIN_FLOWS = {SIARAN.id}
-# Flows that interrupt another one and hand back to it when they end.
-_SIDE_FLOWS = {ERASE.id, LANGUAGE.id}
 PARKED = "_parked"
-# WhatsApp's opt-out words (and plain-language ones); STOP is honoured on every channel.
-_OPT_OUT = {"stop", "berhenti", "jangan kirim lagi", "unsubscribe", "stop kirim", "berhenti kirim"}
-_OPT_IN = {"mulai", "start", "mulai lagi"}
-_DEEP_LINK = re.compile(r"[A-Za-z0-9_-]{1,64}")  # what t.me/<bot>?start= may carry
 INVITE_PREFIX = "pdp_"  # t.me/<bot>?start=pdp_<invite code> makes a facilitator
-_WITH_ARGUMENT = re.compile(
-    r"(/)?(pendamping|kode|code)(?:@\w+)?\b[\s:]*(.*)", re.IGNORECASE | re.DOTALL
-)
-_INVITE = re.compile(r"[A-Za-z0-9]{6,16}")
-
-_COMMANDS = {
-    "data_saya": "my_data",
-    "datasaya": "my_data",
-    "data saya": "my_data",
-    "mydata": "my_data",
-    "my_data": "my_data",
-    "hapus_data": ERASE.id,
-    "hapusdata": ERASE.id,
-    "hapus data": ERASE.id,
-    "delete_my_data": ERASE.id,
-    "deletemydata": ERASE.id,
-    "bahasa": LANGUAGE.id,
-    "language": LANGUAGE.id,
-    "daftar": "register",
-    "register": "register",
-    "daftarkan": "assisted",
-    "daftarkan pemilik": "assisted",
-    "binaan": "owners",
-    "binaan saya": "owners",
-    "selesai_bantu": "stop_helping",
-    "selesai bantu": "stop_helping",
-    "siaran": "siaran",
-    "broadcast": "siaran",
+_ROLE_COMMANDS = {
+    "register_owner": ASSISTED,
+    "my_owners": OWNERS,
+    "broadcast": SIARAN,
+    "stop_helping": None,
 }
 
 
 def advance(state: State, inbound: Inbound, env: Env) -> Result:
     """Take one message from a person and decide everything that follows, purely."""
-    text = inbound.text or ""
-    command = normalize_command(text)
-    if text.strip().startswith("/start") or command == "start":
-        payload = text.strip().partition(" ")[2].strip()
-        return _start(state, env, payload if _DEEP_LINK.fullmatch(payload) else "")
-    if command in _OPT_OUT:
-        return Result(state, [say(t("account.opted_out"))], [SetOptOut(True)])
-    if command in _OPT_IN and env.opted_out:
-        result = _start(state, env, "")
-        result.replies.insert(0, say(t("account.opted_in")))
-        result.effects.append(SetOptOut(False))
-        return result
-    with_argument = _command_and_argument(text)
-    if with_argument is not None:
-        return _command_with_argument(state, env, *with_argument)
-    action = _COMMANDS.get(command)
-    if env.consent_request and not env.registered and action not in _SIDE_FLOWS:
-        return answer_consent(state, inbound, env)
-    if action in ("assisted", "owners", "siaran", "stop_helping"):
-        return _role_command(state, env, action)
-    if action == "my_data":
-        result = Result(state, [my_data(env, state.draft if state.flow == REGISTRATION.id else {})])
-        if state.flow and state.step:
-            result.replies.append(ask(FLOWS[state.flow], state, env))
-        return result
-    if action in _SIDE_FLOWS:
-        return _side_flow(FLOWS[action], state, env)
-    if action == "register" and not env.registered and state.flow != REGISTRATION.id:
-        return _open(REGISTRATION, env, welcome=True)
-    word, rest = global_word(inbound)
-    if word == EDIT and rest and env.registered and state.flow in (None, MENU_FLOW.id):
-        fixing = _fix_product(env, rest)
-        if fixing is not None:
-            return fixing
-    if global_word(inbound)[0] == MENU or state.flow is None:
-        if not env.registered and state.flow is None and not _has_role(env):
-            return _open(REGISTRATION, env, welcome=True)
-        if state.flow is None or global_word(inbound)[0] == MENU:
-            home = HELPING if env.acting_for else MENU_FLOW
-            opened = begin(home, env, {PARKED: _park(state)})
-            opened.effects.extend(_keep_unfinished_product(state))
-            return _finish_open(opened, env)
+    flow = FLOWS.get(state.flow or "")
+    open_question = flow is not None and state.step is not None
+    choices = current_choices(flow, state, env) if flow and open_question else ()
+    loose = not (flow and open_question and takes_free_text(flow, state))
+    said = interpret(inbound, choices, env.render, loose)
+    handled = _command(state, said, env)
+    if handled is not None:
+        return handled
+    if env.consent_request and not env.registered:
+        return answer_consent(state, said, env, inbound.text or "")
+    handled = _shortcut(state, said, env)
+    if handled is not None:
+        return handled
+    return _continue(state, inbound, said, env)
 
-    assert state.flow is not None
+
+def _command(state: State, said: Utterance, env: Env) -> Result | None:
+    """Commands that work whatever is open, even a facilitator's request for consent."""
+    match said:
+        case Command(action="start", argument=payload):
+            return _start(state, env, payload)
+        case Command(action="opt_out"):
+            return Result(state, [say(t("account.opted_out"))], [SetOptOut(True)])
+        case Command(action="opt_in") if env.opted_out:
+            result = _start(state, env, "")
+            result.replies.insert(0, say(t("account.opted_in")))
+            result.effects.append(SetOptOut(False))
+            return result
+        case Command(action="join" | "code" as action, argument=argument):
+            return _command_with_argument(state, env, action, argument)
+        case Command(action="erase") if not env.registered and not _has_draft_data(state):
+            result = Result(state, [say(t("account.nothing_to_erase"))])
+            if state.flow and state.step and state.flow in FLOWS:
+                result.replies.append(ask(FLOWS[state.flow], state, env))
+            return result
+        case Command(action="erase" | "language" as action):
+            return _side_flow(FLOWS[action], state, env)
+    return None
+
+
+def _shortcut(state: State, said: Utterance, env: Env) -> Result | None:
+    """Commands and words that leave the open question: roles, my data, fixing a product."""
+    match said:
+        case Command(action=action) if action in _ROLE_COMMANDS:
+            return _role_command(state, env, action)
+        case Command(action="my_data"):
+            result = Result(
+                state, [my_data(env, state.draft if state.flow == REGISTRATION.id else {})]
+            )
+            if state.flow and state.step:
+                result.replies.append(ask(FLOWS[state.flow], state, env))
+            return result
+        case Command(action="register") if not env.registered and state.flow != REGISTRATION.id:
+            return _open(REGISTRATION, env, welcome=True)
+        case GlobalWord(kind="edit", rest=rest) if (
+            rest and env.registered and (state.flow in (None, MENU_FLOW.id))
+        ):
+            return _fix_product(env, rest)
+    return None
+
+
+def _continue(state: State, inbound: Inbound, said: Utterance, env: Env) -> Result:
+    """Everything else goes to the open flow, or opens registration or the menu."""
+    menu_word = isinstance(said, GlobalWord) and said.kind == MENU
+    if menu_word or state.flow is None:
+        if not env.registered and state.flow is None and not _has_role(env):
+            return _open(REGISTRATION, env, welcome=True, english=looks_english(inbound.text))
+        home = HELPING if env.acting_for else MENU_FLOW
+        opened = begin(home, env, {PARKED: _park(state)})
+        opened.effects.extend(_keep_unfinished_product(state))
+        return _finish_open(opened, env)
     flow = FLOWS.get(state.flow, MENU_FLOW)
     refused = _refuse_role(flow.id, env)
     if refused is not None:
         return Result(State(updated_at=env.now), [refused])
     if state.step is None:
         return _finish_open(begin(flow, env, state.draft), env)
-    if is_paused(state, env) and (state.pending or {}).get("kind") != "resume":
-        state.pending = {"kind": "resume"}
+    if is_paused(state, env) and not isinstance(state.pending, Resume):
+        state.pending = Resume()
         state.updated_at = env.now
         return Result(state, [say(flow.resume_question, choices=RESUME_CHOICES)])
     parked = state.draft.get(PARKED)
-    result = advance_flow(flow, state, inbound, env)
+    result = advance_flow(flow, state, inbound, env, said)
     erased = any(isinstance(e, EraseMyData) for e in result.effects)
     if result.state.flow is None and parked and not erased:
-        restored = State.load(
-            parked["flow"], parked["step"], parked["draft"], parked["meta"], env.now
-        )
-        result.state = restored
-        if restored.flow and restored.step:
-            result.replies.append(ask(FLOWS[restored.flow], restored, env))
-        return result
+        return _unpark(result, parked, env)
     return _finish_open(result, env)
+
+
+def _has_draft_data(state: State) -> bool:
+    """Whether an owner who is not registered yet has given us anything (after consent)."""
+    return state.flow == REGISTRATION.id and bool(state.draft.get("consent_version"))
+
+
+def _unpark(result: Result, parked: dict[str, Any], env: Env) -> Result:
+    """A side flow (erase, language) ended: back to where the person was."""
+    restored = State.load(parked["flow"], parked["step"], parked["draft"], parked["meta"], env.now)
+    result.state = restored
+    if restored.flow and restored.step:
+        result.replies.append(ask(FLOWS[restored.flow], restored, env))
+    return result
 
 
 def _fix_product(env: Env, rest: str) -> Result | None:
@@ -184,7 +190,7 @@ def _fix_product(env: Env, rest: str) -> Result | None:
     product = next((p for p in env.products if p.get("status") == "needs_fix"), None)
     if field is None or product is None:
         return None
-    draft = {**(product.get("data") or {}), "product_id": product["id"]}
+    draft = reopened({**(product.get("data") or {}), "product_id": product["id"]}, env)
     state = State(
         flow=PRODUCT.id,
         step=field.steps[0],
@@ -214,12 +220,12 @@ def _side_flow(flow: Flow, state: State, env: Env) -> Result:
     return begin(flow, env, {PARKED: _park(state)})
 
 
-def _open(
-    flow: Flow, env: Env, welcome: bool = False, draft: dict[str, Any] | None = None
-) -> Result:
-    result = begin(flow, env, draft)
+def _open(flow: Flow, env: Env, welcome: bool = False, english: bool = False) -> Result:
+    result = begin(flow, env)
     if welcome:
         result.replies.insert(0, say(t("reg.welcome")))
+    if english and env.locale != "en":
+        result.replies.insert(1, say(t("reg.language_hint")))
     return result
 
 
@@ -269,8 +275,8 @@ def _acting_from_now(result: Result) -> bool:
 
 
 def _role_command(state: State, env: Env, action: str) -> Result:
-    flow = {"assisted": ASSISTED, "owners": OWNERS, "siaran": SIARAN}.get(action)
-    if action == "stop_helping":
+    flow = _ROLE_COMMANDS[action]
+    if flow is None:  # stop_helping
         if not env.acting_for:
             return Result(state, [say(t("fac.not_helping"))])
         shop = env.acting_for.get("shop_name") or "-"
@@ -288,23 +294,10 @@ def _role_command(state: State, env: Env, action: str) -> Result:
     return opened
 
 
-def _command_and_argument(text: str) -> tuple[str, str] | None:
-    """'/pendamping K7M2Q9XA', 'kode 482913': without the slash only when it looks like one,
-    so a shop called "Kode Kopi" is still a shop name."""
-    found = _WITH_ARGUMENT.fullmatch(text.strip())
-    if found is None:
-        return None
-    slash, command, argument = found.group(1), found.group(2).lower(), found.group(3).strip()
-    if command == "code":
-        command = "kode"
-    looks_right = _INVITE.fullmatch(argument) if command == "pendamping" else read_code(argument)
-    return (command, argument) if slash or looks_right else None
-
-
 def _command_with_argument(state: State, env: Env, command: str, argument: str) -> Result:
     """/pendamping <invite code>, /kode <the owner's one-time code>."""
     value = argument.strip()
-    if command == "pendamping":
+    if command == "join":
         if not value:
             return Result(state, [say(t("fac.join_missing_code"))])
         return Result(state, [], [JoinAsFacilitator(value.upper()[:64])])
@@ -326,12 +319,12 @@ def _start(state: State, env: Env, payload: str) -> Result:
         return Result(state, [], [JoinAsFacilitator(payload[len(INVITE_PREFIX) :].upper())])
     effects: list[Effect] = [StoreReferral(payload)] if payload else []
     if state.flow and state.step and state.flow != MENU_FLOW.id and (state.history or state.draft):
-        state.pending = {"kind": "resume"}
+        state.pending = Resume()
         flow = FLOWS[state.flow]
         result = Result(state, [say(flow.resume_question, choices=RESUME_CHOICES)], effects)
         return result
     if env.consent_request and not env.registered:
-        result = answer_consent(state, Inbound(user_key="", channel=env.channel), env)
+        result = answer_consent(state, Nothing(), env)
         result.effects.extend(effects)
         return result
     if not env.registered and not _has_role(env):

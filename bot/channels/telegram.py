@@ -42,6 +42,7 @@ from bot.notices import record_outcomes, take_for_channel
 from bot.roles import telegram_roles
 from bot.storage.database import Database
 from bot.storage.models import ChannelAccount, InboundUpdate
+from flows.lexicon import LOCALES, MENU_COMMANDS, command_name
 from flows.messages import Inbound, Location, PhotoRef, RejectedPhoto, Text, t
 from flows.parsing import parse_phone
 
@@ -50,30 +51,6 @@ CHANNEL = "telegram"
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
 ALLOWED_UPDATES = ["message", "callback_query"]
-COMMANDS = {
-    "id": ("start", "menu", "batal", "kembali", "bantuan", "data_saya", "hapus_data", "bahasa"),
-    "en": ("start", "menu", "cancel", "back", "help", "data_saya", "hapus_data", "language"),
-}
-COMMAND_TEXT = {
-    "start": t("command.start"),
-    "menu": t("command.menu"),
-    "batal": t("command.cancel"),
-    "cancel": t("command.cancel"),
-    "kembali": t("command.back"),
-    "back": t("command.back"),
-    "bantuan": t("command.help"),
-    "help": t("command.help"),
-    "data_saya": t("command.my_data"),
-    "hapus_data": t("command.erase"),
-    "bahasa": t("command.language"),
-    "language": t("command.language"),
-    "daftarkan": t("command.register_owner"),
-    "binaan": t("command.my_owners"),
-    "selesai_bantu": t("command.stop_helping"),
-    "siaran": t("command.broadcast"),
-}
-# Shown only in the chats of people with the role (a chat-scoped command list).
-ROLE_COMMANDS = {"facilitator": ("daftarkan", "binaan", "selesai_bantu"), "admin": ("siaran",)}
 
 
 def to_html(text: str) -> str:
@@ -140,15 +117,21 @@ class TelegramChannel:
         await self.inbox.close()
         await self.bot.shutdown()
 
+    def _menu(
+        self, locale: str, roles: frozenset[str] | set[str] = frozenset()
+    ) -> list[BotCommand]:
+        """The command menu in one language, with the commands these roles add."""
+        render = Renderer(locale, self.settings.timezone)
+        return [
+            BotCommand(command_name(c.action, locale), render(c.description))
+            for c in MENU_COMMANDS
+            if c.role == "everyone" or c.role in roles
+        ]
+
     async def _set_role_commands(self, chat_id: int, roles: set[str], locale: str) -> None:
         """Facilitators and admins see their own commands in Telegram's menu."""
-        names = [*COMMANDS.get(locale, COMMANDS["id"])]
-        for role in sorted(roles):
-            names += ROLE_COMMANDS[role]
-        render = Renderer(locale, self.settings.timezone)
         await self.bot.set_my_commands(
-            [BotCommand(name, render(COMMAND_TEXT[name])) for name in names],
-            scope=BotCommandScopeChat(chat_id),
+            self._menu(locale, roles), scope=BotCommandScopeChat(chat_id)
         )
 
     async def _set_all_role_commands(self) -> None:
@@ -161,14 +144,9 @@ class TelegramChannel:
             return telegram_roles(session, self.settings, only)
 
     async def _set_commands(self) -> None:
-        for locale, names in COMMANDS.items():
-            render = Renderer(locale, self.settings.timezone)
-            commands = [BotCommand(name, render(COMMAND_TEXT[name])) for name in names]
-            await self.bot.set_my_commands(commands, language_code=locale)
-        default = Renderer(self.settings.default_locale, self.settings.timezone)
-        await self.bot.set_my_commands(
-            [BotCommand(n, default(COMMAND_TEXT[n])) for n in COMMANDS["id"]]
-        )
+        for locale in LOCALES:
+            await self.bot.set_my_commands(self._menu(locale), language_code=locale)
+        await self.bot.set_my_commands(self._menu(self.settings.default_locale))
 
     # --- receiving ------------------------------------------------------------------------
 

@@ -26,6 +26,7 @@ from bot.storage.models import (
 )
 from bot.storage.outbox import enqueue, product_payload, seller_payload
 from bot.storage.sellers import apply_seller_fields, scrub_products, scrub_seller
+from flows.messages import t
 from flows.registration import CONSENT_VERSION, shop_name_key
 
 MAX_CODE_ATTEMPTS = 5
@@ -74,7 +75,9 @@ def register_for_owner(
     session.add(request)
     params = {"facilitator": facilitator.name, "shop": seller.shop_name or "", "code": code}
     for account in _owner_accounts(session, seller.phone or "", whatsapp_enabled, now):
-        session.add(Notice(account_id=account.id or 0, msgid="consent.notice", params=params))
+        session.add(
+            Notice(account_id=account.id or 0, msgid=t("consent.notice").msgid, params=params)
+        )
     return Registered(seller, code)
 
 
@@ -220,7 +223,7 @@ def _consented(
         select(Product).where(Product.seller_id == seller.id, Product.status == "pending")
     ):
         enqueue(session, "product.upsert", product.ref, product_payload(product, seller), seller.id)
-    _tell_facilitator(session, request, "fac.consent_given_notice", seller.shop_name or "")
+    _tell_facilitator(session, request, t("fac.consent_given_notice").msgid, seller.shop_name or "")
 
 
 def decline(session: Session, account: ChannelAccount, seller_id: int, now: datetime) -> bool:
@@ -240,7 +243,7 @@ def decline(session: Session, account: ChannelAccount, seller_id: int, now: date
         session.add(helper)
     scrub_seller(seller, now)
     session.add(seller)
-    _tell_facilitator(session, request, "fac.consent_declined_notice", shop)
+    _tell_facilitator(session, request, t("fac.consent_declined_notice").msgid, shop)
     return True
 
 

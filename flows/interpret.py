@@ -1,0 +1,260 @@
+"""One message -> one typed utterance, computed once before any step sees it.
+
+The router and the engine dispatch on these values with `match`; a step's reader gets the
+utterance in its context, so no code re-reads raw text for "ya", "lewati" or a command.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from rapidfuzz import fuzz
+
+from flows.lexicon import (
+    ANSWER_WORDS,
+    ARGUMENT_COMMANDS,
+    EDIT,
+    GLOBAL_WORDS,
+    lexicon,
+    normalize,
+)
+from flows.messages import Choice, Inbound, Location, PhotoRef, RejectedPhoto, Text
+from flows.parsing import parse_yes_no
+
+
+@dataclass(frozen=True)
+class GlobalWord:
+    """batal, kembali, bantuan, menu, ubah (with what follows: 'ubah harga'), lewati."""
+
+    kind: str
+    rest: str = ""
+
+
+@dataclass(frozen=True)
+class Command:
+    """A command with its argument: /start <payload>, /pendamping <invite>, /hapus_data."""
+
+    action: str
+    argument: str = ""
+    slash: bool = False
+
+
+@dataclass(frozen=True)
+class Yes:
+    pure: bool = True  # False: "ya, Budi Santoso" says more than yes
+
+
+@dataclass(frozen=True)
+class No:
+    pure: bool = True
+
+
+@dataclass(frozen=True)
+class Picked:
+    """One of the offered choices, by button, number, label or a close match."""
+
+    id: str
+
+
+@dataclass(frozen=True)
+class Keyword:
+    """An answer word with a meaning of its own: done, keep, retake, save."""
+
+    kind: str
+
+
+@dataclass(frozen=True)
+class Photos:
+    photos: tuple[PhotoRef, ...]
+    rejected: tuple[RejectedPhoto, ...]
+
+
+@dataclass(frozen=True)
+class Contact:
+    phone: str
+
+
+@dataclass(frozen=True)
+class Pin:
+    """A shared location, maybe with a caption."""
+
+    location: Location
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class Unsupported:
+    kind: str  # "voice", "sticker", "video", "document", ...
+
+
+@dataclass(frozen=True)
+class FreeText:
+    text: str
+
+
+@dataclass(frozen=True)
+class Nothing:
+    """An empty message."""
+
+
+Utterance = (
+    GlobalWord
+    | Command
+    | Yes
+    | No
+    | Picked
+    | Keyword
+    | Photos
+    | Contact
+    | Pin
+    | Unsupported
+    | FreeText
+    | Nothing
+)
+
+Render = Callable[[Text | str], str]
+
+_YES_NO_IDS: dict[str, Utterance] = {"yes": Yes(), "no": No()}
+# Qualifiers people abbreviate in a choice label ("kab malang" for "Kabupaten Malang").
+_EXPAND = {
+    "kab": "kabupaten",
+    "kabupatn": "kabupaten",
+    "kodya": "kota",
+    "kotamadya": "kota",
+    "kec": "kecamatan",
+}
+
+
+def interpret(
+    inbound: Inbound, choices: tuple[Choice, ...] = (), render: Render = str, loose: bool = True
+) -> Utterance:
+    """What the person said, in one typed value."""
+    if inbound.choice:
+        return _from_choice_id(inbound.choice)
+    if inbound.photos or inbound.rejected_photos:
+        return Photos(inbound.photos, inbound.rejected_photos)
+    if inbound.contact_phone:
+        return Contact(inbound.contact_phone)
+    text = inbound.text if isinstance(inbound.text, str) else ""
+    if inbound.location:
+        return Pin(inbound.location, " ".join(text.split()))
+    if inbound.unsupported:
+        return Unsupported(inbound.unsupported)
+    if not text.strip():
+        return Nothing()
+    return read_text(text, choices, render, loose)
+
+
+def read_text(
+    text: str, choices: tuple[Choice, ...] = (), render: Render = str, loose: bool = True
+) -> Utterance:
+    """Typed text: a command, a global word, a choice, yes or no, an answer word, or data."""
+    phrase = normalize(text)
+    command = _command(text, phrase)
+    if command is not None:
+        return command
+    lex = lexicon()
+    word = lex.word_class(phrase, GLOBAL_WORDS)
+    if word is not None:
+        return GlobalWord(word)
+    head, _, rest = phrase.partition(" ")
+    if rest and head in lex.words.get(EDIT, ()):
+        return GlobalWord(EDIT, rest)
+    picked = pick_choice(phrase, choices, render, loose)
+    if picked is not None:
+        return _from_choice_id(picked)
+    answer = lex.word_class(phrase, ANSWER_WORDS)
+    if answer in ("yes", "no"):
+        return Yes() if answer == "yes" else No()
+    if answer is not None:
+        return Keyword(answer)
+    said = parse_yes_no(text)
+    if said is not None:
+        plain = lex.words.get("yes", frozenset()) | lex.words.get("no", frozenset())
+        pure = all(w in plain or w in lex.words.get("softener", ()) for w in phrase.split())
+        return Yes(pure) if said else No(pure)
+    return FreeText(" ".join(text.split()))
+
+
+def _from_choice_id(choice: str) -> Utterance:
+    if choice.startswith("__") and choice.strip("_") in GLOBAL_WORDS:
+        return GlobalWord(choice.strip("_"))
+    return _YES_NO_IDS.get(choice) or Picked(choice)
+
+
+_START = re.compile(r"/start(?:@\w+)?(?:\s+(\S+))?\s*", re.IGNORECASE)
+_DEEP_LINK = re.compile(r"[A-Za-z0-9_-]{1,64}")  # what t.me/<bot>?start= may carry
+_WITH_ARGUMENT = re.compile(r"(/)?(\S+?)(?:@\w+)?(?:[\s:]+(.*))?", re.DOTALL)
+_INVITE = re.compile(r"[A-Za-z0-9]{6,16}")
+_CODE = re.compile(r"\d(?:[\s.\-]?\d){5}")
+
+
+def _command(text: str, phrase: str) -> Command | None:
+    stripped = text.strip()
+    start = _START.fullmatch(stripped)
+    if start or phrase == "start":
+        payload = (start and start.group(1)) or ""
+        return Command("start", payload if _DEEP_LINK.fullmatch(payload) else "", slash=True)
+    lex = lexicon()
+    action = lex.command(phrase)
+    if action is not None and action not in ARGUMENT_COMMANDS and action not in GLOBAL_WORDS:
+        return Command(action, slash=stripped.startswith("/"))
+    for word in ("opt_out", "opt_in"):
+        if phrase in lex.words.get(word, ()):
+            return Command(word)
+    found = _WITH_ARGUMENT.fullmatch(stripped)
+    if found is None:
+        return None
+    action = lex.command(normalize(found.group(2)))
+    argument, slash = (found.group(3) or "").strip(), bool(found.group(1))
+    if action not in ARGUMENT_COMMANDS:
+        return None
+    # Without the slash only when the rest looks like one, so "Kode Kopi" stays a shop name.
+    looks_right = _INVITE if action == "join" else _CODE
+    if slash or looks_right.fullmatch(argument):
+        return Command(str(action), argument, slash=slash)
+    return None
+
+
+def pick_choice(
+    phrase: str, choices: tuple[Choice, ...], render: Render = str, loose: bool = True
+) -> str | None:
+    """The id of the choice a typed number, label or close match names; None when unsure.
+
+    `loose` also takes part of a label and close misspellings; a question whose answer is
+    free text (a name) takes only the whole label, so "Sri" is not the offered "Sri Wahyuni".
+    """
+    if not choices or not phrase:
+        return None
+    if phrase.isdigit():
+        number = int(phrase) if len(phrase) < 4 else 0
+        return choices[number - 1].id if 1 <= number <= len(choices) else None
+    typed = _tokens(phrase)
+    labels = [_tokens(normalize(render(c.label))) for c in choices]
+    for choice, label in zip(choices, labels, strict=True):
+        if typed == label or phrase == choice.id:
+            return choice.id
+    if sorted(typed) in [sorted(label) for label in labels]:
+        return choices[[sorted(label) for label in labels].index(sorted(typed))].id
+    if not loose:
+        return None
+    containing = [c for c, label in zip(choices, labels, strict=True) if set(typed) <= set(label)]
+    if len(containing) == 1 and len(phrase) >= 3:
+        return containing[0].id
+    scored = sorted(
+        (
+            (fuzz.token_sort_ratio(" ".join(typed), " ".join(label)), c)
+            for c, label in zip(choices, labels, strict=True)
+        ),
+        key=lambda sc: -sc[0],
+    )
+    best = scored[0]
+    if best[0] >= 85 and (len(scored) == 1 or scored[1][0] < best[0] - 5):
+        return best[1].id
+    return None
+
+
+def _tokens(phrase: str) -> list[str]:
+    return [_EXPAND.get(w, w) for w in phrase.split()]

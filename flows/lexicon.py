@@ -1,0 +1,135 @@
+"""The words that are instructions, not data: read once from locales/<lang>/lexicon.toml.
+
+Every locale's words work for everyone, so the lookups below merge them. The first word of
+a command in a locale's file is the name Telegram's command menu shows in that language.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from flows.messages import Text, t
+
+LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
+LOCALES = ("id", "en")
+
+# Global words: they work at every step of every flow.
+CANCEL, BACK, HELP, MENU, EDIT, SKIP = "cancel", "back", "help", "menu", "edit", "skip"
+GLOBAL_WORDS = (CANCEL, BACK, HELP, MENU, EDIT, SKIP)
+# Answer words a step may take: they are never stored as a name, a shop or an address.
+ANSWER_WORDS = ("yes", "no", "done", "keep", "retake", "save")
+
+
+@dataclass(frozen=True)
+class MenuCommand:
+    """A command in Telegram's menu: who sees it, and its description."""
+
+    action: str
+    role: str  # "everyone" | "facilitator" | "admin"
+    description: Text
+
+
+# Telegram's command menu, in order; names come from each locale's [commands].
+MENU_COMMANDS = (
+    MenuCommand("start", "everyone", t("command.start")),
+    MenuCommand("menu", "everyone", t("command.menu")),
+    MenuCommand(CANCEL, "everyone", t("command.cancel")),
+    MenuCommand(BACK, "everyone", t("command.back")),
+    MenuCommand(HELP, "everyone", t("command.help")),
+    MenuCommand("my_data", "everyone", t("command.my_data")),
+    MenuCommand("erase", "everyone", t("command.erase")),
+    MenuCommand("language", "everyone", t("command.language")),
+    MenuCommand("register_owner", "facilitator", t("command.register_owner")),
+    MenuCommand("my_owners", "facilitator", t("command.my_owners")),
+    MenuCommand("stop_helping", "facilitator", t("command.stop_helping")),
+    MenuCommand("broadcast", "admin", t("command.broadcast")),
+)
+# Commands that read what follows them: "/pendamping K7M2Q9XA", "kode 482913".
+ARGUMENT_COMMANDS = ("join", "code")
+
+
+def normalize(text: str | None) -> str:
+    """'/Batal@PelapakBot!' -> 'batal': lower case, no slash or bot name, single spaces."""
+    if not text:
+        return ""
+    cleaned = unicodedata.normalize("NFKC", text).strip().lower()
+    cleaned = re.sub(r"^/+", "", cleaned)
+    cleaned = re.sub(r"^(\S+)@\w+", r"\1", cleaned)  # "/batal@PelapakBot"
+    cleaned = re.sub(r"[^\w\s?']", " ", cleaned).replace("_", " ")
+    return " ".join(cleaned.split())
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    words: Mapping[str, frozenset[str]]  # class -> phrases, every locale merged
+    commands: Mapping[str, frozenset[str]]  # action -> phrases, every locale merged
+    answers: Mapping[str, Mapping[str, frozenset[str]]]  # question -> option -> phrases
+    command_names: Mapping[str, Mapping[str, str]]  # locale -> action -> /name
+
+    def word_class(self, phrase: str, classes: tuple[str, ...]) -> str | None:
+        """The first of `classes` whose words include the normalized phrase."""
+        return next((c for c in classes if phrase in self.words.get(c, ())), None)
+
+    def command(self, phrase: str) -> str | None:
+        return next((a for a, ws in self.commands.items() if phrase in ws), None)
+
+    def answer(self, question: str, phrase: str) -> str | None:
+        """Which option of a question the words name ('bekas' -> 'used')."""
+        options = self.answers.get(question, {})
+        return next((o for o, ws in options.items() if phrase in ws), None)
+
+
+def _read(locale: str) -> dict[str, Any]:
+    with (LOCALES_DIR / locale / "lexicon.toml").open("rb") as f:
+        return tomllib.load(f)
+
+
+def _merge(tables: list[Mapping[str, list[str]]]) -> dict[str, frozenset[str]]:
+    merged: dict[str, set[str]] = {}
+    for table in tables:
+        for key, phrases in table.items():
+            merged.setdefault(key, set()).update(normalize(p) or p for p in phrases)
+    return {key: frozenset(phrases) for key, phrases in merged.items()}
+
+
+@cache
+def lexicon() -> Lexicon:
+    files = {locale: _read(locale) for locale in LOCALES}
+    words = _merge([f.get("words", {}) for f in files.values()])
+    commands = _merge([f.get("commands", {}) for f in files.values()])
+    for word in (CANCEL, BACK, HELP, MENU):  # "/batal" is the word "batal"
+        words = {**words, word: words.get(word, frozenset()) | commands.get(word, frozenset())}
+    questions = {q for f in files.values() for q in f.get("answers", {})}
+    answers = {
+        q: _merge([f.get("answers", {}).get(q, {}) for f in files.values()]) for q in questions
+    }
+    names = {
+        locale: {action: ws[0] for action, ws in f.get("commands", {}).items() if ws}
+        for locale, f in files.items()
+    }
+    return Lexicon(words, commands, answers, names)
+
+
+def words(word_class: str) -> frozenset[str]:
+    """Every phrase of one class ('yes', 'skip', 'softener', ...) in every locale."""
+    return lexicon().words.get(word_class, frozenset())
+
+
+def command_name(action: str, locale: str) -> str:
+    """The /name of a command in a locale's menu ('cancel' -> 'batal' in Indonesian)."""
+    names = lexicon().command_names
+    return names.get(locale, {}).get(action) or names["id"][action]
+
+
+def looks_english(text: str | None) -> bool:
+    """True when a message is mostly English words ('hello, I want to sell online')."""
+    said = normalize(text).split()
+    english = [w for w in said if w in words("english")]
+    return len(english) >= 2 and len(english) * 5 >= len(said) * 2

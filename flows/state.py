@@ -1,0 +1,123 @@
+"""Where one person is in a conversation, and the question still open, as stored JSON."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from flows.messages import Choice, label_from_json, label_to_json
+
+
+@dataclass(frozen=True)
+class Resume:
+    """After a long pause: "Lanjutkan?" waits for yes (go on) or no (start again)."""
+
+
+@dataclass(frozen=True)
+class Confirm:
+    """A guessed answer waits for "betul?" before it is stored."""
+
+    value: Any
+
+
+@dataclass(frozen=True)
+class Options:
+    """Buttons are open: a clarifying question, or what a step offered (keep / retake)."""
+
+    options: tuple[Choice, ...]
+
+
+@dataclass(frozen=True)
+class EditMenu:
+    """ "Mau ubah yang mana?": waits for a field of the flow."""
+
+
+@dataclass(frozen=True)
+class ConsentShown:
+    """The owner has seen a facilitator's registration of their shop: a plain "ya" counts."""
+
+    seller_id: int | None
+
+
+Pending = Resume | Confirm | Options | EditMenu | ConsentShown
+
+
+def pending_to_json(pending: Pending | None) -> dict[str, Any] | None:
+    match pending:
+        case None:
+            return None
+        case Resume():
+            return {"kind": "resume"}
+        case Confirm(value):
+            return {"kind": "confirm", "value": value}
+        case Options(options):
+            return {
+                "kind": "clarify",
+                "options": [{"id": c.id, "label": label_to_json(c.label)} for c in options],
+            }
+        case EditMenu():
+            return {"kind": "edit"}
+        case ConsentShown(seller_id):
+            return {"kind": "consent", "seller_id": seller_id}
+
+
+def pending_from_json(data: Any) -> Pending | None:
+    if not isinstance(data, dict):
+        return None
+    kind = data.get("kind")
+    if kind == "resume":
+        return Resume()
+    if kind == "confirm":
+        return Confirm(data.get("value"))
+    if kind == "clarify":
+        options = data.get("options") or []
+        return Options(tuple(Choice(o["id"], label_from_json(o["label"])) for o in options))
+    if kind == "edit":
+        return EditMenu()
+    if kind == "consent" or "consent" in data:  # {"consent": id} before typed pending
+        return ConsentShown(data.get("seller_id", data.get("consent")))
+    return None
+
+
+@dataclass
+class State:
+    """Where one person is: persisted after every message."""
+
+    flow: str | None = None
+    step: str | None = None
+    draft: dict[str, Any] = field(default_factory=dict)
+    history: list[str] = field(default_factory=list)
+    pending: Pending | None = None
+    edit_queue: list[str] = field(default_factory=list)
+    return_to: str | None = None  # after changing an earlier answer, back to this question
+    updated_at: datetime | None = None
+
+    def meta(self) -> dict[str, Any]:
+        return {
+            "history": self.history,
+            "pending": pending_to_json(self.pending),
+            "edit_queue": self.edit_queue,
+            "return_to": self.return_to,
+        }
+
+    @classmethod
+    def load(
+        cls,
+        flow: str | None,
+        step: str | None,
+        draft: dict[str, Any] | None,
+        meta: dict[str, Any] | None,
+        updated_at: datetime | None,
+    ) -> State:
+        meta = meta or {}
+        return cls(
+            flow=flow,
+            step=step,
+            draft=dict(draft or {}),
+            history=list(meta.get("history", [])),
+            pending=pending_from_json(meta.get("pending")),
+            edit_queue=list(meta.get("edit_queue", [])),
+            return_to=meta.get("return_to"),
+            updated_at=updated_at,
+        )
