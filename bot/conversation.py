@@ -47,6 +47,7 @@ class Reply:
     prompt: str | None = None  # message id of the question, for platform templates
     contact_button: str | None = None  # label of a "share my number" button
     location_button: str | None = None  # label of a "share my location" button
+    msgids: tuple[str, ...] = ()  # the catalog ids of its lines, for tests and templates
 
 
 _CODE_OUTCOMES: dict[str, Callable[[int], Text]] = {
@@ -416,4 +417,5 @@ class ConversationRunner:
             prompt=next((line.msgid for line in out.lines if isinstance(line, Text)), None),
             contact_button=renderer(t("button.share_contact")) if out.request_contact else None,
             location_button=renderer(t("button.share_location")) if out.request_location else None,
+            msgids=tuple(line.msgid for line in out.lines if isinstance(line, Text)),
         )
