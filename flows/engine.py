@@ -181,6 +181,7 @@ class Field:
     id: str
     label: Text
     steps: tuple[str, ...]
+    asked_at: tuple[str, ...] = ()  # other steps that ask it too ("is this your number?")
 
 
 @dataclass(frozen=True)
@@ -520,7 +521,7 @@ def _editable(flow: Flow, state: State) -> tuple[Field, ...]:
     if _after_summary(state):
         return flow.fields
     asked = {*state.history, state.step}
-    return tuple(f for f in flow.fields if f.steps[0] in asked)
+    return tuple(f for f in flow.fields if asked & {f.steps[0], *f.asked_at})
 
 
 def _field_choices(fields: tuple[Field, ...]) -> tuple[Choice, ...]:

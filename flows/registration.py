@@ -582,7 +582,7 @@ STEPS = {
 
 FIELDS = (
     Field("owner_name", t("field.owner_name"), ("owner_name",)),
-    Field("phone", t("field.phone"), ("phone",)),
+    Field("phone", t("field.phone"), ("phone",), asked_at=("phone_confirm",)),
     Field("shop_name", t("field.shop_name"), ("shop_name",)),
     Field("category", t("field.category"), ("category",)),
     Field("regency", t("field.regency"), ("regency", "district")),

@@ -20,6 +20,7 @@ from bot.conversation import ConversationRunner
 from bot.i18n import Renderer
 from bot.storage.models import ChannelAccount, Conversation, Product, Seller
 from flows.messages import PhotoRef, RejectedPhoto
+from flows.registration import shop_name_key
 from tests import images
 from tests.conftest import Clock
 from tests.transcripts import FlowHost, PhotoMaker, Transcript, inbound, load_all, run
@@ -70,6 +71,10 @@ class RunnerHost:
         self.runner = ConversationRunner(app.db, app.settings, clock=self.clock)
         self.photos = PhotoMaker(self._photo)
         self.sent = 0
+        self.last_choices: list[str] = []
+        with app.db.session() as session:
+            for name in transcript.spec.get("taken_shops", []):
+                session.add(Seller(shop_name=name, shop_name_key=shop_name_key(name)))
 
     def _photo(self, kind: str, seed: int) -> PhotoRef | RejectedPhoto:
         made = {
@@ -86,7 +91,11 @@ class RunnerHost:
             return []
         self.sent += 1
         replies = self.runner.handle(inbound(self.transcript, turn, self.photos, self.sent))
+        self.last_choices = [cid for cid, _ in replies[-1].choices] if replies else []
         return [m for reply in replies for m in reply.msgids]
+
+    def offered(self) -> list[str]:
+        return self.last_choices
 
     def _account(self, session: Any) -> ChannelAccount | None:
         return session.exec(
@@ -108,10 +117,11 @@ class RunnerHost:
 
     def stored(self) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
         with self.app.db.session() as session:
-            seller = session.exec(
-                select(Seller).where(Seller.status != "erased").order_by(col(Seller.id))
-            ).first()
-            if seller is None:
+            account = self._account(session)
+            seller = (
+                session.get(Seller, account.seller_id) if account and account.seller_id else None
+            )
+            if seller is None or seller.status == "erased":
                 return None, []
             products = session.exec(
                 select(Product)

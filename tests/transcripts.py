@@ -12,6 +12,8 @@ A transcript is YAML (tests/transcripts/*.yaml, several per file):
         expect: [reg.ask_phone_confirm]   # contact: "+62...", location: [lat, lon],
         not: [engine.not_an_answer]       # unsupported: voice, wait: {hours: 7}
         draft: {owner_name: Sri Wahyuni}
+        contains: {description: "250 gr"} # a draft value that must contain this text
+        choices: [yes, other]             # ids the last reply offers, in this order
         at: registration/phone_confirm
     stored:
       seller: {owner_name: Sri Wahyuni}   # or `seller: null` (nothing registered)
@@ -110,6 +112,10 @@ class Host(Protocol):
         """Flow, step and draft now."""
         ...
 
+    def offered(self) -> list[str]:
+        """The choice ids of the last reply of the last turn."""
+        ...
+
     def stored(self) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
         """The seller and its products (newest last), as stored."""
         ...
@@ -128,6 +134,10 @@ def run(transcript: Transcript, host: Host) -> None:
             assert f"{flow}/{step}" == turn["at"], f"{label}: at {flow}/{step}, said {said}"
         for key, value in (turn.get("draft") or {}).items():
             assert draft.get(key) == value, f"{label}: draft {key}={draft.get(key)!r}, {said}"
+        for key, part in (turn.get("contains") or {}).items():
+            assert part in str(draft.get(key)), f"{label}: draft {key}={draft.get(key)!r}"
+        if "choices" in turn:
+            assert host.offered() == turn["choices"], f"{label}: offered {host.offered()}"
     _check_stored(transcript, host)
 
 
@@ -191,7 +201,7 @@ def inbound(transcript: Transcript, turn: Mapping[str, Any], photos: PhotoMaker,
     return Inbound(
         user_key=transcript.phone or "user-1",
         channel=transcript.channel,
-        text=turn.get("send"),
+        text=None if turn.get("send") is None else str(turn["send"]),
         choice=turn.get("choice"),
         contact_phone=turn.get("contact"),
         sender_phone=transcript.known_phone,
@@ -228,6 +238,7 @@ class FlowHost:
     now: datetime = START
     sent: int = 0
     photos: PhotoMaker = field(default_factory=lambda: PhotoMaker(fake_photo))
+    last_choices: list[str] = field(default_factory=list)
 
     # Directory
     def shop_name_taken(self, name: str, *, except_seller: int | None = None) -> bool:
@@ -275,7 +286,11 @@ class FlowHost:
             self._apply(effect)
         result.state.updated_at = self.now
         self.state = result.state
+        self.last_choices = [c.id for c in result.replies[-1].choices] if result.replies else []
         return [m for out in result.replies for m in _msgids(out)]
+
+    def offered(self) -> list[str]:
+        return self.last_choices
 
     def _apply(self, effect: fx.Effect) -> None:
         match effect:
