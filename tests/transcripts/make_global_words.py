@@ -141,7 +141,7 @@ def registration() -> list[dict[str, Any]]:
 
 def product() -> list[dict[str, Any]]:
     out = []
-    for index, (step, question, _, _) in enumerate(PRODUCT):
+    for index, (step, _, _, _) in enumerate(PRODUCT):
         for word in WORDS:
             turns: list[dict[str, Any]] = []
             if index >= 1:  # one photo and "selesai" get past the photos
