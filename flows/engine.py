@@ -371,7 +371,7 @@ def _answer_step(
         if step.optional:
             _store(flow, state, step, None, env, result)
             return result
-        if not isinstance(_as_yes_no(inbound), No):  # "gak ada" still answers a yes/no
+        if step.free_text or not isinstance(_as_yes_no(inbound), No):  # "gak ada": a no
             result.replies.append(say(t("engine.required"), *ask(flow, state, env).lines))
             return result
         ctx = Ctx(state.draft, env, No())

@@ -60,7 +60,7 @@ class Picked:
 
 @dataclass(frozen=True)
 class Keyword:
-    """An answer word with a meaning of its own: done, keep, retake, save."""
+    """An answer word with a meaning of its own: done, keep, retake, save (or filler)."""
 
     kind: str
 
@@ -116,6 +116,8 @@ Utterance = (
 
 Render = Callable[[Text | str], str]
 
+# Word lists that describe how people write rather than what they ask for.
+_NOT_INSTRUCTIONS = ("english", "softener")
 _YES_NO_IDS: dict[str, Utterance] = {"yes": Yes(), "no": No()}
 # Qualifiers people abbreviate in a choice label ("kab malang" for "Kabupaten Malang").
 _EXPAND = {
@@ -175,6 +177,11 @@ def read_text(
         plain = lex.words.get("yes", frozenset()) | lex.words.get("no", frozenset())
         pure = all(w in plain or w in lex.words.get("softener", ()) for w in phrase.split())
         return Yes(pure) if said else No(pure)
+    other = lex.word_class(phrase, tuple(c for c in lex.words if c not in _NOT_INSTRUCTIONS))
+    if other is not None:
+        return Keyword(other)  # "kirim sekarang": an instruction somewhere, data nowhere
+    if all(w in lex.words.get("softener", ()) for w in phrase.split()):
+        return Keyword("filler")  # "kak", "mas", "admin": a way of speaking, not an answer
     return FreeText(" ".join(text.split()))
 
 
@@ -191,7 +198,7 @@ _INVITE = re.compile(r"[A-Za-z0-9]{6,16}")
 _CODE = re.compile(r"\d(?:[\s.\-]?\d){5}")
 
 
-def _command(text: str, phrase: str) -> Command | None:
+def _command(text: str, phrase: str) -> Command | Keyword | None:
     stripped = text.strip()
     start = _START.fullmatch(stripped)
     if start or phrase == "start":
@@ -215,7 +222,7 @@ def _command(text: str, phrase: str) -> Command | None:
     looks_right = _INVITE if action == "join" else _CODE
     if slash or looks_right.fullmatch(argument):
         return Command(str(action), argument, slash=slash)
-    return None
+    return Keyword("command") if not argument else None  # a bare "kode" is no name either
 
 
 def pick_choice(
@@ -233,15 +240,22 @@ def pick_choice(
         return choices[number - 1].id if 1 <= number <= len(choices) else None
     typed = _tokens(phrase)
     labels = [_tokens(normalize(render(c.label))) for c in choices]
-    for choice, label in zip(choices, labels, strict=True):
-        if typed == label or phrase == choice.id:
-            return choice.id
-    if sorted(typed) in [sorted(label) for label in labels]:
-        return choices[[sorted(label) for label in labels].index(sorted(typed))].id
-    if not loose:
-        return None
+    exact = [
+        c.id
+        for c, label in zip(choices, labels, strict=True)
+        if sorted(typed) == sorted(label) or phrase == c.id
+    ]
+    if exact:
+        return exact[0]
+    return _close_choice(typed, choices, labels) if loose else None
+
+
+def _close_choice(
+    typed: list[str], choices: tuple[Choice, ...], labels: list[list[str]]
+) -> str | None:
+    """Part of one label ("kab malang", "kota"), or one label clearly closest to a typo."""
     containing = [c for c, label in zip(choices, labels, strict=True) if set(typed) <= set(label)]
-    if len(containing) == 1 and len(phrase) >= 3:
+    if len(containing) == 1 and len(" ".join(typed)) >= 3:
         return containing[0].id
     scored = sorted(
         (

@@ -272,7 +272,7 @@ def _amount(text: str, multipliers: dict[str, int]) -> float | None:
 
 
 def _positive_int(value: float | None) -> int | None:
-    if value is None or value <= 0:
+    if value is None or not 0 < value < 1e15:  # also infinity from 400 digits
         return None
     rounded = round(value)
     if abs(value - rounded) > 1e-6:
