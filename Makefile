@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CATALOGS := $(patsubst %.po,%.mo,$(wildcard locales/*/LC_MESSAGES/messages.po))
 
-.PHONY: run test setup catalogs extract update-catalogs migrate lint typecheck bench bench-telegram bench-sync clean
+.PHONY: run test setup catalogs extract update-catalogs migrate lint typecheck bench bench-telegram bench-sync bench-broadcast clean
 
 setup: $(STAMP) catalogs
 
@@ -51,6 +51,9 @@ bench-telegram: setup
 
 bench-sync: setup
 	$(BIN)/python bench/sync.py
+
+bench-broadcast: setup
+	$(BIN)/python bench/broadcast.py
 
 clean:
 	rm -rf $(VENV) locales/*/LC_MESSAGES/*.mo

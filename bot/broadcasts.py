@@ -157,14 +157,15 @@ def _materialize(db: Database, broadcast_id: int) -> None:
 class ReplyMeter:
     """Counts the replies a channel sent in the last second, so broadcasts can make room."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._sent: deque[float] = deque()
+        self.clock = clock
 
     def note(self) -> None:
-        self._sent.append(time.monotonic())
+        self._sent.append(self.clock())
 
     def per_second(self) -> int:
-        horizon = time.monotonic() - 1.0
+        horizon = self.clock() - 1.0
         while self._sent and self._sent[0] < horizon:
             self._sent.popleft()
         return len(self._sent)
@@ -193,8 +194,12 @@ class BroadcastSender:
         rate: float,
         batch: int = 100,
         headroom: Headroom | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.db = db
+        self.clock = clock  # injected so pacing can be tested without wall-clock timing
+        self.sleep = sleep
         self.channel = channel
         self.send = send
         # 2% under the limit: several requests are in flight, they reach the platform with
@@ -337,7 +342,7 @@ class _Run:
         self.sender = sender
         self.text = text
         self.ahead = max(1, math.ceil(1 / sender.interval / 50))
-        self.next_at = time.monotonic()
+        self.next_at = sender.clock()
         self.in_flight: set[asyncio.Task[None]] = set()
         self.retry: deque[Claimed] = deque()
         self.outcomes: list[Outcome] = []
@@ -367,15 +372,15 @@ class _Run:
             if item[0] not in self.marked:
                 await self._mark([item[0], *(f[0] for f in following[: self.ahead - 1])])
         while True:
-            while (wait := self.next_at - time.monotonic()) > 0:  # a 429 may move it
-                await asyncio.sleep(wait)
+            while (wait := self.next_at - self.sender.clock()) > 0:  # a 429 may move it
+                await self.sender.sleep(wait)
             interval = self.sender.current_interval()
             if interval is not None:
                 break
-            await asyncio.sleep(0.05)  # replies are using the whole limit: they go first
+            await self.sender.sleep(0.05)  # replies are using the whole limit: they go first
         # Keep to the grid (a start that woke up a little late does not slow the whole run)
         # but never catch up by more than one slot: no bursts after a stall or a 429.
-        now = time.monotonic()
+        now = self.sender.clock()
         on_grid = now - self.next_at < interval
         self.next_at = (self.next_at if on_grid else now) + interval
         task = asyncio.create_task(self._send(item))
@@ -389,7 +394,7 @@ class _Run:
         delivery_id, account = item
         result = await self.sender.send(account, self.text)
         if isinstance(result, Wait):
-            self.next_at = max(self.next_at, time.monotonic() + result.seconds)
+            self.next_at = max(self.next_at, self.sender.clock() + result.seconds)
             self.retry.append(item)
         elif isinstance(result, Sent):
             self.outcomes.append((delivery_id, "sent", None))
