@@ -71,6 +71,7 @@ class Lexicon:
     words: Mapping[str, frozenset[str]]  # class -> phrases, every locale merged
     commands: Mapping[str, frozenset[str]]  # action -> phrases, every locale merged
     answers: Mapping[str, Mapping[str, frozenset[str]]]  # question -> option -> phrases
+    leads: Mapping[str, tuple[str, ...]]  # question -> phrases before an answer, longest first
     command_names: Mapping[str, Mapping[str, str]]  # locale -> action -> /name
 
     def word_class(self, phrase: str, classes: tuple[str, ...]) -> str | None:
@@ -114,7 +115,9 @@ def lexicon() -> Lexicon:
         locale: {action: ws[0] for action, ws in f.get("commands", {}).items() if ws}
         for locale, f in files.items()
     }
-    return Lexicon(words, commands, answers, names)
+    merged_leads = _merge([f.get("lead", {}) for f in files.values()])
+    leads = {q: tuple(sorted(ps, key=len, reverse=True)) for q, ps in merged_leads.items()}
+    return Lexicon(words, commands, answers, leads, names)
 
 
 def words(word_class: str) -> frozenset[str]:
@@ -126,6 +129,15 @@ def command_name(action: str, locale: str) -> str:
     """The /name of a command in a locale's menu ('cancel' -> 'batal' in Indonesian)."""
     names = lexicon().command_names
     return names.get(locale, {}).get(action) or names["id"][action]
+
+
+def without_lead(question: str, text: str) -> str:
+    """The answer without what people write before it: 'nama saya Sri' -> 'Sri'."""
+    for lead in lexicon().leads.get(question, ()):
+        found = re.match(rf"\s*{re.escape(lead)}\b[\s:,.\-]*(?=\S)", text, re.IGNORECASE)
+        if found:
+            return text[found.end() :]
+    return text
 
 
 def looks_english(text: str | None) -> bool:

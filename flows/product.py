@@ -24,7 +24,7 @@ from flows.engine import (
     said_word,
     yes_no,
 )
-from flows.lexicon import lexicon, normalize
+from flows.lexicon import lexicon, normalize, without_lead
 from flows.messages import Choice, Grams, Inbound, Money, Outbound, PhotoRef, say, t
 from flows.parsing import count_unit, parse_price, parse_quantity, parse_weight_grams
 from flows.registration import category_choices, read_category
@@ -171,7 +171,7 @@ def _ask_name(ctx: Ctx) -> Outbound:
 
 
 def _read_name(msg: Inbound, ctx: Ctx) -> Reading:
-    name = " ".join((msg.text or "").split()).strip("*\"'")
+    name = " ".join(without_lead("name", msg.text or "").split()).strip("*\"'")
     if len(name) < NAME_MIN:
         return Invalid(t("product.name_too_short"))
     if len(name) > NAME_MAX:

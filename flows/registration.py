@@ -22,6 +22,7 @@ from flows.engine import (
     Step,
     yes_no,
 )
+from flows.lexicon import without_lead
 from flows.messages import Choice, Inbound, Outbound, say, t
 from flows.parsing import match_regency, parse_phone
 from flows.regions import (
@@ -110,7 +111,8 @@ def _valid_person_name(name: str) -> bool:
 
 
 def _read_owner_name(msg: Inbound, ctx: Ctx) -> Reading:
-    name = (_offered_name(ctx) or "") if msg.choice == "profile" else _clean(msg.text)
+    typed = _clean(without_lead("owner_name", msg.text or ""))
+    name = (_offered_name(ctx) or "") if msg.choice == "profile" else typed
     if not name:
         return Invalid(t("reg.owner_name_missing"))
     if len(name) > 100:
@@ -186,7 +188,7 @@ def _ask_shop_name(ctx: Ctx) -> Outbound:
 def _read_shop_name(msg: Inbound, ctx: Ctx) -> Reading:
     if msg.choice and msg.choice.startswith("shop:"):
         return Parsed(msg.choice[5:])
-    name = _clean(msg.text).strip("*\"'")
+    name = _clean(without_lead("shop_name", msg.text or "")).strip("*\"'")
     if len(name) < 3:
         return Invalid(t("reg.shop_name_too_short"))
     if len(name) > 60:
@@ -293,7 +295,7 @@ def _read_address(msg: Inbound, ctx: Ctx) -> Reading:
         keep = {"latitude": msg.location.latitude, "longitude": msg.location.longitude}
         if not msg.text:
             return Invalid(t("reg.address_location_thanks"), keep=keep)
-    address = _clean(msg.text)
+    address = _clean(without_lead("address", msg.text or ""))
     if len(address) < 5:
         return Invalid(t("reg.address_too_short"), keep=keep)
     if len(address) > 300:
