@@ -172,14 +172,14 @@ def read_text(
         return Yes() if answer == "yes" else No()
     if answer is not None:
         return Keyword(answer)
+    other = lex.word_class(phrase, tuple(c for c in lex.words if c not in _NOT_INSTRUCTIONS))
+    if other is not None:
+        return Keyword(other)  # "kirim sekarang": an instruction somewhere, data nowhere
     said = parse_yes_no(text)
     if said is not None:
         plain = lex.words.get("yes", frozenset()) | lex.words.get("no", frozenset())
         pure = all(w in plain or w in lex.words.get("softener", ()) for w in phrase.split())
         return Yes(pure) if said else No(pure)
-    other = lex.word_class(phrase, tuple(c for c in lex.words if c not in _NOT_INSTRUCTIONS))
-    if other is not None:
-        return Keyword(other)  # "kirim sekarang": an instruction somewhere, data nowhere
     if all(w in lex.words.get("softener", ()) for w in phrase.split()):
         return Keyword("filler")  # "kak", "mas", "admin": a way of speaking, not an answer
     return FreeText(" ".join(text.split()))

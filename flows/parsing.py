@@ -1,11 +1,20 @@
-"""Read what owners type, the way they type it. Each parser returns None when unsure."""
+"""Read what owners type, the way they type it. Each parser returns None when unsure.
+
+Amounts are read as owners say them in Indonesian, Javanese and Madurese: `25rb`,
+`dua puluh lima ribu`, `selawe ewu`, `rong atus ewu`, `lema ebu`, `seprapat kilo`. A word
+the reader does not know never becomes part of a number: `telong atus` (a typo) is None,
+not 100.
+"""
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from enum import Enum, auto
+from functools import cache
 
 import phonenumbers
 
@@ -13,6 +22,7 @@ from flows.lexicon import normalize, words
 from flows.regions import match_regency
 
 __all__ = [
+    "count_unit",
     "match_regency",
     "parse_phone",
     "parse_price",
@@ -28,6 +38,7 @@ __all__ = [
 class _Num:
     value: float
     decimal_alt: float | None = None  # "1.250" read as 1.25 instead of 1250
+    fraction: bool = False  # written as a/b
 
 
 @dataclass(frozen=True)
@@ -69,8 +80,15 @@ def _read_number(raw: str) -> _Num:
     return _Num(float(raw))
 
 
+def _vulgar(m: re.Match[str]) -> str:
+    return " " + unicodedata.normalize("NFKC", m[0]) + " "  # "1½" -> "1 1⁄2", not "11⁄2"
+
+
 def _normalize(text: str) -> str:
+    text = re.sub(r"[\u00bc-\u00be\u2150-\u215e]", _vulgar, text)
     text = unicodedata.normalize("NFKC", text).lower()
+    text = text.replace("⁄", "/")  # "½" becomes "1⁄2" under NFKC
+    text = re.sub(r"['’`´]", "", text)  # Madurese "tello'", "pa'ebu", "sa'iket"
     text = text.replace("±", " ").replace("+-", " ").replace("+/-", " ")
     text = re.sub(r"\bs\s*/\s*d\b|\bs\.d\.?", " sampai ", text)
     text = re.sub(r"(\d)\s+(?=\d{3}\b)", r"\1", text)  # "25 000" -> "25000"
@@ -82,7 +100,7 @@ def _tokens(text: str) -> list[_Token]:
     for m in _TOKEN_RE.finditer(_normalize(text)):
         if m["frac"]:
             a, b = (int(x) for x in m["frac"].replace(" ", "").split("/"))
-            out.append(_Num(a / b if b else float("nan")))
+            out.append(_Num(a / b if b else float("nan"), fraction=True))
         elif m["num"]:
             out.append(_read_number(m["num"]))
         elif m["word"]:
@@ -92,38 +110,137 @@ def _tokens(text: str) -> list[_Token]:
     return out
 
 
-# --- number words and multipliers -------------------------------------------------------
+# --- the number lexicon -------------------------------------------------------------------
+# Indonesian, Javanese (ngoko, some krama) and Madurese. Madurese forms follow Davies,
+# "A Grammar of Madurese" (2010) and Omniglot's Madurese numbers (apostrophes dropped).
 
-_DIGIT_WORDS = {
+# Words that are a number on their own.
+_UNITS: dict[str, int] = {
+    # Indonesian
     "nol": 0,
-    "kosong": 0,
     "satu": 1,
-    "siji": 1,
     "dua": 2,
-    "loro": 2,
     "tiga": 3,
-    "telu": 3,
     "empat": 4,
-    "papat": 4,
     "lima": 5,
-    "limo": 5,
     "enam": 6,
-    "enem": 6,
     "tujuh": 7,
-    "pitu": 7,
     "delapan": 8,
-    "wolu": 8,
     "sembilan": 9,
-    "songo": 9,
     "sepuluh": 10,
-    "sebelas": 11,
+    # Javanese ngoko
+    "siji": 1,
+    "loro": 2,
+    "telu": 3,
+    "papat": 4,
+    "limo": 5,
+    "enem": 6,
+    "nem": 6,
+    "pitu": 7,
+    "wolu": 8,
+    "songo": 9,
+    "sanga": 9,
+    "sewelas": 11,
+    "suwelas": 11,
+    "rolas": 12,
+    "telulas": 13,
+    "patbelas": 14,
+    "limolas": 15,
+    "limalas": 15,
+    "nembelas": 16,
+    "pitulas": 17,
+    "wolulas": 18,
+    "songolas": 19,
+    "sangalas": 19,
+    "selikur": 21,
+    "rolikur": 22,
+    "telulikur": 23,
+    "patlikur": 24,
     "selawe": 25,
+    "nemlikur": 26,
+    "pitulikur": 27,
+    "wolulikur": 28,
+    "songolikur": 29,
+    "sangalikur": 29,
     "seket": 50,
+    "sewidak": 60,
+    "suwidak": 60,
+    # Javanese krama
+    "setunggal": 1,
+    "sekawan": 4,
+    "gangsal": 5,
+    "sedasa": 10,
+    # Madurese
+    "settong": 1,
+    "dhuwa": 2,
+    "duwa": 2,
+    "dhua": 2,
+    "tello": 3,
+    "empa": 4,
+    "lema": 5,
+    "ennem": 6,
+    "petto": 7,
+    "ballu": 8,
+    "sapolo": 10,
+    "sabellas": 11,
+    "dhubellas": 12,
+    "dhupolo": 20,
+    "salekor": 21,
+    "dhulekor": 22,
+    "sagame": 25,
+    "saiket": 50,
+    "sabidak": 60,
 }
-_FRACTION_WORDS = {"setengah": 0.5, "separuh": 0.5, "seperempat": 0.25, "tengah": 0.5}
-# "se" + word means one of it: seratus, seribu, sejuta, selusin ...
-_GROUP_MULTIPLIERS = {"belas": 10, "puluh": 10, "ratus": 100, "atus": 100}
-_PRICE_MULTIPLIERS = {
+# Linking forms: a number only right before a multiplier ("rong atus", "telung ewu").
+_LINKS: dict[str, int] = {
+    "rong": 2,
+    "telung": 3,
+    "tigang": 3,
+    "patang": 4,
+    "petang": 4,
+    "limang": 5,
+    "pitung": 7,
+    "wolung": 8,
+    "sangang": 9,
+    "pettong": 7,
+    "ballung": 8,
+    "sanggang": 9,
+}
+# Linking forms that are also ordinary words ("sak" a sack, "pa" sir, "kalih" with):
+# a number before a multiplier, otherwise just a word.
+_SOFT_LINKS: dict[str, int] = {"se": 1, "sak": 1, "sa": 1, "dhu": 2, "du": 2, "pa": 4, "kalih": 2}
+_TENS = {"puluh", "polo"}
+_TEENS = {"belas", "welas", "bellas"}
+_TWEENS = {"likur", "lekor"}
+_HUNDREDS = {"ratus", "atus", "ratos", "atos"}
+_QUARTERS = {"prapat", "perempat"}  # "seprapat" 1/4, "telung prapat" 3/4
+_HALVES = {"setengah", "separo", "separoh", "separuh"}
+_TENGAH = "tengah"  # only in "sak tengah", "se tengah"
+# Whole words that "se"/"sa"/"sak" can stand before: "seratus", "sewu", "saebu", "sekilo".
+_PREFIXABLE_GROUPS = _TENS | _TEENS | _TWEENS | _HUNDREDS | _QUARTERS | {_TENGAH}
+_WHOLE_BIG_WORDS = {
+    "ribu",
+    "rebu",
+    "ewu",
+    "ebu",
+    "juta",
+    "yuta",
+    "yuto",
+    "miliar",
+    "milyar",
+    "kilo",
+    "kilogram",
+    "gram",
+    "ons",
+    "lusin",
+    "kodi",
+    "gros",
+    "rim",
+}
+# Irregular one-word forms: satus = s-atus, sewu = s-ewu.
+_CONTRACTED = {"satus": ("sa", "atus"), "sewu": ("se", "ewu"), "saebuh": ("sa", "ebu")}
+
+_PRICE_BIGS: dict[str, float] = {
     "ribu": 1_000,
     "rb": 1_000,
     "rbu": 1_000,
@@ -131,13 +248,178 @@ _PRICE_MULTIPLIERS = {
     "rib": 1_000,
     "k": 1_000,
     "ewu": 1_000,
+    "ebu": 1_000,
     "juta": 1_000_000,
     "jt": 1_000_000,
     "jta": 1_000_000,
     "jeti": 1_000_000,
-    "m": 1_000_000,
+    "yuta": 1_000_000,
+    "yuto": 1_000_000,
     "miliar": 1_000_000_000,
     "milyar": 1_000_000_000,
+}
+_PACKING: dict[str, float] = {
+    "lusin": 12,
+    "losin": 12,
+    "lsn": 12,
+    "kodi": 20,
+    "kdi": 20,
+    "gros": 144,
+    "gross": 144,
+    "rim": 500,
+}
+_QUANTITY_BIGS: dict[str, float] = {
+    "ribu": 1_000,
+    "rb": 1_000,
+    "rbu": 1_000,
+    "rebu": 1_000,
+    "ewu": 1_000,
+    "ebu": 1_000,
+    **_PACKING,
+}
+_WEIGHT_UNITS: dict[str, float] = {
+    "g": 1.0,
+    "gr": 1.0,
+    "grm": 1.0,
+    "gm": 1.0,
+    "gram": 1.0,
+    "grams": 1.0,
+    "gramm": 1.0,
+    "kg": 1000.0,
+    "kgs": 1000.0,
+    "kilo": 1000.0,
+    "kilogram": 1000.0,
+    "kilograms": 1000.0,
+    "kilogr": 1000.0,
+    "klo": 1000.0,
+    "ons": 100.0,
+    "on": 100.0,
+    "ton": 1_000_000.0,
+    "mg": 0.001,
+}
+_WEIGHT_BIGS: dict[str, float] = {
+    "ribu": 1_000,
+    "rebu": 1_000,
+    "ewu": 1_000,
+    "ebu": 1_000,
+    **_WEIGHT_UNITS,
+}
+_NOT_WEIGHT = {"ml", "liter", "l", "lt", "ltr", "cc", "cm", "m", "meter", "mm"}
+
+# Count and packing words, as owners spell them -> one normalized name.
+_COUNT_WORDS: dict[str, str] = {
+    "pcs": "pcs",
+    "pc": "pcs",
+    "pcz": "pcs",
+    "psc": "pcs",
+    "pics": "pcs",
+    "piece": "pcs",
+    "pieces": "pcs",
+    "buah": "buah",
+    "bh": "buah",
+    "biji": "biji",
+    "bji": "biji",
+    "bj": "biji",
+    "bungkus": "bungkus",
+    "bks": "bungkus",
+    "bngks": "bungkus",
+    "bgks": "bungkus",
+    "bungkusan": "bungkus",
+    "pak": "pak",
+    "pack": "pak",
+    "packs": "pak",
+    "pck": "pak",
+    "pax": "pak",
+    "paket": "paket",
+    "dus": "dus",
+    "dos": "dus",
+    "doos": "dus",
+    "kardus": "dus",
+    "karton": "dus",
+    "box": "box",
+    "boks": "box",
+    "kotak": "kotak",
+    "botol": "botol",
+    "btl": "botol",
+    "sachet": "sachet",
+    "sachets": "sachet",
+    "saset": "sachet",
+    "sct": "sachet",
+    "toples": "toples",
+    "stoples": "toples",
+    "porsi": "porsi",
+    "lembar": "lembar",
+    "lbr": "lembar",
+    "lmbr": "lembar",
+    "helai": "lembar",
+    "lusin": "lusin",
+    "losin": "lusin",
+    "lsn": "lusin",
+    "kodi": "kodi",
+    "kdi": "kodi",
+    "gros": "gros",
+    "gross": "gros",
+    "rim": "rim",
+    "butir": "butir",
+    "btr": "butir",
+    "ekor": "ekor",
+    "potong": "potong",
+    "ptg": "potong",
+    "batang": "batang",
+    "btg": "batang",
+    "ikat": "ikat",
+    "iket": "ikat",
+    "renteng": "renteng",
+    "slop": "slop",
+    "bal": "bal",
+    "karung": "karung",
+    "sak": "sak",
+    "kaleng": "kaleng",
+    "klg": "kaleng",
+    "cup": "cup",
+    "gelas": "gelas",
+    "mangkok": "mangkok",
+    "mangkuk": "mangkok",
+    "piring": "piring",
+    "tusuk": "tusuk",
+    "unit": "unit",
+    "set": "set",
+    "pasang": "pasang",
+    "psg": "pasang",
+    "roll": "roll",
+    "rol": "roll",
+    "gulung": "gulung",
+    "tray": "tray",
+    "kemasan": "kemasan",
+    "pouch": "pouch",
+    "item": "item",
+}
+# Count words that read as one of them with "se": "sebungkus", "sebiji", "selembar".
+# Not "sepak" (a kick), "sebal" (annoyed), "seset", "sesak" (cramped).
+_SE_COUNTS = {
+    "bungkus",
+    "biji",
+    "buah",
+    "botol",
+    "lembar",
+    "kotak",
+    "dus",
+    "porsi",
+    "ikat",
+    "pasang",
+    "potong",
+    "butir",
+    "ekor",
+    "toples",
+    "kaleng",
+    "gelas",
+    "renteng",
+    "karung",
+    "batang",
+    "piring",
+    "mangkok",
+    "lusin",
+    "kodi",
 }
 _SLANG_AMOUNTS = {
     "cepek": 100,
@@ -148,89 +430,410 @@ _SLANG_AMOUNTS = {
     "goban": 50_000,
     "cepek ceng": 100_000,
     "cetiao": 1_000_000,
-    "sewu": 1_000,
-    "satus": 100,
-}
-_QUANTITY_MULTIPLIERS = {
-    "ribu": 1_000,
-    "rb": 1_000,
-    "lusin": 12,
-    "losin": 12,
-    "kodi": 20,
-    "gros": 144,
-    "gross": 144,
-    "rim": 500,
 }
 
 
-def _multiplier(word: str, table: dict[str, int]) -> int | None:
-    if word in table:
-        return table[word]
-    for suffix in ("an", "nan"):  # "ribuan", "rbuan", "jtan": "about so many"
-        if word.endswith(suffix) and word[: -len(suffix)] in table:
-            return table[word[: -len(suffix)]]
-    if word.startswith("se") and word[2:] in table:
-        return table[word[2:]]
+# --- items: tokens classified for one parser ----------------------------------------------
+
+
+class _K(Enum):
+    NUM = auto()  # digits
+    UNIT = auto()  # a number word: "lima", "selawe"
+    LINK = auto()  # "rong", "telung": needs a multiplier next
+    SOFT = auto()  # "se", "sak", "pa": a number only before a multiplier
+    TENS = auto()
+    TEENS = auto()
+    TWEENS = auto()
+    HUNDREDS = auto()
+    QUARTER = auto()
+    TENGAH = auto()
+    HALF = auto()  # "setengah": 0.5
+    BIG = auto()  # closes an amount: ribu, juta, kg, lusin
+    COUNT = auto()  # pcs, bungkus, dus
+    WORD = auto()
+    SYM = auto()
+
+
+_MULTIPLYING = {_K.TENS, _K.TEENS, _K.TWEENS, _K.HUNDREDS, _K.QUARTER, _K.TENGAH, _K.BIG}
+_NUMERIC = {_K.NUM, _K.UNIT, _K.LINK, _K.SOFT, _K.HALF}
+
+
+@dataclass(frozen=True)
+class _Item:
+    kind: _K
+    value: float = 0.0
+    text: str = ""
+    alt: float | None = None
+    fraction: bool = False
+    mass: bool = False  # a BIG that is a mass unit
+
+
+@dataclass(frozen=True, eq=False)  # hashed by identity: one per parser
+class _Lexicon:
+    bigs: dict[str, float]
+    counts: frozenset[str]  # count words this parser reads as counts (not multipliers)
+    mass: frozenset[str] = frozenset()
+
+
+_PRICE = _Lexicon(_PRICE_BIGS, frozenset())
+_QUANTITY = _Lexicon(_QUANTITY_BIGS, frozenset(set(_COUNT_WORDS) - set(_PACKING)))
+_WEIGHT = _Lexicon(_WEIGHT_BIGS, frozenset(_COUNT_WORDS), frozenset(_WEIGHT_UNITS))
+
+
+def _big(word: str, lex: _Lexicon) -> _Item | None:
+    for suffix in ("", "an", "nan"):  # "ribuan", "rbuan", "jtan", "1kgan": about so many
+        stem = word[: len(word) - len(suffix)] if suffix else word
+        if word.endswith(suffix) and stem in lex.bigs:
+            return _Item(_K.BIG, lex.bigs[stem], word, mass=stem in lex.mass)
     return None
 
 
-class _Accumulator:
-    """Adds up a spoken or written amount: 'dua juta 500 ribu', '1,5jt', 'seratus lima puluh'."""
+def _simple(word: str, lex: _Lexicon) -> _Item | None:
+    """One lexicon word, without splitting it."""
+    if word in lex.bigs:
+        return _Item(_K.BIG, lex.bigs[word], word, mass=word in lex.mass)
+    if word in _UNITS:
+        return _Item(_K.UNIT, _UNITS[word], word)
+    if word in _HALVES:
+        return _Item(_K.HALF, 0.5, word)
+    if word in _LINKS:
+        return _Item(_K.LINK, _LINKS[word], word)
+    if word in _SOFT_LINKS:
+        return _Item(_K.SOFT, _SOFT_LINKS[word], word)
+    for table, kind in (
+        (_TENS, _K.TENS),
+        (_TEENS, _K.TEENS),
+        (_TWEENS, _K.TWEENS),
+        (_HUNDREDS, _K.HUNDREDS),
+        (_QUARTERS, _K.QUARTER),
+    ):
+        if word in table:
+            return _Item(kind, 0, word)
+    if word == _TENGAH:
+        return _Item(_K.TENGAH, 0, word)
+    if word in lex.counts:
+        return _Item(_K.COUNT, 0, _COUNT_WORDS[word])
+    return _big(word, lex)
 
-    def __init__(self, multipliers: dict[str, int]) -> None:
-        self.multipliers = multipliers
-        self.total = 0.0
-        self.group = 0.0
-        self.last: float | None = None
-        self.fraction = 0.0
-        self.seen_number = False
-        self.ambiguous = False
 
-    def number(self, value: float) -> None:
-        if self.last is not None:
-            self.ambiguous = True  # two amounts side by side: "25000 30000"
-        self.last = value
-        self.seen_number = True
+def _is_multiplier(item: _Item) -> bool:
+    return item.kind in _MULTIPLYING
 
-    def word(self, word: str) -> bool:
-        """Take a word; returns False when the word is not part of a number."""
-        if word in _DIGIT_WORDS:
-            value = _DIGIT_WORDS[word]
-            if self.last is not None and value < 10 and self.last >= 10:
-                self.last += value  # "25 ribu" after "seratus dua puluh" keeps adding
-            else:
-                self.number(value)
-            return True
-        if word in _FRACTION_WORDS:
-            self.fraction += _FRACTION_WORDS[word]
-            self.seen_number = True
-            return True
-        if word.startswith("se") and word[2:] in _GROUP_MULTIPLIERS:
-            self.group += _GROUP_MULTIPLIERS[word[2:]]
-            self.seen_number = True
-            return True
-        if word in _GROUP_MULTIPLIERS:
-            base = self.last if self.last is not None else 1
-            self.group += base + 10 if word == "belas" else base * _GROUP_MULTIPLIERS[word]
-            self.last = None
-            return True
-        factor = _multiplier(word, self.multipliers)
-        if factor is not None:
-            amount = self.group + (self.last or 0) + self.fraction
-            if amount == 0 and (word.startswith("se") or not self.seen_number):
-                amount = 1 if word.startswith("se") else 0
-            if amount == 0 and not word.startswith("se"):
-                return True  # "ribuan" on its own says nothing
-            self.total += amount * factor
-            self.group, self.last, self.fraction = 0.0, None, 0.0
-            self.seen_number = True
-            return True
-        return False
 
-    def result(self) -> float | None:
-        if self.ambiguous or not self.seen_number:
+@cache
+def _pieces(lex: _Lexicon) -> frozenset[str]:
+    words = set(_UNITS) | set(_LINKS) | set(_SOFT_LINKS) | _HALVES | _PREFIXABLE_GROUPS
+    return frozenset(words | (set(lex.bigs) & _WHOLE_BIG_WORDS))
+
+
+def _segment(word: str, lex: _Lexicon) -> list[_Item] | None:
+    """Split a joined number: "duapuluh", "rongewu", "limangatus", "paebu"."""
+    pieces = _pieces(lex)
+
+    @cache
+    def split(start: int) -> tuple[str, ...] | None:
+        if start == len(word):
+            return ()
+        best: tuple[str, ...] | None = None
+        for end in range(len(word), start + 1, -1):
+            head = word[start:end]
+            if head in pieces:
+                rest = split(end)
+                if rest is not None and (best is None or len(rest) + 1 < len(best)):
+                    best = (head, *rest)
+        return best
+
+    parts = split(0)
+    if not parts or len(parts) < 2:
+        return None
+    items = [_simple(p, lex) for p in parts]
+    if any(i is None for i in items):
+        return None
+    found = [i for i in items if i is not None]
+    for here, after in zip(found, [*found[1:], None], strict=True):
+        numberish = here.kind in (_K.UNIT, _K.LINK, _K.SOFT, _K.HALF)
+        if numberish and (after is None or not _is_multiplier(after)):
+            if after is None and here.kind is _K.UNIT and len(found) > 2:
+                continue  # "duapuluhlima": a unit may close the word
             return None
-        return self.total + self.group + (self.last or 0) + self.fraction
+    if not any(_is_multiplier(i) for i in found):
+        return None
+    return found
+
+
+def _classify(word: str, lex: _Lexicon) -> list[_Item]:
+    item = _simple(word, lex)
+    if item is not None:
+        return [item]
+    if word in _CONTRACTED:
+        prefix, rest = _CONTRACTED[word]
+        tail = _simple(rest, lex)
+        if tail is not None:
+            return [_Item(_K.SOFT, 1, prefix), tail]
+    for prefix in ("sak", "se", "sa"):
+        rest = word[len(prefix) :]
+        if not word.startswith(prefix) or not rest:
+            continue
+        allowed = rest in _PREFIXABLE_GROUPS or rest in (set(lex.bigs) & _WHOLE_BIG_WORDS)
+        if allowed or (rest in _SE_COUNTS and rest in lex.counts):
+            tail = _simple(rest, lex)
+            if tail is not None:
+                return [_Item(_K.SOFT, 1, prefix), tail]
+    if word.startswith("per") and word[3:] in lex.counts:  # "perpcs", "perbungkus"
+        return [_Item(_K.WORD, 0, "per"), _Item(_K.COUNT, 0, _COUNT_WORDS[word[3:]])]
+    return _segment(word, lex) or [_Item(_K.WORD, 0, word)]
+
+
+def _items(tokens: list[_Token], lex: _Lexicon) -> list[_Item]:
+    items: list[_Item] = []
+    for tok in tokens:
+        if isinstance(tok, _Num):
+            items.append(_Item(_K.NUM, tok.value, alt=tok.decimal_alt, fraction=tok.fraction))
+        elif isinstance(tok, _Word):
+            items.extend(_classify(tok.text, lex))
+        else:
+            items.append(_Item(_K.SYM, 0, tok.text))
+    out: list[_Item] = []
+    for i, item in enumerate(items):
+        if item.kind is _K.WORD and item.text == "an" and out:  # "500an gr", "25rb-an"
+            dash = out[-1].kind is _K.SYM and out[-1].text == "-" and len(out) > 1
+            before = out[-2] if dash else out[-1]
+            if before.kind in (_K.NUM, _K.BIG):
+                if dash:
+                    out.pop()
+                continue
+        nxt = items[i + 1] if i + 1 < len(items) else None
+        links = nxt is not None and (
+            _is_multiplier(nxt) or (nxt.kind is _K.COUNT and bool(lex.counts))
+        )
+        if item.kind is _K.SOFT and not links:
+            if item.text in lex.counts:  # "2 sak": sacks
+                item = _Item(_K.COUNT, 0, _COUNT_WORDS[item.text])
+            else:
+                item = _Item(_K.WORD, 0, item.text)
+        out.append(item)
+    return out
+
+
+# --- reading an amount ----------------------------------------------------------------------
+
+
+def _fits(high: float, low: float) -> bool:
+    """Whether `low` fills the empty places of `high`: 100 + 25, 20 + 5, 50 + 2."""
+    if high == 0:
+        return True
+    if high != int(high):
+        return False
+    place = 1
+    while int(high) % (place * 10) == 0:
+        place *= 10
+    return low < place
+
+
+@dataclass
+class _Reading:
+    value: float
+    mass: bool = False
+    counts: list[float | None] = field(default_factory=list)
+
+
+class _Reader:
+    """Adds up one amount: 'dua juta 500 ribu', '1,5jt', 'rong atus seket ewu', '1 kg 200'.
+
+    Fails (the parser returns None) on anything it cannot be sure of: two amounts, a
+    multiplier with no number before it, a linking form with no multiplier after it.
+    """
+
+    def __init__(self, weight: bool = False) -> None:
+        self.weight = weight
+        self.total = 0.0
+        self.chunk = 0.0  # below the current big multiplier: "rong atus seket" -> 250
+        self.small: float | None = None
+        self.small_words = False
+        self.small_alt: float | None = None
+        self.small_fraction = False
+        self.link: float | None = None
+        self.frac = 0.0
+        self.last_big = math.inf
+        self.prev = False  # the previous item was part of the number
+        self.interrupted = False  # a word came after part of an amount
+        self.numeric = False
+        self.failed = False
+        self.mass = False
+        self.counts: list[float | None] = []
+
+    def _has_value(self) -> bool:
+        return bool(self.total or self.chunk or self.small is not None or self.frac)
+
+    def _pause(self) -> None:
+        if self.link is not None:
+            self.failed = True
+        if self._has_value():
+            self.interrupted = True
+        self.prev = False
+
+    def _base(self) -> float | None:
+        if self.link is not None:
+            base, self.link = self.link, None
+            return base
+        if self.small is not None and self.prev:
+            base, self.small = self.small, None
+            return base
+        return None
+
+    def _start(self) -> bool:
+        """A number item begins; False when it cannot belong to the amount so far."""
+        if self.interrupted or self.link is not None:
+            return False
+        self.numeric = True
+        return True
+
+    def step(self, item: _Item) -> None:
+        kind = item.kind
+        if kind in (_K.NUM, _K.UNIT):
+            self._number(item)
+        elif kind in (_K.LINK, _K.SOFT):
+            if not self._start() or self.small is not None:
+                self.failed = True
+            self.link = item.value
+        elif kind is _K.HALF:
+            if not self._start() or self.frac:
+                self.failed = True
+            self.frac = 0.5
+        elif kind in (_K.TENS, _K.TEENS, _K.TWEENS):
+            base = self._base()
+            if base is None or base != int(base) or not 1 <= base <= 9 or self.chunk % 100:
+                self.failed = True
+                return
+            offset = {_K.TENS: 0.0, _K.TEENS: 10.0, _K.TWEENS: 20.0}[kind]
+            self.chunk += base * 10 if kind is _K.TENS else offset + base
+        elif kind is _K.HUNDREDS:
+            base = self._base()
+            if base is None or not 0 < base < 100 or self.chunk or self.frac:
+                self.failed = True
+                return
+            self.chunk = base * 100
+        elif kind is _K.QUARTER:
+            base = self._base()
+            if base not in (1, 2, 3) or self.frac:
+                self.failed = True
+                return
+            self.frac = base / 4
+        elif kind is _K.TENGAH:
+            if self.link != 1 or self.frac:
+                self.failed = True
+                return
+            self.link, self.frac = None, 0.5
+        elif kind is _K.BIG:
+            self._big(item)
+            return
+        elif kind is _K.COUNT and self.weight:
+            self._count()
+            return
+        elif kind is _K.COUNT and self.link is not None:  # "telung bungkus": 3
+            self.small, self.small_words, self.link = self.link, False, None
+            self._pause()
+            return
+        else:
+            self._pause()
+            return
+        self.prev = True
+
+    def _number(self, item: _Item) -> None:
+        if not self._start():
+            self.failed = True
+            return
+        value = item.value
+        if self.small is not None:
+            if (
+                item.kind is _K.NUM
+                and item.fraction
+                and not self.small_fraction
+                and self.small == int(self.small)
+                and value < 1
+                and self.prev
+            ):
+                self.small += value  # "1 1/2"
+                self.small_fraction = True
+            elif item.kind is _K.UNIT and self.small_words and self.prev:
+                if not _fits(self.small, value):
+                    self.failed = True
+                self.small += value  # "seket loro" 52
+            else:
+                self.failed = True  # two amounts side by side: "25000 30000"
+        elif self.frac:
+            self.failed = True
+        else:
+            self.small = value
+            self.small_words = item.kind is _K.UNIT
+            self.small_alt = item.alt
+            self.small_fraction = item.fraction
+        self.prev = True
+
+    def _pending(self) -> float | None:
+        if self.small is not None and not _fits(self.chunk, self.small):
+            return None
+        return self.chunk + (self.small or 0) + self.frac
+
+    def _big(self, item: _Item) -> None:
+        factor = item.value
+        if self.link is not None:
+            amount: float | None = self.link
+            self.link = None
+        elif self.prev and (self.small is not None or self.chunk or self.frac):
+            amount = self._pending()
+            plain = self.small is not None and not self.chunk and not self.frac
+            if (
+                self.weight
+                and plain
+                and self.small_alt is not None
+                and factor >= 1000
+                and (amount or 0) * factor > 500_000
+            ):
+                amount = self.small_alt  # "1.250 kg" means 1,25 kg here, not 1,250 kg
+        else:
+            amount = None  # "ribu" with no number before it, or a word in between
+        if amount is None or factor >= self.last_big:
+            self.failed = True
+            return
+        self.total += amount * factor
+        self.chunk, self.small, self.frac = 0.0, None, 0.0
+        self.small_alt, self.small_words, self.small_fraction = None, False, False
+        self.last_big = factor
+        self.mass = self.mass or item.mass
+        self.prev = False
+
+    def _count(self) -> None:
+        """Weight: a count word takes the number before it ("1 pcs 250 gram")."""
+        number: float | None = None
+        if self.link is not None:
+            number, self.link = self.link, None
+        elif self.prev and (self.small is not None or self.chunk or self.frac):
+            number = self._pending() or math.nan
+            self.chunk, self.small, self.frac = 0.0, None, 0.0
+        self.counts.append(number)
+        self._pause()
+
+    def finish(self) -> _Reading | None:
+        if self.failed or self.link is not None or not self.numeric:
+            return None
+        rest = self._pending()
+        if rest is None:
+            return None
+        if self.frac and not self.chunk and self.small is None and math.isfinite(self.last_big):
+            rest = self.frac * self.last_big  # "sekilo setengah", "sejuta setengah"
+        elif self.total and rest >= self.last_big:
+            return None  # "sewu 1500"
+        return _Reading(self.total + rest, self.mass, self.counts)
+
+
+def _read(items: list[_Item], weight: bool = False) -> _Reading | None:
+    reader = _Reader(weight)
+    for item in items:
+        reader.step(item)
+        if reader.failed:
+            return None
+    return reader.finish()
 
 
 _RANGE_WORDS = {"sampai", "hingga", "atau", "sd", "ke", "or", "to", "smp", "sampe"}
@@ -252,30 +855,20 @@ def _is_range_or_negative(tokens: list[_Token]) -> bool:
     return False
 
 
-def _amount(text: str, multipliers: dict[str, int]) -> float | None:
+def _prepared(text: str, slang: bool = True) -> list[_Token] | None:
     lowered = " ".join(_normalize(text).split())
-    for slang, value in sorted(_SLANG_AMOUNTS.items(), key=lambda kv: -len(kv[0])):
-        lowered = re.sub(rf"\b{slang}\b", str(value), lowered)
+    if slang:
+        for word, value in sorted(_SLANG_AMOUNTS.items(), key=lambda kv: -len(kv[0])):
+            lowered = re.sub(rf"\b{word}\b", str(value), lowered)
     tokens = _tokens(lowered)
-    if _is_range_or_negative(tokens):
-        return None
-    acc = _Accumulator(multipliers)
-    for tok in tokens:
-        if isinstance(tok, _Num):
-            acc.number(tok.value)
-        elif isinstance(tok, _Word):
-            acc.word(tok.text)
-    amount = acc.result()
-    if amount is None or amount != amount:  # NaN from an unreadable number
-        return None
-    return amount
+    return None if _is_range_or_negative(tokens) else tokens
 
 
 def _positive_int(value: float | None) -> int | None:
-    if value is None or not 0 < value < 1e15:  # also infinity from 400 digits
+    if value is None or not math.isfinite(value) or value <= 0:
         return None
     rounded = round(value)
-    if abs(value - rounded) > 1e-6:
+    if rounded <= 0 or abs(value - rounded) > 1e-6:
         return None
     return int(rounded)
 
@@ -283,101 +876,99 @@ def _positive_int(value: float | None) -> int | None:
 # --- public parsers ------------------------------------------------------------------------
 
 
+_UNSURE_PRICE = {"m"}  # "25m": juta to some, miliar to others
+
+
 def parse_price(text: str) -> int | None:
-    """Rupiah from '25.000', 'Rp 25.000,-', '25rb', '1,5jt', 'lima ribu'; None if unsure."""
+    """Rupiah from '25.000', 'Rp 25.000,-', '25rb', '1,5jt', 'lima ribu', 'rong atus ewu'."""
     if not text:
         return None
     cleaned = re.sub(r"[,.]\s*-+", " ", text.lower())  # "25.000,-" and "25.000.-"
     cleaned = re.sub(r"\b(rp|idr)\.?", " ", cleaned)
-    return _positive_int(_amount(cleaned, _PRICE_MULTIPLIERS))
+    tokens = _prepared(cleaned)
+    if tokens is None or any(isinstance(t, _Word) and t.text in _UNSURE_PRICE for t in tokens):
+        return None
+    reading = _read(_items(tokens, _PRICE))
+    return _positive_int(reading.value if reading else None)
+
+
+_CONTAINS = {"isi", "isinya", "berisi"}
+
+
+def _quantity(items: list[_Item]) -> float | None:
+    numeric = [i for i in items if i.kind in _NUMERIC]
+    bigs = [i for i in items if i.kind is _K.BIG]
+    if not numeric and len(bigs) == 1 and bigs[0].text in _PACKING:
+        return bigs[0].value  # "gros", "lusin" on its own: one of it
+    reading = _read(items)
+    return reading.value if reading else None
 
 
 def parse_quantity(text: str) -> int | None:
-    """A count from '10', '10 pcs', '1 lusin', 'selusin', 'sepuluh'; None if unsure."""
+    """A count from '10', '10 pcs', '1 lusin', '2lsn', 'selusin', '2 dus isi 12', 'sepuluh'."""
     if not text:
         return None
-    return _positive_int(_amount(text, _QUANTITY_MULTIPLIERS))
+    tokens = _prepared(text)
+    if tokens is None:
+        return None
+    items = _items(tokens, _QUANTITY)
+    inside = [n for n, i in enumerate(items) if i.kind is _K.WORD and i.text in _CONTAINS]
+    if not inside:
+        return _positive_int(_quantity(items))
+    if len(inside) > 1:
+        return None
+    # "2 dus isi 12": packs times what each holds; "isi 12": 12.
+    packs, each = items[: inside[0]], items[inside[0] + 1 :]
+    per_pack = _quantity(each)
+    if per_pack is None:
+        return None
+    if not any(i.kind in _NUMERIC for i in packs):
+        return _positive_int(per_pack)
+    if not any(i.kind is _K.COUNT for i in packs):
+        return None  # "2 isi 12": two of what?
+    pack_count = _quantity(packs)
+    return _positive_int(pack_count * per_pack if pack_count is not None else None)
 
 
-_WEIGHT_UNITS = {
-    "g": 1.0,
-    "gr": 1.0,
-    "grm": 1.0,
-    "gm": 1.0,
-    "gram": 1.0,
-    "grams": 1.0,
-    "gramm": 1.0,
-    "kg": 1000.0,
-    "kgs": 1000.0,
-    "kilo": 1000.0,
-    "kilogram": 1000.0,
-    "kilograms": 1000.0,
-    "kilogr": 1000.0,
-    "klo": 1000.0,
-    "ons": 100.0,
-    "on": 100.0,
-    "ton": 1_000_000.0,
-    "mg": 0.001,
-}
-_NOT_WEIGHT = {"ml", "liter", "l", "lt", "ltr", "cc", "cm", "m", "meter", "mm", "pcs", "buah"}
-
-
-def _weight_unit(word: str) -> float | None:
-    if word in _WEIGHT_UNITS:
-        return _WEIGHT_UNITS[word]
-    if word.endswith("an") and word[:-2] in _WEIGHT_UNITS:
-        return _WEIGHT_UNITS[word[:-2]]
-    if word.startswith("se") and word[2:] in _WEIGHT_UNITS:  # "sekilo", "seons"
-        return _WEIGHT_UNITS[word[2:]]
-    return None
+def _weight_items(text: str) -> list[_Item] | None:
+    tokens = _prepared(text, slang=False)
+    if tokens is None:
+        return None
+    return _items(tokens, _WEIGHT)
 
 
 def parse_weight_grams(text: str) -> int | None:
-    """Grams from '500', '500 gr', '1,5 kg', '2 ons', 'setengah kilo', '1kg 200gr'."""
+    """Grams from '500', '500 gr', '1,5 kg', '2 ons', 'setengah kilo', 'seprapat kilo',
+    '750 gr/pcs'. A count with no mass ('1 lusin', '2 bungkus') is None: see count_unit."""
+    if not text:
+        return None
+    items = _weight_items(text)
+    if items is None:
+        return None
+    if any(i.kind is _K.WORD and i.text in _NOT_WEIGHT for i in items):
+        return None
+    reading = _read(items, weight=True)
+    if reading is None:
+        return None
+    if not reading.mass:
+        counted = reading.counts or any(i.kind is _K.COUNT for i in items)
+        if counted or any(i.kind is _K.WORD and i.text in _CONTAINS for i in items):
+            return None  # a count, not a mass: "1 lusin", "dus isi 12"
+    if any(n is not None and n != 1 for n in reading.counts):
+        return None  # "2 pcs 250 gram": each, or both together?
+    return _positive_int(reading.value)
+
+
+def count_unit(text: str) -> str | None:
+    """The count or packing word of an answer that has no mass unit, normalized
+    ('2lsn' -> 'lusin', '3 bks' -> 'bungkus'); None when there is none or a mass is given."""
     if not text:
         return None
     tokens = _tokens(" ".join(_normalize(text).split()))
-    if _is_range_or_negative(tokens):
+    items = _items(tokens, _WEIGHT)
+    if any(i.kind is _K.BIG and i.mass for i in items):
         return None
-    total = 0.0
-    pending: list[_Num] = []
-    words = _Accumulator({})
-    saw_amount = False
-    for tok in tokens:
-        if isinstance(tok, _Num):
-            pending.append(tok)
-        elif isinstance(tok, _Word):
-            unit = _weight_unit(tok.text)
-            if unit is not None:
-                amount = sum(n.value for n in pending)
-                alt = pending[0].decimal_alt if len(pending) == 1 else None
-                if alt is not None and unit >= 1000 and amount * unit > 500_000:
-                    amount = alt  # "1.250 kg" means 1,25 kg here, not 1,250 kg
-                spoken = words.result()
-                if spoken is not None:
-                    amount += spoken
-                if not pending and spoken is None:
-                    amount = 1.0 if tok.text.startswith("se") or unit >= 100 else 0.0
-                total += amount * unit
-                pending, words, saw_amount = [], _Accumulator({}), True
-            elif tok.text in _NOT_WEIGHT:
-                return None
-            else:
-                words.word(tok.text)
-    if pending:  # a bare number is grams: "500", "1 kg 200"
-        if len(pending) > 1 and not all(n.value >= 1 for n in pending):
-            total += sum(n.value for n in pending)
-        elif len(pending) > 1:
-            return None
-        else:
-            total += pending[0].value
-        saw_amount = True
-    elif words.result() is not None and not saw_amount:
-        total += words.result() or 0
-        saw_amount = True
-    if not saw_amount or total != total:
-        return None
-    return _positive_int(total)
+    return next((i.text for i in items if i.kind is _K.COUNT), None)
 
 
 def _phone_candidates(text: str) -> Iterator[str]:
@@ -456,7 +1047,3 @@ def parse_yes_no(text: str) -> bool | None:
     if polarity is None and has_yes_emoji != has_no_emoji:
         return has_yes_emoji
     return polarity
-
-
-def count_unit(text: str) -> str | None:  # placeholder until the parsers branch lands
-    return None

@@ -68,13 +68,19 @@ def district(code: str) -> District | None:
 _OLD_SPELLING = (("dj", "j"), ("tj", "c"), ("oe", "u"), ("sj", "sy"), ("nj", "ny"))
 
 
-def normalize_place(text: str) -> str:
-    """Lower-case, modern spelling, letters and digits only, single spaces."""
+def _plain(text: str) -> str:
+    """Lower-case, letters and digits only, single spaces; spelling as typed."""
     text = text.lower().replace("’", "'")
-    for old, new in _OLD_SPELLING:
-        text = text.replace(old, new)
     text = re.sub(r"[^a-z0-9 ]+", " ", text.replace("'", ""))
     return " ".join(text.split())
+
+
+def normalize_place(text: str) -> str:
+    """Lower-case, modern spelling, letters and digits only, single spaces."""
+    text = text.lower()
+    for old, new in _OLD_SPELLING:
+        text = text.replace(old, new)
+    return _plain(text)
 
 
 _KIND_WORDS = {
@@ -200,79 +206,71 @@ _GROUPS = {"jakarta": "jakarta", "madura": "madura"}
 _MADURA = ("bangkalan", "sampang", "pamekasan", "sumenep")
 
 
-def _key(name: str) -> str:
-    return normalize_place(name).replace(" ", "")
+def _key(name: str, modern: bool = True) -> str:
+    return (normalize_place(name) if modern else _plain(name)).replace(" ", "")
 
 
 @cache
-def _index() -> dict[str, list[Regency]]:
+def _index(modern: bool = True) -> dict[str, list[Regency]]:
     """Spaceless normalized name -> regencies with that name (kabupaten first)."""
     index: dict[str, list[Regency]] = defaultdict(list)
     for reg in regencies().values():
-        index[_key(reg.name)].append(reg)
+        index[_key(reg.name, modern)].append(reg)
     for regs in index.values():
         regs.sort(key=lambda r: (r.kind != "kabupaten", r.code))
     return dict(index)
 
 
-def _by_name(key: str) -> list[Regency]:
+def _by_name(key: str, modern: bool = True) -> list[Regency]:
     if key == "jakarta":
         return [r for k, regs in _index().items() if k.startswith("jakarta") for r in regs]
     if key == "madura":
         return [r for name in _MADURA for r in _index()[name]]
-    return list(_index().get(key, []))
+    return list(_index(modern).get(key, []))
 
 
-def _fuzzy(key: str, keys: list[str]) -> list[tuple[str, float]]:
-    if len(key) < 5:
-        return []
-    cutoff = 80 if len(key) >= 7 else 86
-    hits = process.extract(key, keys, scorer=fuzz.ratio, score_cutoff=cutoff, limit=5)
-    return [(name, score) for name, score, _ in hits]
-
-
-def _candidates(words: list[str]) -> tuple[list[Regency], float]:
-    """Best regencies for the words (whole phrase first, then any 1-3 word window)."""
-    phrase = "".join(words)
-    alias = _ALIASES.get(" ".join(words)) or _ALIASES.get(phrase)
+def _exact(key: str, spaced: str, modern: bool = True) -> list[Regency] | None:
+    """Regencies named exactly so, by name, alias or known short form; None if unknown."""
+    alias = _ALIASES.get(spaced) or _ALIASES.get(key)
     if alias:
         regs = _by_name(_key(alias[0]))
         if alias[1]:
             regs = [r for r in regs if r.kind == alias[1]] or regs
-        return regs, 100.0
-    if phrase in _index() or phrase in _GROUPS:
-        return _by_name(phrase), 100.0
-    windows = [
-        "".join(words[i : i + n])
-        for n in (3, 2, 1)
-        for i in range(len(words) - n + 1)
-        if len(words) > 1
-    ]
-    for window in windows:
-        if window in _index() or window in _GROUPS:
-            return _by_name(window), 99.0
-        if window in _ALIASES:
-            return _by_name(_key(_ALIASES[window][0])), 99.0
-    keys = list(_index())
-    best: list[tuple[str, float]] = []
-    for candidate in [phrase, *windows]:
-        hits = _fuzzy(candidate, keys)
-        if hits and (not best or hits[0][1] > best[0][1]):
-            best = [h for h in hits if h[1] == hits[0][1]]
-    if not best:
-        return [], 0.0
-    return [r for name, _ in best for r in _index()[name]], best[0][1]
+        return regs
+    if key in _index(modern) or key in _GROUPS:
+        return _by_name(key, modern)
+    return None
 
 
-def match_regency(text: str, province_code: str | None = None) -> list[str]:
-    """Regency codes for what an owner typed: one when sure, several when ambiguous.
-
-    `province_code` is a preference (East Java for Pelapak): matches there win, but a
-    regency elsewhere in Indonesia is still found.
-    """
-    norm = normalize_place(text or "")
-    if not norm:
+def _fuzzy(key: str, keys: list[str]) -> list[tuple[str, float]]:
+    """Typos of a name: same first letter, close spelling ('surabya', 'banyuwngi')."""
+    if len(key) < 5:
         return []
+    cutoff = 80 if len(key) >= 7 else 86
+    same_start = [k for k in keys if k[:1] == key[:1]]
+    hits = process.extract(key, same_start, scorer=fuzz.ratio, score_cutoff=cutoff, limit=5)
+    return [(name, score) for name, score, _ in hits]
+
+
+@dataclass(frozen=True)
+class RegencyMatch:
+    """Regency codes for what an owner typed, and whether the match is sure.
+
+    `sure` is True only for an exact name, alias or known short form (with or without
+    kab/kota); a typo, an old spelling or a name picked out of a longer sentence is not.
+    """
+
+    codes: tuple[str, ...]
+    sure: bool
+
+
+def _in(regs: list[Regency], province_code: str | None) -> list[Regency]:
+    return [r for r in regs if province_code is None or r.province_code == province_code]
+
+
+def _prepare(text: str, modern: bool) -> tuple[list[str], str | None, str | None]:
+    """Words of a place name without filler, and the kind and province it names."""
+    norm = normalize_place(text) if modern else _plain(text)
     kind: str | None = None
     hinted_province: str | None = None
     for phrase, code in sorted(_PROVINCE_WORDS.items(), key=lambda kv: -len(kv[0])):
@@ -281,24 +279,68 @@ def match_regency(text: str, province_code: str | None = None) -> list[str]:
             norm = re.sub(rf"\b{phrase}\b", " ", norm)
     words = []
     for word in norm.split():
-        if word in _KIND_WORDS and kind is None:
-            kind = _KIND_WORDS[word]
+        glued = next((k for k in ("kabupaten", "kab", "kota") if word.startswith(k)), None)
+        if glued and word not in _index(modern) and word[len(glued) :] in _index(modern):
+            kind = kind or _KIND_WORDS[glued]  # "kabmalang", "kotamalang"
+            word = word[len(glued) :]
+        if word in _KIND_WORDS:
+            kind = kind or _KIND_WORDS[word]
         elif word not in _FILLER:
             words.append(word)
-    if not words:
-        return []
-    found, _score = _candidates(words)
-    if hinted_province:
-        found = [r for r in found if r.province_code == hinted_province] or found
-    elif province_code:
-        preferred = [r for r in found if r.province_code == province_code]
-        found = preferred or found
+    return words, kind, hinted_province
+
+
+def _found(
+    text: str, province_code: str | None
+) -> tuple[list[Regency], bool, str | None, str | None]:
+    """(regencies, sure, kind, hinted province) before kind and province are applied."""
+    for modern in (False, True):  # as typed first; then with old spelling made modern
+        words, kind, hinted = _prepare(text, modern)
+        if not words:
+            return [], False, kind, hinted
+        regs = _exact("".join(words), " ".join(words), modern)
+        if regs is not None:  # old spelling ("Sidoardjo", "Bodjonegoro") is still the name
+            return regs, True, kind, hinted
+    area = hinted or province_code
+    windows = [
+        words[i : i + n] for n in (3, 2, 1) for i in range(len(words) - n + 1) if len(words) > 1
+    ]
+    for window in windows:
+        regs = _exact("".join(window), " ".join(window))
+        if regs and _in(regs, area):
+            return regs, False, kind, hinted
+    keys = [k for k, regs in _index().items() if _in(regs, area)]
+    best: list[tuple[str, float]] = []
+    for candidate in ["".join(words), *("".join(w) for w in windows)]:
+        hits = _fuzzy(candidate, keys)
+        if hits and (not best or hits[0][1] > best[0][1]):
+            best = [h for h in hits if h[1] == hits[0][1]]
+    return [r for name, _ in best for r in _index()[name]], False, kind, hinted
+
+
+def regency_match(text: str, province_code: str | None = None) -> RegencyMatch:
+    """Regencies for what an owner typed: one code when clear, several when ambiguous
+    ('Malang' is a kabupaten and a kota), none when unknown.
+
+    With `province_code` (East Java for Pelapak) only regencies of that province are
+    returned: 'Denpasar' is then no match, not Bali's.
+    """
+    if not text or not normalize_place(text):
+        return RegencyMatch((), False)
+    found, sure, kind, hinted = _found(text, province_code)
+    if hinted:
+        found = [r for r in found if r.province_code == hinted] or found
+    found = _in(found, province_code)
     if kind:
         found = [r for r in found if r.kind == kind] or found
-    seen: dict[str, None] = {}
-    for reg in found:
-        seen.setdefault(reg.code, None)
-    return list(seen)
+    codes = tuple(dict.fromkeys(r.code for r in found))
+    return RegencyMatch(codes, sure and bool(codes))
+
+
+def match_regency(text: str, province_code: str | None = None) -> list[str]:
+    """Regency codes for what an owner typed (see regency_match); with `province_code`
+    only codes of that province."""
+    return list(regency_match(text, province_code).codes)
 
 
 def match_district(text: str, regency_code: str) -> list[str]:

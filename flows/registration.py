@@ -24,7 +24,7 @@ from flows.engine import (
 )
 from flows.lexicon import without_lead
 from flows.messages import Choice, Inbound, Outbound, say, t
-from flows.parsing import match_regency, parse_phone
+from flows.parsing import parse_phone
 from flows.regions import (
     EAST_JAVA,
     district,
@@ -32,6 +32,7 @@ from flows.regions import (
     match_district,
     provinces,
     regencies,
+    regency_match,
 )
 
 CONSENT_VERSION = "2026-11-v1"
@@ -243,12 +244,21 @@ def _ask_regency(ctx: Ctx) -> Outbound:
 def _read_regency(msg: Inbound, ctx: Ctx) -> Reading:
     if msg.choice and msg.choice in regencies():
         return Parsed(_regency_value(msg.choice))
-    codes = match_regency(msg.text or "", EAST_JAVA)
-    if len(codes) == 1:
-        return Parsed(_regency_value(codes[0]))
-    if codes:
-        several_provinces = len({regencies()[c].province_code for c in codes}) > 1
-        options = tuple(Choice(c, regency_label(c, several_provinces)) for c in codes[:8])
+    text = msg.text or ""
+    found = regency_match(text, EAST_JAVA)
+    in_east_java = bool(found.codes)
+    if not in_east_java:
+        found = regency_match(text)  # an owner elsewhere in Indonesia
+    if len(found.codes) == 1:
+        code = found.codes[0]
+        if found.sure and in_east_java:
+            return Parsed(_regency_value(code))
+        # a typo, or a place outside East Java: "makanan" is not Way Kanan without asking
+        label = regency_label(code, with_province=True)
+        return Parsed(_regency_value(code), confirm=t("reg.regency_confirm", place=label))
+    if found.codes:
+        several_provinces = len({regencies()[c].province_code for c in found.codes}) > 1
+        options = tuple(Choice(c, regency_label(c, several_provinces)) for c in found.codes[:8])
         place = _clean(msg.text).title()
         return Clarify(t("reg.regency_which", place=place), options)
     return Invalid(t("reg.regency_unknown", place=_clean(msg.text)[:40]))

@@ -228,13 +228,23 @@ def test_neither_yes_nor_no(text: str) -> None:
         ("di gresik kak", ["3525"]),
         ("Kab. Pasuruan, Jawa Timur", ["3514"]),
         ("mojokerto kota", ["3576"]),
-        ("Denpasar", ["5171"]),
-        ("jogja", ["3471"]),
-        ("bandung", ["3204", "3273"]),
     ],
 )
 def test_regency_is_matched(text: str, codes: list[str]) -> None:
     assert match_regency(text, "35") == codes
+
+
+@pytest.mark.parametrize(
+    ("text", "codes"),
+    [
+        ("Denpasar", ["5171"]),
+        ("jogja", ["3471"]),
+        ("bandung", ["3204", "3273"]),
+        ("Kota Bandung", ["3273"]),
+    ],
+)
+def test_regency_elsewhere_is_matched_without_a_province(text: str, codes: list[str]) -> None:
+    assert match_regency(text) == codes
 
 
 @pytest.mark.parametrize("text", ["asdf", "Kuala Lumpur", "", "12345"])
@@ -242,5 +252,8 @@ def test_regency_unknown(text: str) -> None:
     assert match_regency(text) == []
 
 
-def test_regency_preference_only_orders_not_excludes() -> None:
-    assert match_regency("Kota Bandung", "35") == ["3273"]
+@pytest.mark.parametrize("text", ["Denpasar", "jogja", "bandung", "Kota Bandung"])
+def test_regency_of_another_province_is_not_matched(text: str) -> None:
+    # DESIGN.md: with a province_code, codes of that province only (it used to be a
+    # preference that still returned Bali's or West Java's regencies).
+    assert match_regency(text, "35") == []
