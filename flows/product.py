@@ -181,16 +181,17 @@ def _read_name(msg: Inbound, ctx: Ctx) -> Reading:
     return Parsed(name)
 
 
+def _guesses(ctx: Ctx) -> list[str]:
+    """One category when the name says it surely, else up to three to pick from."""
+    return suggest_categories(ctx.draft.get("name", ""))[:3]
+
+
 def _suggested_category(ctx: Ctx) -> str | None:
-    suggested = suggest_categories(ctx.draft.get("name", ""))
-    if suggested:
-        return suggested[0]
-    return (ctx.env.seller or {}).get("category")
-
-
-def _offered_category(ctx: Ctx) -> str | None:
-    """The category a plain "ya" accepts: the one the question suggested."""
-    return _suggested_category(ctx)
+    """The one category the question suggests: a sure guess, else the shop's own."""
+    guesses = _guesses(ctx)
+    if len(guesses) == 1:
+        return guesses[0]
+    return None if guesses else (ctx.env.seller or {}).get("category")
 
 
 def _ask_category(ctx: Ctx) -> Outbound:
@@ -203,16 +204,20 @@ def _ask_category(ctx: Ctx) -> Outbound:
                 Choice("other", t("choice.other_category")),
             ),
         )
+    guesses = _guesses(ctx)
+    if guesses:  # a weak guess: the likely ones first, the whole list one tap away
+        likely = tuple(c for c in category_choices() if c.id in guesses)
+        return say(
+            t("product.category_which"),
+            choices=(*likely, Choice("other", t("choice.other_category"))),
+        )
     return say(t("product.ask_category"), choices=category_choices())
 
 
 def _read_category(msg: Inbound, ctx: Ctx) -> Reading:
     if msg.choice and msg.choice.startswith("suggested:"):
         return Parsed(msg.choice.split(":", 1)[1])
-    suggested = _suggested_category(ctx)
     said = yes_no(ctx)
-    if suggested and said is True:
-        return Parsed(suggested)
     if msg.choice == "other" or said is False:
         return Clarify(t("product.ask_category"), category_choices())
     return read_category(msg, ctx)
@@ -501,7 +506,7 @@ STEPS = {
             slot="category",
             next="price",
             help=t("product.help.category"),
-            offer=_offered_category,
+            offer=_suggested_category,
         ),
         Step(
             "price",

@@ -98,7 +98,6 @@ def add_product(app: App, chat: Chat) -> None:
     chat.send("20")
     chat.send("1")
     chat.send("250 gram")
-    chat.send("baru")
     chat.choose("Pakai ini")
     chat.send("simpan")
 
