@@ -127,7 +127,7 @@ def test_choosing_another_category_from_the_full_list(app: App, owner: Chat) -> 
     owner.send(photos=(app.media.ingest(images.sharp(seed=61)),))
     owner.send("selesai")
     owner.send("Tas Anyaman Pandan")
-    owner.choose("Pilih lain")
+    owner.choose("Kategori lain")
     assert len(owner.replies[-1].choices) == 14
     owner.send("kerajinan tangan")  # typed label of a button from the list
     assert "Berapa harganya" in owner.last
