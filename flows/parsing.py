@@ -65,7 +65,10 @@ def _read_number(raw: str) -> _Num:
     if "." in raw and "," in raw:
         decimal = "," if raw.rfind(",") > raw.rfind(".") else "."
         thousands = "." if decimal == "," else ","
-        return _Num(float(raw.replace(thousands, "").replace(decimal, ".")))
+        whole, _, cents = raw.rpartition(decimal)
+        if decimal in whole:  # "0.0,0.0": no way to read it
+            return _Num(float("nan"))
+        return _Num(float(whole.replace(thousands, "") + "." + cents))
     for sep in ".,":
         if sep in raw:
             parts = raw.split(sep)
@@ -522,7 +525,8 @@ def _is_multiplier(item: _Item) -> bool:
 @cache
 def _pieces(lex: _Lexicon) -> frozenset[str]:
     words = set(_UNITS) | set(_LINKS) | set(_SOFT_LINKS) | _HALVES | _PREFIXABLE_GROUPS
-    return frozenset(words | (set(lex.bigs) & _WHOLE_BIG_WORDS))
+    counts = set(lex.counts)  # only as the last piece: "dualusin", "limabungkus"
+    return frozenset(words | (set(lex.bigs) & _WHOLE_BIG_WORDS) | counts)
 
 
 def _segment(word: str, lex: _Lexicon) -> list[_Item] | None:
@@ -549,14 +553,18 @@ def _segment(word: str, lex: _Lexicon) -> list[_Item] | None:
     if any(i is None for i in items):
         return None
     found = [i for i in items if i is not None]
+    if found[-1].kind is _K.SOFT and found[-1].text in lex.counts:  # "limasak": 5 sacks
+        found[-1] = _Item(_K.COUNT, 0, _COUNT_WORDS[found[-1].text])
     for here, after in zip(found, [*found[1:], None], strict=True):
         numberish = here.kind in (_K.UNIT, _K.LINK, _K.SOFT, _K.HALF)
-        if numberish and (after is None or not _is_multiplier(after)):
+        if numberish and (after is None or not (_is_multiplier(after) or after.kind is _K.COUNT)):
             if after is None and here.kind is _K.UNIT and len(found) > 2:
                 continue  # "duapuluhlima": a unit may close the word
             return None
-    if not any(_is_multiplier(i) for i in found):
+    if not any(_is_multiplier(i) or i.kind is _K.COUNT for i in found):
         return None
+    if any(i.kind is _K.COUNT for i in found[:-1]):
+        return None  # a count word ends a joined number, if it is in one
     return found
 
 
@@ -647,11 +655,11 @@ class _Reader:
         self.weight = weight
         self.total = 0.0
         self.chunk = 0.0  # below the current big multiplier: "rong atus seket" -> 250
-        self.small: float | None = None
-        self.small_words = False
+        self.small: float | None = None  # the last number, not yet multiplied or added
+        self.small_words = False  # it was said in words ("seket", then "loro": 52)
         self.small_alt: float | None = None
         self.small_fraction = False
-        self.link: float | None = None
+        self.linked = False  # it was a linking form ("rong", "se"): a multiplier must follow
         self.frac = 0.0
         self.last_big = math.inf
         self.prev = False  # the previous item was part of the number
@@ -665,84 +673,60 @@ class _Reader:
         return bool(self.total or self.chunk or self.small is not None or self.frac)
 
     def _pause(self) -> None:
-        if self.link is not None:
-            self.failed = True
         if self._has_value():
             self.interrupted = True
         self.prev = False
 
     def _base(self) -> float | None:
-        if self.link is not None:
-            base, self.link = self.link, None
-            return base
         if self.small is not None and self.prev:
-            base, self.small = self.small, None
+            base, self.small, self.linked = self.small, None, False
             return base
         return None
 
-    def _start(self) -> bool:
-        """A number item begins; False when it cannot belong to the amount so far."""
-        if self.interrupted or self.link is not None:
-            return False
-        self.numeric = True
-        return True
+    def _clear_small(self) -> None:
+        self.small, self.small_alt, self.linked = None, None, False
+        self.small_words = self.small_fraction = False
 
     def step(self, item: _Item) -> None:
         kind = item.kind
-        if kind in (_K.NUM, _K.UNIT):
+        if self.linked and kind not in _MULTIPLYING and kind is not _K.COUNT:
+            self.failed = True  # "rong" with no multiplier after it
+        elif kind in (_K.NUM, _K.UNIT):
             self._number(item)
         elif kind in (_K.LINK, _K.SOFT):
-            if not self._start() or self.small is not None:
-                self.failed = True
-            self.link = item.value
+            self._link(item)
         elif kind is _K.HALF:
-            if not self._start() or self.frac:
+            if self.interrupted or self.frac:
                 self.failed = True
-            self.frac = 0.5
-        elif kind in (_K.TENS, _K.TEENS, _K.TWEENS):
-            base = self._base()
-            if base is None or base != int(base) or not 1 <= base <= 9 or self.chunk % 100:
-                self.failed = True
-                return
-            offset = {_K.TENS: 0.0, _K.TEENS: 10.0, _K.TWEENS: 20.0}[kind]
-            self.chunk += base * 10 if kind is _K.TENS else offset + base
-        elif kind is _K.HUNDREDS:
-            base = self._base()
-            if base is None or not 0 < base < 100 or self.chunk or self.frac:
-                self.failed = True
-                return
-            self.chunk = base * 100
-        elif kind is _K.QUARTER:
-            base = self._base()
-            if base not in (1, 2, 3) or self.frac:
-                self.failed = True
-                return
-            self.frac = base / 4
-        elif kind is _K.TENGAH:
-            if self.link != 1 or self.frac:
-                self.failed = True
-                return
-            self.link, self.frac = None, 0.5
+            self.frac, self.prev, self.numeric = 0.5, True, True
+        elif kind in (_K.TENS, _K.TEENS, _K.TWEENS, _K.HUNDREDS, _K.QUARTER, _K.TENGAH):
+            self._group(item)
         elif kind is _K.BIG:
             self._big(item)
-            return
         elif kind is _K.COUNT and self.weight:
             self._count()
-            return
-        elif kind is _K.COUNT and self.link is not None:  # "telung bungkus": 3
-            self.small, self.small_words, self.link = self.link, False, None
+        else:  # a word, a symbol, or a count word after a quantity ("telung bungkus": 3)
+            self.linked = False
             self._pause()
-            return
+
+    def _link(self, item: _Item) -> None:
+        if self.interrupted:
+            self.failed = True
+        elif self.small is not None:  # "sewidak rong ewu": 62 thousand
+            if not (self.small_words and self.prev and _fits(self.small, item.value)):
+                self.failed = True
+            self.small += item.value
         else:
-            self._pause()
-            return
-        self.prev = True
+            self.small = item.value
+        self.small_words, self.linked = True, True
+        self.small_alt, self.small_fraction = None, False
+        self.prev = self.numeric = True
 
     def _number(self, item: _Item) -> None:
-        if not self._start():
+        value = item.value
+        if self.interrupted or not math.isfinite(value):  # NaN: digits we cannot read
             self.failed = True
             return
-        value = item.value
         if self.small is not None:
             if (
                 item.kind is _K.NUM
@@ -767,6 +751,32 @@ class _Reader:
             self.small_words = item.kind is _K.UNIT
             self.small_alt = item.alt
             self.small_fraction = item.fraction
+        self.prev = self.numeric = True
+
+    def _group(self, item: _Item) -> None:
+        """puluh, belas, likur, atus, prapat, tengah: they multiply the number before."""
+        kind = item.kind
+        linked_one = self.linked and self.small == 1
+        base = self._base()
+        if base is None or self.frac:
+            self.failed = True
+        elif kind in (_K.TENS, _K.TEENS, _K.TWEENS):
+            if base != int(base) or not 1 <= base <= 9 or self.chunk % 100:
+                self.failed = True
+            offset = {_K.TENS: 0.0, _K.TEENS: 10.0, _K.TWEENS: 20.0}[kind]
+            self.chunk += base * 10 if kind is _K.TENS else offset + base
+        elif kind is _K.HUNDREDS:
+            if not 0 < base < 100 or self.chunk:
+                self.failed = True
+            self.chunk = base * 100
+        elif kind is _K.QUARTER:
+            if base not in (1, 2, 3):
+                self.failed = True
+            self.frac = base / 4
+        else:  # tengah: only "sak tengah", "se tengah"
+            if not linked_one:
+                self.failed = True
+            self.frac = 0.5
         self.prev = True
 
     def _pending(self) -> float | None:
@@ -776,10 +786,8 @@ class _Reader:
 
     def _big(self, item: _Item) -> None:
         factor = item.value
-        if self.link is not None:
-            amount: float | None = self.link
-            self.link = None
-        elif self.prev and (self.small is not None or self.chunk or self.frac):
+        amount: float | None = None  # "ribu" with no number before it, or a word in between
+        if self.prev and (self.small is not None or self.chunk or self.frac):
             amount = self._pending()
             plain = self.small is not None and not self.chunk and not self.frac
             if (
@@ -790,14 +798,12 @@ class _Reader:
                 and (amount or 0) * factor > 500_000
             ):
                 amount = self.small_alt  # "1.250 kg" means 1,25 kg here, not 1,250 kg
-        else:
-            amount = None  # "ribu" with no number before it, or a word in between
         if amount is None or factor >= self.last_big:
             self.failed = True
             return
         self.total += amount * factor
-        self.chunk, self.small, self.frac = 0.0, None, 0.0
-        self.small_alt, self.small_words, self.small_fraction = None, False, False
+        self.chunk, self.frac = 0.0, 0.0
+        self._clear_small()
         self.last_big = factor
         self.mass = self.mass or item.mass
         self.prev = False
@@ -805,16 +811,15 @@ class _Reader:
     def _count(self) -> None:
         """Weight: a count word takes the number before it ("1 pcs 250 gram")."""
         number: float | None = None
-        if self.link is not None:
-            number, self.link = self.link, None
-        elif self.prev and (self.small is not None or self.chunk or self.frac):
+        if self.prev and (self.small is not None or self.chunk or self.frac):
             number = self._pending() or math.nan
-            self.chunk, self.small, self.frac = 0.0, None, 0.0
+            self.chunk, self.frac = 0.0, 0.0
+            self._clear_small()
         self.counts.append(number)
         self._pause()
 
     def finish(self) -> _Reading | None:
-        if self.failed or self.link is not None or not self.numeric:
+        if self.failed or self.linked or not self.numeric:
             return None
         rest = self._pending()
         if rest is None:
