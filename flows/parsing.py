@@ -56,7 +56,7 @@ _TOKEN_RE = re.compile(
     r"(?P<frac>\d+\s*/\s*\d+)"
     r"|(?P<num>\d+(?:[.,]\d+)*)"
     r"|(?P<word>[a-z]+)"
-    r"|(?P<sym>[-–—~+±])"
+    r"|(?P<sym>[-–—~+±/@])"
 )
 
 
@@ -477,7 +477,11 @@ class _Lexicon:
     mass: frozenset[str] = frozenset()
 
 
-_PRICE = _Lexicon(_PRICE_BIGS, frozenset())
+# In a price a count or a measure only says what the price is for ("25rb/pcs"); a number
+# before one is a second amount ("25rb 3 pcs", "25rb 2 kg") and makes the price unsure.
+_PRICE = _Lexicon(
+    _PRICE_BIGS, frozenset(set(_COUNT_WORDS) | set(_WEIGHT_UNITS) | _NOT_WEIGHT) - {"m"}
+)
 _QUANTITY = _Lexicon(_QUANTITY_BIGS, frozenset(set(_COUNT_WORDS) - set(_PACKING)))
 _WEIGHT = _Lexicon(_WEIGHT_BIGS, frozenset(_COUNT_WORDS), frozenset(_WEIGHT_UNITS))
 
@@ -514,7 +518,7 @@ def _simple(word: str, lex: _Lexicon) -> _Item | None:
     if word == _TENGAH:
         return _Item(_K.TENGAH, 0, word)
     if word in lex.counts:
-        return _Item(_K.COUNT, 0, _COUNT_WORDS[word])
+        return _Item(_K.COUNT, 0, _COUNT_WORDS.get(word, word))
     return _big(word, lex)
 
 
@@ -651,8 +655,9 @@ class _Reader:
     multiplier with no number before it, a linking form with no multiplier after it.
     """
 
-    def __init__(self, weight: bool = False) -> None:
+    def __init__(self, weight: bool = False, price: bool = False) -> None:
         self.weight = weight
+        self.price = price
         self.total = 0.0
         self.chunk = 0.0  # below the current big multiplier: "rong atus seket" -> 250
         self.small: float | None = None  # the last number, not yet multiplied or added
@@ -705,6 +710,8 @@ class _Reader:
             self._big(item)
         elif kind is _K.COUNT and self.weight:
             self._count()
+        elif kind is _K.COUNT and self.price and self.prev:
+            self.failed = True  # "25rb 3 pcs": the price of three, or of one?
         else:  # a word, a symbol, or a count word after a quantity ("telung bungkus": 3)
             self.linked = False
             self._pause()
@@ -831,8 +838,8 @@ class _Reader:
         return _Reading(self.total + rest, self.mass, self.counts)
 
 
-def _read(items: list[_Item], weight: bool = False) -> _Reading | None:
-    reader = _Reader(weight)
+def _read(items: list[_Item], weight: bool = False, price: bool = False) -> _Reading | None:
+    reader = _Reader(weight, price)
     for item in items:
         reader.step(item)
         if reader.failed:
@@ -880,6 +887,17 @@ def _positive_int(value: float | None) -> int | None:
 # --- public parsers ------------------------------------------------------------------------
 
 
+def _per_one(items: list[_Item]) -> list[_Item]:
+    """Drop 'one of' before a unit in a price: '25rb sekilo', '1 pcs 10rb', '25rb / 1 kg'."""
+    out: list[_Item] = []
+    for item in items:
+        one = out and out[-1].kind in (_K.NUM, _K.UNIT, _K.SOFT) and out[-1].value == 1
+        if item.kind is _K.COUNT and one and not out[-1].fraction:
+            out.pop()
+        out.append(item)
+    return out
+
+
 _UNSURE_PRICE = {"m"}  # "25m": juta to some, miliar to others
 
 
@@ -892,7 +910,7 @@ def parse_price(text: str) -> int | None:
     tokens = _prepared(cleaned)
     if tokens is None or any(isinstance(t, _Word) and t.text in _UNSURE_PRICE for t in tokens):
         return None
-    reading = _read(_items(tokens, _PRICE))
+    reading = _read(_per_one(_items(tokens, _PRICE)), price=True)
     return _positive_int(reading.value if reading else None)
 
 

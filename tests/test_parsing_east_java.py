@@ -61,6 +61,12 @@ from flows.regions import RegencyMatch, match_regency, regency_match
         ("duapuluh ribu", 20_000),
         ("dua ribu setengah", 2_500),
         ("Rp 25.000", 25_000),
+        # the price of one of something
+        ("25rb sekilo", 25_000),
+        ("10rb sebungkus", 10_000),
+        ("Rp 25.000 / 1 kg", 25_000),
+        ("1 pcs 10rb", 10_000),
+        ("25rb/pcs", 25_000),
     ],
 )
 def test_price_in_javanese_and_madurese(text: str, rupiah: int) -> None:
@@ -81,6 +87,10 @@ def test_price_in_javanese_and_madurese(text: str, rupiah: int) -> None:
         "harga 25rb diskon 20rb",
         "1 juta dan 500 ribu",
         "25m",  # juta or miliar?
+        "15rb/3pcs",  # the price of three
+        "25rb 3 pcs",  # was 25,003
+        "25rb 2kg",  # was 25,002
+        "2 pcs 25rb",
         "seratus harga 25",
         "ribuan",
     ],
