@@ -18,9 +18,10 @@ from functools import cache
 
 import phonenumbers
 
-from flows.regions import match_regency
+from flows.regions import RegencyMatch, match_regency, regency_match
 
 __all__ = [
+    "RegencyMatch",
     "count_unit",
     "match_regency",
     "parse_phone",
@@ -28,6 +29,7 @@ __all__ = [
     "parse_quantity",
     "parse_weight_grams",
     "parse_yes_no",
+    "regency_match",
 ]
 
 # --- tokens --------------------------------------------------------------------------
@@ -533,9 +535,8 @@ def _pieces(lex: _Lexicon) -> frozenset[str]:
     return frozenset(words | (set(lex.bigs) & _WHOLE_BIG_WORDS) | counts)
 
 
-def _segment(word: str, lex: _Lexicon) -> list[_Item] | None:
-    """Split a joined number: "duapuluh", "rongewu", "limangatus", "paebu"."""
-    pieces = _pieces(lex)
+def _split(word: str, pieces: frozenset[str]) -> tuple[str, ...] | None:
+    """`word` as the fewest lexicon pieces, or None."""
 
     @cache
     def split(start: int) -> tuple[str, ...] | None:
@@ -543,33 +544,44 @@ def _segment(word: str, lex: _Lexicon) -> list[_Item] | None:
             return ()
         best: tuple[str, ...] | None = None
         for end in range(len(word), start + 1, -1):
-            head = word[start:end]
-            if head in pieces:
-                rest = split(end)
-                if rest is not None and (best is None or len(rest) + 1 < len(best)):
-                    best = (head, *rest)
+            rest = split(end) if word[start:end] in pieces else None
+            if rest is not None and (best is None or len(rest) + 1 < len(best)):
+                best = (word[start:end], *rest)
         return best
 
-    parts = split(0)
+    return split(0)
+
+
+def _joined_number(items: list[_Item]) -> bool:
+    """Whether pieces make a number: each number piece before a multiplier (or a count
+    word at the end), and a unit only closing it ("duapuluhlima")."""
+    if any(i.kind is _K.COUNT for i in items[:-1]):
+        return False
+    if not any(_is_multiplier(i) or i.kind is _K.COUNT for i in items):
+        return False
+    for n, here in enumerate(items):
+        after = items[n + 1] if n + 1 < len(items) else None
+        if here.kind not in (_K.UNIT, _K.LINK, _K.SOFT, _K.HALF):
+            continue
+        if after is not None and (_is_multiplier(after) or after.kind is _K.COUNT):
+            continue
+        if not (after is None and here.kind is _K.UNIT and len(items) > 2):
+            return False
+    return True
+
+
+def _segment(word: str, lex: _Lexicon) -> list[_Item] | None:
+    """Split a joined number: "duapuluh", "rongewu", "limangatus", "paebu", "dualusin"."""
+    parts = _split(word, _pieces(lex))
     if not parts or len(parts) < 2:
         return None
     items = [_simple(p, lex) for p in parts]
-    if any(i is None for i in items):
-        return None
     found = [i for i in items if i is not None]
+    if len(found) < len(items):
+        return None
     if found[-1].kind is _K.SOFT and found[-1].text in lex.counts:  # "limasak": 5 sacks
         found[-1] = _Item(_K.COUNT, 0, _COUNT_WORDS[found[-1].text])
-    for here, after in zip(found, [*found[1:], None], strict=True):
-        numberish = here.kind in (_K.UNIT, _K.LINK, _K.SOFT, _K.HALF)
-        if numberish and (after is None or not (_is_multiplier(after) or after.kind is _K.COUNT)):
-            if after is None and here.kind is _K.UNIT and len(found) > 2:
-                continue  # "duapuluhlima": a unit may close the word
-            return None
-    if not any(_is_multiplier(i) or i.kind is _K.COUNT for i in found):
-        return None
-    if any(i.kind is _K.COUNT for i in found[:-1]):
-        return None  # a count word ends a joined number, if it is in one
-    return found
+    return found if _joined_number(found) else None
 
 
 def _classify(word: str, lex: _Lexicon) -> list[_Item]:
@@ -606,24 +618,32 @@ def _items(tokens: list[_Token], lex: _Lexicon) -> list[_Item]:
             items.append(_Item(_K.SYM, 0, tok.text))
     out: list[_Item] = []
     for i, item in enumerate(items):
-        if item.kind is _K.WORD and item.text == "an" and out:  # "500an gr", "25rb-an"
-            dash = out[-1].kind is _K.SYM and out[-1].text == "-" and len(out) > 1
-            before = out[-2] if dash else out[-1]
-            if before.kind in (_K.NUM, _K.BIG):
-                if dash:
-                    out.pop()
-                continue
-        nxt = items[i + 1] if i + 1 < len(items) else None
-        links = nxt is not None and (
-            _is_multiplier(nxt) or (nxt.kind is _K.COUNT and bool(lex.counts))
-        )
-        if item.kind is _K.SOFT and not links:
-            if item.text in lex.counts:  # "2 sak": sacks
-                item = _Item(_K.COUNT, 0, _COUNT_WORDS[item.text])
-            else:
-                item = _Item(_K.WORD, 0, item.text)
-        out.append(item)
+        if not _about(out, item):
+            out.append(_soft(item, items[i + 1] if i + 1 < len(items) else None, lex))
     return out
+
+
+def _about(out: list[_Item], item: _Item) -> bool:
+    """Drop '-an' after a number ("500an gr", "25rb-an": about so much); True if dropped."""
+    if item.kind is not _K.WORD or item.text != "an" or not out:
+        return False
+    dash = out[-1].kind is _K.SYM and out[-1].text == "-" and len(out) > 1
+    if (out[-2] if dash else out[-1]).kind not in (_K.NUM, _K.BIG):
+        return False
+    if dash:
+        out.pop()
+    return True
+
+
+def _soft(item: _Item, nxt: _Item | None, lex: _Lexicon) -> _Item:
+    """A soft linking form is a number only before a multiplier: "sak kilo" but "2 sak"."""
+    if item.kind is not _K.SOFT:
+        return item
+    if nxt is not None and (_is_multiplier(nxt) or (nxt.kind is _K.COUNT and bool(lex.counts))):
+        return item
+    if item.text in lex.counts:  # "2 sak": sacks
+        return _Item(_K.COUNT, 0, _COUNT_WORDS[item.text])
+    return _Item(_K.WORD, 0, item.text)
 
 
 # --- reading an amount ----------------------------------------------------------------------
