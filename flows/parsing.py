@@ -826,7 +826,10 @@ class _Reader:
             ):
                 amount = self.small_alt  # "1.250 kg" means 1,25 kg here, not 1,250 kg
         if amount is None or factor >= self.last_big:
-            self.failed = True
+            self.failed = True  # no number before it, or "500 ribu 1 juta"
+            return
+        if self.total and amount * factor >= self.last_big:
+            self.failed = True  # "1 kg = 1000 gr", "1 juta 1500 ribu": not one amount
             return
         self.total += amount * factor
         self.chunk, self.frac = 0.0, 0.0

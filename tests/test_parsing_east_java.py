@@ -91,6 +91,7 @@ def test_price_in_javanese_and_madurese(text: str, rupiah: int) -> None:
         "25rb 3 pcs",  # was 25,003
         "25rb 2kg",  # was 25,002
         "2 pcs 25rb",
+        "1 juta 1500 ribu",
         "seratus harga 25",
         "ribuan",
     ],
@@ -232,6 +233,7 @@ def test_weight_in_javanese_and_per_unit(text: str, grams: int) -> None:
         "telong kilo",  # a typo is not one kilo
         "500gr x 2",
         "500gr/1kg",
+        "1 kg = 1000 gr",  # was 2,000
     ],
 )
 def test_weight_is_not_a_count(text: str) -> None:
