@@ -19,9 +19,10 @@ from functools import cache
 import phonenumbers
 
 from flows.lexicon import normalize, words
-from flows.regions import match_regency
+from flows.regions import RegencyMatch, match_regency, regency_match
 
 __all__ = [
+    "RegencyMatch",
     "count_unit",
     "match_regency",
     "parse_phone",
@@ -29,6 +30,7 @@ __all__ = [
     "parse_quantity",
     "parse_weight_grams",
     "parse_yes_no",
+    "regency_match",
 ]
 
 # --- tokens --------------------------------------------------------------------------
@@ -57,7 +59,7 @@ _TOKEN_RE = re.compile(
     r"(?P<frac>\d+\s*/\s*\d+)"
     r"|(?P<num>\d+(?:[.,]\d+)*)"
     r"|(?P<word>[a-z]+)"
-    r"|(?P<sym>[-–—~+±])"
+    r"|(?P<sym>[-–—~+±/@])"
 )
 
 
@@ -66,7 +68,10 @@ def _read_number(raw: str) -> _Num:
     if "." in raw and "," in raw:
         decimal = "," if raw.rfind(",") > raw.rfind(".") else "."
         thousands = "." if decimal == "," else ","
-        return _Num(float(raw.replace(thousands, "").replace(decimal, ".")))
+        whole, _, cents = raw.rpartition(decimal)
+        if decimal in whole:  # "0.0,0.0": no way to read it
+            return _Num(float("nan"))
+        return _Num(float(whole.replace(thousands, "") + "." + cents))
     for sep in ".,":
         if sep in raw:
             parts = raw.split(sep)
@@ -475,7 +480,11 @@ class _Lexicon:
     mass: frozenset[str] = frozenset()
 
 
-_PRICE = _Lexicon(_PRICE_BIGS, frozenset())
+# In a price a count or a measure only says what the price is for ("25rb/pcs"); a number
+# before one is a second amount ("25rb 3 pcs", "25rb 2 kg") and makes the price unsure.
+_PRICE = _Lexicon(
+    _PRICE_BIGS, frozenset(set(_COUNT_WORDS) | set(_WEIGHT_UNITS) | _NOT_WEIGHT) - {"m"}
+)
 _QUANTITY = _Lexicon(_QUANTITY_BIGS, frozenset(set(_COUNT_WORDS) - set(_PACKING)))
 _WEIGHT = _Lexicon(_WEIGHT_BIGS, frozenset(_COUNT_WORDS), frozenset(_WEIGHT_UNITS))
 
@@ -512,7 +521,7 @@ def _simple(word: str, lex: _Lexicon) -> _Item | None:
     if word == _TENGAH:
         return _Item(_K.TENGAH, 0, word)
     if word in lex.counts:
-        return _Item(_K.COUNT, 0, _COUNT_WORDS[word])
+        return _Item(_K.COUNT, 0, _COUNT_WORDS.get(word, word))
     return _big(word, lex)
 
 
@@ -523,12 +532,12 @@ def _is_multiplier(item: _Item) -> bool:
 @cache
 def _pieces(lex: _Lexicon) -> frozenset[str]:
     words = set(_UNITS) | set(_LINKS) | set(_SOFT_LINKS) | _HALVES | _PREFIXABLE_GROUPS
-    return frozenset(words | (set(lex.bigs) & _WHOLE_BIG_WORDS))
+    counts = set(lex.counts)  # only as the last piece: "dualusin", "limabungkus"
+    return frozenset(words | (set(lex.bigs) & _WHOLE_BIG_WORDS) | counts)
 
 
-def _segment(word: str, lex: _Lexicon) -> list[_Item] | None:
-    """Split a joined number: "duapuluh", "rongewu", "limangatus", "paebu"."""
-    pieces = _pieces(lex)
+def _split(word: str, pieces: frozenset[str]) -> tuple[str, ...] | None:
+    """`word` as the fewest lexicon pieces, or None."""
 
     @cache
     def split(start: int) -> tuple[str, ...] | None:
@@ -536,29 +545,44 @@ def _segment(word: str, lex: _Lexicon) -> list[_Item] | None:
             return ()
         best: tuple[str, ...] | None = None
         for end in range(len(word), start + 1, -1):
-            head = word[start:end]
-            if head in pieces:
-                rest = split(end)
-                if rest is not None and (best is None or len(rest) + 1 < len(best)):
-                    best = (head, *rest)
+            rest = split(end) if word[start:end] in pieces else None
+            if rest is not None and (best is None or len(rest) + 1 < len(best)):
+                best = (word[start:end], *rest)
         return best
 
-    parts = split(0)
+    return split(0)
+
+
+def _joined_number(items: list[_Item]) -> bool:
+    """Whether pieces make a number: each number piece before a multiplier (or a count
+    word at the end), and a unit only closing it ("duapuluhlima")."""
+    if any(i.kind is _K.COUNT for i in items[:-1]):
+        return False
+    if not any(_is_multiplier(i) or i.kind is _K.COUNT for i in items):
+        return False
+    for n, here in enumerate(items):
+        after = items[n + 1] if n + 1 < len(items) else None
+        if here.kind not in (_K.UNIT, _K.LINK, _K.SOFT, _K.HALF):
+            continue
+        if after is not None and (_is_multiplier(after) or after.kind is _K.COUNT):
+            continue
+        if not (after is None and here.kind is _K.UNIT and len(items) > 2):
+            return False
+    return True
+
+
+def _segment(word: str, lex: _Lexicon) -> list[_Item] | None:
+    """Split a joined number: "duapuluh", "rongewu", "limangatus", "paebu", "dualusin"."""
+    parts = _split(word, _pieces(lex))
     if not parts or len(parts) < 2:
         return None
     items = [_simple(p, lex) for p in parts]
-    if any(i is None for i in items):
-        return None
     found = [i for i in items if i is not None]
-    for here, after in zip(found, [*found[1:], None], strict=True):
-        numberish = here.kind in (_K.UNIT, _K.LINK, _K.SOFT, _K.HALF)
-        if numberish and (after is None or not _is_multiplier(after)):
-            if after is None and here.kind is _K.UNIT and len(found) > 2:
-                continue  # "duapuluhlima": a unit may close the word
-            return None
-    if not any(_is_multiplier(i) for i in found):
+    if len(found) < len(items):
         return None
-    return found
+    if found[-1].kind is _K.SOFT and found[-1].text in lex.counts:  # "limasak": 5 sacks
+        found[-1] = _Item(_K.COUNT, 0, _COUNT_WORDS[found[-1].text])
+    return found if _joined_number(found) else None
 
 
 def _classify(word: str, lex: _Lexicon) -> list[_Item]:
@@ -595,24 +619,32 @@ def _items(tokens: list[_Token], lex: _Lexicon) -> list[_Item]:
             items.append(_Item(_K.SYM, 0, tok.text))
     out: list[_Item] = []
     for i, item in enumerate(items):
-        if item.kind is _K.WORD and item.text == "an" and out:  # "500an gr", "25rb-an"
-            dash = out[-1].kind is _K.SYM and out[-1].text == "-" and len(out) > 1
-            before = out[-2] if dash else out[-1]
-            if before.kind in (_K.NUM, _K.BIG):
-                if dash:
-                    out.pop()
-                continue
-        nxt = items[i + 1] if i + 1 < len(items) else None
-        links = nxt is not None and (
-            _is_multiplier(nxt) or (nxt.kind is _K.COUNT and bool(lex.counts))
-        )
-        if item.kind is _K.SOFT and not links:
-            if item.text in lex.counts:  # "2 sak": sacks
-                item = _Item(_K.COUNT, 0, _COUNT_WORDS[item.text])
-            else:
-                item = _Item(_K.WORD, 0, item.text)
-        out.append(item)
+        if not _about(out, item):
+            out.append(_soft(item, items[i + 1] if i + 1 < len(items) else None, lex))
     return out
+
+
+def _about(out: list[_Item], item: _Item) -> bool:
+    """Drop '-an' after a number ("500an gr", "25rb-an": about so much); True if dropped."""
+    if item.kind is not _K.WORD or item.text != "an" or not out:
+        return False
+    dash = out[-1].kind is _K.SYM and out[-1].text == "-" and len(out) > 1
+    if (out[-2] if dash else out[-1]).kind not in (_K.NUM, _K.BIG):
+        return False
+    if dash:
+        out.pop()
+    return True
+
+
+def _soft(item: _Item, nxt: _Item | None, lex: _Lexicon) -> _Item:
+    """A soft linking form is a number only before a multiplier: "sak kilo" but "2 sak"."""
+    if item.kind is not _K.SOFT:
+        return item
+    if nxt is not None and (_is_multiplier(nxt) or (nxt.kind is _K.COUNT and bool(lex.counts))):
+        return item
+    if item.text in lex.counts:  # "2 sak": sacks
+        return _Item(_K.COUNT, 0, _COUNT_WORDS[item.text])
+    return _Item(_K.WORD, 0, item.text)
 
 
 # --- reading an amount ----------------------------------------------------------------------
@@ -644,15 +676,16 @@ class _Reader:
     multiplier with no number before it, a linking form with no multiplier after it.
     """
 
-    def __init__(self, weight: bool = False) -> None:
+    def __init__(self, weight: bool = False, price: bool = False) -> None:
         self.weight = weight
+        self.price = price
         self.total = 0.0
         self.chunk = 0.0  # below the current big multiplier: "rong atus seket" -> 250
-        self.small: float | None = None
-        self.small_words = False
+        self.small: float | None = None  # the last number, not yet multiplied or added
+        self.small_words = False  # it was said in words ("seket", then "loro": 52)
         self.small_alt: float | None = None
         self.small_fraction = False
-        self.link: float | None = None
+        self.linked = False  # it was a linking form ("rong", "se"): a multiplier must follow
         self.frac = 0.0
         self.last_big = math.inf
         self.prev = False  # the previous item was part of the number
@@ -666,84 +699,62 @@ class _Reader:
         return bool(self.total or self.chunk or self.small is not None or self.frac)
 
     def _pause(self) -> None:
-        if self.link is not None:
-            self.failed = True
         if self._has_value():
             self.interrupted = True
         self.prev = False
 
     def _base(self) -> float | None:
-        if self.link is not None:
-            base, self.link = self.link, None
-            return base
         if self.small is not None and self.prev:
-            base, self.small = self.small, None
+            base, self.small, self.linked = self.small, None, False
             return base
         return None
 
-    def _start(self) -> bool:
-        """A number item begins; False when it cannot belong to the amount so far."""
-        if self.interrupted or self.link is not None:
-            return False
-        self.numeric = True
-        return True
+    def _clear_small(self) -> None:
+        self.small, self.small_alt, self.linked = None, None, False
+        self.small_words = self.small_fraction = False
 
     def step(self, item: _Item) -> None:
         kind = item.kind
-        if kind in (_K.NUM, _K.UNIT):
+        if self.linked and kind not in _MULTIPLYING and kind is not _K.COUNT:
+            self.failed = True  # "rong" with no multiplier after it
+        elif kind in (_K.NUM, _K.UNIT):
             self._number(item)
         elif kind in (_K.LINK, _K.SOFT):
-            if not self._start() or self.small is not None:
-                self.failed = True
-            self.link = item.value
+            self._link(item)
         elif kind is _K.HALF:
-            if not self._start() or self.frac:
+            if self.interrupted or self.frac:
                 self.failed = True
-            self.frac = 0.5
-        elif kind in (_K.TENS, _K.TEENS, _K.TWEENS):
-            base = self._base()
-            if base is None or base != int(base) or not 1 <= base <= 9 or self.chunk % 100:
-                self.failed = True
-                return
-            offset = {_K.TENS: 0.0, _K.TEENS: 10.0, _K.TWEENS: 20.0}[kind]
-            self.chunk += base * 10 if kind is _K.TENS else offset + base
-        elif kind is _K.HUNDREDS:
-            base = self._base()
-            if base is None or not 0 < base < 100 or self.chunk or self.frac:
-                self.failed = True
-                return
-            self.chunk = base * 100
-        elif kind is _K.QUARTER:
-            base = self._base()
-            if base not in (1, 2, 3) or self.frac:
-                self.failed = True
-                return
-            self.frac = base / 4
-        elif kind is _K.TENGAH:
-            if self.link != 1 or self.frac:
-                self.failed = True
-                return
-            self.link, self.frac = None, 0.5
+            self.frac, self.prev, self.numeric = 0.5, True, True
+        elif kind in (_K.TENS, _K.TEENS, _K.TWEENS, _K.HUNDREDS, _K.QUARTER, _K.TENGAH):
+            self._group(item)
         elif kind is _K.BIG:
             self._big(item)
-            return
         elif kind is _K.COUNT and self.weight:
             self._count()
-            return
-        elif kind is _K.COUNT and self.link is not None:  # "telung bungkus": 3
-            self.small, self.small_words, self.link = self.link, False, None
+        elif kind is _K.COUNT and self.price and self.prev:
+            self.failed = True  # "25rb 3 pcs": the price of three, or of one?
+        else:  # a word, a symbol, or a count word after a quantity ("telung bungkus": 3)
+            self.linked = False
             self._pause()
-            return
+
+    def _link(self, item: _Item) -> None:
+        if self.interrupted:
+            self.failed = True
+        elif self.small is not None:  # "sewidak rong ewu": 62 thousand
+            if not (self.small_words and self.prev and _fits(self.small, item.value)):
+                self.failed = True
+            self.small += item.value
         else:
-            self._pause()
-            return
-        self.prev = True
+            self.small = item.value
+        self.small_words, self.linked = True, True
+        self.small_alt, self.small_fraction = None, False
+        self.prev = self.numeric = True
 
     def _number(self, item: _Item) -> None:
-        if not self._start():
+        value = item.value
+        if self.interrupted or not math.isfinite(value):  # NaN: digits we cannot read
             self.failed = True
             return
-        value = item.value
         if self.small is not None:
             if (
                 item.kind is _K.NUM
@@ -768,6 +779,32 @@ class _Reader:
             self.small_words = item.kind is _K.UNIT
             self.small_alt = item.alt
             self.small_fraction = item.fraction
+        self.prev = self.numeric = True
+
+    def _group(self, item: _Item) -> None:
+        """puluh, belas, likur, atus, prapat, tengah: they multiply the number before."""
+        kind = item.kind
+        linked_one = self.linked and self.small == 1
+        base = self._base()
+        if base is None or self.frac:
+            self.failed = True
+        elif kind in (_K.TENS, _K.TEENS, _K.TWEENS):
+            if base != int(base) or not 1 <= base <= 9 or self.chunk % 100:
+                self.failed = True
+            offset = {_K.TENS: 0.0, _K.TEENS: 10.0, _K.TWEENS: 20.0}[kind]
+            self.chunk += base * 10 if kind is _K.TENS else offset + base
+        elif kind is _K.HUNDREDS:
+            if not 0 < base < 100 or self.chunk:
+                self.failed = True
+            self.chunk = base * 100
+        elif kind is _K.QUARTER:
+            if base not in (1, 2, 3):
+                self.failed = True
+            self.frac = base / 4
+        else:  # tengah: only "sak tengah", "se tengah"
+            if not linked_one:
+                self.failed = True
+            self.frac = 0.5
         self.prev = True
 
     def _pending(self) -> float | None:
@@ -777,10 +814,8 @@ class _Reader:
 
     def _big(self, item: _Item) -> None:
         factor = item.value
-        if self.link is not None:
-            amount: float | None = self.link
-            self.link = None
-        elif self.prev and (self.small is not None or self.chunk or self.frac):
+        amount: float | None = None  # "ribu" with no number before it, or a word in between
+        if self.prev and (self.small is not None or self.chunk or self.frac):
             amount = self._pending()
             plain = self.small is not None and not self.chunk and not self.frac
             if (
@@ -791,14 +826,15 @@ class _Reader:
                 and (amount or 0) * factor > 500_000
             ):
                 amount = self.small_alt  # "1.250 kg" means 1,25 kg here, not 1,250 kg
-        else:
-            amount = None  # "ribu" with no number before it, or a word in between
         if amount is None or factor >= self.last_big:
-            self.failed = True
+            self.failed = True  # no number before it, or "500 ribu 1 juta"
+            return
+        if self.total and amount * factor >= self.last_big:
+            self.failed = True  # "1 kg = 1000 gr", "1 juta 1500 ribu": not one amount
             return
         self.total += amount * factor
-        self.chunk, self.small, self.frac = 0.0, None, 0.0
-        self.small_alt, self.small_words, self.small_fraction = None, False, False
+        self.chunk, self.frac = 0.0, 0.0
+        self._clear_small()
         self.last_big = factor
         self.mass = self.mass or item.mass
         self.prev = False
@@ -806,16 +842,15 @@ class _Reader:
     def _count(self) -> None:
         """Weight: a count word takes the number before it ("1 pcs 250 gram")."""
         number: float | None = None
-        if self.link is not None:
-            number, self.link = self.link, None
-        elif self.prev and (self.small is not None or self.chunk or self.frac):
+        if self.prev and (self.small is not None or self.chunk or self.frac):
             number = self._pending() or math.nan
-            self.chunk, self.small, self.frac = 0.0, None, 0.0
+            self.chunk, self.frac = 0.0, 0.0
+            self._clear_small()
         self.counts.append(number)
         self._pause()
 
     def finish(self) -> _Reading | None:
-        if self.failed or self.link is not None or not self.numeric:
+        if self.failed or self.linked or not self.numeric:
             return None
         rest = self._pending()
         if rest is None:
@@ -827,8 +862,8 @@ class _Reader:
         return _Reading(self.total + rest, self.mass, self.counts)
 
 
-def _read(items: list[_Item], weight: bool = False) -> _Reading | None:
-    reader = _Reader(weight)
+def _read(items: list[_Item], weight: bool = False, price: bool = False) -> _Reading | None:
+    reader = _Reader(weight, price)
     for item in items:
         reader.step(item)
         if reader.failed:
@@ -876,6 +911,17 @@ def _positive_int(value: float | None) -> int | None:
 # --- public parsers ------------------------------------------------------------------------
 
 
+def _per_one(items: list[_Item]) -> list[_Item]:
+    """Drop 'one of' before a unit in a price: '25rb sekilo', '1 pcs 10rb', '25rb / 1 kg'."""
+    out: list[_Item] = []
+    for item in items:
+        one = out and out[-1].kind in (_K.NUM, _K.UNIT, _K.SOFT) and out[-1].value == 1
+        if item.kind is _K.COUNT and one and not out[-1].fraction:
+            out.pop()
+        out.append(item)
+    return out
+
+
 _UNSURE_PRICE = {"m"}  # "25m": juta to some, miliar to others
 
 
@@ -888,7 +934,7 @@ def parse_price(text: str) -> int | None:
     tokens = _prepared(cleaned)
     if tokens is None or any(isinstance(t, _Word) and t.text in _UNSURE_PRICE for t in tokens):
         return None
-    reading = _read(_items(tokens, _PRICE))
+    reading = _read(_per_one(_items(tokens, _PRICE)), price=True)
     return _positive_int(reading.value if reading else None)
 
 

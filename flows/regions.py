@@ -301,21 +301,25 @@ def _found(
         regs = _exact("".join(words), " ".join(words), modern)
         if regs is not None:  # old spelling ("Sidoardjo", "Bodjonegoro") is still the name
             return regs, True, kind, hinted
-    area = hinted or province_code
+    return _guess(words, hinted or province_code), False, kind, hinted
+
+
+def _guess(words: list[str], area: str | None) -> list[Regency]:
+    """A name inside a longer sentence, else the closest typo; in `area` when given."""
     windows = [
         words[i : i + n] for n in (3, 2, 1) for i in range(len(words) - n + 1) if len(words) > 1
     ]
     for window in windows:
         regs = _exact("".join(window), " ".join(window))
         if regs and _in(regs, area):
-            return regs, False, kind, hinted
+            return regs
     keys = [k for k, regs in _index().items() if _in(regs, area)]
     best: list[tuple[str, float]] = []
     for candidate in ["".join(words), *("".join(w) for w in windows)]:
         hits = _fuzzy(candidate, keys)
         if hits and (not best or hits[0][1] > best[0][1]):
             best = [h for h in hits if h[1] == hits[0][1]]
-    return [r for name, _ in best for r in _index()[name]], False, kind, hinted
+    return [r for name, _ in best for r in _index()[name]]
 
 
 def regency_match(text: str, province_code: str | None = None) -> RegencyMatch:
