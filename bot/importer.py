@@ -184,7 +184,7 @@ def validate(
                 problem("phone", f"bukan nomor HP Indonesia: {raw['phone'][:30]}")
     regency = None
     if raw.get("regency"):
-        codes = match_regency(raw["regency"], EAST_JAVA)
+        codes = match_regency(raw["regency"], EAST_JAVA) or match_regency(raw["regency"])
         if len(codes) == 1:
             regency = codes[0]
         elif codes:
