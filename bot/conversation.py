@@ -293,7 +293,9 @@ class ConversationRunner:
             elif isinstance(effect, fx.CreateBroadcast):
                 self._apply_broadcast(session, account, effect, now, said)
             elif isinstance(effect, fx.EraseMyData):
-                erase_seller(session, account)
+                photos = erase_seller(session, account)
+                erased = t("account.erased_photos", count=photos) if photos else None
+                said.append(say(erased or t("account.erased_data")))
                 seller = None
             elif isinstance(effect, fx.SetLocale):
                 account.locale = effect.locale

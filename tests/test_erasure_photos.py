@@ -69,7 +69,9 @@ def test_erasing_takes_the_owners_photos_but_not_one_another_seller_sent(
 
     owner.send("/hapus_data")
     owner.choose("Ya, hapus")
-    assert "sudah dihapus" in owner.last
+    assert "sudah dihapus" in owner.text
+    assert "account.erased_photos" in owner.replies[0].msgids  # and says how many photos
+    assert "termasuk 3 foto" in owner.text  # the shared one stays the other seller's
 
     rows, files, uploads = stored(app)
     assert rows == files == {shared}  # the other seller's copy stays, row and file
@@ -133,5 +135,5 @@ def test_photos_a_facilitator_sent_for_the_owners_shop_go_with_it(app: App) -> N
     assert stored(app) == ({sha}, {sha}, {(facilitator.user, sha)})
     owner.send("/hapus_data")
     owner.choose("Ya, hapus")
-    assert "sudah dihapus" in owner.last
+    assert "sudah dihapus" in owner.text
     assert stored(app) == (set(), set(), set())

@@ -189,7 +189,7 @@ def test_my_data_and_erase(app: App, owner: Chat) -> None:
     owner.send("/hapus_data")
     assert "Yakin" in owner.last
     owner.choose("Ya, hapus")
-    assert "sudah dihapus" in owner.last
+    assert "sudah dihapus" in owner.text
     [seller] = sellers(app)
     assert seller.status == "erased"
     assert (seller.owner_name, seller.phone, seller.address, seller.shop_name) == (None,) * 4
