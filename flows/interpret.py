@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rapidfuzz import fuzz
 
@@ -127,6 +127,20 @@ _EXPAND = {
     "kotamadya": "kota",
     "kec": "kecamatan",
 }
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\ufeff]")
+MAX_TEXT = 4096  # longer than any answer; a platform's own limit is about this
+
+
+def cleaned(inbound: Inbound) -> Inbound:
+    """The message without control characters (a NUL cannot be stored) and not too long."""
+    text = inbound.text if isinstance(inbound.text, str) else None
+    if text is not None:
+        text = _CONTROL.sub("", text)[:MAX_TEXT]
+    if text == inbound.text:
+        return inbound
+    return replace(inbound, text=text)
 
 
 def interpret(

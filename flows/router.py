@@ -39,7 +39,7 @@ from flows.facilitator import (
     OWNERS,
     read_code,
 )
-from flows.interpret import Command, GlobalWord, Nothing, Utterance, interpret
+from flows.interpret import Command, GlobalWord, Nothing, Utterance, cleaned, interpret
 from flows.lexicon import MENU, looks_english
 from flows.menu import MENU_FLOW
 from flows.messages import Inbound, Outbound, say, t
@@ -80,6 +80,7 @@ _ROLE_COMMANDS = {
 
 def advance(state: State, inbound: Inbound, env: Env) -> Result:
     """Take one message from a person and decide everything that follows, purely."""
+    inbound = cleaned(inbound)
     flow = FLOWS.get(state.flow or "")
     open_question = flow is not None and state.step is not None
     choices = current_choices(flow, state, env) if flow and open_question else ()
