@@ -29,6 +29,7 @@ from flows.interpret import (
     Yes,
     interpret,
     pick_choice,
+    read_text,
 )
 from flows.lexicon import BACK, CANCEL, EDIT, HELP, SKIP
 from flows.messages import Choice, Inbound, Outbound, Text, say, t
@@ -264,6 +265,11 @@ def current_choices(flow: Flow, state: State, env: Env) -> tuple[Choice, ...]:
     return ask(flow, state, env).choices
 
 
+def _open_step_takes_free_text(flow: Flow, state: State) -> bool:
+    step = flow.steps.get(state.step or "")
+    return bool(step and step.free_text)
+
+
 def takes_free_text(flow: Flow, state: State) -> bool:
     """True when the open question's answer is data (a name): choices must match whole."""
     step = flow.steps.get(state.step or "")
@@ -324,10 +330,14 @@ def _answer(
             state.pending = None
             result.replies.append(ask(flow, state, env))
             return result
-        case Resume(), No():
+        case Resume(), No() | Keyword(kind="restart") | Command(action="opt_in"):
             restarted = begin(flow, env)
             restarted.replies.insert(0, say(t("engine.restarting")))
             return restarted
+        case Resume(), _ if _open_step_takes_free_text(flow, state):
+            state.pending = None  # "maaf baru sempat" is no shop name: ask the question again
+            result.replies.append(ask(flow, state, env))
+            return result
         case EditMenu(), Picked(id=field_id):
             return _open_field(flow, state, env, result, field_id)
         case EditMenu(), _:
@@ -339,13 +349,40 @@ def _answer(
             return result
         case Confirm(), No():
             state.pending = None
-            result.replies.append(say(t("engine.confirm_no"), *ask(flow, state, env).lines))
+            question = ask(flow, state, env)
+            result.replies.append(
+                replace(question, lines=(t("engine.confirm_no"), *question.lines))
+            )
             return result
+        case Confirm(question=question), GlobalWord() | Keyword() | Nothing() if question:
+            result.replies.append(say(t("engine.confirm_again"), question, choices=YES_CHOICES))
+            return result
+        case Confirm(question=question), FreeText() if question:
+            return _answer_while_confirming(flow, state, inbound, said, env, result, question)
         case ((Resume() | Confirm()), _):
             state.pending = None  # they simply answered the question: carry on
     if state.step == SUMMARY:
         return _answer_summary(flow, state, said, env, result)
     return _answer_step(flow, state, inbound, said, env, result)
+
+
+def _answer_while_confirming(
+    flow: Flow,
+    state: State,
+    inbound: Inbound,
+    said: Utterance,
+    env: Env,
+    result: Result,
+    question: Text | str,
+) -> Result:
+    """A new answer replaces the guess; one the step cannot read asks "betul?" again."""
+    step = flow.steps[state.step or flow.first]
+    reading = step.read(inbound, Ctx(state.draft, env, said))
+    if isinstance(reading, Invalid):
+        result.replies.append(say(t("engine.confirm_again"), question, choices=YES_CHOICES))
+        return result
+    state.pending = None
+    return _take_reading(flow, state, step, reading, env, result)
 
 
 def _answer_summary(flow: Flow, state: State, said: Utterance, env: Env, result: Result) -> Result:
@@ -372,7 +409,8 @@ def _answer_step(
             _store(flow, state, step, None, env, result)
             return result
         if step.free_text or not isinstance(_as_yes_no(inbound), No):  # "gak ada": a no
-            result.replies.append(say(t("engine.required"), *ask(flow, state, env).lines))
+            question = ask(flow, state, env)
+            result.replies.append(replace(question, lines=(t("engine.required"), *question.lines)))
             return result
         ctx = Ctx(state.draft, env, No())
     if isinstance(said, Yes) and said.pure and offered is not None:
@@ -424,7 +462,7 @@ def _take_reading(
             state.pending = Options(options)
             result.replies.append(say(question, choices=options))
         case Parsed(value=value, confirm=confirm) if confirm is not None:
-            state.pending = Confirm(value)
+            state.pending = Confirm(value, env.render(confirm))  # kept as text: plain JSON
             result.replies.append(say(confirm, choices=YES_CHOICES))
         case Parsed(value=value, note=note):
             state.pending = None
@@ -533,20 +571,29 @@ def _edit_menu(flow: Flow, state: State, question: Text) -> Outbound:
     return say(question, choices=_field_choices(_editable(flow, state)))
 
 
+_LINKS = {"jadi", "jd", "ke", "menjadi", "dadi", "to"}  # "ubah harga jadi 30rb"
+
+
 def _edit(flow: Flow, state: State, env: Env, result: Result, rest: str) -> Result:
     fields = _editable(flow, state)
     if not fields:
         result.replies += [say(t("engine.edit_nothing_yet")), ask(flow, state, env)]
         return result
-    if rest:
-        picked = pick_choice(rest, _field_choices(fields), env.render)
+    words = rest.split()
+    for n in range(len(words), 0, -1):  # "ubah harga 30rb": the field, then its new value
+        picked = pick_choice(" ".join(words[:n]), _field_choices(fields), env.render)
         if picked is not None:
-            return _open_field(flow, state, env, result, picked)
+            answer = " ".join(
+                words[n:][1:] if words[n:][:1] in ([w] for w in _LINKS) else words[n:]
+            )
+            return _open_field(flow, state, env, result, picked, answer)
     result.replies.append(_edit_menu(flow, state, t("engine.edit_which")))
     return result
 
 
-def _open_field(flow: Flow, state: State, env: Env, result: Result, field_id: str) -> Result:
+def _open_field(
+    flow: Flow, state: State, env: Env, result: Result, field_id: str, answer: str = ""
+) -> Result:
     chosen = next((f for f in _editable(flow, state) if f.id == field_id), None)
     if chosen is None:
         result.replies.append(_edit_menu(flow, state, t("engine.edit_which_again")))
@@ -555,6 +602,9 @@ def _open_field(flow: Flow, state: State, env: Env, result: Result, field_id: st
         state.return_to = state.step  # an earlier answer: come back to this question after
     state.edit_queue = list(chosen.steps[1:])
     _goto(state, chosen.steps[0], record=_after_summary(state))
+    if answer:  # the new value came with the request
+        message = Inbound(user_key="", channel=env.channel, text=answer)
+        return _answer_step(flow, state, message, read_text(answer), env, result)
     result.replies.append(ask(flow, state, env))
     return result
 

@@ -172,6 +172,9 @@ def read_text(
     if command is not None:
         return command
     lex = lexicon()
+    labelled = pick_choice(phrase, choices, render, loose=False) if not phrase.isdigit() else None
+    if labelled is not None:  # the label of a button on screen ("Ubah", "Hapus") wins
+        return _from_choice_id(labelled)
     word = lex.word_class(phrase, GLOBAL_WORDS)
     if word is not None:
         return GlobalWord(word)
@@ -285,4 +288,7 @@ def _close_choice(
 
 
 def _tokens(phrase: str) -> list[str]:
-    return [_EXPAND.get(w, w) for w in phrase.split()]
+    """Words to compare with a label: abbreviations spelled out, "yg" and "kak" left out."""
+    words = [_EXPAND.get(w, w) for w in phrase.split()]
+    softeners = lexicon().words.get("softener", frozenset())
+    return [w for w in words if w not in softeners] or words

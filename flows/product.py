@@ -24,7 +24,7 @@ from flows.engine import (
     said_word,
     yes_no,
 )
-from flows.lexicon import lexicon, normalize, without_lead
+from flows.lexicon import lexicon, normalize, without_lead, words
 from flows.messages import Choice, Grams, Inbound, Money, Outbound, PhotoRef, say, t
 from flows.parsing import count_unit, parse_price, parse_quantity, parse_weight_grams
 from flows.registration import category_choices, read_category
@@ -75,10 +75,10 @@ def _ask_photos(ctx: Ctx) -> Outbound:
 
 
 def _quality_problem(photo: PhotoRef) -> str | None:
+    if photo.dark:  # a dark photo also measures blurry: more light is the tip that helps
+        return "dark"
     if photo.blurry:
         return "blurry"
-    if photo.dark:
-        return "dark"
     if photo.washed_out:
         return "washed_out"
     return None
@@ -170,8 +170,26 @@ def _ask_name(ctx: Ctx) -> Outbound:
     return say(t("product.ask_name"))
 
 
+_PRICE_TAIL = re.compile(
+    r"[\s,;:-]*(?:(?:harga|hrg|rp\.?)\s*\d|\d[\d.,]*\s*(?:rb|ribu|rebu|k|jt|juta|ewu)\b).*$",
+    re.IGNORECASE,
+)
+
+
+def _just_the_name(text: str) -> str:
+    """'keripik pisang 25rb aja' -> 'keripik pisang'; 'sambel pecel, harga 15rb' -> 'sambel pecel'.
+
+    The price and the stock are asked next, so they are not kept in the name.
+    """
+    name = _PRICE_TAIL.sub("", text)
+    head, comma, rest = name.partition(",")
+    if comma and re.search(r"\d|harga|stok|berat", rest, re.IGNORECASE):
+        name = head
+    return name.strip().strip("*\"'").strip()
+
+
 def _read_name(msg: Inbound, ctx: Ctx) -> Reading:
-    name = " ".join(without_lead("name", msg.text or "").split()).strip("*\"'")
+    name = _just_the_name(" ".join(without_lead("name", msg.text or "").split()))
     if len(name) < NAME_MIN:
         return Invalid(t("product.name_too_short"))
     if len(name) > NAME_MAX:
@@ -270,6 +288,8 @@ def _ask_min_order(ctx: Ctx) -> Outbound:
 def _read_min_order(msg: Inbound, ctx: Ctx) -> Reading:
     if msg.choice == "one":
         return Parsed(1)
+    if re.search(r"\brp|\d\s*(rb|ribu|rebu|k|jt)\b|belanja", msg.text or "", re.IGNORECASE):
+        return Invalid(t("product.min_order_is_price"))  # "Rp15.000/pcs" is no count
     quantity = parse_quantity(msg.text or "")
     if quantity is None:
         return Invalid(t("product.min_order_unreadable"))
@@ -292,9 +312,14 @@ def _read_weight(msg: Inbound, ctx: Ctx) -> Reading:
         return Invalid(t("product.weight_unreadable"))
     if grams > WEIGHT_MAX:
         return Invalid(t("product.weight_too_high"))
-    if re.fullmatch(r"\s*\d+([.,]\d+)?\s*", msg.text or ""):
+    if not _MASS_UNIT.search(msg.text or ""):  # "250", "seratus lima puluh": grams, betul?
         return Parsed(grams, confirm=t("product.weight_confirm", weight=Grams(grams)))
     return Parsed(grams)
+
+
+_MASS_UNIT = re.compile(
+    r"(\d|\b)(g|gr|grm|gram|kg|kilo|kilogram|ons|on|ton)\b|\bsekilo|\bseons", re.I
+)
 
 
 def _ask_condition(ctx: Ctx) -> Outbound:
@@ -364,9 +389,11 @@ def _offered_description(ctx: Ctx) -> dict[str, Any]:
 
 
 def _read_description(msg: Inbound, ctx: Ctx) -> Reading:
+    text = (msg.text or "").strip()
     if msg.choice in ("keep_current", "use_draft") or said_word(ctx, "keep"):
         return Parsed(_offered_description(ctx))
-    text = (msg.text or "").strip()
+    if len(text) < 60 and _starts_agreeing(text):  # "iya pake yang itu aja kak"
+        return Parsed(_offered_description(ctx))
     if len(text) < DESCRIPTION_MIN:
         return Invalid(t("product.description_too_short", min=DESCRIPTION_MIN))
     if len(text) > DESCRIPTION_MAX:
@@ -380,6 +407,13 @@ def reopened(data: dict[str, Any], env: Env) -> dict[str, Any]:
     ours = draft.get("description") and draft["description"] == draft_description(Ctx(draft, env))
     draft["description_auto"] = bool(ours)
     return draft
+
+
+def _starts_agreeing(text: str) -> bool:
+    """A short reply that begins with yes or "pakai": about the offered text, not one."""
+    first = normalize(text).split()[:2]
+    agreeing = words("yes") | words("keep")
+    return bool(first) and (first[0] in agreeing or " ".join(first) in agreeing)
 
 
 def _derived(ctx: Ctx) -> dict[str, Any]:
@@ -531,6 +565,7 @@ STEPS = {
             slot="min_order",
             next="weight",
             help=t("product.help.min_order"),
+            optional=True,
         ),
         Step(
             "weight",
@@ -639,7 +674,7 @@ def _read_more(msg: Inbound, ctx: Ctx) -> Reading:
     said = yes_no(ctx)
     if said is True:
         return Parsed({"more": True})
-    if said is False:
+    if said is False or said_word(ctx, "done") or said_word(ctx, "later"):
         return Parsed({"more": False})
     return Invalid(t("product.ask_more_unclear"))
 

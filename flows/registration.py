@@ -83,11 +83,11 @@ def _read_consent(msg: Inbound, ctx: Ctx) -> Reading:
 
 
 def _offered_name(ctx: Ctx) -> str | None:
-    """The channel's profile name, offered when it looks like a person's name."""
+    """The channel's profile name (without emoji), offered when it looks like a person's."""
     if ctx.draft.get("assisted"):  # a facilitator's own name is not the owner's
         return None
-    profile = _clean(ctx.env.profile_name)
-    if not profile or not _valid_person_name(profile):
+    profile = _clean(re.sub(r"[^\w\s.'-]", " ", ctx.env.profile_name or ""))
+    if not profile or not _valid_person_name(profile) or _NOT_A_PERSON.search(profile):
         return None
     return profile.title() if profile.islower() or profile.isupper() else profile
 
@@ -111,11 +111,31 @@ def _valid_person_name(name: str) -> bool:
     )
 
 
+_HONORIFICS = re.compile(r"^(?:pak|bu|bapak|ibu|mas|mbak|mba|kak|cak|ning)\.?\s+(?=\S+\s+\S)", re.I)
+_NOT_A_PERSON = re.compile(
+    r"\b(toko|warung|shop|store|olshop|ud|cv|pt|jual|jualan|official)\b", re.I
+)
+
+
+def _person_name(text: str) -> str:
+    """The name in what was typed: no "nama saya", no "Pak", nothing after a comma clause.
+
+    'nama saya Bu Siti Rahayu, jualan tas rajut' -> 'Siti Rahayu'; 'Sri Wahyuni, S.Pd' stays.
+    """
+    name = _clean(without_lead("owner_name", text))
+    head, comma, rest = name.partition(",")
+    if comma and len(rest.split()) >= 2:
+        name = head.strip()
+    return _HONORIFICS.sub("", name)
+
+
 def _read_owner_name(msg: Inbound, ctx: Ctx) -> Reading:
-    typed = _clean(without_lead("owner_name", msg.text or ""))
+    typed = _person_name(msg.text or "")
     name = (_offered_name(ctx) or "") if msg.choice == "profile" else typed
     if not name:
         return Invalid(t("reg.owner_name_missing"))
+    if len(name.split()) > 5:
+        return Invalid(t("reg.owner_name_sentence"))
     if len(name) > 100:
         return Invalid(t("reg.owner_name_too_long"))
     if not _valid_person_name(name):
@@ -150,11 +170,8 @@ def _ask_phone(ctx: Ctx) -> Outbound:
 
 
 def _read_phone(msg: Inbound, ctx: Ctx) -> Reading:
-    if msg.contact_phone:
-        phone = parse_phone(msg.contact_phone)
-        if phone:
-            return Parsed({"phone": phone, "phone_verified": True})
-    phone = parse_phone(msg.text or "")
+    # Only the channel vouches for a number: a shared card may be someone else's.
+    phone = parse_phone(msg.contact_phone or "") or parse_phone(msg.text or "")
     if phone:
         return Parsed({"phone": phone, "phone_verified": phone == ctx.env.known_phone})
     return Invalid(t("reg.phone_invalid"))
@@ -186,10 +203,19 @@ def _ask_shop_name(ctx: Ctx) -> Outbound:
     return say(t("fac.ask_shop_name") if ctx.draft.get("assisted") else t("reg.ask_shop_name"))
 
 
+def _shop_name(text: str) -> str:
+    """'toko berkah, jual sembako di sidoarjo' -> 'Toko Berkah'; capitals as typed if any."""
+    name = _clean(without_lead("shop_name", text)).strip("*\"'")
+    head, comma, rest = name.partition(",")
+    if comma and len(rest.split()) >= 2:
+        name = head.strip()
+    return name.title() if name.islower() else name
+
+
 def _read_shop_name(msg: Inbound, ctx: Ctx) -> Reading:
     if msg.choice and msg.choice.startswith("shop:"):
         return Parsed(msg.choice[5:])
-    name = _clean(without_lead("shop_name", msg.text or "")).strip("*\"'")
+    name = _shop_name(msg.text or "")
     if len(name) < 3:
         return Invalid(t("reg.shop_name_too_short"))
     if len(name) > 60:
@@ -290,8 +316,14 @@ def _read_district(msg: Inbound, ctx: Ctx) -> Reading:
     if codes:
         options = tuple(Choice(c, (district(c) or district(codes[0])).name) for c in codes)  # type: ignore[union-attr]
         return Clarify(t("engine.pick_one"), options)
+    example = next(iter(districts_by_regency().get(regency_code, [])), None)
     return Invalid(
-        t("reg.district_unknown", place=_clean(msg.text)[:40], regency=regency_label(regency_code))
+        t(
+            "reg.district_unknown",
+            place=_clean(msg.text)[:40],
+            regency=regency_label(regency_code),
+            example=example.name if example else "-",
+        )
     )
 
 
@@ -310,7 +342,17 @@ def _read_address(msg: Inbound, ctx: Ctx) -> Reading:
         return Invalid(t("reg.address_too_short"), keep=keep)
     if len(address) > 300:
         return Invalid(t("reg.address_too_long"), keep=keep)
+    if not _ADDRESS_MARK.search(address):  # "kan udah kirim lokasi td" is no address
+        return Parsed(address, confirm=t("reg.address_confirm", address=address))
     return Parsed(address)
+
+
+# A street, a number, a neighbourhood or a village: what an address has somewhere.
+_ADDRESS_MARK = re.compile(
+    r"\d|\b(jl|jln|jalan|gg|gang|rt|rw|dusun|dsn|desa|ds|kel|kelurahan|kec|perum|perumahan|"
+    r"blok|kampung|kp|komplek|komp|ruko|pasar|dukuh|lingkungan|lk|krajan|no)\b",
+    re.IGNORECASE,
+)
 
 
 def _ask_nib(ctx: Ctx) -> Outbound:
@@ -322,6 +364,8 @@ def _read_nib(msg: Inbound, ctx: Ctx) -> Reading:
     if yes_no(ctx) is False:
         return Parsed(None)
     digits = re.sub(r"[\s.\-]", "", msg.text or "")
+    if not digits.isdigit():  # "nib saya 9120 1234 5678 9": the digits in it
+        digits = "".join(re.findall(r"\d", msg.text or "")) or digits
     if digits.isdigit() and len(digits) == 13:
         return Parsed(digits)
     if digits.isdigit():

@@ -39,7 +39,7 @@ from flows.facilitator import (
     OWNERS,
     read_code,
 )
-from flows.interpret import Command, GlobalWord, Nothing, Utterance, cleaned, interpret
+from flows.interpret import Command, GlobalWord, Nothing, Utterance, Yes, cleaned, interpret
 from flows.lexicon import MENU, looks_english
 from flows.menu import MENU_FLOW
 from flows.messages import Inbound, Outbound, say, t
@@ -134,6 +134,9 @@ def _shortcut(state: State, said: Utterance, env: Env) -> Result | None:
                 result.replies.append(ask(FLOWS[state.flow], state, env))
             return result
         case Command(action="register") if not env.registered and state.flow != REGISTRATION.id:
+            parked = state.draft.get(PARKED)
+            if parked and parked["flow"] == REGISTRATION.id:  # from the menu: where they were
+                return _unpark(Result(state), parked, env)
             return _open(REGISTRATION, env, welcome=True)
         case GlobalWord(kind="edit", rest=rest) if (
             rest and env.registered and (state.flow in (None, MENU_FLOW.id))
@@ -150,7 +153,7 @@ def _continue(state: State, inbound: Inbound, said: Utterance, env: Env) -> Resu
             return _open(REGISTRATION, env, welcome=True, english=looks_english(inbound.text))
         home = HELPING if env.acting_for else MENU_FLOW
         opened = begin(home, env, {PARKED: _park(state)})
-        opened.effects.extend(_keep_unfinished_product(state))
+        opened.effects.extend(_keep_unfinished_product(state, env))
         return _finish_open(opened, env)
     flow = FLOWS.get(state.flow, MENU_FLOW)
     refused = _refuse_role(flow.id, env)
@@ -159,14 +162,18 @@ def _continue(state: State, inbound: Inbound, said: Utterance, env: Env) -> Resu
     if state.step is None:
         return _finish_open(begin(flow, env, state.draft), env)
     if is_paused(state, env) and not isinstance(state.pending, Resume):
+        if isinstance(said, Yes) and said.pure:  # "lanjut" after a pause: go on at once
+            state.updated_at = env.now
+            return Result(state, [ask(flow, state, env)])
         state.pending = Resume()
         state.updated_at = env.now
         return Result(state, [say(flow.resume_question, choices=RESUME_CHOICES)])
-    parked = state.draft.get(PARKED)
+    parked: dict[str, Any] | None = state.draft.get(PARKED)
     result = advance_flow(flow, state, inbound, env, said)
     erased = any(isinstance(e, EraseMyData) for e in result.effects)
-    if result.state.flow is None and parked and not erased:
-        return _unpark(result, parked, env)
+    back_to_parked = parked and result.state.flow in (None, parked["flow"])
+    if parked and back_to_parked and result.state.step is None and not erased:
+        return _unpark(result, parked, env)  # "Daftar toko" from the menu: where they were
     return _finish_open(result, env)
 
 
@@ -203,12 +210,19 @@ def _fix_product(env: Env, rest: str) -> Result | None:
     return Result(state, [ask(PRODUCT, state, env)])
 
 
-def _keep_unfinished_product(state: State) -> list[SaveProductDraft]:
-    """Leaving a product half-way keeps it as a draft that 'Produk saya' can continue."""
+def _keep_unfinished_product(state: State, env: Env) -> list[SaveProductDraft]:
+    """Leaving a new product half-way keeps it as a draft that 'Produk saya' can continue.
+
+    Leaving the edit of a listed product keeps the listing as it was: nothing is saved.
+    """
     if state.flow != PRODUCT.id or not state.draft.get("photos"):
         return []
+    product_id = state.draft.get("product_id")
+    listed = next((p for p in env.products if p.get("id") == product_id), None)
+    if listed is not None and listed.get("status") != "draft":
+        return []
     data = {key: state.draft.get(key) for key in PRODUCT_FIELDS}
-    return [SaveProductDraft(data, product_id=state.draft.get("product_id"))]
+    return [SaveProductDraft(data, product_id=product_id)]
 
 
 def _park(state: State) -> dict[str, Any] | None:
@@ -218,6 +232,8 @@ def _park(state: State) -> dict[str, Any] | None:
 
 
 def _side_flow(flow: Flow, state: State, env: Env) -> Result:
+    if state.flow == flow.id:  # asked again while it is open: the same question again
+        return Result(state, [ask(flow, state, env)] if state.step else [])
     return begin(flow, env, {PARKED: _park(state)})
 
 
@@ -289,7 +305,7 @@ def _role_command(state: State, env: Env, action: str) -> Result:
     if refused is not None:
         return Result(state, [refused])
     opened = begin(flow, env)
-    opened.effects.extend(_keep_unfinished_product(state))
+    opened.effects.extend(_keep_unfinished_product(state, env))
     if flow is ASSISTED and env.acting_for:
         opened.effects.append(ActFor(None))  # a new owner: stop working on the last one
     return opened

@@ -19,6 +19,7 @@ class Confirm:
     """A guessed answer waits for "betul?" before it is stored."""
 
     value: Any
+    question: str | None = None  # asked again (as rendered) if the answer is neither yes nor no
 
 
 @dataclass(frozen=True)
@@ -49,8 +50,8 @@ def pending_to_json(pending: Pending | None) -> dict[str, Any] | None:
             return None
         case Resume():
             return {"kind": "resume"}
-        case Confirm(value):
-            return {"kind": "confirm", "value": value}
+        case Confirm(value, question):
+            return {"kind": "confirm", "value": value, "question": question}
         case Options(options):
             return {
                 "kind": "clarify",
@@ -69,7 +70,8 @@ def pending_from_json(data: Any) -> Pending | None:
     if kind == "resume":
         return Resume()
     if kind == "confirm":
-        return Confirm(data.get("value"))
+        question = data.get("question")
+        return Confirm(data.get("value"), question if isinstance(question, str) else None)
     if kind == "clarify":
         options = data.get("options") or []
         return Options(tuple(Choice(o["id"], label_from_json(o["label"])) for o in options))

@@ -29,6 +29,7 @@ turn's replies; `draft` and `at` are checked after the turn. The same file runs 
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -285,7 +286,9 @@ class FlowHost:
         for effect in result.effects:
             self._apply(effect)
         result.state.updated_at = self.now
-        self.state = result.state
+        # stored as the runner stores it: whatever is not plain JSON fails here too
+        saved = json.loads(json.dumps([result.state.draft, result.state.meta()]))
+        self.state = State.load(result.state.flow, result.state.step, *saved, self.now)
         self.last_choices = [c.id for c in result.replies[-1].choices] if result.replies else []
         return [m for out in result.replies for m in _msgids(out)]
 

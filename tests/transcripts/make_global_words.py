@@ -8,6 +8,7 @@ The expectations are the rules of the global words, stated once here:
   menu     -> the menu; the flow waits, parked
   ubah     -> "which one?" with what was answered so far (nothing yet: say so, ask again)
   lewati   -> optional steps store nothing and go on; required ones say they are required
+              (registration: district and NIB are optional; product: the minimum order)
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ PRODUCT: list[tuple[str, str, str, Any]] = [
     ("summary", "product.summary.title", "engine.help_general", None),
 ]
 PRODUCT_SLOTS = {"name": "name", "description": "description"}
+PRODUCT_OPTIONAL = {"min_order": "weight"}  # no minimum: any number may be bought
 # Asked again once answered, these questions show what they have ("3 photos so far").
 AGAIN = {"photos": "product.ask_more_photos", "description": "product.ask_description_current"}
 # Clothes are asked whether they are new: the condition question, reached with a shirt.
@@ -147,7 +149,13 @@ def product() -> list[dict[str, Any]]:
             if index >= 1:  # one photo and "selesai" get past the photos
                 turns = [{"photos": ["sharp"]}, {"send": "selesai"}, *_turns(PRODUCT, index)]
             expectation = _expect(
-                "product", PRODUCT, index, word, {}, PRODUCT_SLOTS, "product.cancelled"
+                "product",
+                PRODUCT,
+                index,
+                word,
+                PRODUCT_OPTIONAL,
+                PRODUCT_SLOTS,
+                "product.cancelled",
             )
             out.append(
                 {
