@@ -36,7 +36,7 @@ def chat(
     try:
         channel = ConsoleChannel(built.runner, built.media, None if as_ == "demo" else as_)
         if jsonl:
-            channel.run_jsonl(sys.stdin, sys.stdout)
+            channel.run_jsonl(sys.stdin.buffer, sys.stdout)
         else:
             channel.run_interactive()
     finally:

@@ -11,6 +11,7 @@ import contextlib
 import hashlib
 import io
 import os
+import stat
 import tempfile
 import time
 import warnings
@@ -238,12 +239,25 @@ class MediaStore:
         )
 
     def ingest_file(self, path: Path) -> PhotoRef | RejectedPhoto:
+        """Like `ingest`, from a file: only a regular file, and never more than the limit read.
+
+        A device (/dev/zero), pipe or directory is refused before it is opened: opening some
+        devices does something, and reading others never ends.
+        """
         try:
-            if path.stat().st_size > self.max_bytes:
-                return RejectedPhoto("too_big")
-            return self.ingest(path.read_bytes())
+            if not stat.S_ISREG(path.stat().st_mode):
+                return RejectedPhoto("not_image")
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+            with os.fdopen(fd, "rb") as handle:
+                status = os.fstat(handle.fileno())  # the file opened, not what the path was
+                if not stat.S_ISREG(status.st_mode):
+                    return RejectedPhoto("not_image")
+                if status.st_size > self.max_bytes:
+                    return RejectedPhoto("too_big")
+                data = handle.read(self.max_bytes + 1)  # it may have grown since
         except OSError:
             return RejectedPhoto("not_image")
+        return self.ingest(data)
 
     def _keep(self, photo: Processed) -> None:
         """Move the finished file to its content address (once: the same photo twice is one)."""

@@ -13,7 +13,7 @@ from PIL import Image
 from sqlmodel import select
 
 from bot.app import App
-from bot.storage.models import OutboxEvent, Product, Seller
+from bot.storage.models import ChannelAccount, Conversation, OutboxEvent, Product, Seller
 from tests import images
 
 PHONE = "+6281234567890"
@@ -221,3 +221,118 @@ def test_every_kind_of_photo_through_the_console(app: App, tmp_path: Path) -> No
         with Image.open(path) as image:
             assert image.format == "JPEG" and max(image.size) <= 2000
             assert len(image.getexif()) == 0
+
+
+def run_lines(app: App, lines: list[bytes], timeout: float = 60) -> tuple[list[Any], str]:
+    """Feed `pelapak chat --jsonl` these lines at once; its output lines (decoded) and stderr."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "chat", "--as", PHONE, "--jsonl"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={
+            **os.environ,
+            "DATABASE_URL": app.settings.database_url,
+            "MEDIA_DIR": str(app.settings.media_dir),
+            "STRICT_MESSAGES": "true",
+        },
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    try:
+        out, err = proc.communicate(b"".join(line + b"\n" for line in lines), timeout=timeout)
+    finally:
+        proc.kill()
+        proc.wait()
+    return [json.loads(line) for line in out.decode().splitlines()], err.decode()
+
+
+def conversation_version(app: App) -> int:
+    with app.db.session() as s:
+        account = s.exec(select(ChannelAccount).where(ChannelAccount.external_id == PHONE)).first()
+        if account is None:
+            return 0
+        conversation = s.exec(
+            select(Conversation).where(Conversation.account_id == account.id)
+        ).one()
+        return conversation.version
+
+
+BAD_LINES = [
+    b"",
+    b"   \t",
+    b'{"text": 5}',
+    b'{"text": {"nested": "object"}}',
+    b'{"choice": 1}',
+    b'{"photo": ["/tmp/a.jpg"]}',
+    b'{"photos": "/tmp/a.jpg"}',
+    b'{"photos": ["/tmp/a.jpg", 3]}',
+    b'{"contact": 6281234567890}',
+    b'{"unsupported": true}',
+    b'{"location": "-7.25,112.75"}',
+    b'{"location": [-7.25]}',
+    b'{"location": [-7.25, "112.75"]}',
+    b'{"location": [true, false]}',
+    b'{"location": [NaN, 112.75]}',
+    b'{"location": [-97.25, 112.75]}',
+    b'{"text": "halo", "txet": "typo"}',
+    b'[{"text": "halo"}]',
+    b'"halo"',
+    b"null",
+    b"not json",
+    b'{"text": "cut off',
+    b'\xff\xfe{"text": "halo"}',
+    b"[" * 100_000 + b"]" * 100_000,
+]
+
+
+def test_every_line_gets_one_line_and_a_bad_one_reaches_nobody(app: App) -> None:
+    outputs, stderr = run_lines(app, BAD_LINES)
+    assert len(outputs) == len(BAD_LINES)
+    for line, out in zip(BAD_LINES, outputs, strict=True):
+        assert out["replies"] == [], line[:40]
+        assert out["error"].startswith("bad input line: "), line[:40]
+    assert "must be a string" in outputs[2]["error"]
+    assert "two numbers" in outputs[13]["error"]
+    assert "Traceback" not in stderr
+    assert conversation_version(app) == 0  # the runner never saw any of them
+    # good lines between bad ones are answered in their place
+    mixed = [b'{"text": "/start"}', b"", b'{"text": 5}', b'{"choice": "yes"}', b" "]
+    outputs, stderr = run_lines(app, mixed)
+    assert [bool(o["replies"]) for o in outputs] == [True, False, False, True, False]
+    assert [("error" in o) for o in outputs] == [False, True, True, False, True]
+    assert "Traceback" not in stderr
+    assert conversation_version(app) == 2
+
+
+def test_devices_pipes_and_oversized_files_are_refused_without_reading_them(
+    app: App, tmp_path: Path
+) -> None:
+    from tests.conftest import Chat
+    from tests.test_registration import register
+
+    register(Chat(app.runner, PHONE, phone=PHONE))
+    before = conversation_version(app)
+    fifo = tmp_path / "pipa.jpg"
+    os.mkfifo(fifo)  # opening it to read would wait for a writer forever
+    sparse = tmp_path / "raksasa.jpg"
+    with sparse.open("wb") as handle:
+        handle.truncate(64 * 1024**3)  # 64 GiB of nothing: reading it whole would not end well
+    photos = {
+        "/dev/zero": "bukan foto",
+        "/dev/urandom": "bukan foto",
+        str(fifo): "bukan foto",
+        str(tmp_path): "bukan foto",  # a directory
+        str(tmp_path / "tidak_ada.jpg"): "bukan foto",
+        str(sparse): "terlalu besar",
+    }
+    lines = [json.dumps({"photo": path}).encode() for path in photos]
+    lines.append(json.dumps({"photos": ["/dev/zero", str(sparse)]}).encode())
+    outputs, stderr = run_lines(app, lines, timeout=30)
+    assert len(outputs) == len(lines)
+    for (path, words), out in zip(photos.items(), outputs[:-1], strict=True):
+        assert words in out["replies"][-1]["text"], path
+    album = " ".join(r["text"] for r in outputs[-1]["replies"])
+    assert "bukan foto" in album  # the flow names the first refusal of an album
+    assert "Traceback" not in stderr
+    assert conversation_version(app) == before + len(lines)
+    assert [f for f in app.settings.media_dir.rglob("*") if f.is_file()] == []
