@@ -27,6 +27,7 @@ from bot.storage.models import (
     Seller,
     utcnow,
 )
+from bot.storage.photos import record_uploads
 from bot.storage.products import delete_product, product_snapshots, save_product, save_product_draft
 from bot.storage.sellers import SellerDirectory, erase_seller, save_seller, seller_snapshot
 from flows import effects as fx
@@ -142,6 +143,7 @@ class ConversationRunner:
         account = self._account(session, inbound, now)
         conversation = self._conversation(session, account, now)
         linked = self._link_by_phone(session, account, conversation)
+        record_uploads(session, account, inbound.photos)
         facilitator = facilitator_of(session, account)
         helped = self._helped(session, account, facilitator)
         seller = helped or (session.get(Seller, account.seller_id) if account.seller_id else None)

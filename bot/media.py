@@ -10,15 +10,18 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import logging
 import os
+import re
 import stat
 import tempfile
 import time
 import warnings
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import pillow_heif
 from PIL import Image, ImageCms, ImageFilter, ImageOps, ImageStat, UnidentifiedImageError
@@ -26,6 +29,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.storage.database import Database
 from bot.storage.models import Photo
+from bot.storage.photos import RELEASED, lock_photo
 from flows.messages import PhotoRef, RejectedPhoto
 
 ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP", "HEIF")  # HEIF: iPhones' default (HEIC)
@@ -41,6 +45,9 @@ ANALYSIS_SIDE = 640
 BLUR_VARIANCE = 100.0
 DARK_MEAN = 55.0
 WASHED_MEAN, WASHED_STDDEV = 225.0, 30.0
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+log = logging.getLogger(__name__)
 
 _SRGB = ImageCms.createProfile("sRGB")
 # Encoding into a real file releases the GIL in Pillow, so the quality analysis runs
@@ -200,13 +207,18 @@ def _decoded(data: bytes, max_bytes: int) -> Image.Image:
 
 
 class MediaStore:
-    """Stored photos on disk (MEDIA_DIR), content-addressed, with a `photo` row each."""
+    """Stored photos on disk (MEDIA_DIR), content-addressed, with a `photo` row each.
+
+    A file and its row are written, checked and removed under the photo's lock
+    (`lock_photo`), so an erasure and someone sending the same photo again never cross.
+    """
 
     def __init__(self, root: Path, db: Database, max_bytes: int = MAX_BYTES) -> None:
         self.root = Path(root)
         self.db = db
         self.max_bytes = max_bytes
         self._sweep_partial()
+        db.after_commit(self._delete_released)
 
     def _sweep_partial(self, older_than: float = 3600.0) -> None:
         """Remove temporary files a crash left half-written (an hour old: nobody is on them)."""
@@ -227,8 +239,10 @@ class MediaStore:
             photo = process(data, self.root, self.max_bytes)
         except PhotoRefused as refused:
             return RejectedPhoto(refused.reason)
-        self._keep(photo)
-        self._record(photo.sha256, photo.width, photo.height, photo.size_bytes)
+        try:
+            self._store(photo)
+        finally:
+            photo.discard()  # nothing left behind when storing failed
         return PhotoRef(
             sha256=photo.sha256,
             width=photo.width,
@@ -259,19 +273,43 @@ class MediaStore:
             return RejectedPhoto("not_image")
         return self.ingest(data)
 
-    def _keep(self, photo: Processed) -> None:
-        """Move the finished file to its content address (once: the same photo twice is one)."""
-        target = self.path(photo.sha256)
-        if target.exists():
-            photo.discard()
-            return
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(photo.temp_path, target)
-
-    def _record(self, sha: str, width: int, height: int, size: int) -> None:
+    def _store(self, photo: Processed) -> None:
+        """Give the photo its row and move its file to its content address, under its lock."""
         try:
             with self.db.session() as session:
-                if session.get(Photo, sha) is None:
-                    session.add(Photo(sha256=sha, width=width, height=height, size_bytes=size))
+                lock_photo(session, photo.sha256)
+                if session.get(Photo, photo.sha256) is None:
+                    session.add(
+                        Photo(
+                            sha256=photo.sha256,
+                            width=photo.width,
+                            height=photo.height,
+                            size_bytes=photo.size_bytes,
+                        )
+                    )
+                    session.flush()
+                target = self.path(photo.sha256)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                # Even over the same photo: its file may be one an erasure is about to remove.
+                os.replace(photo.temp_path, target)
         except IntegrityError:
             pass  # stored by a concurrent upload of the same photo
+
+    def delete(self, sha256: str) -> bool:
+        """Remove a photo's file if no `photo` row names it (any more); True if it went."""
+        if not _SHA256.fullmatch(sha256):
+            raise ValueError("not a photo's sha256")
+        with self.db.session() as session:
+            lock_photo(session, sha256)
+            if session.get(Photo, sha256) is not None:
+                return False
+            self.path(sha256).unlink(missing_ok=True)
+        return True
+
+    def _delete_released(self, info: Mapping[Any, Any]) -> None:
+        """After an erasure commits: remove the files of the photos whose rows it deleted."""
+        for sha256 in sorted(info.get(RELEASED, ())):
+            try:
+                self.delete(sha256)
+            except Exception:  # the others still go; this one is left as a file without a row
+                log.exception("could not remove an erased photo's file")

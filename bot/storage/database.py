@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,10 @@ from alembic.config import Config
 from sqlmodel import Session
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+log = logging.getLogger(__name__)
+
+Committed = Callable[[Mapping[Any, Any]], None]
 
 
 def normalize_url(url: str) -> str:
@@ -44,6 +49,7 @@ class Database:
 
     def __init__(self, url: str, echo: bool = False) -> None:
         self.url = normalize_url(url)
+        self._committed: list[Committed] = []
         if self.is_sqlite:
             self.engine = sa.create_engine(
                 self.url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30}
@@ -60,6 +66,14 @@ class Database:
     def is_sqlite(self) -> bool:
         return self.url.startswith("sqlite")
 
+    def after_commit(self, listener: Committed) -> None:
+        """Call `listener(session.info)` after a `session()` that put something there commits.
+
+        For work outside the database that must follow what a transaction did, and must not
+        happen if it rolled back (removing a file whose row it deleted).
+        """
+        self._committed.append(listener)
+
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A session in one transaction: committed on success, rolled back on error."""
@@ -70,6 +84,12 @@ class Database:
             except BaseException:
                 session.rollback()
                 raise
+            info = dict(session.info)
+        for listener in self._committed if info else ():
+            try:
+                listener(info)
+            except Exception:  # the transaction stands; what failed here is only late
+                log.exception("after-commit work failed")
 
     @contextmanager
     def read_session(self) -> Iterator[Session]:

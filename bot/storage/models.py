@@ -139,6 +139,23 @@ class Photo(SQLModel, table=True):
     created_at: datetime = _when(default_factory=utcnow)
 
 
+class PhotoUpload(SQLModel, table=True):
+    """Who sent which photo, so erasing an owner's data finds every photo they sent.
+
+    One photo (by content) may be sent by several accounts: it stays while anyone else has it.
+    """
+
+    __tablename__ = "photo_upload"
+    __table_args__ = (sa.UniqueConstraint("account_id", "sha256"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="channel_account.id")
+    sha256: str = Field(foreign_key="photo.sha256", index=True, max_length=64)
+    # The shop it was sent for: the sender's own, or the owner's a facilitator works for.
+    seller_id: int | None = Field(default=None, foreign_key="seller.id", index=True)
+    created_at: datetime = _when(default_factory=utcnow)
+
+
 class OutboxEvent(SQLModel, table=True):
     __tablename__ = "outbox_event"
 

@@ -19,6 +19,7 @@ from bot.storage.models import (
     utcnow,
 )
 from bot.storage.outbox import enqueue, seller_payload
+from bot.storage.photos import erase_photos
 from flows.registration import SELLER_FIELDS, shop_name_key
 
 Audience = Callable[[Session, str, str | None], tuple[int, float]]
@@ -184,8 +185,12 @@ def scrub_seller(seller: Seller, now: datetime) -> None:
     seller.status, seller.erased_at, seller.updated_at = "erased", now, now
 
 
-def erase_seller(session: Session, account: ChannelAccount) -> None:
-    """Erase everything personal (UU PDP); the marketplace is told with `seller.delete`."""
+def erase_seller(session: Session, account: ChannelAccount) -> int:
+    """Erase everything personal (UU PDP); the marketplace is told with `seller.delete`.
+
+    Works for an owner without a shop too (a draft). Returns how many photos were erased;
+    their files go once the transaction has committed.
+    """
     now = utcnow()
     seller = session.get(Seller, account.seller_id) if account.seller_id else None
     accounts = [account]
@@ -193,6 +198,8 @@ def erase_seller(session: Session, account: ChannelAccount) -> None:
         accounts = list(
             session.exec(select(ChannelAccount).where(ChannelAccount.seller_id == seller.id))
         )
+    photos = erase_photos(session, accounts, seller)
+    if seller is not None:
         for event in session.exec(
             select(OutboxEvent).where(
                 OutboxEvent.seller_id == seller.id, OutboxEvent.state == "pending"
@@ -215,3 +222,4 @@ def erase_seller(session: Session, account: ChannelAccount) -> None:
             conversation.flow = conversation.step = None
             conversation.draft, conversation.meta = {}, {}
             session.add(conversation)
+    return photos
