@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
+from typing import Literal
 
 from rapidfuzz import fuzz, process
 
@@ -126,10 +127,13 @@ def _keywords() -> _Keywords:
     )
 
 
+Kind = Literal["phrase", "word", "ingredient", "defining"]
+
+
 @dataclass(frozen=True)
 class _Match:
     codes: tuple[str, ...]
-    kind: str  # phrase | word | ingredient | defining
+    kind: Kind
     quality: float  # 1 when written as in the table, less when misspelt
 
 
@@ -160,6 +164,7 @@ def _word_match(word: str, table: _Keywords) -> _Match | None:
             return None
         word, ratio = found[0], found[1]
         codes, quality = table.words[word], FUZZY * ratio / 100
+    kind: Kind
     if word in DEFINING:
         kind = "defining"
     elif word in INGREDIENTS:
@@ -188,15 +193,19 @@ def _matches(words: list[str], table: _Keywords) -> list[_Match]:
     return found
 
 
+_HEAD_ORDER: tuple[tuple[Kind, ...], ...] = (("defining",), ("phrase", "word"), ("ingredient",))
+
+
 def _head(found: list[_Match]) -> _Match:
-    for kinds in (("defining",), ("phrase", "word"), ("ingredient",)):
+    """The word that says what the product is (found is never empty)."""
+    for kinds in _HEAD_ORDER:
         for match in found:
             if match.kind in kinds:
                 return match
     raise ValueError("no keyword")
 
 
-_OTHER = {
+_OTHER: dict[Kind, float] = {
     "phrase": OTHER_PHRASE,
     "word": OTHER_WORD,
     "defining": OTHER_WORD,
