@@ -328,7 +328,9 @@ def _read_district(msg: Inbound, ctx: Ctx) -> Reading:
 
 
 def _ask_address(ctx: Ctx) -> Outbound:
-    return say(t("reg.ask_address"), request_location=ctx.env.channel in ("telegram", "whatsapp"))
+    pinned = ctx.draft.get("latitude") is not None  # the pin came: the button has done its job
+    on_phone = ctx.env.channel in ("telegram", "whatsapp")
+    return say(t("reg.ask_address"), request_location=on_phone and not pinned)
 
 
 def _read_address(msg: Inbound, ctx: Ctx) -> Reading:

@@ -24,6 +24,7 @@ from bot.storage.models import (
     Facilitator,
     Notice,
     OutboxEvent,
+    Photo,
     Product,
     Seller,
     UmkmRecord,
@@ -261,12 +262,16 @@ def test_wrong_codes_lock_and_the_owner_can_still_refuse(
     chat.send(f"/kode {code}")  # the right code after the lock: still refused
     assert "terlalu sering" in chat.text
     assert seller_named(app, "Sambal Bu Siti").status == "awaiting_consent"
+    chat.choose("Tambah produk")
+    chat.send(photos=(app.media.ingest(images.sharp(33)),))  # sent for the owner's shop
+    chat.send("batal")
 
     reply = say(running, twilio, message("tolak", phone=OWNER_PHONE), phone=OWNER_PHONE)
     assert "sudah kami hapus" in reply
     with app.db.session() as s:
         seller = s.exec(select(Seller)).one()
         assert seller.status == "erased" and seller.shop_name is None and seller.phone is None
+        assert s.exec(select(Photo)).all() == []  # the photo sent for the shop went with it
     assert outbox(app) == []
     chat.send("menu")
     assert "menolak" in chat.text

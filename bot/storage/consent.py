@@ -25,6 +25,7 @@ from bot.storage.models import (
     Seller,
 )
 from bot.storage.outbox import enqueue, product_payload, seller_payload
+from bot.storage.photos import erase_photos
 from bot.storage.sellers import apply_seller_fields, scrub_products, scrub_seller
 from flows.messages import t
 from flows.registration import CONSENT_VERSION, shop_name_key
@@ -235,6 +236,7 @@ def decline(session: Session, account: ChannelAccount, seller_id: int, now: date
     shop = seller.shop_name or ""
     request.status, request.via, request.answered_at = "declined", "owner", now
     session.add(request)
+    erase_photos(session, [], seller)  # what the facilitator sent for this shop goes too
     scrub_products(session, seller, now)
     for helper in session.exec(
         select(ChannelAccount).where(ChannelAccount.acting_seller_id == seller.id)
