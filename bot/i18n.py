@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gettext
+import io
 import re
 from datetime import datetime
 from functools import cache
@@ -11,6 +12,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
 
 from flows.messages import Grams, Money, Outbound, Text, When
@@ -27,10 +30,21 @@ class MissingCatalog(RuntimeError):
 
 @cache
 def translations(locale: str) -> gettext.NullTranslations:
-    path = LOCALES_DIR / locale / "LC_MESSAGES" / "messages.mo"
-    if not path.exists():
-        raise MissingCatalog(f"{path} not found; run `make catalogs`")
-    return gettext.GNUTranslations(path.open("rb"))
+    """The compiled catalog; an installed package without one compiles its .po in memory."""
+    folder = LOCALES_DIR / locale / "LC_MESSAGES"
+    compiled = folder / "messages.mo"
+    if compiled.exists():
+        with compiled.open("rb") as f:
+            return gettext.GNUTranslations(f)
+    source = folder / "messages.po"
+    if not source.exists():
+        raise MissingCatalog(f"{compiled} not found; run `make catalogs`")
+    with source.open("rb") as f:
+        catalog = read_po(f, locale=locale)
+    buffer = io.BytesIO()
+    write_mo(buffer, catalog)
+    buffer.seek(0)
+    return gettext.GNUTranslations(buffer)
 
 
 def pick_locale(hint: str | None) -> str:
