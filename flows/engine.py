@@ -33,7 +33,6 @@ from flows.interpret import (
 )
 from flows.lexicon import BACK, CANCEL, EDIT, HELP, SKIP
 from flows.messages import Choice, Inbound, Outbound, Text, say, t
-from flows.parsing import parse_yes_no
 from flows.state import Confirm, EditMenu, Options, Pending, Resume, State
 
 # --- what the host provides ------------------------------------------------------------
@@ -408,7 +407,7 @@ def _answer_step(
         if step.optional:
             _store(flow, state, step, None, env, result)
             return result
-        if step.free_text or not isinstance(_as_yes_no(inbound), No):  # "gak ada": a no
+        if step.free_text or not said.means_no:  # "gak ada" also answers a yes/no with no
             question = ask(flow, state, env)
             result.replies.append(replace(question, lines=(t("engine.required"), *question.lines)))
             return result
@@ -419,11 +418,6 @@ def _answer_step(
         return result
     msg = replace(inbound, choice=said.id) if isinstance(said, Picked) else inbound
     return _take_reading(flow, state, step, step.read(msg, ctx), env, result)
-
-
-def _as_yes_no(inbound: Inbound) -> Utterance:
-    said = parse_yes_no(inbound.text or "")
-    return No() if said is False else Yes() if said else Nothing()
 
 
 def _refusal(step: Step, said: Utterance, ctx: Ctx) -> Outbound | None:

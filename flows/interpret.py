@@ -30,6 +30,7 @@ class GlobalWord:
 
     kind: str
     rest: str = ""
+    means_no: bool = False  # "gak ada" skips, and also answers a yes/no question with no
 
 
 @dataclass(frozen=True)
@@ -177,7 +178,7 @@ def read_text(
         return _from_choice_id(labelled)
     word = lex.word_class(phrase, GLOBAL_WORDS)
     if word is not None:
-        return GlobalWord(word)
+        return GlobalWord(word, means_no=parse_yes_no(text) is False)
     head, _, rest = phrase.partition(" ")
     if rest and head in lex.words.get(EDIT, ()):
         return GlobalWord(EDIT, rest)
