@@ -8,6 +8,7 @@ out in one transaction.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -479,6 +480,7 @@ def _goto(state: State, step_id: str, record: bool = True) -> None:
 def _next_step(flow: Flow, state: State, step: Step, env: Env) -> str:
     if state.edit_queue:
         return state.edit_queue.pop(0)
+    state.before_edit = None  # the edit is complete
     if state.return_to:
         back, state.return_to = state.return_to, None
         return back
@@ -531,6 +533,8 @@ def _back(flow: Flow, state: State, env: Env, result: Result) -> Result:
     elif state.edit_queue or state.return_to or SUMMARY in state.history:
         back_to = state.return_to or SUMMARY
         state.edit_queue, state.return_to = [], None
+        if state.before_edit is not None:  # half an edit is undone, not kept
+            state.draft, state.before_edit = state.before_edit, None
         _goto(state, back_to, record=False)
     elif not state.history:
         result.replies.append(say(t("engine.back_at_start")))
@@ -595,6 +599,7 @@ def _open_field(
     if not _after_summary(state) and state.step != chosen.steps[0]:
         state.return_to = state.step  # an earlier answer: come back to this question after
     state.edit_queue = list(chosen.steps[1:])
+    state.before_edit = copy.deepcopy(state.draft)
     _goto(state, chosen.steps[0], record=_after_summary(state))
     if answer:  # the new value came with the request
         message = Inbound(user_key="", channel=env.channel, text=answer)

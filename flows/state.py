@@ -93,6 +93,7 @@ class State:
     pending: Pending | None = None
     edit_queue: list[str] = field(default_factory=list)
     return_to: str | None = None  # after changing an earlier answer, back to this question
+    before_edit: dict[str, Any] | None = None  # the draft before "ubah", for "kembali"
     updated_at: datetime | None = None
 
     def meta(self) -> dict[str, Any]:
@@ -101,6 +102,7 @@ class State:
             "pending": pending_to_json(self.pending),
             "edit_queue": self.edit_queue,
             "return_to": self.return_to,
+            "before_edit": self.before_edit,
         }
 
     @classmethod
@@ -121,5 +123,6 @@ class State:
             pending=pending_from_json(meta.get("pending")),
             edit_queue=list(meta.get("edit_queue", [])),
             return_to=meta.get("return_to"),
+            before_edit=meta.get("before_edit"),
             updated_at=updated_at,
         )
