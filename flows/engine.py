@@ -32,7 +32,7 @@ from flows.interpret import (
     pick_choice,
     read_text,
 )
-from flows.lexicon import BACK, CANCEL, EDIT, HELP, SKIP
+from flows.lexicon import BACK, CANCEL, EDIT, HELP, SKIP, normalize, words
 from flows.messages import Choice, Inbound, Outbound, Text, say, t
 from flows.state import Confirm, EditMenu, Options, Pending, Resume, State
 
@@ -316,6 +316,12 @@ def advance_flow(
             return result
         case GlobalWord(kind=kind) if kind == BACK:
             return _back(flow, state, env, result)
+        case GlobalWord(kind=kind, rest=rest, correction=True) if kind == EDIT and flow.fields:
+            named = _field_named(flow, state, env, rest)
+            if named is not None:
+                return _open_field(flow, state, env, result, *named)
+            fixed = replace(inbound, text=rest)  # "eh salah, Siti Aminah": this answer, fixed
+            return _answer(flow, state, fixed, read_text(rest), env, result)
         case GlobalWord(kind=kind, rest=rest) if kind == EDIT and flow.fields:
             return _edit(flow, state, env, result, rest)
     return _answer(flow, state, inbound, said, env, result)
@@ -347,13 +353,16 @@ def _answer(
             state.pending = None
             _store(flow, state, flow.steps[state.step or flow.first], value, env, result)
             return result
+        case Confirm(question=question), No(pure=False) if question and inbound.text:
+            rest = _after_no(inbound.text)  # "mboten, nembelas ewu": no, and the new answer
+            if rest:
+                fixed = replace(inbound, text=rest)
+                return _answer_while_confirming(
+                    flow, state, fixed, read_text(rest), env, result, question
+                )
+            return _guess_refused(flow, state, env, result)
         case Confirm(), No():
-            state.pending = None
-            question = ask(flow, state, env)
-            result.replies.append(
-                replace(question, lines=(t("engine.confirm_no"), *question.lines))
-            )
-            return result
+            return _guess_refused(flow, state, env, result)
         case Confirm(question=question), GlobalWord() | Keyword() | Nothing() if question:
             result.replies.append(say(t("engine.confirm_again"), question, choices=YES_CHOICES))
             return result
@@ -364,6 +373,23 @@ def _answer(
     if state.step == SUMMARY:
         return _answer_summary(flow, state, said, env, result)
     return _answer_step(flow, state, inbound, said, env, result)
+
+
+def _guess_refused(flow: Flow, state: State, env: Env, result: Result) -> Result:
+    """ "Bukan": the guess is dropped and the question asked again, with its buttons."""
+    state.pending = None
+    again = ask(flow, state, env)
+    result.replies.append(replace(again, lines=(t("engine.confirm_no"), *again.lines)))
+    return result
+
+
+def _after_no(text: str) -> str:
+    """What follows the no in "bukan, rumah tangga" (the no and soft words dropped)."""
+    typed = text.split()
+    skip = words("no") | words("softener")
+    while typed and normalize(typed[0]) in skip:
+        typed = typed[1:]
+    return " ".join(typed).strip(" ,.:;-")
 
 
 def _answer_while_confirming(
@@ -389,8 +415,10 @@ def _answer_summary(flow: Flow, state: State, said: Utterance, env: Env, result:
     match said:
         case Yes() | Picked(id="save") | Keyword(kind="save"):
             _finish(flow, state, env, result)
-        case _:
-            result.replies += [say(t("engine.summary_unclear")), ask(flow, state, env)]
+            return result
+        case FreeText(text=text) if named := _field_named(flow, state, env, text):
+            return _open_field(flow, state, env, result, *named)  # "harga 135rb"
+    result.replies += [say(t("engine.summary_unclear")), ask(flow, state, env)]
     return result
 
 
@@ -569,22 +597,31 @@ def _edit_menu(flow: Flow, state: State, question: Text) -> Outbound:
     return say(question, choices=_field_choices(_editable(flow, state)))
 
 
-_LINKS = {"jadi", "jd", "ke", "menjadi", "dadi", "to"}  # "ubah harga jadi 30rb"
+# Words between a field and its new value: "ubah harga jadi 30rb", "harganya ganti ke 22rb".
+_LINKS = {"jadi", "jd", "ke", "menjadi", "dadi", "to", "ganti", "diganti", "ubah", "diubah", "="}
+
+
+def _field_named(flow: Flow, state: State, env: Env, text: str) -> tuple[str, str] | None:
+    """The field a text starts with and the new value after it: 'harganya jadi 22rb'."""
+    choices = _field_choices(_editable(flow, state))
+    words = text.split()
+    for n in range(min(len(words), 3), 0, -1):
+        picked = pick_choice(normalize(" ".join(words[:n])), choices, env.render)
+        if picked is not None:
+            rest = words[n:]
+            while rest and normalize(rest[0]) in _LINKS:
+                rest = rest[1:]
+            return picked, " ".join(rest).strip(" ,.:;-")
+    return None
 
 
 def _edit(flow: Flow, state: State, env: Env, result: Result, rest: str) -> Result:
-    fields = _editable(flow, state)
-    if not fields:
+    if not _editable(flow, state):
         result.replies += [say(t("engine.edit_nothing_yet")), ask(flow, state, env)]
         return result
-    words = rest.split()
-    for n in range(len(words), 0, -1):  # "ubah harga 30rb": the field, then its new value
-        picked = pick_choice(" ".join(words[:n]), _field_choices(fields), env.render)
-        if picked is not None:
-            answer = " ".join(
-                words[n:][1:] if words[n:][:1] in ([w] for w in _LINKS) else words[n:]
-            )
-            return _open_field(flow, state, env, result, picked, answer)
+    named = _field_named(flow, state, env, rest)  # "ubah harga 30rb": the field, its new value
+    if named is not None:
+        return _open_field(flow, state, env, result, *named)
     result.replies.append(_edit_menu(flow, state, t("engine.edit_which")))
     return result
 

@@ -29,8 +29,9 @@ class GlobalWord:
     """batal, kembali, bantuan, menu, ubah (with what follows: 'ubah harga'), lewati."""
 
     kind: str
-    rest: str = ""
+    rest: str = ""  # as typed: "ubah harga jadi 30rb" -> "harga jadi 30rb"
     means_no: bool = False  # "gak ada" skips, and also answers a yes/no question with no
+    correction: bool = False  # "eh salah, ...": fixes an earlier answer if it names one
 
 
 @dataclass(frozen=True)
@@ -172,19 +173,36 @@ def read_text(
     command = _command(text, phrase)
     if command is not None:
         return command
-    lex = lexicon()
     labelled = pick_choice(phrase, choices, render, loose=False) if not phrase.isdigit() else None
     if labelled is not None:  # the label of a button on screen ("Ubah", "Hapus") wins
         return _from_choice_id(labelled)
+    instruction = _global_word(text, phrase)
+    if instruction is not None:
+        return instruction
+    picked = pick_choice(phrase, choices, render, loose)
+    if picked is not None:
+        return _from_choice_id(picked)
+    return _answer_word(text, phrase)
+
+
+def _global_word(text: str, phrase: str) -> GlobalWord | None:
+    """batal, kembali..., "ubah harga 30rb", or a correction: "eh salah, harganya 22rb"."""
+    lex = lexicon()
     word = lex.word_class(phrase, GLOBAL_WORDS)
     if word is not None:
         return GlobalWord(word, means_no=parse_yes_no(text) is False)
     head, _, rest = phrase.partition(" ")
     if rest and head in lex.words.get(EDIT, ()):
-        return GlobalWord(EDIT, rest)
-    picked = pick_choice(phrase, choices, render, loose)
-    if picked is not None:
-        return _from_choice_id(picked)
+        return GlobalWord(EDIT, _after_words(text, 1))
+    marker = _leading(phrase, lex.words.get("correction", frozenset()))
+    if marker and len(phrase.split()) > marker:
+        return GlobalWord(EDIT, _after_words(text, marker), correction=True)
+    return None
+
+
+def _answer_word(text: str, phrase: str) -> Utterance:
+    """Yes, no, an answer word (selesai, pakai, simpan), a filler, or free text."""
+    lex = lexicon()
     answer = lex.word_class(phrase, ANSWER_WORDS)
     if answer in ("yes", "no"):
         return Yes() if answer == "yes" else No()
@@ -194,13 +212,26 @@ def read_text(
     if other is not None:
         return Keyword(other)  # "kirim sekarang": an instruction somewhere, data nowhere
     said = parse_yes_no(text)
+    softeners = lex.words.get("softener", frozenset())
     if said is not None:
         plain = lex.words.get("yes", frozenset()) | lex.words.get("no", frozenset())
-        pure = all(w in plain or w in lex.words.get("softener", ()) for w in phrase.split())
+        pure = all(w in plain or w in softeners for w in phrase.split())
         return Yes(pure) if said else No(pure)
-    if all(w in lex.words.get("softener", ()) for w in phrase.split()):
+    if all(w in softeners for w in phrase.split()):
         return Keyword("filler")  # "kak", "mas", "admin": a way of speaking, not an answer
     return FreeText(" ".join(text.split()))
+
+
+def _leading(phrase: str, phrases: frozenset[str]) -> int:
+    """How many words at the start of the phrase are one of `phrases` (longest first)."""
+    words = phrase.split()
+    return next((n for n in range(min(3, len(words)), 0, -1) if " ".join(words[:n]) in phrases), 0)
+
+
+def _after_words(text: str, count: int) -> str:
+    """The typed text after its first `count` words, punctuation around them dropped."""
+    parts = text.strip().split(None, count)
+    return parts[count].strip(" ,.:;-") if len(parts) > count else ""
 
 
 def _from_choice_id(choice: str) -> Utterance:
@@ -291,5 +322,6 @@ def _close_choice(
 def _tokens(phrase: str) -> list[str]:
     """Words to compare with a label: abbreviations spelled out, "yg" and "kak" left out."""
     words = [_EXPAND.get(w, w) for w in phrase.split()]
+    words = [w[:-3] if w.endswith("nya") and len(w) > 5 else w for w in words]  # harganya
     softeners = lexicon().words.get("softener", frozenset())
     return [w for w in words if w not in softeners] or words

@@ -472,8 +472,16 @@ PRODUCT_FIELDS = (
 def _finish(ctx: Ctx) -> Outcome:
     data = {key: ctx.draft.get(key) for key in PRODUCT_FIELDS}
     data["min_order"] = data["min_order"] or 1
+    product_id = ctx.draft.get("product_id")
+    listed = any(p.get("id") == product_id and p.get("status") != "draft" for p in ctx.env.products)
+    if listed:  # a change to a listed product: done, back to the menu
+        return Outcome(
+            effects=(SaveProduct(data, product_id=product_id),),
+            replies=(say(t("product.updated", name=data["name"])),),
+            start="menu",
+        )
     return Outcome(
-        effects=(SaveProduct(data, product_id=ctx.draft.get("product_id")),),
+        effects=(SaveProduct(data, product_id=product_id),),
         replies=(say(t("product.saved", name=data["name"])),),
         start="product_more",
     )

@@ -22,7 +22,7 @@ from flows.engine import (
     Step,
     yes_no,
 )
-from flows.lexicon import without_lead
+from flows.lexicon import without_lead, words
 from flows.messages import Choice, Inbound, Outbound, say, t
 from flows.parsing import parse_phone
 from flows.regions import (
@@ -111,7 +111,15 @@ def _valid_person_name(name: str) -> bool:
     )
 
 
-_HONORIFICS = re.compile(r"^(?:pak|bu|bapak|ibu|mas|mbak|mba|kak|cak|ning)\.?\s+(?=\S+\s+\S)", re.I)
+def _is_title(text: str) -> bool:
+    """'S.Pd', 'SE', 'S.Kom., M.M.': degrees written after a name."""
+    tokens = [tok for tok in re.split(r"[\s,]+", text.strip()) if tok]
+    return 0 < len(tokens) <= 3 and all(
+        re.fullmatch(r"[A-Za-z.]{1,8}", tok) and ("." in tok or tok.isupper()) for tok in tokens
+    )
+
+
+_HONORIFICS = re.compile(r"^(?:pak|bu|bapak|ibu|mas|mbak|mba|kak|cak|ning)\.?\s+(?=\S)", re.I)
 _NOT_A_PERSON = re.compile(
     r"\b(toko|warung|shop|store|olshop|ud|cv|pt|jual|jualan|official)\b", re.I
 )
@@ -124,9 +132,13 @@ def _person_name(text: str) -> str:
     """
     name = _clean(without_lead("owner_name", text))
     head, comma, rest = name.partition(",")
-    if comma and len(rest.split()) >= 2:
+    if comma and not _is_title(rest):  # "Slamet, penjahit"; "Sri Wahyuni, S.Pd" stays
         name = head.strip()
-    return _HONORIFICS.sub("", name)
+    said = name.split()
+    agreeing = words("yes") | words("softener")
+    while len(said) > 2 and said[0].lower() in agreeing:  # "iya bu sri wahyuni"
+        said = said[1:]
+    return _HONORIFICS.sub("", " ".join(said))
 
 
 def _read_owner_name(msg: Inbound, ctx: Ctx) -> Reading:
@@ -154,6 +166,9 @@ def _ask_phone_confirm(ctx: Ctx) -> Outbound:
 
 
 def _read_phone_confirm(msg: Inbound, ctx: Ctx) -> Reading:
+    typed = parse_phone(msg.contact_phone or msg.text or "")
+    if typed:  # "bukan, pake nomer istri 0857 1234 9876": the number says it all
+        return Parsed({"phone": typed, "phone_verified": typed == ctx.env.known_phone})
     said = yes_no(ctx)
     if said is True:
         return Parsed({"phone": ctx.env.known_phone, "phone_verified": True})
@@ -209,7 +224,7 @@ def _shop_name(text: str) -> str:
     head, comma, rest = name.partition(",")
     if comma and len(rest.split()) >= 2:
         name = head.strip()
-    return name.title() if name.islower() else name
+    return name.title() if name.islower() and name.replace(" ", "").isalpha() else name
 
 
 def _read_shop_name(msg: Inbound, ctx: Ctx) -> Reading:
@@ -298,12 +313,16 @@ def _regency_value(code: str) -> dict[str, Any]:
     }
 
 
+def _district_example(regency_code: str) -> str:
+    """A district of this regency whose name is not also a regency's ("Jombang" is both)."""
+    names = {r.name.casefold() for r in regencies().values()}
+    found = districts_by_regency().get(regency_code, [])
+    return next((d.name for d in found if d.name.casefold() not in names), "-")
+
+
 def _ask_district(ctx: Ctx) -> Outbound:
     code = ctx.draft["regency_code"]
-    example = next(iter(districts_by_regency().get(code, [])), None)
-    return say(
-        t("reg.ask_district", regency=regency_label(code), example=example.name if example else "-")
-    )
+    return say(t("reg.ask_district", regency=regency_label(code), example=_district_example(code)))
 
 
 def _read_district(msg: Inbound, ctx: Ctx) -> Reading:
@@ -316,13 +335,12 @@ def _read_district(msg: Inbound, ctx: Ctx) -> Reading:
     if codes:
         options = tuple(Choice(c, (district(c) or district(codes[0])).name) for c in codes)  # type: ignore[union-attr]
         return Clarify(t("engine.pick_one"), options)
-    example = next(iter(districts_by_regency().get(regency_code, [])), None)
     return Invalid(
         t(
             "reg.district_unknown",
             place=_clean(msg.text)[:40],
             regency=regency_label(regency_code),
-            example=example.name if example else "-",
+            example=_district_example(regency_code),
         )
     )
 

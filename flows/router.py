@@ -170,11 +170,20 @@ def _continue(state: State, inbound: Inbound, said: Utterance, env: Env) -> Resu
         return Result(state, [say(flow.resume_question, choices=RESUME_CHOICES)])
     parked: dict[str, Any] | None = state.draft.get(PARKED)
     result = advance_flow(flow, state, inbound, env, said)
-    erased = any(isinstance(e, EraseMyData) for e in result.effects)
-    back_to_parked = parked and result.state.flow in (None, parked["flow"])
-    if parked and back_to_parked and result.state.step is None and not erased:
-        return _unpark(result, parked, env)  # "Daftar toko" from the menu: where they were
+    if parked and _back_to_parked(result, parked):
+        return _unpark(result, parked, env)
     return _finish_open(result, env)
+
+
+def _back_to_parked(result: Result, parked: dict[str, Any]) -> bool:
+    """A side flow ended, or the menu's "Daftar toko" while registering: back where they were.
+
+    (A product left for the menu was kept as a draft; "Tambah produk" starts a new one.)
+    """
+    if any(isinstance(e, EraseMyData) for e in result.effects) or result.state.step is not None:
+        return False
+    ended = result.state.flow is None
+    return ended or result.state.flow == parked["flow"] == REGISTRATION.id
 
 
 def _has_draft_data(state: State) -> bool:

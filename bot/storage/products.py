@@ -16,7 +16,7 @@ def product_snapshots(session: Session, seller_id: int) -> tuple[dict[str, Any],
     products = session.exec(
         select(Product)
         .where(Product.seller_id == seller_id, Product.status != "deleted")
-        .order_by(col(Product.updated_at).desc())
+        .order_by(col(Product.id).desc())  # newest first, and "1" stays the same product
     ).all()
     return tuple(
         {
