@@ -175,6 +175,7 @@ _UNITS: dict[str, int] = {
     "sekawan": 4,
     "gangsal": 5,
     "sedasa": 10,
+    "selangkung": 25,
     # Madurese
     "settong": 1,
     "dhuwa": 2,
@@ -214,7 +215,7 @@ _LINKS: dict[str, int] = {
 # Linking forms that are also ordinary words ("sak" a sack, "pa" sir, "kalih" with):
 # a number before a multiplier, otherwise just a word.
 _SOFT_LINKS: dict[str, int] = {"se": 1, "sak": 1, "sa": 1, "dhu": 2, "du": 2, "pa": 4, "kalih": 2}
-_TENS = {"puluh", "polo"}
+_TENS = {"puluh", "polo", "dasa"}  # "kalih dasa" (krama) is 20
 _TEENS = {"belas", "welas", "bellas"}
 _TWEENS = {"likur", "lekor"}
 _HUNDREDS = {"ratus", "atus", "ratos", "atos"}

@@ -28,6 +28,9 @@ from flows.regions import RegencyMatch, match_regency, regency_match
         ("rolas ewu", 12_000),
         ("limolas ewu", 15_000),
         ("selawe ewu", 25_000),
+        ("selangkung ewu", 25_000),  # krama
+        ("kalih dasa ewu", 20_000),
+        ("tigang dasa ewu", 30_000),
         ("patang puluh ewu", 40_000),
         ("seket ewu", 50_000),
         ("seket loro ewu", 52_000),
