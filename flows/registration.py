@@ -286,14 +286,15 @@ def _read_regency(msg: Inbound, ctx: Ctx) -> Reading:
     if msg.choice and msg.choice in regencies():
         return Parsed(_regency_value(msg.choice))
     text = msg.text or ""
-    found = regency_match(text, EAST_JAVA)
+    place = _DISTRICT_MARK.split(text, maxsplit=1)[0] or text  # the part before "kec ..."
+    found = regency_match(place, EAST_JAVA)
     in_east_java = bool(found.codes)
     if not in_east_java:
-        found = regency_match(text)  # an owner elsewhere in Indonesia
+        found = regency_match(place)  # an owner elsewhere in Indonesia
     if len(found.codes) == 1:
         code = found.codes[0]
         if found.sure and in_east_java:
-            return Parsed(_regency_value(code))
+            return Parsed({**_regency_value(code), "district_code": _district_in(text, code)})
         # a typo, or a place outside East Java: "makanan" is not Way Kanan without asking
         label = regency_label(code, with_province=True)
         return Parsed(_regency_value(code), confirm=t("reg.regency_confirm", place=label))
@@ -303,6 +304,18 @@ def _read_regency(msg: Inbound, ctx: Ctx) -> Reading:
         place = _clean(msg.text).title()
         return Clarify(t("reg.regency_which", place=place), options)
     return Invalid(t("reg.regency_unknown", place=_clean(msg.text)[:40]))
+
+
+_DISTRICT_MARK = re.compile(r",|\bkec(?:amatan)?\b\.?", re.IGNORECASE)
+
+
+def _district_in(text: str, regency_code: str) -> str | None:
+    """The district named after the regency: 'banyuwangi, kec genteng' -> Genteng's code."""
+    parts = _DISTRICT_MARK.split(text, maxsplit=1)
+    if len(parts) < 2:
+        return None
+    codes = match_district(parts[1], regency_code)
+    return codes[0] if len(codes) == 1 else None
 
 
 def _regency_value(code: str) -> dict[str, Any]:
@@ -485,6 +498,8 @@ def _after(step_id: str) -> Callable[[Ctx], str]:
                 continue
             if candidate == "phone" and ctx.draft.get("assisted"):
                 continue  # the facilitator gave the owner's number first
+            if candidate == "district" and ctx.draft.get("district_code"):
+                continue  # named with the regency: "banyuwangi, kec genteng"
             if candidate == "phone" and ctx.env.known_phone:
                 return "phone_confirm"
             return candidate
