@@ -170,6 +170,7 @@ class Step:
     help: Text | None = None
     optional: bool = False  # "lewati" stores None; on a required step it is refused
     free_text: bool = False  # the answer is data (a name, an address): never an answer word
+    takes_words: tuple[str, ...] = ()  # answer words a free-text step reads itself ("keep")
     offer: Callable[[Ctx], Any] | None = None  # the value a plain "ya" accepts, if any
     takes_photos: bool = False
     takes_location: bool = False
@@ -460,6 +461,8 @@ def _refusal(step: Step, said: Utterance, ctx: Ctx) -> Outbound | None:
             return say(t("input.location_not_now"))
         case Nothing():
             return say(t("engine.empty"))
+        case Keyword(kind=kind) if step.free_text and kind in step.takes_words:
+            return None
         case Yes(pure=True) | No(pure=True) | Keyword() | Command() if step.free_text:
             if isinstance(said, Yes) and step.offer and step.offer(ctx) is not None:
                 return None

@@ -24,6 +24,7 @@ from flows.engine import (
     said_word,
     yes_no,
 )
+from flows.interpret import FreeText, read_text
 from flows.lexicon import lexicon, normalize, without_lead, words
 from flows.messages import Choice, Grams, Inbound, Money, Outbound, PhotoRef, say, t
 from flows.parsing import count_unit, parse_price, parse_quantity, parse_weight_grams
@@ -121,6 +122,19 @@ def read_photos(msg: Inbound, ctx: Ctx) -> Reading:
 
 
 def _take_photos(msg: Inbound, photos: list[dict[str, Any]], ctx: Ctx) -> Reading:
+    reading = _photos_taken(msg, photos, ctx)
+    caption = " ".join((msg.text or "").split())
+    if not caption or not isinstance(read_text(caption), FreeText):
+        return reading
+    match reading:  # a caption is kept to offer as the name
+        case Parsed(value=value, note=note):
+            return Parsed({**value, "caption": caption}, note=note)
+        case Stay(message=message, keep=keep, choices=choices, photo=photo):
+            return Stay(message, {**keep, "caption": caption}, choices, photo)
+    return reading
+
+
+def _photos_taken(msg: Inbound, photos: list[dict[str, Any]], ctx: Ctx) -> Reading:
     known = {p["sha256"] for p in photos}
     added: list[dict[str, Any]] = []
     held: list[dict[str, Any]] = []
@@ -166,7 +180,18 @@ def _take_photos(msg: Inbound, photos: list[dict[str, Any]], ctx: Ctx) -> Readin
 # --- name and category ---------------------------------------------------------------------------
 
 
+def _caption(ctx: Ctx) -> str | None:
+    """The words sent with the photos ("nastar keju"), offered as the product's name."""
+    caption = _just_the_name(str(ctx.draft.get("caption") or ""))
+    return caption if NAME_MIN <= len(caption) <= NAME_MAX else None
+
+
 def _ask_name(ctx: Ctx) -> Outbound:
+    caption = _caption(ctx)
+    if caption:
+        return say(
+            t("product.ask_name_caption", name=caption), choices=(Choice("caption", caption),)
+        )
     return say(t("product.ask_name"))
 
 
@@ -189,6 +214,8 @@ def _just_the_name(text: str) -> str:
 
 
 def _read_name(msg: Inbound, ctx: Ctx) -> Reading:
+    if msg.choice == "caption" and _caption(ctx):
+        return Parsed(_caption(ctx))
     name = _just_the_name(" ".join(without_lead("name", msg.text or "").split()))
     if len(name) < NAME_MIN:
         return Invalid(t("product.name_too_short"))
@@ -540,6 +567,7 @@ STEPS = {
             next="category",
             help=t("product.help.name"),
             free_text=True,
+            offer=_caption,
         ),
         Step(
             "category",
@@ -599,6 +627,8 @@ STEPS = {
             next=None,
             help=t("product.help.description"),
             offer=_offered_description,
+            free_text=True,
+            takes_words=("keep",),
         ),
         Step(
             "photo_edit",

@@ -202,7 +202,7 @@ def inbound(transcript: Transcript, turn: Mapping[str, Any], photos: PhotoMaker,
     return Inbound(
         user_key=transcript.phone or "user-1",
         channel=transcript.channel,
-        text=None if turn.get("send") is None else str(turn["send"]),
+        text=None if turn.get("send") is None else str(turn["send"]),  # also a photo's caption
         choice=turn.get("choice"),
         contact_phone=turn.get("contact"),
         sender_phone=transcript.known_phone,
