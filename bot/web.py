@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import logging
@@ -30,8 +31,19 @@ def create_web_app(
 ) -> Starlette:
     """The web app; channel start-up and shutdown ride on its lifespan."""
 
+    def database_answers() -> bool:
+        try:
+            with app.db.engine.connect() as conn:
+                conn.exec_driver_sql("SELECT 1")
+            return True
+        except Exception:
+            log.warning("health: the database does not answer", exc_info=True)
+            return False
+
     async def health(_: Request) -> Response:
-        return JSONResponse({"ok": True})
+        """200 while the database answers, 503 when it does not (a balancer takes us out)."""
+        ok = await asyncio.to_thread(database_answers)
+        return JSONResponse({"ok": ok, "database": ok}, status_code=200 if ok else 503)
 
     async def telegram_webhook(request: Request) -> Response:
         secret = app.settings.telegram_webhook_secret or ""
