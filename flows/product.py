@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from string import capwords
 from typing import Any
 
 from flows.categories import categories, suggest_categories
@@ -95,8 +96,7 @@ def read_photos(msg: Inbound, ctx: Ctx) -> Reading:
     keep = msg.choice == "keep" or said_word(ctx, "keep") or yes_no(ctx) is True
     retake = msg.choice == "retake" or said_word(ctx, "retake") or yes_no(ctx) is False
     if keep and held:
-        photos, held = photos + held, []
-        photos = photos[:MAX_PHOTOS]
+        photos = _with_kept(photos, held)[:MAX_PHOTOS]
         if len(photos) >= MAX_PHOTOS:
             return Parsed({"photos": photos, "held_photos": []})
         return Stay(
@@ -119,6 +119,15 @@ def read_photos(msg: Inbound, ctx: Ctx) -> Reading:
     if msg.text and not photos:
         return Invalid(t("product.photos_first"))
     return Invalid(t("product.photos_unclear", count=len(photos)))
+
+
+def _with_kept(photos: list[dict[str, Any]], held: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The photos with the held ones put back where they were sent (the first stays first)."""
+    merged = list(photos)
+    for photo in sorted(held, key=lambda p: int(p.get("at", len(merged)))):
+        place = min(int(photo.get("at", len(merged))), len(merged))
+        merged.insert(place, {k: v for k, v in photo.items() if k != "at"})
+    return merged
 
 
 def _take_photos(msg: Inbound, photos: list[dict[str, Any]], ctx: Ctx) -> Reading:
@@ -148,7 +157,8 @@ def _photos_taken(msg: Inbound, photos: list[dict[str, Any]], ctx: Ctx) -> Readi
         problem = _quality_problem(photo)
         if problem:
             problems.append(problem)
-            held.append(photo.to_json())
+            # where it stood in the album: kept anyway, it goes back to that place
+            held.append({**photo.to_json(), "at": len(photos) + len(added) + len(held)})
         else:
             added.append(photo.to_json())
     room = MAX_PHOTOS - len(photos)
@@ -210,7 +220,8 @@ def _just_the_name(text: str) -> str:
     head, comma, rest = name.partition(",")
     if comma and re.search(r"\d|harga|stok|berat", rest, re.IGNORECASE):
         name = head
-    return name.strip().strip("*\"'").strip()
+    name = name.strip().strip("*\"'").strip()
+    return capwords(name) if name.islower() else name  # "sambal bawang" -> "Sambal Bawang"
 
 
 def _read_name(msg: Inbound, ctx: Ctx) -> Reading:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from string import capwords
 from typing import Any
 
 from flows.categories import categories, suggest_categories
@@ -153,7 +154,7 @@ def _read_owner_name(msg: Inbound, ctx: Ctx) -> Reading:
     if not _valid_person_name(name):
         return Invalid(t("reg.owner_name_invalid"))
     if name.islower() or name.isupper():
-        name = name.title()
+        name = capwords(name.lower())
     return Parsed(name)
 
 
@@ -224,7 +225,7 @@ def _shop_name(text: str) -> str:
     head, comma, rest = name.partition(",")
     if comma and len(rest.split()) >= 2:
         name = head.strip()
-    return name.title() if name.islower() and name.replace(" ", "").isalpha() else name
+    return capwords(name) if name.islower() and name.replace(" ", "").isalpha() else name
 
 
 def _read_shop_name(msg: Inbound, ctx: Ctx) -> Reading:
@@ -375,11 +376,14 @@ def _read_address(msg: Inbound, ctx: Ctx) -> Reading:
         return Invalid(t("reg.address_too_short"), keep=keep)
     if len(address) > 300:
         return Invalid(t("reg.address_too_long"), keep=keep)
+    if address.islower():  # "jl. veteran no. 5 rt 2" -> "Jl. Veteran No. 5 RT 2"
+        address = _RT_RW.sub(lambda m: m[0].upper(), capwords(address))
     if not _ADDRESS_MARK.search(address):  # "kan udah kirim lokasi td" is no address
         return Parsed(address, confirm=t("reg.address_confirm", address=address))
     return Parsed(address)
 
 
+_RT_RW = re.compile(r"\b(rt|rw)\b", re.IGNORECASE)
 # A street, a number, a neighbourhood or a village: what an address has somewhere.
 _ADDRESS_MARK = re.compile(
     r"\d|\b(jl|jln|jalan|gg|gang|rt|rw|dusun|dsn|desa|ds|kel|kelurahan|kec|perum|perumahan|"
