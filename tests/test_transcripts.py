@@ -18,11 +18,12 @@ from bot.app import App, build_app
 from bot.config import Settings
 from bot.conversation import ConversationRunner
 from bot.i18n import Renderer
-from bot.storage.models import ChannelAccount, Conversation, Product, Seller
+from bot.storage.models import ChannelAccount, Conversation, OutboxEvent, Product, Seller
 from flows.messages import PhotoRef, RejectedPhoto
 from flows.registration import shop_name_key
 from tests import images
 from tests.conftest import Clock
+from tests.contract import problems
 from tests.transcripts import FlowHost, PhotoMaker, Transcript, inbound, load_all, run
 
 TRANSCRIPTS = load_all()
@@ -134,6 +135,10 @@ class RunnerHost:
 @pytest.mark.parametrize("transcript", TRANSCRIPTS, ids=IDS)
 def test_end_to_end_on_sqlite(transcript: Transcript, clean_app: App) -> None:
     run(transcript, RunnerHost(transcript, clean_app))
+    with clean_app.db.session() as session:  # and what it queued fits the marketplace contract
+        events = session.exec(select(OutboxEvent).where(OutboxEvent.state != "superseded")).all()
+    console = transcript.channel == "console"
+    assert [p for e in events for p in problems(e.kind, e.payload, console=console)] == []
 
 
 def test_transcript_files_are_where_the_loader_looks() -> None:
