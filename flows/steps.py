@@ -1,0 +1,199 @@
+"""What a conversation is made of: the host's world (`Env`), steps, flows and readings.
+
+A flow module declares its `Step`s and its `Flow` with these; `flows/engine.py` runs them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from flows.effects import Effect
+from flows.interpret import Keyword, No, Nothing, Utterance, Yes
+from flows.messages import Choice, Inbound, Outbound, Text, t
+from flows.state import State
+
+# --- what the host provides ------------------------------------------------------------
+
+
+class Directory(Protocol):
+    """Read-only questions a flow may ask of the stored data."""
+
+    def shop_name_taken(self, name: str, *, except_seller: int | None = None) -> bool: ...
+
+    def seller_with_phone(self, phone: str) -> Mapping[str, Any] | None:
+        """A registered or awaiting-consent shop with this number, if any."""
+        ...
+
+    def imported_with_phone(self, phone: str) -> Mapping[str, Any] | None:
+        """Government MSME data for this number, if any."""
+        ...
+
+    def facilitator_owners(self, facilitator_id: int) -> Sequence[Mapping[str, Any]]:
+        """The shops a facilitator registered, with their progress."""
+        ...
+
+    def facilitator_leads(
+        self, facilitator_id: int, limit: int
+    ) -> tuple[int, Sequence[Mapping[str, Any]]]:
+        """Imported businesses assigned to a facilitator and not registered yet."""
+        ...
+
+    def facilitator_exists(self, code: str) -> bool: ...
+
+    def audience(self, segment: str, value: str | None) -> tuple[int, float]:
+        """How many a broadcast would reach (opted-out left out) and seconds to send."""
+        ...
+
+
+@dataclass(frozen=True)
+class Env:
+    """Everything a flow may know about the world for one message."""
+
+    now: datetime
+    channel: str
+    directory: Directory
+    known_phone: str | None = None
+    profile_name: str | None = None
+    seller: Mapping[str, Any] | None = None
+    products: tuple[Mapping[str, Any], ...] = ()
+    pause: timedelta = timedelta(hours=6)
+    locale: str = "id"
+    render: Callable[[Text | str], str] = str  # the host's translator, for drafts it writes
+    opted_out: bool = False  # no reminders or broadcasts; conversations still work
+    imported: Mapping[str, Any] | None = None  # government MSME data matching their number
+    is_admin: bool = False
+    facilitator: Mapping[str, Any] | None = None  # {id, code, name, regency_code} when one
+    acting_for: Mapping[str, Any] | None = None  # the owner's shop a facilitator works on
+    consent_request: Mapping[str, Any] | None = None  # a facilitator's registration for them
+
+    @property
+    def registered(self) -> bool:
+        return self.seller is not None
+
+
+# --- how a step reads an answer ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """The answer was read; `confirm` asks "betul?" first when reading involved guessing."""
+
+    value: Any
+    confirm: Text | None = None
+    note: Text | None = None  # said before the next question ("the 6th photo was not kept")
+
+
+@dataclass(frozen=True)
+class Invalid:
+    """The answer could not be used; `reason` says what to send instead."""
+
+    reason: Text
+    keep: Mapping[str, Any] = field(default_factory=dict)  # draft updates worth keeping
+
+
+@dataclass(frozen=True)
+class Stay:
+    """Stay on this step: say `message`, keep `keep` in the draft (e.g. a photo received)."""
+
+    message: Text
+    keep: Mapping[str, Any] = field(default_factory=dict)
+    choices: tuple[Choice, ...] = ()
+    photo: str | None = None
+
+
+@dataclass(frozen=True)
+class Clarify:
+    """The answer fits several things; ask which one, with these options."""
+
+    question: Text
+    options: tuple[Choice, ...]
+
+
+Reading = Parsed | Invalid | Clarify | Stay
+
+
+@dataclass(frozen=True)
+class Ctx:
+    draft: Mapping[str, Any]
+    env: Env
+    said: Utterance = field(default_factory=Nothing)  # the message, interpreted once
+
+
+def yes_no(ctx: Ctx) -> bool | None:
+    """The person's yes or no (a button, or their own words), else None."""
+    match ctx.said:
+        case Yes():
+            return True
+        case No():
+            return False
+    return None
+
+
+def said_word(ctx: Ctx, kind: str) -> bool:
+    """True when the message is that answer word ('done', 'keep', 'retake', 'save')."""
+    return isinstance(ctx.said, Keyword) and ctx.said.kind == kind
+
+
+@dataclass(frozen=True)
+class Step:
+    """One question: how it is asked, how an answer is read, and where it goes."""
+
+    id: str
+    ask: Callable[[Ctx], Outbound]
+    read: Callable[[Inbound, Ctx], Reading]
+    slot: str | None = None
+    next: str | Callable[[Ctx], str] | None = None  # None: go to the summary
+    help: Text | None = None
+    optional: bool = False  # "lewati" stores None; on a required step it is refused
+    free_text: bool = False  # the answer is data (a name, an address): never an answer word
+    takes_words: tuple[str, ...] = ()  # answer words a free-text step reads itself ("keep")
+    offer: Callable[[Ctx], Any] | None = None  # the value a plain "ya" accepts, if any
+    takes_photos: bool = False
+    takes_location: bool = False
+
+
+@dataclass(frozen=True)
+class Field:
+    """A line of the summary the owner can change, and the steps that ask it again."""
+
+    id: str
+    label: Text
+    steps: tuple[str, ...]
+    asked_at: tuple[str, ...] = ()  # other steps that ask it too ("is this your number?")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    replies: tuple[Outbound, ...] = ()
+    effects: tuple[Effect, ...] = ()
+    start: str | None = None  # flow to begin next
+    draft: Mapping[str, Any] | None = None  # its starting draft
+    step: str | None = None  # where to begin it (its first step when None)
+
+
+@dataclass(frozen=True)
+class Flow:
+    id: str
+    steps: Mapping[str, Step]
+    first: str
+    finish: Callable[[Ctx], Outcome]
+    summary: Callable[[Ctx], Outbound] | None = None
+    fields: tuple[Field, ...] = ()
+    resume_question: Text = field(default_factory=lambda: t("engine.resume_question"))
+    cancelled: Text = field(default_factory=lambda: t("engine.cancelled"))
+    # Draft values computed from others (a generated description), refreshed on every change.
+    derive: Callable[[Ctx], Mapping[str, Any]] | None = None
+
+
+SUMMARY = "summary"
+FINISH = "__finish__"  # a step's `next` that ends the flow without a summary
+
+
+@dataclass
+class Result:
+    state: State
+    replies: list[Outbound] = field(default_factory=list)
+    effects: list[Effect] = field(default_factory=list)
