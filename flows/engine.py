@@ -27,7 +27,6 @@ from flows.interpret import (
     Unsupported,
     Utterance,
     Yes,
-    interpret,
     pick_choice,
     read_text,
 )
@@ -107,8 +106,7 @@ def _open_step_takes_free_text(flow: Flow, state: State) -> bool:
 
 def takes_free_text(flow: Flow, state: State) -> bool:
     """True when the open question's answer is data (a name): choices must match whole."""
-    step = flow.steps.get(state.step or "")
-    return bool(step and step.free_text and state.pending is None)
+    return state.pending is None and _open_step_takes_free_text(flow, state)
 
 
 def begin(flow: Flow, env: Env, draft: Mapping[str, Any] | None = None) -> Result:
@@ -131,13 +129,8 @@ def is_paused(state: State, env: Env) -> bool:
 # --- taking one message ------------------------------------------------------------------------
 
 
-def advance_flow(
-    flow: Flow, state: State, inbound: Inbound, env: Env, said: Utterance | None = None
-) -> Result:
+def advance_flow(flow: Flow, state: State, inbound: Inbound, env: Env, said: Utterance) -> Result:
     """Take one message inside a flow; `said` is the router's reading of it."""
-    if said is None:
-        choices = current_choices(flow, state, env)
-        said = interpret(inbound, choices, env.render, loose=not takes_free_text(flow, state))
     result = Result(state)
     match said:
         case GlobalWord(kind=kind) if kind == CANCEL:

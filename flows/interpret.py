@@ -173,13 +173,16 @@ def read_text(
     command = _command(text, phrase)
     if command is not None:
         return command
-    labelled = pick_choice(phrase, choices, render, loose=False) if not phrase.isdigit() else None
+    labels = _labels(choices, render)
+    labelled = _exact_choice(phrase, choices, labels) if not phrase.isdigit() else None
     if labelled is not None:  # the label of a button on screen ("Ubah", "Hapus") wins
         return _from_choice_id(labelled)
     instruction = _global_word(text, phrase)
     if instruction is not None:
         return instruction
-    picked = pick_choice(phrase, choices, render, loose)
+    picked = _numbered_choice(phrase, choices)
+    if picked is None and loose and choices and phrase:
+        picked = _close_choice(_tokens(phrase), choices, labels)
     if picked is not None:
         return _from_choice_id(picked)
     return _answer_word(text, phrase)
@@ -285,18 +288,37 @@ def pick_choice(
     if not choices or not phrase:
         return None
     if phrase.isdigit():
-        number = int(phrase) if len(phrase) < 4 else 0
-        return choices[number - 1].id if 1 <= number <= len(choices) else None
-    typed = _tokens(phrase)
-    labels = [_tokens(normalize(render(c.label))) for c in choices]
-    exact = [
-        c.id
-        for c, label in zip(choices, labels, strict=True)
-        if sorted(typed) == sorted(label) or phrase == c.id
-    ]
-    if exact:
-        return exact[0]
-    return _close_choice(typed, choices, labels) if loose else None
+        return _numbered_choice(phrase, choices)
+    labels = _labels(choices, render)
+    exact = _exact_choice(phrase, choices, labels)
+    if exact is None and loose:
+        return _close_choice(_tokens(phrase), choices, labels)
+    return exact
+
+
+def _labels(choices: tuple[Choice, ...], render: Render) -> list[list[str]]:
+    """Each choice's label as the words compared with what was typed (rendered once)."""
+    return [_tokens(normalize(render(c.label))) for c in choices]
+
+
+def _numbered_choice(phrase: str, choices: tuple[Choice, ...]) -> str | None:
+    if not phrase.isdigit() or len(phrase) > 3:
+        return None
+    number = int(phrase)
+    return choices[number - 1].id if 1 <= number <= len(choices) else None
+
+
+def _exact_choice(phrase: str, choices: tuple[Choice, ...], labels: list[list[str]]) -> str | None:
+    """The choice whose whole label (in any word order) or id was typed."""
+    typed = sorted(_tokens(phrase))
+    return next(
+        (
+            c.id
+            for c, label in zip(choices, labels, strict=True)
+            if typed == sorted(label) or phrase == c.id
+        ),
+        None,
+    )
 
 
 def _close_choice(
