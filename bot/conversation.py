@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,7 +14,9 @@ from sqlmodel import Session, select
 from bot.broadcasts import add_broadcast, audience
 from bot.config import Settings
 from bot.i18n import Renderer, pick_locale
+from bot.inbox import Turn
 from bot.notices import take_for_account
+from bot.outgoing import Reply, queue
 from bot.roles import facilitator_of, is_admin, join
 from bot.storage import consent
 from bot.storage.database import Database
@@ -36,19 +37,6 @@ from flows.messages import Inbound, Outbound, Text, say, t
 from flows.router import advance
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Reply:
-    """An outbound message rendered in the person's language, ready for a channel."""
-
-    text: str
-    choices: tuple[tuple[str, str], ...] = ()
-    photo: str | None = None  # sha256 of a stored photo
-    prompt: str | None = None  # message id of the question, for platform templates
-    contact_button: str | None = None  # label of a "share my number" button
-    location_button: str | None = None  # label of a "share my location" button
-    msgids: tuple[str, ...] = ()  # the catalog ids of its lines, for tests and templates
 
 
 _CODE_OUTCOMES: dict[str, Callable[[int], Text]] = {
@@ -96,25 +84,78 @@ class ConversationRunner:
         self.locks = KeyedLocks()
 
     def handle(self, inbound: Inbound) -> list[Reply]:
-        """Process one message and return the replies; never raises for the owner's sake."""
+        """Process one message outside any inbox (the console, tests): its replies."""
+        return self.handle_turn(inbound) or []
+
+    def handle_turn(
+        self, inbound: Inbound, turn: Turn | None = None, reply_to: str | None = None
+    ) -> list[Reply] | None:
+        """Process one message and return its replies; never raises for the owner's sake.
+
+        With a `turn` (from the inbox), the update is claimed, applied and marked processed in
+        the conversation's one transaction, and with `reply_to` its replies are stored in that
+        same transaction for the channel's sender. None: not this update's turn (another
+        process took it, or an earlier update of the chat came in); nothing was done.
+        """
         with self.locks(f"{inbound.channel}:{inbound.user_key}"):
             try:
-                return self._handle(inbound)
+                return self._handle(inbound, turn, reply_to)
             except Exception:
                 log.exception(
                     "failed to handle message %s on %s", inbound.message_id, inbound.channel
                 )
-                renderer = Renderer(pick_locale(inbound.locale_hint), self.settings.timezone)
-                return [Reply(renderer(t("error.generic")))]
+                return self.fail(inbound.channel, inbound.locale_hint, turn, reply_to)
 
-    def _handle(self, inbound: Inbound) -> list[Reply]:
+    def fail(
+        self,
+        channel: str,
+        locale_hint: str | None,
+        turn: Turn | None = None,
+        reply_to: str | None = None,
+    ) -> list[Reply]:
+        """The generic apology, stored and the update closed, when processing failed."""
+        renderer = Renderer(pick_locale(locale_hint), self.settings.timezone)
+        replies = [Reply(renderer(t("error.generic")))]
+        if turn is not None or reply_to is not None:
+            with self.db.session() as session:
+                self._close(session, channel, turn, reply_to, replies)
+        return replies
+
+    def skip(self, turn: Turn) -> None:
+        """Close an update that carries nothing to answer (an edit, a service message)."""
+        with self.db.session() as session:
+            turn.finish(session, self.clock())
+
+    def _close(
+        self,
+        session: Session,
+        channel: str,
+        turn: Turn | None,
+        reply_to: str | None,
+        replies: list[Reply],
+    ) -> None:
+        if turn is not None:
+            turn.finish(session, self.clock())
+        if reply_to is not None:
+            queue(session, channel, reply_to, replies)
+
+    def _handle(
+        self, inbound: Inbound, turn: Turn | None, reply_to: str | None
+    ) -> list[Reply] | None:
         for attempt in range(3):
             try:
                 with self.db.session() as session:
-                    return self._handle_in(session, inbound)
+                    if turn is not None and not turn.claim(session):
+                        return None
+                    replies = self._handle_in(session, inbound)
+                    self._close(session, inbound.channel, turn, reply_to, replies)
+                    return replies
             except IntegrityError:
                 # A concurrent first message created the same rows; the retry sees them.
                 if inbound.message_id and self._already_processed(inbound):
+                    if turn is not None:
+                        with self.db.session() as session:
+                            self._close(session, inbound.channel, turn, None, [])
                     return []
                 if attempt == 2:
                     raise

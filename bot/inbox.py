@@ -1,28 +1,117 @@
 """Durable inbox: platform updates are stored before they are acknowledged, then processed
 one at a time per chat, in the platform's order, with different chats running concurrently.
 
-A crash after the platform got its 200 loses nothing: `recover()` at start-up drains what was
-stored but not processed. A redelivered update hits the unique key and is dropped.
+A crash after the platform got its 200 loses nothing: `recover()` at start-up, and `watch()`
+every few seconds in every process, drain what was stored but not processed. A redelivered
+update hits the unique key and is dropped.
+
+Order. Each update is processed inside the conversation's transaction only if it is, at that
+moment, the first unprocessed update of its chat (`Turn.claim`, under a per-chat lock that
+every process on the database shares), and it is marked processed in that same transaction.
+So several processes can drain one chat and still apply its updates once, one at a time, in
+order. Telegram numbers every update of a bot one after another: an update waits (up to
+`gap_hold` seconds) until every lower number has been stored, so updates that the network or
+our own queue reordered are still applied in Telegram's order. An update that arrives after
+that wait, when a later one of its chat was already applied, is applied when it arrives (as
+the owner's newest message), and counted in the log as late.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
+from bot.lifecycle import pause_unless_stopped
 from bot.storage.database import Database
+from bot.storage.locks import hold_until_commit
 from bot.storage.models import InboundUpdate, utcnow
 
 log = logging.getLogger(__name__)
-Handler = Callable[[list[InboundUpdate]], Awaitable[None]]
 MAX_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One update's (or album's) place in its chat, checked and closed in the caller's
+    transaction: the conversation's own."""
+
+    channel: str
+    chat_key: str
+    row_ids: tuple[int, ...]
+
+    def claim(self, session: Session) -> bool:
+        """Take the chat's lock; True when these rows are still its first unprocessed ones."""
+        hold_until_commit(session, f"in:{self.channel}:{self.chat_key}")
+        first = session.exec(
+            select(InboundUpdate.id)
+            .where(
+                InboundUpdate.channel == self.channel,
+                InboundUpdate.chat_key == self.chat_key,
+                col(InboundUpdate.processed_at).is_(None),
+            )
+            .order_by(col(InboundUpdate.seq))
+            .limit(1)
+        ).first()
+        return first is not None and first in self.row_ids
+
+    def finish(self, session: Session, now: datetime) -> None:
+        session.execute(
+            sa.update(InboundUpdate)
+            .where(col(InboundUpdate.id).in_(self.row_ids))
+            .values(processed_at=now, attempts=InboundUpdate.attempts + 1)
+        )
+
+
+Handler = Callable[[list[InboundUpdate], Turn], Awaitable[None]]
+
+
+class SequenceGate:
+    """For platforms that number updates one after another (Telegram): the highest number
+    below which every update has been stored (or waited for long enough)."""
+
+    def __init__(self) -> None:
+        self.floor: int | None = None
+        self._above: set[int] = set()
+
+    def note(self, seq: int) -> None:
+        if self.floor is None:
+            self.floor = seq - 1
+        if seq > self.floor:
+            self._above.add(seq)
+        self._advance()
+
+    def give_up_below(self, seq: int) -> None:
+        """Stop waiting for what is missing below `seq`: it is late."""
+        if self.floor is None or self.floor < seq - 1:
+            self.floor = seq - 1
+            self._above = {s for s in self._above if s > self.floor}
+        self._advance()
+
+    def ready(self, seq: int) -> bool:
+        return self.floor is None or seq <= self.floor + 1
+
+    def missing_below(self, seq: int) -> tuple[int, int] | None:
+        """The open range (floor, seq) still to be seen, or None."""
+        if self.ready(seq) or self.floor is None:
+            return None
+        return self.floor, seq
+
+    def _advance(self) -> None:
+        assert self.floor is not None
+        while self.floor + 1 in self._above:
+            self.floor += 1
+            self._above.discard(self.floor)
 
 
 class Inbox:
@@ -34,12 +123,18 @@ class Inbox:
         settle_seconds: float = 0.2,
         album_seconds: float = 1.0,
         concurrency: int = 16,
+        sequential: bool = False,
+        gap_hold_seconds: float = 1.0,
     ) -> None:
         self.db = db
         self.channel = channel
         self.handler = handler
-        self.settle = settle_seconds  # lets concurrently delivered updates all land first
+        self.settle = settle_seconds  # paid only when a chat's updates arrive together
         self.album = album_seconds  # how long the parts of one album may straggle
+        self.gap_hold = gap_hold_seconds
+        self.gate = SequenceGate() if sequential else None
+        self._arrived: dict[str, float] = {}
+        self._stored = asyncio.Event()
         self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._slots = asyncio.Semaphore(concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
@@ -65,26 +160,45 @@ class Inbox:
             await asyncio.to_thread(self._insert, row)
         except IntegrityError:
             return False
-        self.schedule(chat_key)
+        self._note_stored(seq)
+        burst = time.monotonic() - self._arrived.get(chat_key, float("-inf")) < self.settle
+        self._arrived[chat_key] = time.monotonic()
+        self.schedule(chat_key, settle=burst)
         return True
+
+    def _note_stored(self, seq: int) -> None:
+        if self.gate is not None:
+            self.gate.note(seq)
+        self._stored.set()
+        self._stored = asyncio.Event()
 
     def _insert(self, row: InboundUpdate) -> None:
         with self.db.session() as session:
             session.add(row)
 
-    def schedule(self, chat_key: str) -> None:
-        task = asyncio.create_task(self._drain(chat_key))
+    def schedule(self, chat_key: str, settle: bool = False) -> None:
+        task = asyncio.create_task(self._drain(chat_key, settle))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def recover(self) -> int:
-        """Schedule every chat with stored, unprocessed updates (after a restart)."""
-        chats = await asyncio.to_thread(self._pending_chats)
+    async def recover(self, older_than: timedelta = timedelta(0)) -> int:
+        """Schedule every chat with stored, unprocessed updates (after a restart, or those
+        another process stored and could not finish)."""
+        chats = await asyncio.to_thread(self._pending_chats, older_than)
         for chat_key in chats:
-            self.schedule(chat_key)
+            if not self._locks[chat_key].locked():
+                self.schedule(chat_key)
         return len(chats)
 
-    def _pending_chats(self) -> list[str]:
+    async def watch(self, stop: asyncio.Event, every: float = 5.0) -> None:
+        while not stop.is_set():
+            try:
+                await self.recover(timedelta(seconds=every))
+            except Exception:
+                log.exception("looking for stranded %s updates failed", self.channel)
+            await pause_unless_stopped(stop, every)
+
+    def _pending_chats(self, older_than: timedelta) -> list[str]:
         with self.db.read_session() as session:
             return list(
                 session.exec(
@@ -92,6 +206,7 @@ class Inbox:
                     .where(
                         InboundUpdate.channel == self.channel,
                         col(InboundUpdate.processed_at).is_(None),
+                        col(InboundUpdate.received_at) <= utcnow() - older_than,
                     )
                     .distinct()
                 )
@@ -111,48 +226,102 @@ class Inbox:
                 )
             )
 
-    def _finish(self, ids: list[int], failed: bool) -> None:
-        with self.db.session() as session:
-            for row in session.exec(select(InboundUpdate).where(col(InboundUpdate.id).in_(ids))):
-                row.attempts += 1
-                if not failed or row.attempts >= MAX_ATTEMPTS:
-                    row.processed_at = utcnow()
-                session.add(row)
+    def _stored_between(self, low: int, high: int) -> list[int]:
+        with self.db.read_session() as session:
+            return list(
+                session.exec(
+                    select(InboundUpdate.seq).where(
+                        InboundUpdate.channel == self.channel,
+                        col(InboundUpdate.seq) > low,
+                        col(InboundUpdate.seq) < high,
+                    )
+                )
+            )
 
-    async def _drain(self, chat_key: str) -> None:
+    def _give_up(self, ids: list[int]) -> None:
+        """Updates that failed MAX_ATTEMPTS times are set aside, so the chat moves on."""
+        with self.db.session() as session:
+            session.execute(
+                sa.update(InboundUpdate)
+                .where(
+                    col(InboundUpdate.id).in_(ids), col(InboundUpdate.attempts) >= MAX_ATTEMPTS - 1
+                )
+                .values(processed_at=utcnow())
+            )
+            session.execute(
+                sa.update(InboundUpdate)
+                .where(col(InboundUpdate.id).in_(ids))
+                .values(attempts=InboundUpdate.attempts + 1)
+            )
+
+    async def _drain(self, chat_key: str, settle: bool = False) -> None:
         try:
-            await self._drain_chat(chat_key)
+            await self._drain_chat(chat_key, settle)
         except Exception:
             # The database hiccuped: the updates are stored, so try this chat again shortly.
             log.exception("draining the %s inbox failed; retrying", self.channel)
             asyncio.get_running_loop().call_later(1.0, self.schedule, chat_key)
 
-    async def _drain_chat(self, chat_key: str) -> None:
+    async def _wait_for_earlier(self, row: InboundUpdate) -> bool:
+        """Telegram: hold an update until the updates numbered before it are stored.
+        True when it had to wait (something earlier may have arrived meanwhile)."""
+        gate = self.gate
+        if gate is None or gate.ready(row.seq):
+            return False
+        deadline = time.monotonic() + self.gap_hold
+        while not gate.ready(row.seq):
+            missing = gate.missing_below(row.seq)
+            if missing is not None:  # another process may have stored them
+                for seq in await asyncio.to_thread(self._stored_between, *missing):
+                    gate.note(seq)
+                if gate.ready(row.seq):
+                    break
+            left = deadline - time.monotonic()
+            if left <= 0:
+                log.info("%s update %s waited for earlier ones; going on", self.channel, row.seq)
+                gate.give_up_below(row.seq)
+                break
+            stored = self._stored
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stored.wait(), timeout=min(left, 0.1))
+        return True
+
+    async def _next_batch(self, chat_key: str) -> list[InboundUpdate] | None:
+        """The chat's first unprocessed update (or album), once it may go; None when done."""
+        while True:
+            rows = await asyncio.to_thread(self._pending, chat_key)
+            if not rows:
+                return None
+            if await self._wait_for_earlier(rows[0]):
+                continue  # an earlier update of this chat may have arrived meanwhile
+            if not rows[0].group_key:
+                return rows[:1]
+            waited = utcnow() - rows[0].received_at
+            if waited >= timedelta(seconds=self.album):
+                return [r for r in rows if r.group_key == rows[0].group_key]
+            await asyncio.sleep(self.album - waited.total_seconds())
+
+    async def _drain_chat(self, chat_key: str, settle: bool) -> None:
         async with self._locks[chat_key]:
-            await asyncio.sleep(self.settle)
-            while True:
-                rows = await asyncio.to_thread(self._pending, chat_key)
-                if not rows:
-                    return
-                batch = rows[:1]
-                if rows[0].group_key:
-                    waited = utcnow() - rows[0].received_at
-                    if waited < timedelta(seconds=self.album):
-                        await asyncio.sleep(self.album - waited.total_seconds())
-                        continue
-                    batch = [r for r in rows if r.group_key == rows[0].group_key]
-                failed = False
+            if settle:
+                await asyncio.sleep(self.settle)
+            seen: dict[int, int] = defaultdict(int)
+            while (batch := await self._next_batch(chat_key)) is not None:
+                turn = Turn(self.channel, chat_key, tuple(r.id for r in batch if r.id))
+                seen[turn.row_ids[0]] += 1
+                if seen[turn.row_ids[0]] > 3:  # another process holds it, or it is stuck
+                    await asyncio.sleep(0.2 * seen[turn.row_ids[0]])
+                    if seen[turn.row_ids[0]] > 10:
+                        return  # `watch` comes back to it
                 async with self._slots:
                     try:
-                        await self.handler(batch)
+                        await self.handler(batch, turn)
                     except Exception:
-                        failed = True
                         log.exception(
                             "processing %s update %s failed", self.channel, batch[0].update_id
                         )
-                await asyncio.to_thread(self._finish, [r.id for r in batch if r.id], failed)
-                if failed:
-                    await asyncio.sleep(0.5 * batch[0].attempts + 0.5)
+                        await asyncio.to_thread(self._give_up, list(turn.row_ids))
+                        await asyncio.sleep(0.5 * batch[0].attempts + 0.5)
 
     async def close(self) -> None:
         """Let work in progress finish."""

@@ -104,14 +104,14 @@ def create_web_app(
             base = app.settings.public_base_url
             await telegram.start(f"{base.rstrip('/')}/telegram/webhook" if base else None)
         if whatsapp is not None:
-            await whatsapp.inbox.recover()
+            await whatsapp.start()
         try:
             yield
         finally:
             if telegram is not None:
                 await telegram.stop()
             if whatsapp is not None:
-                await whatsapp.inbox.close()
+                await whatsapp.stop()
 
     return Starlette(
         routes=[

@@ -12,7 +12,7 @@ import asyncio
 import html
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from typing import Any
 
 from telegram import (
@@ -26,24 +26,25 @@ from telegram import (
     Update,
 )
 from telegram.constants import ParseMode
-from telegram.error import TelegramError
+from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import AIORateLimiter, ExtBot
 from telegram.request import HTTPXRequest
 
 from bot.broadcasts import ReplyMeter
 from bot.channels.long_text import split_text
 from bot.config import Settings
-from bot.conversation import ConversationRunner, Reply
+from bot.conversation import ConversationRunner
 from bot.i18n import Renderer
-from bot.inbox import Inbox
+from bot.inbox import Inbox, Turn
 from bot.lifecycle import pause_unless_stopped
 from bot.media import MediaStore
 from bot.notices import record_outcomes, take_for_channel
+from bot.outgoing import Outgoing, Reply, Undeliverable, queue
 from bot.roles import telegram_roles
 from bot.storage.database import Database
-from bot.storage.models import ChannelAccount, InboundUpdate
+from bot.storage.models import InboundUpdate
 from flows.lexicon import LOCALES, MENU_COMMANDS, command_name
-from flows.messages import Inbound, Location, PhotoRef, RejectedPhoto, Text, t
+from flows.messages import Inbound, Location, PhotoRef, RejectedPhoto
 from flows.parsing import parse_phone
 
 log = logging.getLogger(__name__)
@@ -93,7 +94,11 @@ class TelegramChannel:
             self._process,
             settle_seconds=settings.inbox_settle_seconds,
             album_seconds=settings.album_seconds,
+            sequential=True,  # Telegram numbers a bot's updates one after another
         )
+        self.outgoing = Outgoing(db, CHANNEL, self._deliver)
+        self._background: set[asyncio.Task[None]] = set()
+        self._stopping = asyncio.Event()
 
     # --- life cycle ---------------------------------------------------------------------
 
@@ -112,9 +117,16 @@ class TelegramChannel:
         recovered = await self.inbox.recover()
         if recovered:
             log.info("resuming %d chats with stored updates", recovered)
+        await self.outgoing.recover()
+        self._spawn(self.inbox.watch(self._stopping))
+        self._spawn(self.outgoing.watch(self._stopping))
 
     async def stop(self) -> None:
+        self._stopping.set()
         await self.inbox.close()
+        await self.outgoing.close()
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
         await self.bot.shutdown()
 
     def _menu(
@@ -180,30 +192,41 @@ class TelegramChannel:
                 await self.accept(update.to_dict())
                 offset = update.update_id + 1
 
-    async def _process(self, rows: list[InboundUpdate]) -> None:
+    async def _process(self, rows: list[InboundUpdate], turn: Turn) -> None:
         updates = [Update.de_json(row.payload, self.bot) for row in rows]
         first = updates[0]
-        if first is None or first.effective_chat is None:
+        chat = first.effective_chat if first is not None else None
+        if first is None or chat is None:
+            await asyncio.to_thread(self.runner.skip, turn)
             return
+        if first.callback_query:
+            self._spawn(self._close_keyboard(first))
         try:
             chat_id, inbound = await self._inbound(first, updates, rows)
-            if first.callback_query:
-                await self._close_keyboard(first)
-            if inbound is None or chat_id is None:
-                return
-            replies = await asyncio.to_thread(self.runner.handle, inbound)
-            await self.send(chat_id, replies)
-            if any(reply.prompt == "fac.joined" for reply in replies):
-                for joined, (roles, locale) in (
-                    await asyncio.to_thread(self._roles, chat_id)
-                ).items():
-                    await self._set_role_commands(joined, roles, locale)
         except Exception:
             # Logged with the update id only: no names, numbers or texts in the logs.
             log.exception("telegram update %s failed", first.update_id)
             user = first.effective_user
-            render = Renderer((user.language_code if user else None) or "", self.settings.timezone)
-            await self.send(first.effective_chat.id, [Reply(render(t("error.generic")))])
+            hint = user.language_code if user else None
+            await asyncio.to_thread(self.runner.fail, CHANNEL, hint, turn, str(chat.id))
+            self.outgoing.notify(str(chat.id))
+            return
+        if inbound is None or chat_id is None:
+            await asyncio.to_thread(self.runner.skip, turn)
+            return
+        replies = await asyncio.to_thread(self.runner.handle_turn, inbound, turn, str(chat_id))
+        if replies is None:
+            return  # not its turn: the inbox looks again
+        self.outgoing.notify(str(chat_id))
+        if any(reply.prompt == "fac.joined" for reply in replies):
+            for joined, (roles, locale) in (await asyncio.to_thread(self._roles, chat_id)).items():
+                await self._set_role_commands(joined, roles, locale)
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        """Work that must not hold up processing (closing a keyboard)."""
+        task = asyncio.create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def _close_keyboard(self, update: Update) -> None:
         query = update.callback_query
@@ -289,35 +312,43 @@ class TelegramChannel:
         return await asyncio.to_thread(self.media.ingest, data)
 
     async def deliver_notices(self, stop: asyncio.Event, every: float = 1.0) -> None:
-        """Send queued notices (sync results...) to Telegram owners as they appear."""
+        """Queue notices (sync results...) for Telegram owners as they appear."""
         while not stop.is_set():
-            batch: list[tuple[ChannelAccount, Text, int]] = []
+            chats: list[str] = []
             try:
-                batch = await asyncio.to_thread(self._take_notices)
-                outcomes: dict[int, str] = {}
-                for account, text, notice_id in batch:
-                    if account.opted_out:
-                        outcomes[notice_id] = "not_sent_opted_out"
-                        continue
-                    render = Renderer(account.locale, self.settings.timezone)
-                    await self.send(int(account.external_id), [Reply(render(text))])
-                    outcomes[notice_id] = "sent"
-                if outcomes:
-                    await asyncio.to_thread(self._record_outcomes, outcomes)
+                chats = await asyncio.to_thread(self._queue_notices)
+                for chat in chats:
+                    self.outgoing.notify(chat)
             except Exception:
                 log.exception("delivering notices failed")
-            if not batch:
+            if not chats:
                 await pause_unless_stopped(stop, every)
 
-    def _take_notices(self) -> list[tuple[ChannelAccount, Text, int]]:
+    def _queue_notices(self) -> list[str]:
+        """Take due notices and store them as replies, in one transaction; their chats."""
+        chats: list[str] = []
         with self.db.session() as session:
-            return take_for_channel(session, CHANNEL, 50, lock=not self.db.is_sqlite)
-
-    def _record_outcomes(self, outcomes: dict[int, str]) -> None:
-        with self.db.session() as session:
+            batch = take_for_channel(session, CHANNEL, 50, lock=not self.db.is_sqlite)
+            outcomes: dict[int, str] = {}
+            for account, text, notice_id in batch:
+                if account.opted_out:
+                    outcomes[notice_id] = "not_sent_opted_out"
+                    continue
+                render = Renderer(account.locale, self.settings.timezone)
+                queue(session, CHANNEL, account.external_id, [Reply(render(text))])
+                outcomes[notice_id] = "sent"
+                chats.append(account.external_id)
             record_outcomes(session, outcomes)
+        return chats
 
     # --- sending ----------------------------------------------------------------------------
+
+    async def _deliver(self, chat_key: str, reply: Reply) -> None:
+        """Send one stored reply; a refusal that retrying cannot fix is Undeliverable."""
+        try:
+            await self.send(int(chat_key), [reply])
+        except (Forbidden, BadRequest) as refused:
+            raise Undeliverable(type(refused).__name__) from refused
 
     async def send(self, chat_id: int, replies: list[Reply]) -> None:
         for reply in replies:

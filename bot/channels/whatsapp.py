@@ -19,18 +19,19 @@ from urllib.parse import urlsplit
 
 import httpx
 from sqlmodel import select
-from twilio.base.exceptions import TwilioException
+from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
 from bot.channels.long_text import split_text
 from bot.config import Settings
-from bot.conversation import ConversationRunner, Reply
+from bot.conversation import ConversationRunner
 from bot.i18n import Renderer
-from bot.inbox import Inbox
+from bot.inbox import Inbox, Turn
 from bot.lifecycle import pause_unless_stopped
 from bot.media import MediaStore
 from bot.notices import record_outcomes, take_for_channel
+from bot.outgoing import Outgoing, Reply, Undeliverable
 from bot.storage.database import Database
 from bot.storage.models import ChannelAccount, InboundUpdate, OutboundMessage, utcnow
 from flows.messages import Inbound, Location, PhotoRef, RejectedPhoto, Text, t
@@ -78,6 +79,9 @@ class WhatsAppChannel:
             album_seconds=0,
         )
         self.not_sent: dict[str, int] = {}  # reasons business messages were held back
+        self.outgoing = Outgoing(db, CHANNEL, self._deliver)
+        self._background: set[asyncio.Task[None]] = set()
+        self._stopping = asyncio.Event()
 
     # --- receiving ---------------------------------------------------------------------
 
@@ -114,17 +118,39 @@ class WhatsAppChannel:
         if params.get("ErrorCode"):
             log.warning("WhatsApp message %s failed with Twilio error %s", sid, params["ErrorCode"])
 
-    async def _process(self, rows: list[InboundUpdate]) -> None:
+    async def _process(self, rows: list[InboundUpdate], turn: Turn) -> None:
         params: dict[str, str] = rows[0].payload
         phone = e164(params["From"])
         try:
             inbound = await self._inbound(params, phone)
-            replies = await asyncio.to_thread(self.runner.handle, inbound)
-            await self.send(phone, replies)
         except Exception:
             log.exception("whatsapp message %s failed", params.get("MessageSid"))
-            render = Renderer(self.settings.default_locale, self.settings.timezone)
-            await self.send(phone, [Reply(render(t("error.generic")))])
+            await asyncio.to_thread(
+                self.runner.fail, CHANNEL, self.settings.default_locale, turn, phone
+            )
+            self.outgoing.notify(phone)
+            return
+        if await asyncio.to_thread(self.runner.handle_turn, inbound, turn, phone) is not None:
+            self.outgoing.notify(phone)
+
+    async def _deliver(self, phone: str, reply: Reply) -> None:
+        """Send one stored reply; a refusal that retrying cannot fix is Undeliverable."""
+        await self.send(phone, [reply], strict=True)
+
+    async def start(self) -> None:
+        await self.inbox.recover()
+        await self.outgoing.recover()
+        for watch in (self.inbox.watch, self.outgoing.watch):
+            task = asyncio.create_task(watch(self._stopping))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        await self.inbox.close()
+        await self.outgoing.close()
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
 
     async def _inbound(self, params: dict[str, str], phone: str) -> Inbound:
         photos: list[PhotoRef] = []
@@ -188,13 +214,15 @@ class WhatsAppChannel:
 
     # --- sending --------------------------------------------------------------------------
 
-    async def send(self, phone: str, replies: list[Reply], locale: str | None = None) -> None:
+    async def send(
+        self, phone: str, replies: list[Reply], locale: str | None = None, strict: bool = False
+    ) -> None:
         hint = Renderer(locale or self._locale(phone), self.settings.timezone)(CHOOSE_HINT)
         for reply in replies:
             quick = self.settings.whatsapp_quick_replies.get(reply.prompt or "")
             if quick and reply.choices and len(reply.choices) <= 3 and not reply.photo:
                 await asyncio.to_thread(
-                    self._create, phone, None, None, quick["content_sid"], {"1": reply.text}
+                    self._create, phone, None, None, quick["content_sid"], {"1": reply.text}, strict
                 )
                 continue
             body = numbered(reply, hint)
@@ -205,7 +233,7 @@ class WhatsAppChannel:
             )
             for index, part in enumerate(split_text(body, MAX_BODY)):
                 await asyncio.to_thread(
-                    self._create, phone, part, media if index == 0 else None, None, None
+                    self._create, phone, part, media if index == 0 else None, None, None, strict
                 )
 
     def _locale(self, phone: str) -> str:
@@ -224,6 +252,7 @@ class WhatsAppChannel:
         media: list[str] | None,
         content_sid: str | None,
         variables: dict[str, str] | None,
+        strict: bool = False,
     ) -> str | None:
         kwargs: dict[str, Any] = {
             "from_": self.settings.twilio_whatsapp_from,
@@ -241,7 +270,12 @@ class WhatsAppChannel:
             )
         try:
             message = self.client.messages.create(**kwargs)
-        except TwilioException:
+        except TwilioException as refused:
+            if strict:  # a stored reply: say whether trying again can help
+                status = refused.status if isinstance(refused, TwilioRestException) else 500
+                if 400 <= status < 500 and status != 429:
+                    raise Undeliverable(f"Twilio {status}") from refused
+                raise
             log.exception("Twilio refused a WhatsApp message")
             return None
         with self.db.session() as session:

@@ -324,3 +324,35 @@ class ConsentRequest(SQLModel, table=True):
     created_at: datetime = _when(default_factory=utcnow)
     expires_at: datetime = _when(default_factory=utcnow)
     answered_at: datetime | None = _when(default=None)
+
+
+class OutgoingMessage(SQLModel, table=True):
+    """A reply stored with the state that produced it, sent from here in order per chat.
+
+    A crash between the commit and the send delays it; a sender that dies mid-send leaves a
+    claim that expires, and another sender takes the chat over.
+    """
+
+    __tablename__ = "outgoing_message"
+    __table_args__ = (sa.Index("ix_outgoing_message_chat", "channel", "chat_key", "sent_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=16)
+    chat_key: str = Field(max_length=64)  # Telegram chat id, WhatsApp E.164 number
+    payload: dict[str, Any] = _json(default_factory=dict)  # the rendered reply
+    created_at: datetime = _when(default_factory=utcnow)
+    sent_at: datetime | None = _when(default=None, index=True)
+    claimed_by: str | None = Field(default=None, max_length=64)
+    claimed_until: datetime | None = _when(default=None)
+    attempts: int = 0
+    outcome: str | None = Field(default=None, max_length=32)  # sent | failed: reason
+
+
+class Leadership(SQLModel, table=True):
+    """Who runs the once-per-deployment work (scheduler, broadcasts); SQLite keeps it here."""
+
+    __tablename__ = "leadership"
+
+    name: str = Field(primary_key=True, max_length=32)
+    holder: str = Field(max_length=64)
+    expires_at: datetime = _when()

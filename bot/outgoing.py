@@ -1,0 +1,244 @@
+"""Durable replies: stored in the transaction that produced them, then sent from here.
+
+`queue` adds a chat's replies inside the caller's transaction, so a crash between the commit
+and the send delays them and never drops them. `Outgoing` sends them in order, one chat at a
+time: a sender claims a chat's waiting replies for `claim_seconds` (under a per-chat lock
+shared by every process on the database), sends them one by one and marks each sent as soon
+as the platform took it. A sender that dies leaves a claim that runs out; `watch` in every
+process takes such chats over. A reply whose send was cut off mid-call is the only one that
+can go out twice: the platforms offer no way to ask whether it arrived.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from bot.lifecycle import pause_unless_stopped
+from bot.storage.database import Database
+from bot.storage.locks import hold_until_commit
+from bot.storage.models import OutgoingMessage, utcnow
+
+log = logging.getLogger(__name__)
+MAX_ATTEMPTS = 6
+BATCH = 50
+
+
+@dataclass(frozen=True)
+class Reply:
+    """An outbound message rendered in the person's language, ready for a channel."""
+
+    text: str
+    choices: tuple[tuple[str, str], ...] = ()
+    photo: str | None = None  # sha256 of a stored photo
+    prompt: str | None = None  # message id of the question, for platform templates
+    contact_button: str | None = None  # label of a "share my number" button
+    location_button: str | None = None  # label of a "share my location" button
+    msgids: tuple[str, ...] = ()  # the catalog ids of its lines, for tests and templates
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Reply:
+        return cls(
+            text=str(data.get("text", "")),
+            choices=tuple((str(c[0]), str(c[1])) for c in data.get("choices", ())),
+            photo=data.get("photo"),
+            prompt=data.get("prompt"),
+            contact_button=data.get("contact_button"),
+            location_button=data.get("location_button"),
+            msgids=tuple(data.get("msgids", ())),
+        )
+
+
+class Undeliverable(Exception):
+    """The platform refused this message for good (bot blocked, chat gone): never retry."""
+
+
+Deliver = Callable[[str, Reply], Awaitable[None]]
+
+
+def queue(session: Session, channel: str, chat_key: str, replies: Iterable[Reply]) -> int:
+    """Store replies for `chat_key` in the caller's transaction; how many were stored."""
+    rows = [
+        OutgoingMessage(channel=channel, chat_key=chat_key, payload=reply.to_json())
+        for reply in replies
+    ]
+    session.add_all(rows)
+    return len(rows)
+
+
+def process_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class Outgoing:
+    """Sends one channel's stored replies, in order per chat, once across processes."""
+
+    def __init__(
+        self,
+        db: Database,
+        channel: str,
+        deliver: Deliver,
+        clock: Callable[[], datetime] = utcnow,
+        claim_seconds: float = 60.0,
+        holder: str | None = None,
+    ) -> None:
+        self.db = db
+        self.channel = channel
+        self.deliver = deliver
+        self.clock = clock
+        self.claim = timedelta(seconds=claim_seconds)
+        self.holder = holder or process_name()
+        self._sending: set[str] = set()
+        self._again: set[str] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def notify(self, chat_key: str) -> None:
+        """Replies for `chat_key` were committed: send them (now, or after the current batch)."""
+        if chat_key in self._sending:
+            self._again.add(chat_key)
+            return
+        self._sending.add(chat_key)
+        task = asyncio.create_task(self._send_chat(chat_key))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _send_chat(self, chat_key: str) -> None:
+        try:
+            while True:
+                self._again.discard(chat_key)
+                rows = await asyncio.to_thread(self._claim, chat_key)
+                if not rows:
+                    if chat_key in self._again:
+                        continue
+                    return
+                if not await self._send_rows(chat_key, rows):
+                    return
+        except Exception:
+            log.exception("sending %s replies failed; will retry", self.channel)
+        finally:
+            self._sending.discard(chat_key)
+
+    async def _send_rows(self, chat_key: str, rows: list[OutgoingMessage]) -> bool:
+        """Send in order; False when a transient failure stops this chat for now."""
+        for index, row in enumerate(rows):
+            try:
+                await self.deliver(chat_key, Reply.from_json(row.payload))
+                outcome = "sent"
+            except Undeliverable as refused:
+                log.warning("%s refused a reply for good: %s", self.channel, refused)
+                outcome = "failed"
+            except Exception:
+                log.warning("sending a %s reply failed; retrying later", self.channel)
+                left = [r.id for r in rows[index:] if r.id]
+                attempts = await asyncio.to_thread(self._release, left)
+                if attempts >= MAX_ATTEMPTS:
+                    await asyncio.to_thread(self._mark, row.id or 0, "failed")
+                    continue
+                delay = min(60.0, 0.5 * 2**attempts)
+                asyncio.get_running_loop().call_later(delay, self.notify, chat_key)
+                return False
+            await asyncio.to_thread(self._mark, row.id or 0, outcome)
+        return True
+
+    def _claim(self, chat_key: str) -> list[OutgoingMessage]:
+        now = self.clock()
+        with self.db.session() as session:
+            hold_until_commit(session, f"out:{self.channel}:{chat_key}")
+            rows = list(
+                session.exec(
+                    select(OutgoingMessage)
+                    .where(
+                        OutgoingMessage.channel == self.channel,
+                        OutgoingMessage.chat_key == chat_key,
+                        col(OutgoingMessage.sent_at).is_(None),
+                    )
+                    .order_by(col(OutgoingMessage.id))
+                    .limit(BATCH)
+                )
+            )
+            if any(
+                r.claimed_by not in (None, self.holder)
+                and r.claimed_until is not None
+                and r.claimed_until > now
+                for r in rows
+            ):
+                return []  # another process is sending this chat; it will send these too
+            for row in rows:
+                row.claimed_by, row.claimed_until = self.holder, now + self.claim
+                session.add(row)
+            return rows
+
+    def _mark(self, row_id: int, outcome: str) -> None:
+        with self.db.session() as session:
+            session.execute(
+                sa.update(OutgoingMessage)
+                .where(col(OutgoingMessage.id) == row_id)
+                .values(sent_at=self.clock(), outcome=outcome, claimed_by=None, claimed_until=None)
+            )
+
+    def _release(self, ids: list[int]) -> int:
+        """Give the claim back after a failed send; the attempts of the first one."""
+        with self.db.session() as session:
+            session.execute(
+                sa.update(OutgoingMessage)
+                .where(col(OutgoingMessage.id).in_(ids))
+                .values(claimed_by=None, claimed_until=None)
+            )
+            first = session.get(OutgoingMessage, ids[0])
+            if first is None:
+                return 0
+            first.attempts += 1
+            session.add(first)
+            return first.attempts
+
+    def waiting_chats(self, older_than: timedelta = timedelta(seconds=2)) -> list[str]:
+        """Chats with replies nobody is sending: left by a crash, or never picked up."""
+        now = self.clock()
+        with self.db.read_session() as session:
+            return list(
+                session.exec(
+                    select(OutgoingMessage.chat_key)
+                    .where(
+                        OutgoingMessage.channel == self.channel,
+                        col(OutgoingMessage.sent_at).is_(None),
+                        col(OutgoingMessage.created_at) <= now - older_than,
+                        sa.or_(
+                            col(OutgoingMessage.claimed_until).is_(None),
+                            col(OutgoingMessage.claimed_until) <= now,
+                        ),
+                    )
+                    .distinct()
+                )
+            )
+
+    async def recover(self, older_than: timedelta = timedelta(0)) -> int:
+        chats = await asyncio.to_thread(self.waiting_chats, older_than)
+        for chat_key in chats:
+            self.notify(chat_key)
+        return len(chats)
+
+    async def watch(self, stop: asyncio.Event, every: float = 5.0) -> None:
+        """Every few seconds, take over chats whose replies wait unclaimed."""
+        while not stop.is_set():
+            try:
+                await self.recover(timedelta(seconds=2))
+            except Exception:
+                log.exception("looking for waiting %s replies failed", self.channel)
+            await pause_unless_stopped(stop, every)
+
+    async def close(self) -> None:
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
