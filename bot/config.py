@@ -58,6 +58,10 @@ class Settings(BaseSettings):
     run_scheduler: bool = True  # exactly one process should: turn off on the others
     inbox_settle_seconds: float = 0.2  # wait for concurrently delivered updates of one chat
     album_seconds: float = 1.0  # how long the photos of one album may straggle
+    inbox_gap_hold_seconds: float = 1.0  # Telegram: how long an update waits for lower ids
+    outgoing_claim_seconds: float = (
+        20.0  # a sender's hold on a chat's replies; a dead one's runs out
+    )
     strict_messages: bool = False  # tests: a message missing a parameter is an error
 
     @property

@@ -137,7 +137,7 @@ class ConversationRunner:
         if turn is not None:
             turn.finish(session, self.clock())
         if reply_to is not None:
-            queue(session, channel, reply_to, replies)
+            queue(session, channel, reply_to, replies, self.clock())
 
     def _handle(
         self, inbound: Inbound, turn: Turn | None, reply_to: str | None

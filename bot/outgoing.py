@@ -31,7 +31,7 @@ from bot.storage.models import OutgoingMessage, utcnow
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 6
-BATCH = 50
+BATCH = 10
 
 
 @dataclass(frozen=True)
@@ -69,10 +69,19 @@ class Undeliverable(Exception):
 Deliver = Callable[[str, Reply], Awaitable[None]]
 
 
-def queue(session: Session, channel: str, chat_key: str, replies: Iterable[Reply]) -> int:
+def queue(
+    session: Session,
+    channel: str,
+    chat_key: str,
+    replies: Iterable[Reply],
+    now: datetime | None = None,
+) -> int:
     """Store replies for `chat_key` in the caller's transaction; how many were stored."""
+    created = now or utcnow()
     rows = [
-        OutgoingMessage(channel=channel, chat_key=chat_key, payload=reply.to_json())
+        OutgoingMessage(
+            channel=channel, chat_key=chat_key, payload=reply.to_json(), created_at=created
+        )
         for reply in replies
     ]
     session.add_all(rows)
@@ -92,7 +101,7 @@ class Outgoing:
         channel: str,
         deliver: Deliver,
         clock: Callable[[], datetime] = utcnow,
-        claim_seconds: float = 60.0,
+        claim_seconds: float = 20.0,
         holder: str | None = None,
     ) -> None:
         self.db = db

@@ -23,6 +23,8 @@ class FakeTelegram:
         self.per_chat: dict[int, int] = {}  # messages sent to each chat, cheap to poll
         self.updates: list[dict[str, Any]] = []
         self.too_many: dict[str, int] = {}  # method -> how many 429s to answer first
+        self.down: set[str] = set()  # methods answered 502 Bad Gateway, unrecorded
+        self.blocked: set[int] = set()  # chats that blocked the bot: 403 on sending
         self.lock = threading.Lock()
         self._ids = itertools.count(1000)
         fake = self
@@ -93,6 +95,14 @@ class FakeTelegram:
         return file_id
 
     def answer(self, method: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        if method in self.down:
+            return 502, {"ok": False, "error_code": 502, "description": "Bad Gateway"}
+        if method in ("sendMessage", "sendPhoto") and int(params.get("chat_id", 0)) in self.blocked:
+            return 403, {
+                "ok": False,
+                "error_code": 403,
+                "description": "Forbidden: bot was blocked by the user",
+            }
         with self.lock:
             if self.too_many.get(method):
                 self.too_many[method] -= 1

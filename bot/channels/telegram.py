@@ -95,8 +95,11 @@ class TelegramChannel:
             settle_seconds=settings.inbox_settle_seconds,
             album_seconds=settings.album_seconds,
             sequential=True,  # Telegram numbers a bot's updates one after another
+            gap_hold_seconds=settings.inbox_gap_hold_seconds,
         )
-        self.outgoing = Outgoing(db, CHANNEL, self._deliver)
+        self.outgoing = Outgoing(
+            db, CHANNEL, self._deliver, claim_seconds=settings.outgoing_claim_seconds
+        )
         self._background: set[asyncio.Task[None]] = set()
         self._stopping = asyncio.Event()
 

@@ -79,7 +79,9 @@ class WhatsAppChannel:
             album_seconds=0,
         )
         self.not_sent: dict[str, int] = {}  # reasons business messages were held back
-        self.outgoing = Outgoing(db, CHANNEL, self._deliver)
+        self.outgoing = Outgoing(
+            db, CHANNEL, self._deliver, claim_seconds=settings.outgoing_claim_seconds
+        )
         self._background: set[asyncio.Task[None]] = set()
         self._stopping = asyncio.Event()
 

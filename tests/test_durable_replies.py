@@ -1,0 +1,190 @@
+"""Replies are stored with the state that produced them and sent from there: a failed or
+interrupted send delays a reply, never drops it, and a restart never sends it twice."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from sqlmodel import col, select
+
+from bot.app import App, build_app
+from bot.channels.telegram import to_html
+from bot.config import Settings
+from bot.inbox import SequenceGate, Turn
+from bot.outgoing import Outgoing, Reply, Undeliverable, queue
+from bot.storage.models import InboundUpdate, OutgoingMessage
+from flows.messages import Inbound
+from tests.conftest import Clock
+from tests.fake_telegram import FakeTelegram, Updates
+from tests.test_telegram import Running, telegram_settings
+
+
+@pytest.fixture
+def running(settings: Settings, fake: FakeTelegram) -> Iterator[Running]:
+    app = build_app(telegram_settings(settings, fake, inbox_gap_hold_seconds=0.3))
+    server = Running(app)
+    yield server
+    server.stop()
+    app.close()
+
+
+def texts(fake: FakeTelegram, chat: int) -> list[str]:
+    return [str(m.get("text") or m.get("caption") or "") for m in fake.sent(chat)]
+
+
+def unsent(app: App) -> list[OutgoingMessage]:
+    with app.db.read_session() as session:
+        return list(
+            session.exec(select(OutgoingMessage).where(col(OutgoingMessage.sent_at).is_(None)))
+        )
+
+
+def test_a_reply_the_platform_could_not_take_goes_out_later_once(
+    running: Running, fake: FakeTelegram
+) -> None:
+    owner = Updates(5101)
+    fake.down.add("sendMessage")
+    assert running.post(owner.text("/start")) == 200
+    deadline = time.monotonic() + 10
+    while not unsent(running.app) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert unsent(running.app), "the reply was stored before it was sent"
+    assert fake.sent(5101) == []
+    fake.down.discard("sendMessage")
+    fake.wait_for(lambda: len(fake.sent(5101)) >= 2, timeout=20)
+    time.sleep(1.5)
+    sent = texts(fake, 5101)
+    assert len(sent) == len(set(sent)) == 2 and "Setuju?" in sent[-1]
+    assert unsent(running.app) == []
+
+
+def test_replies_committed_before_a_crash_are_sent_after_the_restart_once(
+    settings: Settings, fake: FakeTelegram
+) -> None:
+    first = build_app(telegram_settings(settings, fake))
+    inbound = Inbound(user_key="5102", channel="telegram", text="/start", message_id="u-5102")
+    with first.db.session() as session:  # the update, as the inbox stored it
+        row = InboundUpdate(
+            channel="telegram", update_id="u-5102", seq=1, chat_key="5102", payload={}
+        )
+        session.add(row)
+    assert row.id is not None
+    turn = Turn("telegram", "5102", (row.id,))
+    replies = first.runner.handle_turn(inbound, turn, reply_to="5102")
+    assert replies  # committed: state, processed mark and replies, and then the crash
+    first.close()
+    assert fake.sent(5102) == []
+    for _ in range(2):  # the restart sends them; a second restart sends nothing more
+        again = Running(build_app(telegram_settings(settings, fake)))
+        fake.wait_for(lambda: len(fake.sent(5102)) >= len(replies), timeout=20)
+        time.sleep(0.5)
+        again.stop()
+        again.app.close()
+    assert texts(fake, 5102) == [to_html(r.text) for r in replies]
+
+
+def test_a_chat_that_blocked_the_bot_is_not_retried_and_others_go_on(
+    running: Running, fake: FakeTelegram
+) -> None:
+    blocked, other = Updates(5103), Updates(5104)
+    fake.blocked.add(5103)
+    assert running.post(blocked.text("/start")) == 200
+    assert running.post(other.text("/start")) == 200
+    fake.wait_for(lambda: len(fake.sent(5104)) >= 2)
+    deadline = time.monotonic() + 10
+    while unsent(running.app) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    with running.app.db.read_session() as session:
+        outcomes = list(
+            session.exec(select(OutgoingMessage.outcome).where(OutgoingMessage.chat_key == "5103"))
+        )
+    assert outcomes and set(outcomes) == {"failed"}
+
+
+def test_a_chat_claimed_by_a_live_sender_waits_and_a_dead_senders_claim_runs_out(
+    app: App, clock: Clock
+) -> None:
+    sent: list[tuple[str, str]] = []
+
+    async def deliver(chat: str, reply: Reply) -> None:
+        sent.append((chat, reply.text))
+
+    with app.db.session() as session:
+        queue(session, "telegram", "77", [Reply("satu"), Reply("dua")], clock())
+    alive = Outgoing(app.db, "telegram", deliver, clock=clock, holder="other")
+    assert [r.payload["text"] for r in alive._claim("77")] == ["satu", "dua"]  # then it dies
+    ours = Outgoing(app.db, "telegram", deliver, clock=clock, holder="ours", claim_seconds=30)
+
+    async def run() -> None:
+        assert await ours.recover() == 0  # claimed by a sender that may still be sending
+        await ours.close()
+        clock.advance(seconds=31)
+        assert await ours.recover() == 1
+        await ours.close()
+
+    asyncio.run(run())
+    assert sent == [("77", "satu"), ("77", "dua")]
+    assert ours.waiting_chats(timedelta(0)) == []
+
+
+def test_an_undeliverable_reply_does_not_hold_up_the_next(app: App, clock: Clock) -> None:
+    sent: list[str] = []
+
+    async def deliver(chat: str, reply: Reply) -> None:
+        if reply.text == "rusak":
+            raise Undeliverable("400")
+        sent.append(reply.text)
+
+    with app.db.session() as session:
+        queue(session, "whatsapp", "+6281", [Reply("rusak"), Reply("baik")], clock())
+    outgoing = Outgoing(app.db, "whatsapp", deliver, clock=clock)
+
+    async def run() -> None:
+        outgoing.notify("+6281")
+        await outgoing.close()
+
+    asyncio.run(run())
+    assert sent == ["baik"]
+
+
+def test_telegram_updates_reordered_on_the_way_are_applied_in_update_id_order(
+    running: Running, fake: FakeTelegram
+) -> None:
+    someone, owner = Updates(5106), Updates(5105)
+    earlier = someone.text("/start")
+    start, name = owner.text("/start"), owner.text("ya")
+    assert running.post(earlier) == 200
+    fake.wait_for(lambda: len(fake.sent(5106)) >= 1)
+    assert running.post(name) == 200  # the later one arrives first
+    time.sleep(0.1)
+    assert running.post(start) == 200
+    fake.wait_for(lambda: len(fake.sent(5105)) >= 3)
+    time.sleep(0.5)
+    with running.app.db.read_session() as session:
+        order = list(
+            session.exec(
+                select(InboundUpdate.update_id)
+                .where(InboundUpdate.chat_key == "5105")
+                .order_by(col(InboundUpdate.processed_at))
+            )
+        )
+    assert order == [str(start["update_id"]), str(name["update_id"])]
+
+
+def test_the_sequence_gate_waits_for_gaps_and_gives_up_on_them() -> None:
+    gate = SequenceGate()
+    gate.note(10)
+    assert gate.ready(11)
+    gate.note(12)
+    assert not gate.ready(12) and gate.missing_below(12) == (10, 12)
+    gate.note(11)
+    assert gate.ready(13) and gate.floor == 12
+    gate.note(15)
+    gate.give_up_below(15)  # 13 and 14 are late now
+    assert gate.ready(16) and gate.floor == 15
+    gate.note(14)  # a late one changes nothing
+    assert gate.floor == 15
