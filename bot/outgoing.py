@@ -12,14 +12,16 @@ can go out twice: the platforms offer no way to ask whether it arrived.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import socket
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -31,6 +33,7 @@ from bot.storage.models import OutgoingMessage, utcnow
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 6
+T = TypeVar("T")
 BATCH = 10
 
 
@@ -113,6 +116,7 @@ class Outgoing:
         self._sending: set[str] = set()
         self._again: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._threads = ThreadPoolExecutor(max_workers=4, thread_name_prefix=f"out-{channel}")
 
     def notify(self, chat_key: str) -> None:
         """Replies for `chat_key` were committed: send them (now, or after the current batch)."""
@@ -128,7 +132,7 @@ class Outgoing:
         try:
             while True:
                 self._again.discard(chat_key)
-                rows = await asyncio.to_thread(self._claim, chat_key)
+                rows = await self._db(self._claim, chat_key)
                 if not rows:
                     if chat_key in self._again:
                         continue
@@ -141,7 +145,7 @@ class Outgoing:
             self._sending.discard(chat_key)
 
     async def _send_rows(self, chat_key: str, rows: list[OutgoingMessage]) -> bool:
-        """Send in order; False when a transient failure stops this chat for now."""
+        """Send in order; False when a failure or a lost claim stops this chat for now."""
         for index, row in enumerate(rows):
             try:
                 await self.deliver(chat_key, Reply.from_json(row.payload))
@@ -152,15 +156,24 @@ class Outgoing:
             except Exception:
                 log.warning("sending a %s reply failed; retrying later", self.channel)
                 left = [r.id for r in rows[index:] if r.id]
-                attempts = await asyncio.to_thread(self._release, left)
-                if attempts >= MAX_ATTEMPTS:
-                    await asyncio.to_thread(self._mark, row.id or 0, "failed")
-                    continue
-                delay = min(60.0, 0.5 * 2**attempts)
-                asyncio.get_running_loop().call_later(delay, self.notify, chat_key)
+                attempts = await self._db(self._release, left)
+                if attempts < MAX_ATTEMPTS:
+                    delay = min(60.0, 0.5 * 2**attempts)
+                    asyncio.get_running_loop().call_later(delay, self.notify, chat_key)
+                    return False
+                outcome = "failed"
+            rest = [r.id for r in rows[index + 1 :] if r.id]
+            if not await self._db(self._mark, row.id or 0, outcome, rest):
+                log.warning("another sender took over %s chat; leaving it to them", self.channel)
                 return False
-            await asyncio.to_thread(self._mark, row.id or 0, outcome)
         return True
+
+    async def _db(self, work: Callable[..., T], *args: Any) -> T:
+        """Database work of the sender on its own threads, so a busy pool never delays
+        marking a reply sent (the window in which a crash would send it twice)."""
+        return await asyncio.get_running_loop().run_in_executor(
+            self._threads, functools.partial(work, *args)
+        )
 
     def _claim(self, chat_key: str) -> list[OutgoingMessage]:
         now = self.clock()
@@ -190,13 +203,28 @@ class Outgoing:
                 session.add(row)
             return rows
 
-    def _mark(self, row_id: int, outcome: str) -> None:
+    def _mark(self, row_id: int, outcome: str, rest: list[int]) -> bool:
+        """Record one reply's outcome and extend the claim on the rest of the batch; False
+        when the claim on the rest was lost (it ran out and another sender took it)."""
+        now = self.clock()
         with self.db.session() as session:
             session.execute(
                 sa.update(OutgoingMessage)
                 .where(col(OutgoingMessage.id) == row_id)
-                .values(sent_at=self.clock(), outcome=outcome, claimed_by=None, claimed_until=None)
+                .values(sent_at=now, outcome=outcome, claimed_by=None, claimed_until=None)
             )
+            if not rest:
+                return True
+            kept = session.execute(
+                sa.update(OutgoingMessage)
+                .where(
+                    col(OutgoingMessage.id).in_(rest),
+                    col(OutgoingMessage.claimed_by) == self.holder,
+                    col(OutgoingMessage.sent_at).is_(None),
+                )
+                .values(claimed_until=now + self.claim)
+            )
+            return int(getattr(kept, "rowcount", 0)) == len(rest)
 
     def _release(self, ids: list[int]) -> int:
         """Give the claim back after a failed send; the attempts of the first one."""

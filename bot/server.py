@@ -9,9 +9,10 @@ from collections.abc import Callable
 import uvicorn
 
 from bot.app import App
-from bot.broadcasts import run_broadcasts
+from bot.broadcasts import ReplyMeter, run_broadcasts
 from bot.channels.telegram import TelegramChannel
 from bot.channels.whatsapp import WhatsAppChannel
+from bot.leader import Lease, Work, lead
 from bot.scheduler import build_scheduler
 from bot.sync.runner import build_worker
 from bot.web import create_web_app
@@ -43,12 +44,9 @@ async def serve_async(app: App) -> None:
             tasks.append(asyncio.create_task(telegram.poll(stop)))
     if whatsapp is not None:
         tasks.append(asyncio.create_task(whatsapp.deliver_notices(stop)))
-    scheduler = build_scheduler(app.settings) if app.settings.run_scheduler else None
-    if scheduler is not None:
-        scheduler.start()
-    if app.settings.run_scheduler:  # the process that schedules also sends broadcasts
+    if app.settings.run_scheduler:  # one process of the deployment, elected by a lease
         replies = telegram.replies if telegram is not None else None
-        tasks.append(asyncio.create_task(run_broadcasts(app, stop, replies=replies)))
+        tasks.append(asyncio.create_task(lead(Lease(app.db), _scheduled(app, replies), stop)))
     worker = build_worker(app)
     if worker is not None:
         tasks.append(asyncio.create_task(worker.run_forever(stop)))
@@ -57,10 +55,25 @@ async def serve_async(app: App) -> None:
         loop.add_signal_handler(sig, _stopper(stop, server))
     await tasks[0]
     stop.set()
-    if scheduler is not None:
-        scheduler.shutdown(wait=False)
+    if tasks[1:]:
+        await asyncio.wait(tasks[1:], timeout=10)
     for task in tasks[1:]:
         task.cancel()
+
+
+def _scheduled(app: App, replies: ReplyMeter | None) -> Work:
+    """The leader's work: reminders on the scheduler, and due broadcasts."""
+
+    async def work(resign: asyncio.Event) -> None:
+        scheduler = build_scheduler(app.settings)
+        scheduler.start()
+        try:
+            await run_broadcasts(app, resign, replies=replies)
+            await resign.wait()
+        finally:
+            scheduler.shutdown(wait=False)
+
+    return work
 
 
 def _stopper(stop: asyncio.Event, server: uvicorn.Server) -> Callable[[], None]:
