@@ -36,7 +36,11 @@ def is_admin(session: Session, settings: Settings, account: ChannelAccount) -> b
 
 def add_admin(session: Session, channel: str, external_id: str) -> Admin:
     """Idempotent: adding the same person twice keeps one row."""
-    if channel == "whatsapp":
+    if channel == "console":  # the identity `pelapak chat --as` uses: a number, else the name
+        external_id = parse_phone(external_id) or external_id.strip()
+        if not 1 <= len(external_id) <= 64:
+            raise ValueError("a console name is 1 to 64 characters")
+    elif channel == "whatsapp":
         phone = parse_phone(external_id)
         if phone is None:
             raise ValueError(f"not a phone number: {external_id!r}")
