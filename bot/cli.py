@@ -241,11 +241,11 @@ def broadcast_create(
 @broadcast_app.command("status")
 def broadcast_status() -> None:
     """Every broadcast with its delivery figures."""
+    from zoneinfo import ZoneInfo
+
     from rich.console import Console
     from rich.table import Table
     from sqlmodel import col, select
-
-    from zoneinfo import ZoneInfo
 
     from bot.broadcasts import delivery_counts, segment_label
     from bot.storage.models import Broadcast

@@ -7,7 +7,6 @@ import asyncio
 import pytest
 from sqlmodel import select
 from telegram import Bot
-
 from typer.testing import CliRunner, Result
 
 from bot.app import App
