@@ -20,7 +20,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -39,6 +39,7 @@ from bot.storage.models import (
     utcnow,
 )
 
+MAX_TEXT = 4000  # one message on every channel (Telegram takes 4096)
 SEGMENTS = ("everyone", "no_product", "stalled", "regency", "category", "facilitator")
 BUSINESS_CHANNELS = ("telegram", "whatsapp")
 
@@ -65,8 +66,16 @@ Send = Callable[[ChannelAccount, str], Awaitable[SendResult]]
 
 
 def create_broadcast(
-    db: Database, segment: str, text: str, value: str | None = None, send_at: datetime | None = None
+    db: Database,
+    segment: str,
+    text: str,
+    value: str | None = None,
+    send_at: datetime | None = None,
+    now: datetime | None = None,
 ) -> int:
+    """A broadcast from the command line; a time already past is refused."""
+    if send_at is not None and send_at < (now or utcnow()) - timedelta(minutes=1):
+        raise ValueError("that time is in the past; leave out --at to send now")
     with db.session() as session:
         return add_broadcast(session, segment, text, value, send_at)
 
@@ -83,6 +92,10 @@ def add_broadcast(
         raise ValueError(f"unknown segment {segment!r}; one of {', '.join(SEGMENTS)}")
     if segment != "everyone" and segment != "no_product" and not value:
         raise ValueError(f"segment {segment!r} needs a value")
+    if not text.strip():
+        raise ValueError("the text is empty")
+    if len(text) > MAX_TEXT:
+        raise ValueError(f"the text is {len(text)} characters; at most {MAX_TEXT}")
     broadcast = Broadcast(
         text=text, segment=segment, segment_value=value, send_at=send_at or utcnow()
     )
@@ -427,6 +440,11 @@ def recover_cut_off(db: Database) -> int:
             .values(status="unknown")
         )
         return int(getattr(result, "rowcount", 0) or 0)
+
+
+def segment_label(segment: str, value: str | None) -> str:
+    """`everyone`, `regency:3515`: the way `broadcast create --segment` takes it."""
+    return f"{segment}:{value}" if value else segment
 
 
 def delivery_counts(db: Database, broadcast_id: int) -> dict[str, int]:

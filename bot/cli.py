@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from datetime import datetime
+from datetime import datetime, tzinfo
 from pathlib import Path
 
 import typer
@@ -208,8 +208,10 @@ def broadcast_create(
         ...,
         help="everyone, no_product, stalled:STEP, regency:CODE, category:CODE or facilitator:CODE",
     ),
-    text: str = typer.Option(..., help="The message, as owners will read it"),
-    at: datetime | None = typer.Option(None, help="When to send (WIB), e.g. 2026-12-01T09:00"),
+    text: str = typer.Option(..., help="The message, as owners will read it (not empty)"),
+    at: datetime | None = typer.Option(
+        None, help="When to send (WIB, not in the past), e.g. 2026-12-01T09:00"
+    ),
 ) -> None:
     """Create a broadcast: shows how many will get it and how long sending takes."""
     from zoneinfo import ZoneInfo
@@ -239,15 +241,18 @@ def broadcast_create(
 @broadcast_app.command("status")
 def broadcast_status() -> None:
     """Every broadcast with its delivery figures."""
+    from zoneinfo import ZoneInfo
+
     from rich.console import Console
     from rich.table import Table
     from sqlmodel import col, select
 
-    from bot.broadcasts import delivery_counts
+    from bot.broadcasts import delivery_counts, segment_label
     from bot.storage.models import Broadcast
 
     built = build_app()
     try:
+        zone = ZoneInfo(built.settings.timezone)
         table = Table("id", "status", "segment", "send at", "deliveries")
         with built.db.read_session() as session:
             broadcasts = list(session.exec(select(Broadcast).order_by(col(Broadcast.id))))
@@ -256,13 +261,19 @@ def broadcast_status() -> None:
             table.add_row(
                 str(b.id),
                 b.status,
-                f"{b.segment}:{b.segment_value or ''}",
-                b.send_at.isoformat(timespec="minutes"),
+                segment_label(b.segment, b.segment_value),
+                _local_time(b.send_at, zone),
                 ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "-",
             )
         Console().print(table)
     finally:
         built.close()
+
+
+def _local_time(when: datetime, zone: tzinfo) -> str:
+    """A stored UTC time as the admin reads it: 2026-12-01 09:00 WIB."""
+    local = when.astimezone(zone)
+    return f"{local:%Y-%m-%d %H:%M} {local.tzname()}"
 
 
 @broadcast_app.command("send")
@@ -295,14 +306,22 @@ def broadcast_send() -> None:
 def admin_add(
     telegram: str | None = typer.Option(None, help="Telegram user id (a number)"),
     whatsapp: str | None = typer.Option(None, help="WhatsApp number, e.g. 0812-3456-7890"),
+    console: str | None = typer.Option(
+        None, help="Who `pelapak chat --as` speaks as: a number, a name, or demo"
+    ),
 ) -> None:
-    """Let someone broadcast (/siaran) from Telegram or WhatsApp."""
+    """Let someone broadcast (/siaran) from Telegram, WhatsApp or the console chat."""
     from bot.roles import add_admin
 
-    if bool(telegram) == bool(whatsapp):
-        typer.echo("Give one of --telegram or --whatsapp.", err=True)
+    given = [
+        (c, v)
+        for c, v in (("telegram", telegram), ("whatsapp", whatsapp), ("console", console))
+        if v is not None
+    ]
+    if len(given) != 1:
+        typer.echo("Give one of --telegram, --whatsapp or --console.", err=True)
         raise typer.Exit(2)
-    channel, external_id = ("telegram", telegram) if telegram else ("whatsapp", whatsapp)
+    [(channel, external_id)] = given
     built = build_app()
     try:
         with built.db.session() as session:

@@ -17,7 +17,7 @@ from bot.i18n import Renderer, pick_locale
 from bot.inbox import Turn
 from bot.notices import take_for_account
 from bot.outgoing import Reply, queue
-from bot.roles import facilitator_of, is_admin, join
+from bot.roles import facilitator_of, is_admin, join_reply, lead_referral
 from bot.storage import consent
 from bot.storage.database import Database
 from bot.storage.models import (
@@ -348,7 +348,9 @@ class ConversationRunner:
                 account.opted_out = effect.opted_out
                 session.add(account)
             elif isinstance(effect, fx.StoreReferral):
-                account.referral_code = effect.code[:64]
+                account.referral_code = (
+                    lead_referral(session, account, effect.code) or account.referral_code
+                )
                 session.add(account)
             elif seller is None:
                 log.warning("product effect without a seller on account %s", account.id)
@@ -371,11 +373,7 @@ class ConversationRunner:
     ) -> Seller | None:
         """Facilitator actions; the role is checked here, not only in the flows."""
         if isinstance(effect, fx.JoinAsFacilitator):
-            joined = join(session, account, effect.invite_code, now)
-            if joined is None:
-                said.append(say(t("fac.invite_unknown")))
-            else:
-                said.append(say(t("fac.joined", name=joined.name, code=joined.code)))
+            said.append(say(join_reply(session, account, effect.invite_code, now)))
             return None
         if facilitator is None:
             log.warning("facilitator action by a non-facilitator, account %s", account.id)

@@ -2,19 +2,35 @@
 
 from __future__ import annotations
 
+import math
+import re
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, func, select
 
 from bot.config import Settings
-from bot.storage.models import Admin, ChannelAccount, Facilitator, UmkmRecord, utcnow
+from bot.storage.models import (
+    Admin,
+    ChannelAccount,
+    Facilitator,
+    InviteAttempt,
+    UmkmRecord,
+    utcnow,
+)
+from flows.messages import Text, t
 from flows.parsing import parse_phone
 from flows.regions import regencies
 
 # Invite codes avoid letters and digits that are easy to mix up when read aloud (0/O, 1/I/L).
 _INVITE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 INVITE_LENGTH = 8
+# Wrong invite codes one account may type in a sliding window; then every code waits.
+INVITE_TRIES = 5
+INVITE_WINDOW = timedelta(hours=1)
+FACILITATOR_CODE = re.compile(r"PDP-[0-9]{4}-[0-9]{3}", re.IGNORECASE)
+# What a Telegram deep link may carry after ?start= (letters, digits, _ and -, up to 64).
+_REFERRAL = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 def is_admin(session: Session, settings: Settings, account: ChannelAccount) -> bool:
@@ -36,7 +52,11 @@ def is_admin(session: Session, settings: Settings, account: ChannelAccount) -> b
 
 def add_admin(session: Session, channel: str, external_id: str) -> Admin:
     """Idempotent: adding the same person twice keeps one row."""
-    if channel == "whatsapp":
+    if channel == "console":  # the identity `pelapak chat --as` uses: a number, else the name
+        external_id = parse_phone(external_id) or external_id.strip()
+        if not 1 <= len(external_id) <= 64:
+            raise ValueError("a console name is 1 to 64 characters")
+    elif channel == "whatsapp":
         phone = parse_phone(external_id)
         if phone is None:
             raise ValueError(f"not a phone number: {external_id!r}")
@@ -98,6 +118,52 @@ def join(
     facilitator.joined_at = facilitator.joined_at or now or utcnow()
     session.add(facilitator)
     return facilitator
+
+
+def invite_lock_left(session: Session, account: ChannelAccount, now: datetime) -> timedelta:
+    """How long this account must wait before trying an invite code again (zero: it may)."""
+    if account.id is None:
+        return timedelta(0)
+    recent = list(
+        session.exec(
+            select(InviteAttempt.at)
+            .where(InviteAttempt.account_id == account.id, InviteAttempt.at > now - INVITE_WINDOW)
+            .order_by(col(InviteAttempt.at).desc())
+            .limit(INVITE_TRIES)
+        )
+    )
+    if len(recent) < INVITE_TRIES:
+        return timedelta(0)
+    return recent[-1] + INVITE_WINDOW - now  # until the oldest of them leaves the window
+
+
+def join_reply(session: Session, account: ChannelAccount, invite_code: str, now: datetime) -> Text:
+    """Claim an invite, at most INVITE_TRIES wrong codes an hour per account; what to say."""
+    wait = invite_lock_left(session, account, now)
+    if wait > timedelta(0):
+        return t("fac.invite_locked", minutes=max(1, math.ceil(wait.total_seconds() / 60)))
+    joined = join(session, account, invite_code, now)
+    if joined is None:
+        session.add(InviteAttempt(account_id=account.id or 0, at=now))
+        return t("fac.invite_unknown")
+    return t("fac.joined", name=joined.name, code=joined.code)
+
+
+def lead_referral(session: Session, account: ChannelAccount, payload: str) -> str | None:
+    """What a `/start PAYLOAD` link records about where a new owner came from, if anything.
+
+    Only before they register (a shop keeps the referral it registered with). A facilitator's
+    public code counts only when that facilitator exists, and records a lead, never their shop;
+    anything that cannot come from a link is ignored.
+    """
+    payload = payload.strip()
+    if account.seller_id or not _REFERRAL.fullmatch(payload):
+        return None
+    if FACILITATOR_CODE.fullmatch(payload):
+        code = payload.upper()
+        known = session.exec(select(Facilitator.id).where(Facilitator.code == code)).first()
+        return code if known is not None else None
+    return payload
 
 
 def assign_leads(session: Session, facilitator: Facilitator, regency_code: str | None) -> int:

@@ -309,12 +309,20 @@ def _ask_owners(ctx: Ctx) -> Outbound:
 def _read_owners(msg: Inbound, ctx: Ctx) -> Reading:
     if msg.choice == "new":
         return Parsed({"picked": "new"})
-    if msg.choice and msg.choice.startswith("s:"):
-        seller_id = int(msg.choice[2:])
+    seller_id = _shop_choice(msg.choice)
+    if seller_id is not None:
         owner = next((o for o in _owners(ctx) if o["id"] == seller_id), None)
         if owner is not None:
             return Parsed({"picked": seller_id, "shop": owner.get("shop_name")})
     return Invalid(t("fac.owners_unclear"))
+
+
+def _shop_choice(choice: str | None) -> int | None:
+    """The shop id in the button data `s:<id>`; None for anything else (`s:abc`, `s:`)."""
+    if not choice or not choice.startswith("s:"):
+        return None
+    digits = choice[2:]
+    return int(digits) if digits.isascii() and digits.isdigit() and len(digits) <= 18 else None
 
 
 def _finish_owners(ctx: Ctx) -> Outcome:

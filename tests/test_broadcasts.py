@@ -7,6 +7,7 @@ import asyncio
 import pytest
 from sqlmodel import select
 from telegram import Bot
+from typer.testing import CliRunner, Result
 
 from bot.app import App
 from bot.broadcasts import (
@@ -21,6 +22,7 @@ from bot.broadcasts import (
     recipients,
     telegram_sender,
 )
+from bot.cli import app as cli
 from bot.storage.models import Broadcast, ChannelAccount
 from tests.conftest import Chat
 from tests.fake_telegram import TOKEN, FakeTelegram
@@ -141,7 +143,7 @@ def test_cli_preview_and_status(app: App) -> None:
         assert done.returncode == 0, done.stderr[-1000:]
         return done.stdout
 
-    out = cli("create", "--segment", "everyone", "--text", "Halo semua", "--at", "2026-12-01T09:00")
+    out = cli("create", "--segment", "everyone", "--text", "Halo semua", "--at", "2036-12-01T09:00")
     assert "49 recipients (1 opted out), about 2 s to send" in out
     assert "scheduled" in cli("status")
     with app.db.session() as s:
@@ -302,3 +304,39 @@ def test_broadcast_and_replies_together_over_the_fake_bot_api(app: App, fake: Fa
     broadcast_chats = [c for c in chats if c < 90_000]
     assert len(broadcast_chats) == len(set(broadcast_chats)) == 200
     assert delivery_counts(app.db, broadcast_id) == {"sent": 200}
+
+
+def test_cli_refuses_an_empty_text_and_a_past_time_and_shows_wib(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", app.settings.database_url)
+    monkeypatch.setenv("MEDIA_DIR", str(app.settings.media_dir))
+    monkeypatch.setenv("COLUMNS", "200")
+    terminal = CliRunner()
+
+    def create(*args: str) -> Result:
+        return terminal.invoke(cli, ["broadcast", "create", "--segment", "everyone", *args])
+
+    for text in ("", "   ", "\n\t", "x" * 4001):
+        refused = create("--text", text)
+        assert refused.exit_code == 2, text
+        assert "text" in refused.output
+    past = create("--text", "Halo", "--at", "2020-01-01T09:00")
+    assert past.exit_code == 2 and "past" in past.output
+    assert broadcasts_stored(app) == []
+    done = create("--text", "Halo semua", "--at", "2036-12-01T09:00")
+    assert done.exit_code == 0, done.output
+    done = terminal.invoke(
+        cli, ["broadcast", "create", "--segment", "regency:3515", "--text", "Halo Sidoarjo"]
+    )
+    assert done.exit_code == 0, done.output
+    status = terminal.invoke(cli, ["broadcast", "status"])
+    assert status.exit_code == 0, status.output
+    assert "2036-12-01 09:00 WIB" in status.output  # stored as 02:00 UTC, shown in WIB
+    assert "everyone:" not in status.output
+    assert "regency:3515" in status.output
+
+
+def broadcasts_stored(app: App) -> list[Broadcast]:
+    with app.db.session() as s:
+        return list(s.exec(select(Broadcast)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -9,10 +10,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from PIL import Image
 from sqlmodel import select
 
 from bot.app import App
+from bot.channels.console import MAX_LINE_BYTES, ConsoleChannel
 from bot.storage.models import ChannelAccount, Conversation, OutboxEvent, Product, Seller
 from tests import images
 
@@ -336,3 +340,182 @@ def test_devices_pipes_and_oversized_files_are_refused_without_reading_them(
     assert "Traceback" not in stderr
     assert conversation_version(app) == before + len(lines)
     assert [f for f in app.settings.media_dir.rglob("*") if f.is_file()] == []
+
+
+def run_in_process(app: App, lines: list[bytes]) -> list[dict[str, Any]]:
+    """The JSONL loop itself, fed from memory; its output lines, decoded."""
+    channel = ConsoleChannel(app.runner, app.media, PHONE)
+    out = io.StringIO()
+    channel.run_jsonl(io.BytesIO(b"".join(line + b"\n" for line in lines)), out)
+    return [json.loads(line) for line in out.getvalue().splitlines()]
+
+
+def test_a_lone_surrogate_or_a_nested_location_is_a_bad_line_not_an_exit(app: App) -> None:
+    lines = [
+        b'{"text": "/start"}',
+        b'{"location": {"a": 1}}',
+        b'{"text": "\\ud800"}',
+        b'{"choice": "yes"}',
+        b'{"text": "Sri \\udfff Wahyuni"}',
+        b'{"contact": "\\udc80"}',
+        b'{"photos": ["\\ud83d"]}',
+        b"\t \r",
+        b'{"text": "Sri Wahyuni"}',
+    ]
+    outputs, stderr = run_lines(app, lines)
+    assert len(outputs) == len(lines)
+    assert [("error" in o) for o in outputs] == [
+        False,
+        True,
+        True,
+        False,
+        True,
+        True,
+        True,
+        True,
+        False,
+    ]
+    assert "surrogate" in outputs[2]["error"] and "text" in outputs[2]["error"]
+    assert "Nomor HP" in outputs[-1]["replies"][-1]["text"]  # the name was taken, once
+    assert "Traceback" not in stderr
+
+
+def test_a_line_over_64_kb_is_refused_and_the_next_line_is_read(app: App) -> None:
+    long_text = json.dumps({"text": "x" * (MAX_LINE_BYTES + 10)}).encode()
+    lines = [b'{"text": "/start"}', long_text, b"[" * 40_000 + b"]" * 40_000, b'{"choice": "yes"}']
+    outputs = run_in_process(app, lines)
+    assert MAX_LINE_BYTES == 64 * 1024
+    assert len(outputs) == 4
+    assert outputs[1]["error"] == f"bad input line: longer than {MAX_LINE_BYTES} bytes"
+    assert outputs[2]["error"].startswith("bad input line: ")
+    assert "Siapa nama Kakak" in outputs[3]["replies"][-1]["text"]
+    assert conversation_version(app) == 2
+
+
+def test_a_long_text_under_the_line_limit_is_answered_about_its_length(app: App) -> None:
+    lines = [
+        b'{"text": "/start"}',
+        b'{"choice": "yes"}',
+        b'{"text": "Sri"}',
+        b'{"text": "ya"}',
+        json.dumps({"text": "Toko " * 12_000}).encode(),  # 60,000 characters
+    ]
+    outputs = run_in_process(app, lines)
+    assert "kepanjangan" in outputs[-1]["replies"][-1]["text"]
+    with app.db.session() as s:
+        assert s.exec(select(Seller)).first() is None
+
+
+def _lines_without_newlines(values: list[bytes]) -> list[bytes]:
+    return [v.replace(b"\n", b" ") for v in values]
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+field_objects = st.dictionaries(
+    st.sampled_from(["text", "choice", "contact", "unsupported", "location", "photos", "x"]),
+    json_values,
+    max_size=3,
+)
+raw_lines = st.one_of(
+    json_values.map(lambda v: json.dumps(v).encode()),
+    field_objects.map(lambda v: json.dumps(v).encode()),
+    field_objects.map(lambda v: json.dumps(v, ensure_ascii=False).encode("utf-8", "surrogatepass")),
+    st.binary(max_size=40),
+    st.sampled_from([b"", b" ", b"\r", b"\x00", b'{"text": "\\ud800"}', b"\xed\xa0\x80"]),
+)
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(lines=st.lists(raw_lines, min_size=1, max_size=4).map(_lines_without_newlines))
+def test_any_line_gets_exactly_one_json_line(app: App, lines: list[bytes]) -> None:
+    channel = ConsoleChannel(app.runner, app.media, PHONE)
+    out = io.StringIO()
+    channel.run_jsonl(io.BytesIO(b"".join(line + b"\n" for line in lines)), out)
+    written = out.getvalue()
+    assert written.endswith("\n")
+    outputs = [json.loads(line) for line in written.splitlines()]
+    assert len(outputs) == len(lines)
+    for out_line in outputs:
+        assert set(out_line) <= {"replies", "error"}
+        assert isinstance(out_line["replies"], list)
+        assert out_line.get("error") != "internal error"
+        if "error" in out_line:
+            assert out_line["error"].startswith("bad input line: ")
+            assert out_line["replies"] == []
+        for reply in out_line["replies"]:
+            assert reply["text"] and "Maaf, ada gangguan" not in reply["text"]
+
+
+def _product_answers(price: str, stock: str, min_order: str, weight: str) -> list[bytes]:
+    return [
+        json.dumps({"text": text}).encode()
+        for text in ("Keripik Tempe Pedas", "ya", price, stock, min_order, weight, "baru", "pakai")
+    ]
+
+
+def test_odd_digits_huge_numbers_nul_and_a_bot_suffixed_command(app: App, tmp_path: Path) -> None:
+    """Issue 12 item 9, end to end: none of these crash or store anything wrong."""
+    photo = tmp_path / "produk.jpg"
+    photo.write_bytes(images.sharp(61))
+    huge = "9" * 400
+    registration = [
+        b'{"text": "/start"}',
+        '{"text": "\u2460"}'.encode(),  # ①: the first choice, as 1 would be
+        b'{"text": "Sri\\u0000 Wahyuni"}',
+        b'{"text": "ya"}',
+        b'{"text": "Toko\\u0000 Sri"}',
+        '{"text": "\u00b2"}'.encode(),  # ²: the second category
+        b'{"text": "sidoarjo"}',
+        b'{"text": "waru"}',
+        b'{"text": "Jl. Raya Waru 12"}',
+        b'{"text": "lewati"}',
+        b'{"text": "simpan"}',
+    ]
+    outputs = run_in_process(app, registration)
+    assert all("error" not in o for o in outputs)
+    assert "Siapa nama Kakak" in outputs[1]["replies"][-1]["text"]
+    with app.db.session() as s:
+        seller = s.exec(select(Seller)).one()
+    assert (seller.owner_name, seller.shop_name, seller.category) == (
+        "Sri Wahyuni",
+        "Toko Sri",
+        "fashion",
+    )
+    product = [json.dumps({"photo": str(photo)}).encode(), b'{"text": "selesai"}']
+    product += [
+        b'{"text": "Keripik Tempe Pedas"}',
+        b'{"text": "ya"}',
+        json.dumps({"text": huge}).encode(),  # price
+        b'{"text": "25rb"}',
+        b'{"text": "ya"}',
+        json.dumps({"text": huge}).encode(),  # stock
+        b'{"text": "10"}',
+        json.dumps({"text": huge}).encode(),  # minimum order
+        b'{"text": "1"}',
+        json.dumps({"text": huge + " gr"}).encode(),  # weight
+        b'{"text": "250 gr"}',
+        b'{"text": "/batal@PelapakBot"}',
+    ]
+    outputs = run_in_process(app, product)
+    texts = [o["replies"][-1]["text"] for o in outputs]
+    assert all("error" not in o for o in outputs)
+    assert not any("Maaf, ada gangguan" in t for t in texts)
+    assert "Stoknya" not in texts[4]  # the huge price was refused, asked again
+    for index in (7, 9, 11):  # each huge number got a re-prompt, not the next question
+        assert texts[index] != texts[index + 1]
+    with app.db.session() as s:
+        draft = s.exec(select(Conversation)).one().draft
+        products = list(s.exec(select(Product)))
+    assert all(p.status == "draft" for p in products)  # cancelled: nothing was listed
+    for p in products:
+        for value in (p.price, p.stock, p.min_order, p.weight_grams):
+            assert value is None or value < 10**9
+    assert huge not in json.dumps(draft)

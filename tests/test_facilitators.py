@@ -16,6 +16,7 @@ from sqlmodel import col, select
 
 from bot.app import App, build_app
 from bot.config import Settings
+from bot.conversation import ConversationRunner
 from bot.importer import import_umkm
 from bot.roles import add_facilitator, assign_leads
 from bot.stats import funnel
@@ -31,7 +32,7 @@ from bot.storage.models import (
     UmkmRecord,
 )
 from tests import images
-from tests.conftest import Chat
+from tests.conftest import Chat, Clock
 from tests.fake_twilio import FakeTwilio
 from tests.test_whatsapp import Running, message, say, whatsapp_settings
 
@@ -372,3 +373,84 @@ def test_setuju_and_the_code_at_the_same_moment_publish_once(
     assert owner_account(app, OWNER_PHONE).seller_id == seller_named(app, "Sambal Bu Siti").id
     with app.db.session() as s:
         assert s.exec(select(ConsentRequest)).one().status == "given"
+
+
+def test_wrong_invite_codes_lock_the_account_for_an_hour(app: App, clock: Clock) -> None:
+    """Five wrong invite codes in an hour lock this account; even a right one waits it out."""
+    runner = ConversationRunner(app.db, app.settings, clock=clock)
+    facilitator = new_facilitator(app)
+    guesser = Chat(runner, "810001", channel="telegram")
+    for n in range(5):
+        guesser.send(f"/pendamping TEBAK{n:03d}")
+        assert "tidak kami kenal" in guesser.text
+        clock.advance(minutes=1)
+    guesser.send(f"/pendamping {facilitator.invite_code}")
+    assert "Selamat bergabung" not in guesser.text and "1 jam" not in guesser.text
+    assert "terlalu sering" in guesser.text and "55 menit" in guesser.text
+    guesser.send(f"/start pdp_{facilitator.invite_code}")  # the deep link waits too
+    assert "terlalu sering" in guesser.text
+    with app.db.session() as s:
+        assert s.exec(select(Facilitator)).one().account_id is None
+    other = Chat(runner, "810002", channel="telegram")  # a limit per account, not for all
+    other.send("/pendamping BUKANKODE")
+    assert "tidak kami kenal" in other.text
+    clock.advance(minutes=55)  # the first wrong code is now an hour old
+    guesser.send(f"/pendamping {facilitator.invite_code}")
+    assert "Selamat bergabung" in guesser.text
+
+
+def test_a_facilitator_code_in_a_link_records_a_lead_and_counts_nothing_by_itself(
+    app: App, clock: Clock
+) -> None:
+    """`/start PDP-3515-001` notes where a new owner came from; it is nobody's shop by that."""
+    from tests.test_registration import register
+
+    runner = ConversationRunner(app.db, app.settings, clock=clock)
+    _, code = joined(app)
+    already = Chat(runner, "+6281211110001", phone="+6281211110001")
+    register(already, shop="Toko Sudah Ada")
+    already.send(f"/start {code}")  # registered before the link: the link changes nothing
+    stranger = Chat(runner, "820001", channel="telegram")
+    stranger.send(f"/start {code}")
+    assert "Halo Kak" in stranger.text  # the normal welcome
+    unknown = Chat(runner, "820002", channel="telegram")
+    unknown.send("/start PDP-9999-999")
+    assert "Halo Kak" in unknown.text and "tidak kami kenal" not in unknown.text
+    odd = Chat(runner, "820003", channel="telegram")
+    odd.send("/start <script>")
+    assert "Halo Kak" in odd.text
+    with app.db.session() as s:
+        referrals = {
+            a.external_id: a.referral_code
+            for a in s.exec(select(ChannelAccount).where(ChannelAccount.channel == "telegram"))
+        }
+        shop = s.exec(select(Seller).where(Seller.shop_name == "Toko Sudah Ada")).one()
+    assert referrals["820001"] == code
+    assert referrals["820002"] is None and referrals["820003"] is None
+    assert (shop.referral_code, shop.facilitator_code) == (None, None)
+    counts = funnel(app.db, "facilitator")
+    assert (counts[code]["started"], counts[code]["registered"]) == (1, 0)
+    register(Chat(runner, "+6281211110002", phone="+6281211110002"))  # not from the link
+    later = Chat(runner, "+6281211110003", phone="+6281211110003")
+    later.send(f"/start {code}")
+    register(later, shop="Toko Lewat Tautan")  # registers after opening the link
+    counts = funnel(app.db, "facilitator")
+    assert (counts[code]["started"], counts[code]["registered"]) == (2, 1)
+    with app.db.session() as s:
+        shop = s.exec(select(Seller).where(Seller.shop_name == "Toko Lewat Tautan")).one()
+        assert (shop.referral_code, shop.facilitator_code) == (code, None)  # a lead, not theirs
+
+
+@pytest.mark.parametrize(
+    "data", ["s:abc", "s:", "s:99999999999999999999", "s:-1", "s:1.5", "x" * 64, "\x00", ":"]
+)
+def test_malformed_callback_data_gets_a_short_answer(app: App, owner: Chat, data: str) -> None:
+    chat, _ = joined(app)
+    register_owner(chat)
+    chat.send("/binaan")
+    chat.send(choice=data)
+    assert "ada gangguan" not in chat.text
+    assert "Balas nomor tokonya" in chat.text
+    owner.send("/start")
+    owner.send(choice=data)  # an owner at the consent question
+    assert "ada gangguan" not in owner.text and owner.replies

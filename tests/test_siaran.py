@@ -237,3 +237,28 @@ def test_siaran_and_invite_over_the_telegram_webhook(
     finally:
         server.stop()
         app.close()
+
+
+def test_the_console_can_be_made_an_admin(app: App, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`pelapak admin add --console NAME`: /siaran can be tried without a platform."""
+    from bot.channels.console import ConsoleChannel
+
+    monkeypatch.setenv("DATABASE_URL", app.settings.database_url)
+    monkeypatch.setenv("MEDIA_DIR", str(app.settings.media_dir))
+    terminal = CliRunner()
+    stranger = ConsoleChannel(app.runner, app.media, "0812-3333-4444")
+    assert "untuk siapa" not in stranger.send({"text": "/siaran"})[-1].text
+    done = terminal.invoke(cli, ["admin", "add", "--console", "0812 3333 4444"])
+    assert done.exit_code == 0, done.output
+    assert "console +6281233334444" in done.output
+    assert terminal.invoke(cli, ["admin", "add", "--console", "demo"]).exit_code == 0
+    assert terminal.invoke(cli, ["admin", "add", "--console", "  "]).exit_code == 2
+    assert (
+        terminal.invoke(cli, ["admin", "add", "--console", "x", "--telegram", "1"]).exit_code == 2
+    )
+    listed = terminal.invoke(cli, ["admin", "list"]).output
+    assert "console +6281233334444" in listed and "console demo" in listed
+    admin = ConsoleChannel(app.runner, app.media, "+62 812 3333 4444")
+    assert "untuk siapa" in admin.send({"text": "/siaran"})[-1].text
+    demo = ConsoleChannel(app.runner, app.media, None)
+    assert "untuk siapa" in demo.send({"text": "/siaran"})[-1].text

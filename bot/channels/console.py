@@ -24,7 +24,7 @@ from flows.messages import Inbound, Location, PhotoRef, RejectedPhoto
 from flows.parsing import parse_phone
 
 CHANNEL = "console"
-MAX_LINE_BYTES = 1024 * 1024
+MAX_LINE_BYTES = 64 * 1024  # a longer line is refused (read and dropped piecewise)
 MAX_PHOTOS_PER_LINE = 10  # a Telegram album holds 10
 
 log = logging.getLogger(__name__)
@@ -81,6 +81,9 @@ def checked_message(data: Any) -> ConsoleMessage:
     unknown = sorted(set(data) - _FIELDS)
     if unknown:
         raise BadLine(f"unknown field {unknown[0]!r}")
+    for key, value in data.items():
+        if not _is_unicode(value):
+            raise BadLine(f"{key} is not valid Unicode (a lone surrogate)")
     strings: dict[str, str | None] = {}
     for key in _STRING_FIELDS:
         value = data.get(key)
@@ -92,6 +95,20 @@ def checked_message(data: Any) -> ConsoleMessage:
         photo_paths=_photo_paths(data.get("photo"), data.get("photos")),
         location=_location(data.get("location")),
     )
+
+
+def _is_unicode(value: Any) -> bool:
+    """False for a string (or a list holding one) with a lone surrogate: JSON allows "\\ud800",
+    but it cannot be stored or written out as UTF-8."""
+    if isinstance(value, list):
+        return all(_is_unicode(v) for v in value)
+    if not isinstance(value, str):
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _photo_paths(photo: Any, photos: Any) -> tuple[str, ...]:
@@ -184,7 +201,7 @@ class ConsoleChannel:
                 out: dict[str, Any] = {"replies": [], "error": f"bad input line: {bad}"}
             else:
                 out = self._answer(message)
-            stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
+            stdout.write(_json_line(out))
             stdout.flush()
 
     def _answer(self, message: ConsoleMessage) -> dict[str, Any]:
@@ -231,6 +248,16 @@ def _typed_message(typed: str, choices: tuple[tuple[str, str], ...]) -> dict[str
     if typed.isdigit() and choices and 1 <= int(typed) <= len(choices):
         return {"choice": choices[int(typed) - 1][0]}
     return {"text": typed}
+
+
+def _json_line(out: dict[str, Any]) -> str:
+    """One output line; escaped to ASCII if some text cannot be written as UTF-8."""
+    line = json.dumps(out, ensure_ascii=False)
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError:
+        line = json.dumps(out)
+    return line + "\n"
 
 
 def reply_json(reply: Reply) -> dict[str, Any]:

@@ -356,3 +356,13 @@ class Leadership(SQLModel, table=True):
     name: str = Field(primary_key=True, max_length=32)
     holder: str = Field(max_length=64)
     expires_at: datetime = _when()
+
+
+class InviteAttempt(SQLModel, table=True):
+    """A wrong facilitator invite code typed by an account: too many in an hour lock it."""
+
+    __tablename__ = "invite_attempt"
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="channel_account.id", index=True)
+    at: datetime = _when(default_factory=utcnow)
