@@ -9,7 +9,7 @@ group chats) pass this check; `telegram.py` decides what to do with them.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, TypeGuard
 
 from telegram import Update
 
@@ -55,7 +55,7 @@ def check_update(data: dict[str, Any]) -> None:
         raise Malformed("not readable as a Telegram update") from None
 
 
-def _int(value: Any) -> bool:
+def _int(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
