@@ -100,6 +100,11 @@ def _message(value: Any, what: str, top: bool = True) -> dict[str, Any]:
     group = message.get("media_group_id")
     if group is not None and (not isinstance(group, str) or len(group) > MAX_GROUP_ID):
         raise Malformed(f"{what}.media_group_id is not a short text")
+    _attachments(message, what)
+    return message
+
+
+def _attachments(message: dict[str, Any], what: str) -> None:
     if "photo" in message:
         sizes = message["photo"]
         if not isinstance(sizes, list) or not sizes:
@@ -122,7 +127,6 @@ def _message(value: Any, what: str, top: bool = True) -> dict[str, Any]:
                 raise Malformed(f"{what}.location.{key} is not a number")
             if not -bound <= number <= bound:
                 raise Malformed(f"{what}.location.{key} is out of range")
-    return message
 
 
 def _file(value: Any, what: str) -> None:

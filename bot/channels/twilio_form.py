@@ -37,12 +37,7 @@ def check_message(form: dict[str, str]) -> None:
     count = form.get("NumMedia") or "0"
     if not count.isascii() or not count.isdigit() or int(count) > MAX_MEDIA:
         raise Malformed(f"NumMedia is not a whole number from 0 to {MAX_MEDIA}")
-    for index in range(int(count)):
-        url = form.get(f"MediaUrl{index}", "")
-        if len(url) > MAX_URL or urlsplit(url).scheme not in ("http", "https"):
-            raise Malformed(f"MediaUrl{index} is missing or not a web address")
-        if len(form.get(f"MediaContentType{index}", "")) > MAX_SHORT:
-            raise Malformed(f"MediaContentType{index} is too long")
+    _media(form, int(count))
     if len(form.get("Body", "")) > MAX_BODY:
         raise Malformed("Body is too long")
     for key in ("ProfileName", "ButtonPayload", "ButtonText"):
@@ -56,6 +51,15 @@ def check_message(form: dict[str, str]) -> None:
                 raise Malformed(f"{key} is not a number") from None
             if not math.isfinite(value) or not -bound <= value <= bound:
                 raise Malformed(f"{key} is out of range")
+
+
+def _media(form: dict[str, str], count: int) -> None:
+    for index in range(count):
+        url = form.get(f"MediaUrl{index}", "")
+        if len(url) > MAX_URL or urlsplit(url).scheme not in ("http", "https"):
+            raise Malformed(f"MediaUrl{index} is missing or not a web address")
+        if len(form.get(f"MediaContentType{index}", "")) > MAX_SHORT:
+            raise Malformed(f"MediaContentType{index} is too long")
 
 
 def check_status(form: dict[str, str]) -> None:
