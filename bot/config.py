@@ -27,9 +27,14 @@ class Settings(BaseSettings):
     twilio_auth_token: str | None = None
     twilio_whatsapp_from: str | None = None
     twilio_api_base_url: str | None = None
-    # Hosts Twilio may redirect media downloads to (the API host is always allowed).
+    # Origins media may be downloaded from (scheme, host and port must all match; a bare
+    # host name means https on 443). The API's origin (TWILIO_API_BASE_URL) is always allowed.
     twilio_media_hosts: list[str] = Field(
-        default_factory=lambda: ["api.twilio.com", "media.twiliocdn.com", "mms.twiliocdn.com"]
+        default_factory=lambda: [
+            "https://api.twilio.com",
+            "https://media.twiliocdn.com",
+            "https://mms.twiliocdn.com",
+        ]
     )
     # Approved templates for messages sent outside the 24-hour window, per message id:
     # {"sync.product_live": {"content_sid": "HX...", "variables": ["name", "url"]}}

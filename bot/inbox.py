@@ -166,6 +166,21 @@ class Inbox:
         self.schedule(chat_key, settle=burst)
         return True
 
+    async def skip(self, update_id: str, seq: int) -> None:
+        """An update that is not for a conversation (a group's): recorded as done, so the
+        updates numbered after it do not wait for it, and a redelivery is dropped."""
+        row = InboundUpdate(
+            channel=self.channel,
+            update_id=update_id,
+            seq=seq,
+            chat_key="",
+            payload={},
+            processed_at=utcnow(),
+        )
+        with contextlib.suppress(IntegrityError):
+            await asyncio.to_thread(self._insert, row)
+        self._note_stored(seq)
+
     def _note_stored(self, seq: int) -> None:
         if self.gate is not None:
             self.gate.note(seq)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import json
 import logging
 import re
 from collections.abc import AsyncIterator
@@ -12,18 +11,43 @@ from contextlib import asynccontextmanager
 from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from bot.app import App
+from bot.channels.payload import Malformed
 from bot.channels.telegram import TelegramChannel
+from bot.channels.telegram_update import check_update, parse_json
+from bot.channels.twilio_form import check_message, check_status
 from bot.channels.whatsapp import WhatsAppChannel
 
 log = logging.getLogger(__name__)
-MAX_BODY = 1024 * 1024
+TELEGRAM_MAX_BODY = 1024 * 1024  # an update is a few KB; a long text with entities, tens
+TWILIO_MAX_BODY = 64 * 1024  # a WhatsApp message form is a few KB
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def refuse(status: int) -> Response:
+    """An answer sent before the body was read: closing the connection stops the upload."""
+    return Response(status_code=status, headers={"Connection": "close"})
+
+
+async def read_limited(request: Request, limit: int) -> bytes | Response:
+    """The body, streamed and never more than `limit` bytes kept; else the 4xx to answer."""
+    declared = request.headers.get("Content-Length")
+    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        return refuse(413 if declared.isdigit() else 400)
+    body = bytearray()
+    try:
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limit:
+                return refuse(413)
+    except ClientDisconnect:
+        return Response(status_code=400)  # nobody is listening any more
+    return bytes(body)
 
 
 def create_web_app(
@@ -49,42 +73,52 @@ def create_web_app(
         secret = app.settings.telegram_webhook_secret or ""
         given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
         if telegram is None or not secret or not hmac.compare_digest(given, secret):
-            return Response(status_code=403)
-        body = await request.body()
-        if len(body) > MAX_BODY:
-            return Response(status_code=413)
+            return refuse(403)  # before reading a byte of the body
+        body = await read_limited(request, TELEGRAM_MAX_BODY)
+        if isinstance(body, Response):
+            return body
         try:
-            data = json.loads(body)
-        except ValueError:
-            return Response(status_code=400)
-        if not isinstance(data, dict):
+            data = parse_json(body)
+            check_update(data)
+        except Malformed as problem:
+            log.warning("refused a malformed Telegram update: %s", problem)
             return Response(status_code=400)
         await telegram.accept(data)  # stored durably before Telegram hears 200
         return Response(status_code=200)
 
-    async def signed_form(request: Request) -> dict[str, str] | None:
-        """The form Twilio posted, or None when the signature does not match."""
-        if whatsapp is None:
-            return None
-        body = await request.body()
-        if len(body) > MAX_BODY:
-            return None
+    async def signed_form(request: Request) -> dict[str, str] | Response:
+        """The form Twilio posted, or the answer when it is unsigned, forged or too big."""
+        signature = request.headers.get("X-Twilio-Signature", "")
+        if whatsapp is None or not signature:
+            return refuse(403)  # before reading a byte of the body
+        body = await read_limited(request, TWILIO_MAX_BODY)  # the signature covers the form
+        if isinstance(body, Response):
+            return body
         form = {k: v for k, v in parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)}
         path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        signature = request.headers.get("X-Twilio-Signature", "")
-        return form if whatsapp.signature_ok(path, form, signature) else None
+        return form if whatsapp.signature_ok(path, form, signature) else Response(status_code=403)
 
     async def whatsapp_webhook(request: Request) -> Response:
         form = await signed_form(request)
-        if form is None or whatsapp is None:
-            return Response(status_code=403)
+        if isinstance(form, Response) or whatsapp is None:
+            return form if isinstance(form, Response) else refuse(403)
+        try:
+            check_message(form)
+        except Malformed as problem:
+            log.warning("refused a malformed Twilio message: %s", problem)
+            return Response(status_code=400)
         await whatsapp.accept(form)  # stored durably before Twilio hears 200
         return Response(EMPTY_TWIML, media_type="application/xml")
 
     async def whatsapp_status(request: Request) -> Response:
         form = await signed_form(request)
-        if form is None or whatsapp is None:
-            return Response(status_code=403)
+        if isinstance(form, Response) or whatsapp is None:
+            return form if isinstance(form, Response) else refuse(403)
+        try:
+            check_status(form)
+        except Malformed as problem:
+            log.warning("refused a malformed Twilio status callback: %s", problem)
+            return Response(status_code=400)
         await whatsapp.record_status(form)
         return Response(status_code=204)
 

@@ -169,7 +169,8 @@ def test_three_processes_one_killed_half_way(settings: Settings, fake: FakeTeleg
         by_owner.setdefault(_owner_of(updates, int(update_id)), []).append(int(update_id))
     disordered = {k: v for k, v in by_owner.items() if v != sorted(v)}
     assert not disordered, (len(disordered), list(disordered.items())[:3])
-    # every stored reply reached Telegram, in order; a send cut off by the kill may repeat
+    # every stored reply reached Telegram, in order. A send cut off by the kill can repeat
+    # (the platform offers no way to ask whether it arrived): at most once per chat.
     duplicates = 0
     for chat in {m.chat_key for m in stored}:
         want = [to_html(m.payload["text"]) for m in stored if m.chat_key == chat]
@@ -178,8 +179,9 @@ def test_three_processes_one_killed_half_way(settings: Settings, fake: FakeTeleg
             [g[:20] for g in got],
             [(m.id, m.payload["text"][:20], m.outcome) for m in stored if m.chat_key == chat],
         )
+        assert 0 <= len(got) - len(want) <= 1
         duplicates += len(got) - len(want)
-    assert 0 <= duplicates <= 5, duplicates
+    print(f"replies sent twice after the kill: {duplicates}")
 
 
 def _owner_of(updates: list[dict[str, Any]], update_id: int) -> str:

@@ -21,9 +21,10 @@ from bot.app import App, build_app
 from bot.channels.long_text import split_text
 from bot.channels.telegram import TelegramChannel, to_html
 from bot.config import Settings
-from bot.storage.models import InboundUpdate, ProcessedUpdate, Product, Seller
+from bot.storage.models import Conversation, InboundUpdate, ProcessedUpdate, Product, Seller
 from bot.web import create_web_app
 from tests import images
+from tests.conftest import Chat
 from tests.fake_telegram import TOKEN, FakeTelegram, Updates
 from tests.served import Served, free_port
 
@@ -344,3 +345,60 @@ def test_a_failing_download_still_gets_the_owner_an_answer(
     say(running, fake, owner.text("/start"), 666)
     reply = say(running, fake, owner.photo("no-such-file", 1000), 666)  # the file is gone: 404
     assert "Fotonya sudah sampai" in fake.sent(666)[-2]["text"] and "Setuju?" in reply
+
+
+def _conversations(app: App) -> list[tuple[Any, ...]]:
+    with app.db.session() as s:
+        return [
+            (c.account_id, c.flow, c.step, c.draft, c.meta, c.version)
+            for c in s.exec(select(Conversation).order_by(col(Conversation.id)))
+        ]
+
+
+def test_group_chats_get_only_a_pointer_to_the_private_chat(
+    settings: Settings, fake: FakeTelegram
+) -> None:
+    """/data_saya in a group never shows the owner's data there, nor touches their chat."""
+    app = build_app(telegram_settings(settings, fake, telegram_bot_username="PelapakBot"))
+    running = Running(app)
+    try:
+        owner = Chat(app.runner, "4242", channel="telegram")
+        for answer in ("/start", "ya", "Sri Wahyuni"):
+            owner.send(answer)
+        owner.send(contact_phone="+6281234567890", sender_phone="+6281234567890")
+        for answer in ("Keripik Bu Sri", "1", "sidoarjo", "lewati", "Jl. Raya Waru 1", "lewati"):
+            owner.send(answer)
+        owner.send("simpan")
+        owner.send("/data_saya")
+        assert "Sri Wahyuni" in owner.text  # in the private chat, the data is shown
+        before = _conversations(app)
+        group = {"id": -1001234, "type": "supergroup", "title": "Paguyuban UMKM Waru"}
+        person = Updates(4242)
+        person.chat = group
+        stranger = Updates(4343)
+        stranger.chat = group
+        for update in (
+            person.text("/data_saya"),
+            person.text("/data_saya@PelapakBot"),
+            person.text("halo semua, ini alamat saya Jl. Raya Waru 1"),
+            stranger.text("@PelapakBot tolong daftarkan saya"),
+            person.callback("edit"),
+        ):
+            assert running.post(update) == 200
+        fake.wait_for(lambda: len(fake.sent(-1001234)) >= 1)
+        time.sleep(0.6)  # anything else would have been sent by now
+        [pointer] = fake.sent()  # one message in all, to the group, once
+        assert int(pointer["chat_id"]) == -1001234
+        assert "https://t.me/PelapakBot" in pointer["text"]
+        for private in ("Sri", "0812", "812-3456", "Waru", "Keripik"):
+            assert private not in pointer["text"]
+        assert _conversations(app) == before
+        with app.db.session() as s:
+            assert all(  # only their numbers, so the private updates after them need not wait
+                u.payload == {} and u.chat_key == "" and u.processed_at is not None
+                for u in s.exec(select(InboundUpdate))
+            )
+            assert list(s.exec(select(ProcessedUpdate))) == []
+    finally:
+        running.stop()
+        app.close()

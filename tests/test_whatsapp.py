@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import itertools
+import threading
 import time
 from collections.abc import Iterator
 from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -287,6 +289,79 @@ def test_quick_reply_buttons_when_configured(settings: Settings, twilio: FakeTwi
         assert "Setuju?" in consent["ContentVariables"]  # our words, in the owner's language
         tapped = message("", ButtonPayload="yes", ButtonText="Setuju")
         assert "Siapa nama Kakak" in say(running, twilio, tapped)
+    finally:
+        running.stop()
+        app.close()
+
+
+class Origin:
+    """An HTTP server on its own loopback port that records requests and answers from a map."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[str, str | None]] = []  # path, Authorization
+        self.routes: dict[str, tuple[int, dict[str, str], bytes]] = {}
+        origin = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                origin.requests.append((self.path, self.headers.get("Authorization")))
+                status, headers, body = origin.routes.get(self.path, (404, {}, b""))
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def origins() -> Iterator[list[Origin]]:
+    servers = [Origin() for _ in range(3)]
+    yield servers
+    for server in servers:
+        server.close()
+
+
+def _photo(url: str) -> dict[str, str]:
+    return message("", NumMedia="1", MediaUrl0=url, MediaContentType0="image/jpeg")
+
+
+def test_media_origin_is_scheme_host_and_port(
+    settings: Settings, twilio: FakeTwilio, origins: list[Origin]
+) -> None:
+    """A bare host means https:443; credentials and redirects stay within allowed origins."""
+    allowed, elsewhere, cdn = origins
+    hosts = ["127.0.0.1", allowed.url, cdn.url]  # the bare host allows https://127.0.0.1 only
+    app = build_app(whatsapp_settings(settings, twilio, twilio_media_hosts=hosts))
+    running = Running(app)
+    try:
+        say(running, twilio, message("halo"))
+        elsewhere.routes["/m/1"] = (200, {"Content-Type": "image/jpeg"}, images.sharp(3))
+        for url in (f"{elsewhere.url}/m/1", "http://127.0.0.1:5432/", "http://localhost:5432/"):
+            assert "Setuju?" in say(running, twilio, _photo(url))
+        assert elsewhere.requests == []  # same host as an allowed one, other port: no request
+        allowed.routes["/m/2"] = (307, {"Location": f"{elsewhere.url}/m/1"}, b"")
+        assert "Setuju?" in say(running, twilio, _photo(f"{allowed.url}/m/2"))
+        assert elsewhere.requests == []  # a redirect to another origin is not followed
+        assert not list(app.settings.media_dir.rglob("*.jpg"))
+        allowed.routes["/m/3"] = (307, {"Location": f"{cdn.url}/m/3"}, b"")
+        cdn.routes["/m/3"] = (200, {"Content-Type": "image/jpeg"}, images.sharp(4))
+        say(running, twilio, _photo(f"{allowed.url}/m/3"))
+        assert allowed.requests[-1][1] is not None and allowed.requests[-1][1].startswith("Basic")
+        assert cdn.requests == [("/m/3", None)]  # credentials only where the URL pointed
+        assert list(app.settings.media_dir.rglob("*.jpg"))
     finally:
         running.stop()
         app.close()

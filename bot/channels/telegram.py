@@ -12,7 +12,8 @@ import asyncio
 import html
 import logging
 import re
-from collections.abc import Coroutine, Sequence
+import time
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from telegram import (
@@ -32,6 +33,8 @@ from telegram.request import HTTPXRequest
 
 from bot.broadcasts import ReplyMeter
 from bot.channels.long_text import split_text
+from bot.channels.payload import Malformed
+from bot.channels.telegram_update import addressed_to, chat_type, check_update
 from bot.config import Settings
 from bot.conversation import ConversationRunner
 from bot.i18n import Renderer
@@ -44,7 +47,7 @@ from bot.roles import telegram_roles
 from bot.storage.database import Database
 from bot.storage.models import InboundUpdate
 from flows.lexicon import LOCALES, MENU_COMMANDS, command_name
-from flows.messages import Inbound, Location, PhotoRef, RejectedPhoto
+from flows.messages import Inbound, Location, PhotoRef, RejectedPhoto, t
 from flows.parsing import parse_phone
 
 log = logging.getLogger(__name__)
@@ -52,6 +55,7 @@ CHANNEL = "telegram"
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
 ALLOWED_UPDATES = ["message", "callback_query"]
+GROUP_POINTER_SECONDS = 3600.0  # one pointer to the private chat per group per hour
 
 
 def to_html(text: str) -> str:
@@ -70,7 +74,12 @@ def chat_key(data: dict[str, Any]) -> str | None:
 
 class TelegramChannel:
     def __init__(
-        self, settings: Settings, db: Database, runner: ConversationRunner, media: MediaStore
+        self,
+        settings: Settings,
+        db: Database,
+        runner: ConversationRunner,
+        media: MediaStore,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         assert settings.telegram_bot_token
         self.settings = settings
@@ -88,6 +97,9 @@ class TelegramChannel:
             ),
         )
         self.replies = ReplyMeter()  # broadcasts in this process leave room for these
+        self.clock = clock
+        self._groups_told: dict[int, float] = {}  # group chat id -> when we last pointed
+        self._side_tasks: set[asyncio.Task[None]] = set()
         self.inbox = Inbox(
             db,
             CHANNEL,
@@ -130,6 +142,8 @@ class TelegramChannel:
         await self.outgoing.close()
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
+        if self._side_tasks:
+            await asyncio.gather(*self._side_tasks, return_exceptions=True)
         await self.bot.shutdown()
 
     def _menu(
@@ -166,9 +180,24 @@ class TelegramChannel:
     # --- receiving ------------------------------------------------------------------------
 
     async def accept(self, data: dict[str, Any]) -> bool:
-        """Store one update (webhook body or getUpdates item); False if a duplicate or unusable."""
+        """Store one update (webhook body or getUpdates item); False if a duplicate or unusable.
+
+        Only private chats reach a conversation: in a group, channel or supergroup nothing is
+        stored, and a command or mention gets one pointer to the private chat per group per
+        GROUP_POINTER_SECONDS (nothing personal is ever sent anywhere but the owner's chat).
+        """
+        try:
+            check_update(data)
+        except Malformed as problem:
+            log.warning("dropped a malformed Telegram update: %s", problem)
+            return False
+        kind = chat_type(data)
         key = chat_key(data)
-        if key is None or "update_id" not in data:
+        if (kind is not None and kind != "private") or key is None:
+            if kind is not None and kind != "private":
+                self._point_group_to_private_chat(data)
+            if isinstance(data.get("update_id"), int):  # so later updates need not wait for it
+                await self.inbox.skip(str(data["update_id"]), data["update_id"])
             return False
         group = (data.get("message") or {}).get("media_group_id")
         return await self.inbox.accept(
@@ -178,6 +207,44 @@ class TelegramChannel:
             data,
             group_key=f"{key}:{group}" if group else None,
         )
+
+    def _point_group_to_private_chat(self, data: dict[str, Any]) -> None:
+        username = self._username()
+        if not addressed_to(data, username):
+            return
+        message = data["message"]
+        chat_id = int(message["chat"]["id"])
+        now = self.clock()
+        told = self._groups_told.get(chat_id)
+        if told is not None and now - told < GROUP_POINTER_SECONDS:
+            return
+        self._groups_told[chat_id] = now
+        language = (message.get("from") or {}).get("language_code") or ""
+        render = Renderer(language, self.settings.timezone)
+        text = render(
+            t("group.private_only", link=f"https://t.me/{username}")
+            if username
+            else t("group.private_only_no_link")
+        )
+        task = asyncio.create_task(self._send_group_pointer(chat_id, text))
+        self._side_tasks.add(task)
+        task.add_done_callback(self._side_tasks.discard)
+
+    async def _send_group_pointer(self, chat_id: int, text: str) -> None:
+        try:
+            self.replies.note()
+            await self.bot.send_message(chat_id, to_html(text), parse_mode=ParseMode.HTML)
+        except TelegramError:
+            log.info("could not answer in a group chat")
+
+    def _username(self) -> str | None:
+        """TELEGRAM_BOT_USERNAME, else the name Telegram gave at start-up (getMe)."""
+        if self.settings.telegram_bot_username:
+            return self.settings.telegram_bot_username.lstrip("@")
+        try:
+            return self.bot.username
+        except RuntimeError:  # not initialized yet
+            return None
 
     async def poll(self, stop: asyncio.Event) -> None:
         """Long polling: store each update before asking for the next ones."""

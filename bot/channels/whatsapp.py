@@ -48,6 +48,20 @@ def e164(address: str) -> str:
     return address.removeprefix("whatsapp:").strip()
 
 
+def origin(url: str) -> tuple[str, str, int] | None:
+    """(scheme, host, port) of a URL; a bare host name means https on 443. None if unusable."""
+    if "://" not in url:
+        url = f"https://{url}"
+    try:
+        parts = urlsplit(url)
+        port = parts.port or {"https": 443, "http": 80}.get(parts.scheme)
+    except ValueError:  # a port that is not a number or out of range
+        return None
+    if not parts.hostname or port is None or parts.username or parts.password:
+        return None
+    return parts.scheme, parts.hostname, port
+
+
 def numbered(reply: Reply, hint: str) -> str:
     """Choices as a numbered list, answered by number, label or a close match."""
     if not reply.choices:
@@ -69,8 +83,9 @@ class WhatsAppChannel:
         self.client = Client(settings.twilio_account_sid, settings.twilio_auth_token)
         if settings.twilio_api_base_url:
             self.client.api.base_url = settings.twilio_api_base_url.rstrip("/")
-        api_host = urlsplit(settings.twilio_api_base_url or "https://api.twilio.com").hostname
-        self.media_hosts = {api_host, *settings.twilio_media_hosts}
+        api = origin(settings.twilio_api_base_url or "https://api.twilio.com")
+        self.media_origins = {api, *(origin(entry) for entry in settings.twilio_media_hosts)}
+        self.media_origins.discard(None)
         self.inbox = Inbox(
             db,
             CHANNEL,
@@ -186,19 +201,26 @@ class WhatsAppChannel:
         )
 
     async def _download(self, url: str) -> PhotoRef | RejectedPhoto:
-        """Fetch media with the account's credentials, only from Twilio's hosts, size-limited."""
+        """Fetch media with the account's credentials, only from Twilio's origins, size-limited.
+
+        Every hop (Twilio answers with a redirect to its CDN) must be an allowed origin:
+        scheme, host and port. The credentials go with the first request only.
+        """
         limit = self.settings.max_upload_bytes
-        auth = (self.settings.twilio_account_sid or "", self.settings.twilio_auth_token or "")
+        auth: tuple[str, str] | None = (
+            self.settings.twilio_account_sid or "",
+            self.settings.twilio_auth_token or "",
+        )
         try:
             async with httpx.AsyncClient(timeout=30, follow_redirects=False) as http:
-                for _ in range(3):  # Twilio answers with a redirect to its media host
-                    if urlsplit(url).hostname not in self.media_hosts:
-                        log.warning("refused media from a host that is not Twilio's")
+                for _ in range(3):
+                    if origin(url) not in self.media_origins:
+                        log.warning("refused media from an origin that is not Twilio's")
                         return RejectedPhoto("download_failed")
                     async with http.stream("GET", url, auth=auth) as response:
                         if response.is_redirect:
                             url = str(response.url.join(response.headers["location"]))
-                            auth = ("", "")  # credentials go to Twilio only, not the CDN
+                            auth = None  # credentials go to the URL Twilio gave, not the CDN
                             continue
                         if response.status_code != 200:
                             return RejectedPhoto("download_failed")
@@ -210,7 +232,7 @@ class WhatsAppChannel:
                             if len(data) > limit:
                                 return RejectedPhoto("too_big")
                         return await asyncio.to_thread(self.media.ingest, bytes(data))
-        except httpx.HTTPError:
+        except (httpx.HTTPError, ValueError):  # ValueError: a Location that is no URL
             log.warning("could not download WhatsApp media", exc_info=True)
         return RejectedPhoto("download_failed")
 
