@@ -58,6 +58,7 @@ class Settings(BaseSettings):
     run_scheduler: bool = True  # exactly one process should: turn off on the others
     inbox_settle_seconds: float = 0.2  # wait for concurrently delivered updates of one chat
     album_seconds: float = 1.0  # how long the photos of one album may straggle
+    inbound_retention_hours: float = 24.0  # raw updates keep their payload this long once handled
     strict_messages: bool = False  # tests: a message missing a parameter is an error
 
     @property
