@@ -5,26 +5,33 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
+def reveal(secret: SecretStr | None) -> str:
+    """A secret setting's value, or "" when it is not set."""
+    return secret.get_secret_value() if secret is not None else ""
+
+
 class Settings(BaseSettings):
+    """Secrets are `SecretStr`: a repr, a log line or a traceback shows `**********`."""
+
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
-    database_url: str = "sqlite:///pelapak.db"
+    database_url: str = Field(default="sqlite:///pelapak.db", repr=False)  # may hold a password
     media_dir: Path = Path("media")
     host: str = "127.0.0.1"
     port: int = 8080
     public_base_url: str | None = None
 
-    telegram_bot_token: str | None = None
-    telegram_webhook_secret: str | None = None
+    telegram_bot_token: SecretStr | None = None
+    telegram_webhook_secret: SecretStr | None = None
     telegram_api_base_url: str = "https://api.telegram.org/bot"
     telegram_api_file_url: str = "https://api.telegram.org/file/bot"
 
     twilio_account_sid: str | None = None
-    twilio_auth_token: str | None = None
+    twilio_auth_token: SecretStr | None = None
     twilio_whatsapp_from: str | None = None
     twilio_api_base_url: str | None = None
     # Hosts Twilio may redirect media downloads to (the API host is always allowed).
@@ -40,7 +47,7 @@ class Settings(BaseSettings):
     whatsapp_quick_replies: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     marketplace_api_url: str | None = None
-    marketplace_api_key: str | None = None
+    marketplace_api_key: SecretStr | None = None
     sync_concurrency: int = 8  # pushes in flight at once (one per seller at a time)
     sync_timeout_seconds: float = 20.0
 

@@ -19,6 +19,7 @@ from starlette.routing import Route
 from bot.app import App
 from bot.channels.telegram import TelegramChannel
 from bot.channels.whatsapp import WhatsAppChannel
+from bot.config import reveal
 
 log = logging.getLogger(__name__)
 MAX_BODY = 1024 * 1024
@@ -46,7 +47,7 @@ def create_web_app(
         return JSONResponse({"ok": ok, "database": ok}, status_code=200 if ok else 503)
 
     async def telegram_webhook(request: Request) -> Response:
-        secret = app.settings.telegram_webhook_secret or ""
+        secret = reveal(app.settings.telegram_webhook_secret)
         given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
         if telegram is None or not secret or not hmac.compare_digest(given, secret):
             return Response(status_code=403)

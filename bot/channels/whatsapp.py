@@ -24,7 +24,7 @@ from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
 from bot.channels.long_text import split_text
-from bot.config import Settings
+from bot.config import Settings, reveal
 from bot.conversation import ConversationRunner, Reply
 from bot.i18n import Renderer
 from bot.inbox import Inbox
@@ -64,8 +64,9 @@ class WhatsAppChannel:
         self.db = db
         self.runner = runner
         self.media = media
-        self.validator = RequestValidator(settings.twilio_auth_token)
-        self.client = Client(settings.twilio_account_sid, settings.twilio_auth_token)
+        auth_token = settings.twilio_auth_token.get_secret_value()
+        self.validator = RequestValidator(auth_token)
+        self.client = Client(settings.twilio_account_sid, auth_token)
         if settings.twilio_api_base_url:
             self.client.api.base_url = settings.twilio_api_base_url.rstrip("/")
         api_host = urlsplit(settings.twilio_api_base_url or "https://api.twilio.com").hostname
@@ -160,7 +161,7 @@ class WhatsAppChannel:
     async def _download(self, url: str) -> PhotoRef | RejectedPhoto:
         """Fetch media with the account's credentials, only from Twilio's hosts, size-limited."""
         limit = self.settings.max_upload_bytes
-        auth = (self.settings.twilio_account_sid or "", self.settings.twilio_auth_token or "")
+        auth = (self.settings.twilio_account_sid or "", reveal(self.settings.twilio_auth_token))
         try:
             async with httpx.AsyncClient(timeout=30, follow_redirects=False) as http:
                 for _ in range(3):  # Twilio answers with a redirect to its media host

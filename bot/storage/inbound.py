@@ -44,7 +44,7 @@ def scrub_chat(
     keep no payload and no longer name the chat. Updates still waiting are left to be
     handled (as a new person) and scrubbed later with the rest.
     """
-    done = col(InboundUpdate.processed_at).is_not(None)
+    done: sa.ColumnElement[bool] = col(InboundUpdate.processed_at).is_not(None)
     if current:
         done = or_(done, InboundUpdate.update_id == current, InboundUpdate.group_key == current)
     for row in session.exec(

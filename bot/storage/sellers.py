@@ -12,6 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
+from bot.storage.inbound import scrub_chat
 from bot.storage.models import (
     ChannelAccount,
     ConsentRequest,
@@ -24,7 +25,6 @@ from bot.storage.models import (
     UmkmRecord,
     utcnow,
 )
-from bot.storage.inbound import scrub_chat
 from bot.storage.outbox import enqueue, seller_payload
 from bot.storage.photos import erase_photos
 from flows.registration import SELLER_FIELDS, shop_name_key
