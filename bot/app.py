@@ -28,6 +28,11 @@ def build_app(settings: Settings | None = None, migrate: bool = True) -> App:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     # One line per HTTP call (with URLs that carry tokens) is noise, and a leak risk.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # Below these levels the platform clients log request URLs (the Twilio Account SID, the
+    # Telegram token), the owner's number and what was sent: personal data and secrets.
+    for name in ("twilio", "twilio.http_client", "urllib3", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    logging.getLogger("telegram").setLevel(logging.INFO)
     db = Database(settings.database_url)
     if migrate:
         db.migrate()

@@ -528,7 +528,8 @@ def build_senders(app: Any, replies: ReplyMeter | None = None) -> list[Broadcast
     settings = app.settings
     senders = []
     if settings.telegram_bot_token:
-        bot = Bot(settings.telegram_bot_token, base_url=settings.telegram_api_base_url)
+        token = settings.telegram_bot_token.get_secret_value()
+        bot = Bot(token, base_url=settings.telegram_api_base_url)
         headroom = Headroom(settings.telegram_max_messages_per_second, replies) if replies else None
         senders.append(
             BroadcastSender(

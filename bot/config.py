@@ -5,26 +5,33 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
+def reveal(secret: SecretStr | None) -> str:
+    """A secret setting's value, or "" when it is not set."""
+    return secret.get_secret_value() if secret is not None else ""
+
+
 class Settings(BaseSettings):
+    """Secrets are `SecretStr`: a repr, a log line or a traceback shows `**********`."""
+
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
-    database_url: str = "sqlite:///pelapak.db"
+    database_url: str = Field(default="sqlite:///pelapak.db", repr=False)  # may hold a password
     media_dir: Path = Path("media")
     host: str = "127.0.0.1"
     port: int = 8080
     public_base_url: str | None = None
 
-    telegram_bot_token: str | None = None
-    telegram_webhook_secret: str | None = None
+    telegram_bot_token: SecretStr | None = None
+    telegram_webhook_secret: SecretStr | None = None
     telegram_api_base_url: str = "https://api.telegram.org/bot"
     telegram_api_file_url: str = "https://api.telegram.org/file/bot"
 
     twilio_account_sid: str | None = None
-    twilio_auth_token: str | None = None
+    twilio_auth_token: SecretStr | None = None
     twilio_whatsapp_from: str | None = None
     twilio_api_base_url: str | None = None
     # Origins media may be downloaded from (scheme, host and port must all match; a bare
@@ -45,7 +52,7 @@ class Settings(BaseSettings):
     whatsapp_quick_replies: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     marketplace_api_url: str | None = None
-    marketplace_api_key: str | None = None
+    marketplace_api_key: SecretStr | None = None
     sync_concurrency: int = 8  # pushes in flight at once (one per seller at a time)
     sync_timeout_seconds: float = 20.0
 
@@ -63,10 +70,9 @@ class Settings(BaseSettings):
     run_scheduler: bool = True  # exactly one process should: turn off on the others
     inbox_settle_seconds: float = 0.2  # wait for concurrently delivered updates of one chat
     album_seconds: float = 1.0  # how long the photos of one album may straggle
-    inbox_gap_hold_seconds: float = 1.0  # Telegram: how long an update waits for lower ids
-    outgoing_claim_seconds: float = (
-        20.0  # a sender's hold on a chat's replies; a dead one's runs out
-    )
+    inbox_gap_hold_seconds: float = 3.0  # Telegram: how long an update waits for lower ids
+    outgoing_claim_seconds: float = 20.0  # a sender's hold on a chat's replies
+    inbound_retention_hours: float = 24.0  # raw updates keep their payload this long once handled
     strict_messages: bool = False  # tests: a message missing a parameter is an error
 
     @property

@@ -28,7 +28,7 @@ from bot.storage.models import (
     Seller,
     utcnow,
 )
-from bot.storage.photos import record_uploads
+from bot.storage.photos import forget_unconsented, record_uploads
 from bot.storage.products import delete_product, product_snapshots, save_product, save_product_draft
 from bot.storage.sellers import SellerDirectory, erase_seller, save_seller, seller_snapshot
 from flows import effects as fx
@@ -37,6 +37,7 @@ from flows.messages import Inbound, Outbound, Text, say, t
 from flows.router import advance
 
 log = logging.getLogger(__name__)
+ERASED = "account.erased"  # session.info: this transaction erased the person's data
 
 
 _CODE_OUTCOMES: dict[str, Callable[[int], Text]] = {
@@ -57,6 +58,16 @@ def _facilitator_snapshot(facilitator: Facilitator | None) -> dict[str, Any] | N
         "name": facilitator.name,
         "regency_code": facilitator.regency_code,
     }
+
+
+def _consented(account: ChannelAccount, facilitator: Facilitator | None, state: State) -> bool:
+    """Whether this person agreed to our keeping what they send (a photo before: not kept)."""
+    return bool(
+        account.seller_id
+        or account.acting_seller_id
+        or facilitator
+        or state.draft.get("consent_at")
+    )
 
 
 class KeyedLocks:
@@ -137,7 +148,8 @@ class ConversationRunner:
         if turn is not None:
             turn.finish(session, self.clock())
         if reply_to is not None:
-            queue(session, channel, reply_to, replies, self.clock())
+            forget = bool(session.info.pop(ERASED, False))
+            queue(session, channel, reply_to, replies, self.clock(), forget_when_sent=forget)
 
     def _handle(
         self, inbound: Inbound, turn: Turn | None, reply_to: str | None
@@ -222,8 +234,12 @@ class ConversationRunner:
             conversation.updated_at,
         )
         result = advance(state, inbound, env)
-        outcomes = self._apply(session, account, result, inbound.channel, helped, facilitator, now)
+        outcomes = self._apply(
+            session, account, result, inbound.channel, helped, facilitator, now, inbound.message_id
+        )
         result.replies[:0] = outcomes
+        if not _consented(account, facilitator, result.state):
+            forget_unconsented(session, account, inbound.photos)
         notices = take_for_account(session, account.id or 0, lock=not self.db.is_sqlite)
         result.replies[:0] = [say(text) for text in notices]
         if linked is not None:
@@ -318,6 +334,7 @@ class ConversationRunner:
         helped: Seller | None,
         facilitator: Facilitator | None,
         now: datetime,
+        message_id: str | None = None,
     ) -> list[Outbound]:
         """Carry out the effects; replies for what only the host can judge (codes, invites)."""
         seller = helped or (session.get(Seller, account.seller_id) if account.seller_id else None)
@@ -334,7 +351,8 @@ class ConversationRunner:
             elif isinstance(effect, fx.CreateBroadcast):
                 self._apply_broadcast(session, account, effect, now, said)
             elif isinstance(effect, fx.EraseMyData):
-                photos = erase_seller(session, account)
+                photos = erase_seller(session, account, current=message_id)
+                session.info[ERASED] = True  # the reply to it is forgotten once sent
                 erased = t("account.erased_photos", count=photos) if photos else None
                 said.append(say(erased or t("account.erased_data")))
                 seller = None

@@ -78,12 +78,17 @@ def queue(
     chat_key: str,
     replies: Iterable[Reply],
     now: datetime | None = None,
+    forget_when_sent: bool = False,
 ) -> int:
     """Store replies for `chat_key` in the caller's transaction; how many were stored."""
     created = now or utcnow()
     rows = [
         OutgoingMessage(
-            channel=channel, chat_key=chat_key, payload=reply.to_json(), created_at=created
+            channel=channel,
+            chat_key=chat_key,
+            payload=reply.to_json(),
+            created_at=created,
+            forget_when_sent=forget_when_sent,
         )
         for reply in replies
     ]
@@ -212,6 +217,11 @@ class Outgoing:
                 sa.update(OutgoingMessage)
                 .where(col(OutgoingMessage.id) == row_id)
                 .values(sent_at=now, outcome=outcome, claimed_by=None, claimed_until=None)
+            )
+            session.execute(  # the answer to an erasure names the chat: gone once sent
+                sa.delete(OutgoingMessage).where(
+                    col(OutgoingMessage.id) == row_id, col(OutgoingMessage.forget_when_sent)
+                )
             )
             if not rest:
                 return True

@@ -21,6 +21,7 @@ from bot.channels.telegram import TelegramChannel
 from bot.channels.telegram_update import check_update, parse_json
 from bot.channels.twilio_form import check_message, check_status
 from bot.channels.whatsapp import WhatsAppChannel
+from bot.config import reveal
 
 log = logging.getLogger(__name__)
 TELEGRAM_MAX_BODY = 1024 * 1024  # an update is a few KB; a long text with entities, tens
@@ -70,7 +71,7 @@ def create_web_app(
         return JSONResponse({"ok": ok, "database": ok}, status_code=200 if ok else 503)
 
     async def telegram_webhook(request: Request) -> Response:
-        secret = app.settings.telegram_webhook_secret or ""
+        secret = reveal(app.settings.telegram_webhook_secret)
         given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
         if telegram is None or not secret or not hmac.compare_digest(given, secret):
             return refuse(403)  # before reading a byte of the body

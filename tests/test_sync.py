@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 from sqlmodel import select
 
 from bot.app import App, build_app
@@ -200,8 +201,8 @@ def test_unauthorized_pauses_everything_and_alerts_admins(
         settings.model_copy(
             update={
                 "marketplace_api_url": market.url,
-                "marketplace_api_key": "wrong-key",
-                "telegram_bot_token": TOKEN,
+                "marketplace_api_key": SecretStr("wrong-key"),
+                "telegram_bot_token": SecretStr(TOKEN),
                 "telegram_api_base_url": telegram.base_url,
                 "admin_telegram_ids": [4242],
             }

@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import SecretStr
 from sqlmodel import col, select
 
 from bot.app import App, build_app
@@ -33,10 +34,10 @@ SECRET = "s3cret-token"
 
 def telegram_settings(settings: Settings, fake: FakeTelegram, **extra: Any) -> Settings:
     values = {
-        "telegram_bot_token": TOKEN,
+        "telegram_bot_token": SecretStr(TOKEN),
         "telegram_api_base_url": fake.base_url,
         "telegram_api_file_url": fake.file_url,
-        "telegram_webhook_secret": SECRET,
+        "telegram_webhook_secret": SecretStr(SECRET),
         "public_base_url": "https://pelapak.test",
         "port": free_port(),
         "inbox_settle_seconds": 0.05,

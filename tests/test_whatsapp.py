@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import SecretStr
 from sqlmodel import select
 from twilio.request_validator import RequestValidator
 
@@ -60,7 +61,7 @@ def whatsapp_settings(settings: Settings, twilio: FakeTwilio, **extra: Any) -> S
     return settings.model_copy(
         update={
             "twilio_account_sid": ACCOUNT_SID,
-            "twilio_auth_token": AUTH_TOKEN,
+            "twilio_auth_token": SecretStr(AUTH_TOKEN),
             "twilio_whatsapp_from": BOT_NUMBER,
             "twilio_api_base_url": twilio.url,
             "public_base_url": PUBLIC,

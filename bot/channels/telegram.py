@@ -35,7 +35,7 @@ from bot.broadcasts import ReplyMeter
 from bot.channels.long_text import split_text
 from bot.channels.payload import Malformed
 from bot.channels.telegram_update import addressed_to, chat_type, check_update
-from bot.config import Settings
+from bot.config import Settings, reveal
 from bot.conversation import ConversationRunner
 from bot.i18n import Renderer
 from bot.inbox import Inbox, Turn
@@ -87,7 +87,7 @@ class TelegramChannel:
         self.runner = runner
         self.media = media
         self.bot = ExtBot(
-            settings.telegram_bot_token,
+            settings.telegram_bot_token.get_secret_value(),
             base_url=settings.telegram_api_base_url,
             base_file_url=settings.telegram_api_file_url,
             request=HTTPXRequest(connection_pool_size=64, read_timeout=30, pool_timeout=30),
@@ -124,7 +124,7 @@ class TelegramChannel:
         if webhook_url:
             await self.bot.set_webhook(
                 webhook_url,
-                secret_token=self.settings.telegram_webhook_secret,
+                secret_token=reveal(self.settings.telegram_webhook_secret) or None,
                 allowed_updates=ALLOWED_UPDATES,
             )
         else:

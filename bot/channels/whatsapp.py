@@ -24,7 +24,7 @@ from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
 from bot.channels.long_text import split_text
-from bot.config import Settings
+from bot.config import Settings, reveal
 from bot.conversation import ConversationRunner
 from bot.i18n import Renderer
 from bot.inbox import Inbox, Turn
@@ -79,8 +79,9 @@ class WhatsAppChannel:
         self.db = db
         self.runner = runner
         self.media = media
-        self.validator = RequestValidator(settings.twilio_auth_token)
-        self.client = Client(settings.twilio_account_sid, settings.twilio_auth_token)
+        auth_token = settings.twilio_auth_token.get_secret_value()
+        self.validator = RequestValidator(auth_token)
+        self.client = Client(settings.twilio_account_sid, auth_token)
         if settings.twilio_api_base_url:
             self.client.api.base_url = settings.twilio_api_base_url.rstrip("/")
         api = origin(settings.twilio_api_base_url or "https://api.twilio.com")
@@ -209,7 +210,7 @@ class WhatsAppChannel:
         limit = self.settings.max_upload_bytes
         auth: tuple[str, str] | None = (
             self.settings.twilio_account_sid or "",
-            self.settings.twilio_auth_token or "",
+            reveal(self.settings.twilio_auth_token),
         )
         try:
             async with httpx.AsyncClient(timeout=30, follow_redirects=False) as http:

@@ -20,6 +20,33 @@ log = logging.getLogger(__name__)
 Committed = Callable[[Mapping[Any, Any]], None]
 
 
+class _NoRows(logging.Filter):
+    """SQLAlchemy logs result rows at DEBUG: personal data, so never (statements still go)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.INFO
+
+
+def _keep_rows_out_of_logs() -> None:
+    engine_log = logging.getLogger("sqlalchemy.engine.Engine")
+    if not any(isinstance(f, _NoRows) for f in engine_log.filters):
+        engine_log.addFilter(_NoRows())
+
+
+def _without_detail(context: Any) -> None:
+    """PostgreSQL's error DETAIL names the values (`Key (phone)=(+62...) already exists`):
+    errors keep only the primary message, so a logged traceback shows no one's data."""
+    orig = context.original_exception
+    primary = getattr(getattr(orig, "diag", None), "message_primary", None)
+    if not primary or not orig.args or orig.args[0] == primary:
+        return
+    orig.args = (primary,)
+    wrapped = context.sqlalchemy_exception
+    if wrapped is not None and wrapped.args:
+        name = f"{type(orig).__module__}.{type(orig).__name__}"
+        wrapped.args = (f"({name}) {primary}", *wrapped.args[1:])
+
+
 def normalize_url(url: str) -> str:
     """Use psycopg 3 for PostgreSQL URLs written the usual way."""
     for prefix in ("postgresql://", "postgres://"):
@@ -45,22 +72,36 @@ def _sqlite_begin(conn: Any) -> None:
 
 
 class Database:
-    """One engine and its sessions; built once by the composition root."""
+    """One engine and its sessions; built once by the composition root.
+
+    Bound values are personal (names, numbers, addresses): `hide_parameters` keeps them out
+    of logged statements and of the errors a failed statement raises.
+    """
 
     def __init__(self, url: str, echo: bool = False) -> None:
         self.url = normalize_url(url)
+        _keep_rows_out_of_logs()
         self._committed: list[Committed] = []
         if self.is_sqlite:
             self.engine = sa.create_engine(
-                self.url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30}
+                self.url,
+                echo=echo,
+                hide_parameters=True,
+                connect_args={"check_same_thread": False, "timeout": 30},
             )
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
             sa.event.listen(self.engine, "connect", _disable_pysqlite_transactions)
             sa.event.listen(self.engine, "begin", _sqlite_begin)
         else:
             self.engine = sa.create_engine(
-                self.url, echo=echo, pool_size=10, max_overflow=20, pool_pre_ping=True
+                self.url,
+                echo=echo,
+                hide_parameters=True,
+                pool_size=10,
+                max_overflow=20,
+                pool_pre_ping=True,
             )
+            sa.event.listen(self.engine, "handle_error", _without_detail)
 
     @property
     def is_sqlite(self) -> bool:

@@ -345,7 +345,8 @@ class OutgoingMessage(SQLModel, table=True):
     claimed_by: str | None = Field(default=None, max_length=64)
     claimed_until: datetime | None = _when(default=None)
     attempts: int = 0
-    outcome: str | None = Field(default=None, max_length=32)  # sent | failed: reason
+    outcome: str | None = Field(default=None, max_length=32)  # sent | failed
+    forget_when_sent: bool = False  # the answer to an erasure: deleted once sent
 
 
 class Leadership(SQLModel, table=True):

@@ -107,6 +107,34 @@ def erase_photos(
     return len(rows)
 
 
+def forget_unconsented(
+    session: Session, account: ChannelAccount, photos: Iterable[PhotoRef]
+) -> int:
+    """Photos from someone who has not agreed to our keeping their data are not kept.
+
+    Their upload rows go; a photo's row (and, once committed, its file) goes unless another
+    account sent the same bytes or a product shows them. Returns how many photos went.
+    """
+    shas = {photo.sha256 for photo in photos}
+    if not shas or account.id is None:
+        return 0
+    for sha in sorted(shas):
+        lock_photo(session, sha)
+    for upload in session.exec(
+        select(PhotoUpload).where(
+            PhotoUpload.account_id == account.id, col(PhotoUpload.sha256).in_(shas)
+        )
+    ):
+        session.delete(upload)
+    session.flush()
+    gone = sorted(shas - _shared(session, shas, [account.id], None))
+    rows = session.exec(select(Photo).where(col(Photo.sha256).in_(gone))).all() if gone else []
+    for row in rows:
+        session.delete(row)
+    session.info.setdefault(RELEASED, set()).update(gone)
+    return len(rows)
+
+
 def _shared(
     session: Session, shas: set[str], account_ids: list[int], seller: Seller | None
 ) -> set[str]:

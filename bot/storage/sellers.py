@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import secrets
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
+from bot.storage.inbound import scrub_chat
 from bot.storage.models import (
     ChannelAccount,
+    ConsentRequest,
     Conversation,
     Facilitator,
+    Notice,
     OutboxEvent,
     Product,
     Seller,
@@ -22,6 +29,7 @@ from bot.storage.outbox import enqueue, seller_payload
 from bot.storage.photos import erase_photos
 from flows.registration import SELLER_FIELDS, shop_name_key
 
+ERASED_PREFIX = "erased:"  # an erased account's platform id: a salted hash, names nobody
 Audience = Callable[[Session, str, str | None], tuple[int, float]]
 
 
@@ -162,7 +170,7 @@ def scrub_products(session: Session, seller: Seller, now: datetime) -> None:
     """Delete a seller's products, keeping nothing the owner wrote or photographed."""
     for product in session.exec(select(Product).where(Product.seller_id == seller.id)):
         product.status, product.updated_at = "deleted", now
-        product.name = product.description = None
+        product.name = product.description = product.url = None
         product.photos = []
         session.add(product)
 
@@ -180,16 +188,21 @@ def scrub_seller(seller: Seller, now: datetime) -> None:
         "longitude",
         "referral_code",
         "district_code",
+        "marketplace_url",
     ):
         setattr(seller, key, None)
     seller.status, seller.erased_at, seller.updated_at = "erased", now, now
 
 
-def erase_seller(session: Session, account: ChannelAccount) -> int:
+def erase_seller(session: Session, account: ChannelAccount, current: str | None = None) -> int:
     """Erase everything personal (UU PDP); the marketplace is told with `seller.delete`.
 
-    Works for an owner without a shop too (a draft). Returns how many photos were erased;
-    their files go once the transaction has committed.
+    Every copy goes: the seller and products, outbox payloads (done ones too), notices,
+    photos, the conversation, the raw updates already handled (and `current`, the platform
+    id of the message being handled), and the accounts' platform ids, which become a salted
+    hash: the rows name nobody and the person starts afresh if they come back. Works for an
+    owner without a shop too (a draft). Returns how many photos were erased; their files go
+    once the transaction has committed.
     """
     now = utcnow()
     seller = session.get(Seller, account.seller_id) if account.seller_id else None
@@ -200,26 +213,60 @@ def erase_seller(session: Session, account: ChannelAccount) -> int:
         )
     photos = erase_photos(session, accounts, seller)
     if seller is not None:
-        for event in session.exec(
-            select(OutboxEvent).where(
-                OutboxEvent.seller_id == seller.id, OutboxEvent.state == "pending"
-            )
+        _forget_outbox(session, seller, now)
+        _forget_in_notices(session, seller, [a.id for a in accounts])
+        for request in session.exec(
+            select(ConsentRequest).where(ConsentRequest.seller_id == seller.id)
         ):
-            event.state, event.payload, event.updated_at = "superseded", {}, now
-            session.add(event)
+            request.phone = ""
+            session.add(request)
         scrub_products(session, seller, now)
         scrub_seller(seller, now)
         session.add(seller)
         enqueue(session, "seller.delete", seller.ref, {}, seller.id)
     for acct in accounts:
-        acct.phone = acct.profile_name = acct.referral_code = None
-        acct.seller_id = None
-        session.add(acct)
-        conversation = session.exec(
-            select(Conversation).where(Conversation.account_id == acct.id)
-        ).first()
-        if conversation is not None:
-            conversation.flow = conversation.step = None
-            conversation.draft, conversation.meta = {}, {}
-            session.add(conversation)
+        _forget_account(session, acct, current, now)
     return photos
+
+
+def _forget_outbox(session: Session, seller: Seller, now: datetime) -> None:
+    """No event keeps the seller's data; what was not pushed yet never will be."""
+    for event in session.exec(select(OutboxEvent).where(OutboxEvent.seller_id == seller.id)):
+        if event.state in ("pending", "failed"):
+            event.state = "superseded"
+        event.payload, event.last_error, event.updated_at = {}, None, now
+        session.add(event)
+
+
+def _forget_in_notices(session: Session, seller: Seller, account_ids: list[int | None]) -> None:
+    """The owner's notices go; others' (their facilitator's) no longer name the shop."""
+    for notice in session.exec(select(Notice).where(col(Notice.account_id).in_(account_ids))):
+        session.delete(notice)
+    shop = seller.shop_name
+    if not shop:
+        return
+    quoted = json.dumps(shop)[1:-1]  # as it is written inside the stored JSON
+    for notice in session.exec(
+        select(Notice).where(sa.cast(Notice.params, sa.String).contains(quoted))
+    ):
+        notice.params = {k: ("" if v == shop else v) for k, v in notice.params.items()}
+        session.add(notice)
+
+
+def _forget_account(
+    session: Session, account: ChannelAccount, current: str | None, now: datetime
+) -> None:
+    scrub_chat(session, account.channel, account.external_id, current, now)
+    salt = secrets.token_bytes(16)
+    digest = hashlib.sha256(salt + f"{account.channel}:{account.external_id}".encode())
+    account.external_id = ERASED_PREFIX + digest.hexdigest()[:56]
+    account.phone = account.profile_name = account.referral_code = None
+    account.seller_id = None
+    session.add(account)
+    conversation = session.exec(
+        select(Conversation).where(Conversation.account_id == account.id)
+    ).first()
+    if conversation is not None:
+        conversation.flow = conversation.step = None
+        conversation.draft, conversation.meta = {}, {}
+        session.add(conversation)

@@ -7,6 +7,7 @@ import logging
 import httpx
 
 from bot.app import App
+from bot.config import reveal
 from bot.i18n import Renderer
 from bot.sync.client import MarketplaceClient
 from bot.sync.worker import SyncWorker
@@ -22,7 +23,7 @@ def build_worker(app: App) -> SyncWorker | None:
         return None
     client = MarketplaceClient(
         settings.marketplace_api_url,
-        settings.marketplace_api_key or "",
+        reveal(settings.marketplace_api_key),
         timeout=settings.sync_timeout_seconds,
         pool_size=settings.sync_concurrency,
     )
@@ -34,7 +35,8 @@ def build_worker(app: App) -> SyncWorker | None:
         text = Renderer(settings.default_locale, settings.timezone)(
             t("sync.admin_unauthorized", reason=reason)
         )
-        url = f"{settings.telegram_api_base_url}{settings.telegram_bot_token}/sendMessage"
+        token = reveal(settings.telegram_bot_token)
+        url = f"{settings.telegram_api_base_url}{token}/sendMessage"
         for admin in settings.admin_telegram_ids:
             try:
                 httpx.post(url, data={"chat_id": admin, "text": text}, timeout=10)

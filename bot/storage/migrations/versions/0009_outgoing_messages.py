@@ -33,6 +33,7 @@ def upgrade() -> None:
         sa.Column("claimed_until", when, nullable=True),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("outcome", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
+        sa.Column("forget_when_sent", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("outgoing_message", schema=None) as batch_op:
