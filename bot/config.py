@@ -59,6 +59,11 @@ class Settings(BaseSettings):
     inbox_settle_seconds: float = 0.2  # wait for concurrently delivered updates of one chat
     album_seconds: float = 1.0  # how long the photos of one album may straggle
     strict_messages: bool = False  # tests: a message missing a parameter is an error
+    ready_max_backlog: int = 1000  # /health/ready says 503 from this many unprocessed updates
+    log_format: str = "text"  # text | json (one JSON object per line)
+    # During a rotation, the old secret / token is still accepted on incoming webhooks.
+    telegram_webhook_secret_previous: str | None = None
+    twilio_auth_token_previous: str | None = None
 
     @property
     def has_platform(self) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -17,6 +18,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
+from bot import logs, metrics
 from bot.storage.database import Database
 from bot.storage.models import InboundUpdate, utcnow
 
@@ -64,7 +66,9 @@ class Inbox:
         try:
             await asyncio.to_thread(self._insert, row)
         except IntegrityError:
+            metrics.UPDATES_DUPLICATE.labels(self.channel).inc()
             return False
+        metrics.UPDATES_RECEIVED.labels(self.channel).inc()
         self.schedule(chat_key)
         return True
 
@@ -142,6 +146,8 @@ class Inbox:
                         continue
                     batch = [r for r in rows if r.group_key == rows[0].group_key]
                 failed = False
+                logs.bind(channel=self.channel, update_id=batch[0].update_id)
+                started = time.perf_counter()
                 async with self._slots:
                     try:
                         await self.handler(batch)
@@ -150,6 +156,7 @@ class Inbox:
                         log.exception(
                             "processing %s update %s failed", self.channel, batch[0].update_id
                         )
+                metrics.handled(self.channel, started, failed)
                 await asyncio.to_thread(self._finish, [r.id for r in batch if r.id], failed)
                 if failed:
                     await asyncio.sleep(0.5 * batch[0].attempts + 0.5)

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from urllib.parse import parse_qsl
 
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
@@ -19,6 +20,8 @@ from starlette.routing import Route
 from bot.app import App
 from bot.channels.telegram import TelegramChannel
 from bot.channels.whatsapp import WhatsAppChannel
+from bot.health import readiness
+from bot.metrics import exposition
 
 log = logging.getLogger(__name__)
 MAX_BODY = 1024 * 1024
@@ -31,19 +34,23 @@ def create_web_app(
 ) -> Starlette:
     """The web app; channel start-up and shutdown ride on its lifespan."""
 
-    def database_answers() -> bool:
-        try:
-            with app.db.engine.connect() as conn:
-                conn.exec_driver_sql("SELECT 1")
-            return True
-        except Exception:
-            log.warning("health: the database does not answer", exc_info=True)
-            return False
+    async def live(_: Request) -> Response:
+        """200 while the process answers (a supervisor restarts it otherwise)."""
+        return JSONResponse({"ok": True})
 
-    async def health(_: Request) -> Response:
-        """200 while the database answers, 503 when it does not (a balancer takes us out)."""
-        ok = await asyncio.to_thread(database_answers)
-        return JSONResponse({"ok": ok, "database": ok}, status_code=200 if ok else 503)
+    async def ready(_: Request) -> Response:
+        """200 when this process can serve: the database answers, the schema is at the newest
+        migration and the inbox backlog is under READY_MAX_BACKLOG; else 503 saying which
+        check failed (a balancer takes us out)."""
+        found = await asyncio.to_thread(readiness, app.db, app.settings.ready_max_backlog)
+        if not found.ok:
+            log.warning("not ready: %s", ", ".join(found.failed))
+        return JSONResponse(found.as_json(), status_code=200 if found.ok else 503)
+
+    async def metrics(_: Request) -> Response:
+        """Prometheus text format: this process's counters and the database's gauges."""
+        body = await asyncio.to_thread(exposition, app.db)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     async def telegram_webhook(request: Request) -> Response:
         secret = app.settings.telegram_webhook_secret or ""
@@ -115,7 +122,10 @@ def create_web_app(
 
     return Starlette(
         routes=[
-            Route("/health", health),
+            Route("/health", ready),  # the older name of /health/ready
+            Route("/health/live", live),
+            Route("/health/ready", ready),
+            Route("/metrics", metrics),
             Route("/telegram/webhook", telegram_webhook, methods=["POST"]),
             Route("/whatsapp/webhook", whatsapp_webhook, methods=["POST"]),
             Route("/whatsapp/status", whatsapp_status, methods=["POST"]),

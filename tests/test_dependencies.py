@@ -58,9 +58,7 @@ def test_every_third_party_import_of_the_bot_is_declared() -> None:
 
 
 def test_every_third_party_import_of_the_tests_is_declared_for_development() -> None:
-    missing = (
-        set(imported_distributions("tests", "bench")) - set(declared()) - set(declared("dev"))
-    )
+    missing = set(imported_distributions("tests", "bench")) - set(declared()) - set(declared("dev"))
     assert missing == set()
 
 
@@ -86,4 +84,6 @@ def test_the_lock_pins_every_declared_dependency_within_its_bounds() -> None:
 def test_what_is_installed_is_what_the_lock_pins() -> None:
     pins = locked()
     for name in {**declared(), **declared("dev")}:
-        assert version(name) == pins[name], f"{name}: installed {version(name)}, locked {pins[name]}"
+        assert version(name) == pins[name], (
+            f"{name}: installed {version(name)}, locked {pins[name]}"
+        )

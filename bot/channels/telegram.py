@@ -30,6 +30,7 @@ from telegram.error import TelegramError
 from telegram.ext import AIORateLimiter, ExtBot
 from telegram.request import HTTPXRequest
 
+from bot import metrics
 from bot.broadcasts import ReplyMeter
 from bot.channels.long_text import split_text
 from bot.config import Settings
@@ -319,6 +320,7 @@ class TelegramChannel:
 
     # --- sending ----------------------------------------------------------------------------
 
+    @metrics.counts_failure(CHANNEL)
     async def send(self, chat_id: int, replies: list[Reply]) -> None:
         for reply in replies:
             markup = _markup(reply)
@@ -334,6 +336,7 @@ class TelegramChannel:
                         parse_mode=ParseMode.HTML,
                         reply_markup=markup if caption else None,
                     )
+                metrics.sent(CHANNEL)
                 if caption:
                     continue
             for index, part in enumerate(parts):
@@ -345,6 +348,7 @@ class TelegramChannel:
                     parse_mode=ParseMode.HTML,
                     reply_markup=markup if last else None,
                 )
+                metrics.sent(CHANNEL)
 
 
 def _markup(reply: Reply) -> InlineKeyboardMarkup | ReplyKeyboardMarkup | None:

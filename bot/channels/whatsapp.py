@@ -23,6 +23,7 @@ from twilio.base.exceptions import TwilioException
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
+from bot import metrics
 from bot.channels.long_text import split_text
 from bot.config import Settings
 from bot.conversation import ConversationRunner, Reply
@@ -243,7 +244,9 @@ class WhatsAppChannel:
             message = self.client.messages.create(**kwargs)
         except TwilioException:
             log.exception("Twilio refused a WhatsApp message")
+            metrics.sent(CHANNEL, "failed")
             return None
+        metrics.sent(CHANNEL)
         with self.db.session() as session:
             account = session.exec(
                 select(ChannelAccount).where(
@@ -274,6 +277,7 @@ class WhatsAppChannel:
         template = self.settings.whatsapp_templates.get(text.msgid)
         if not template:
             log.info("no approved template for %s outside the 24-hour window", text.msgid)
+            metrics.sent(CHANNEL, "template_missing")
             return self._held("not_sent_no_template")
         render = Renderer(account.locale, self.settings.timezone)
         variables = {
