@@ -20,13 +20,19 @@ from starlette.routing import Route
 from bot.app import App
 from bot.channels.telegram import TelegramChannel
 from bot.channels.whatsapp import WhatsAppChannel
-from bot.health import readiness
+from bot.health import readiness, reveal
 from bot.metrics import exposition
 
 log = logging.getLogger(__name__)
 MAX_BODY = 1024 * 1024
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def secret_matches(given: str, *accepted: object) -> bool:
+    """The header is the current secret or, during a rotation, the previous one."""
+    secrets = [reveal(s).encode() for s in accepted if reveal(s)]
+    return bool(given) and any(hmac.compare_digest(given.encode(), s) for s in secrets)
 
 
 def create_web_app(
@@ -53,9 +59,12 @@ def create_web_app(
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     async def telegram_webhook(request: Request) -> Response:
-        secret = app.settings.telegram_webhook_secret or ""
         given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
-        if telegram is None or not secret or not hmac.compare_digest(given, secret):
+        current, previous = (
+            app.settings.telegram_webhook_secret,
+            app.settings.telegram_webhook_secret_previous,
+        )
+        if telegram is None or not secret_matches(given, current, previous):
             return Response(status_code=403)
         body = await request.body()
         if len(body) > MAX_BODY:

@@ -27,6 +27,7 @@ from bot import metrics
 from bot.channels.long_text import split_text
 from bot.config import Settings
 from bot.conversation import ConversationRunner, Reply
+from bot.health import reveal
 from bot.i18n import Renderer
 from bot.inbox import Inbox
 from bot.lifecycle import pause_unless_stopped
@@ -66,6 +67,8 @@ class WhatsAppChannel:
         self.runner = runner
         self.media = media
         self.validator = RequestValidator(settings.twilio_auth_token)
+        previous = reveal(settings.twilio_auth_token_previous)  # accepted during a rotation
+        self.previous_validator = RequestValidator(previous) if previous else None
         self.client = Client(settings.twilio_account_sid, settings.twilio_auth_token)
         if settings.twilio_api_base_url:
             self.client.api.base_url = settings.twilio_api_base_url.rstrip("/")
@@ -88,7 +91,11 @@ class WhatsAppChannel:
         return (
             bool(signature)
             and bool(base)
-            and self.validator.validate(base + path, params, signature)
+            and any(
+                v.validate(base + path, params, signature)
+                for v in (self.validator, self.previous_validator)
+                if v is not None
+            )
         )
 
     async def accept(self, params: dict[str, str]) -> bool:
