@@ -5,15 +5,31 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CATALOGS := $(patsubst %.po,%.mo,$(wildcard locales/*/LC_MESSAGES/messages.po))
 
-.PHONY: run test setup catalogs extract update-catalogs migrate lint typecheck bench bench-telegram bench-sync bench-broadcast clean
+.PHONY: run test setup lock catalogs extract update-catalogs migrate lint typecheck bench bench-telegram bench-sync bench-broadcast clean
 
 setup: $(STAMP) catalogs
 
-$(STAMP): pyproject.toml
+# The exact versions come from requirements.lock (what CI and every machine install); the
+# project itself goes on top without touching them.
+$(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
+
+# Regenerate requirements.lock from pyproject.toml (runtime and dev dependencies) with uv,
+# kept in a scratch virtualenv of its own; pins already in the lock stay unless pyproject.toml
+# rules them out (`make lock UPGRADE=--upgrade` takes the newest of everything). Then
+# `make setup` installs the new pins.
+LOCK_VENV := .venv-lock
+UV_VERSION := 0.13.8
+UPGRADE ?=
+lock:
+	test -x $(LOCK_VENV)/bin/uv || ($(PYTHON) -m venv $(LOCK_VENV) && \
+		$(LOCK_VENV)/bin/pip install --quiet uv==$(UV_VERSION))
+	$(LOCK_VENV)/bin/uv pip compile pyproject.toml --extra dev --python-version 3.11 \
+		--custom-compile-command "make lock" $(UPGRADE) -o requirements.lock
 
 catalogs: $(CATALOGS)
 
@@ -56,4 +72,4 @@ bench-broadcast: setup
 	$(BIN)/python bench/broadcast.py
 
 clean:
-	rm -rf $(VENV) locales/*/LC_MESSAGES/*.mo
+	rm -rf $(VENV) $(LOCK_VENV) locales/*/LC_MESSAGES/*.mo

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from bot.config import Settings
 from bot.conversation import ConversationRunner
+from bot.logs import configure as configure_logging
 from bot.media import MediaStore
 from bot.storage.database import Database
 
@@ -25,7 +26,7 @@ class App:
 def build_app(settings: Settings | None = None, migrate: bool = True) -> App:
     """Wire the parts together; migrates the database to the newest schema."""
     settings = settings or Settings()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging(settings.log_format)
     # One line per HTTP call (with URLs that carry tokens) is noise, and a leak risk.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     # Below these levels the platform clients log request URLs (the Twilio Account SID, the

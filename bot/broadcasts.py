@@ -26,6 +26,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
+from bot import metrics
 from bot.config import Settings
 from bot.storage.database import Database
 from bot.storage.models import (
@@ -406,6 +407,7 @@ class _Run:
     async def _send(self, item: Claimed) -> None:
         delivery_id, account = item
         result = await self.sender.send(account, self.text)
+        metrics.BROADCAST_MESSAGES.labels(self.sender.channel, type(result).__name__.lower()).inc()
         if isinstance(result, Wait):
             self.next_at = max(self.next_at, self.sender.clock() + result.seconds)
             self.retry.append(item)
@@ -472,7 +474,9 @@ def telegram_sender(bot: Any) -> Send:
             retry = exc.retry_after
             return Wait(retry.total_seconds() if hasattr(retry, "total_seconds") else float(retry))
         except TelegramError as exc:
+            metrics.sent("telegram", "failed")
             return Failed(str(exc))
+        metrics.sent("telegram")
         return Sent()
 
     return send

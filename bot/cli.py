@@ -434,6 +434,29 @@ def facilitator_list() -> None:
         built.close()
 
 
+@app.command()
+def doctor() -> None:
+    """Check the configuration: database, migrations, media, platforms, public URL, templates."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from bot.config import Settings
+    from bot.doctor import diagnose
+    from bot.logs import configure
+
+    settings = Settings()
+    configure(settings.log_format)
+    findings = diagnose(settings)
+    table = Table("check", "", "detail", title="pelapak doctor")
+    for finding in findings:
+        mark = "[green]ok[/green]" if finding.ok else "[red]MISSING[/red]"
+        table.add_row(finding.area, mark, finding.detail)
+    Console(width=120).print(table)
+    failed = [f.area for f in findings if not f.ok]
+    typer.echo(f"{len(failed)} problem(s): {', '.join(failed)}" if failed else "all good")
+    raise typer.Exit(1 if failed else 0)
+
+
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply database migrations."""

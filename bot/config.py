@@ -74,6 +74,11 @@ class Settings(BaseSettings):
     outgoing_claim_seconds: float = 20.0  # a sender's hold on a chat's replies
     inbound_retention_hours: float = 24.0  # raw updates keep their payload this long once handled
     strict_messages: bool = False  # tests: a message missing a parameter is an error
+    ready_max_backlog: int = 1000  # /health/ready says 503 from this many unprocessed updates
+    log_format: str = "text"  # text | json (one JSON object per line)
+    # During a rotation, the old secret / token is still accepted on incoming webhooks.
+    telegram_webhook_secret_previous: SecretStr | None = None
+    twilio_auth_token_previous: SecretStr | None = None
 
     @property
     def has_platform(self) -> bool:

@@ -32,6 +32,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from bot import logs, metrics
 from bot.lifecycle import pause_unless_stopped
 from bot.storage.database import Database
 from bot.storage.locks import hold_until_commit
@@ -159,7 +160,9 @@ class Inbox:
         try:
             await asyncio.to_thread(self._insert, row)
         except IntegrityError:
+            metrics.UPDATES_DUPLICATE.labels(self.channel).inc()
             return False
+        metrics.UPDATES_RECEIVED.labels(self.channel).inc()
         self._note_stored(seq)
         burst = time.monotonic() - self._arrived.get(chat_key, float("-inf")) < self.settle
         self._arrived[chat_key] = time.monotonic()
@@ -328,15 +331,21 @@ class Inbox:
                     await asyncio.sleep(0.2 * seen[turn.row_ids[0]])
                     if seen[turn.row_ids[0]] > 10:
                         return  # `watch` comes back to it
+                failed = False
+                logs.bind(channel=self.channel, update_id=batch[0].update_id)
+                started = time.perf_counter()
                 async with self._slots:
                     try:
                         await self.handler(batch, turn)
                     except Exception:
+                        failed = True
                         log.exception(
                             "processing %s update %s failed", self.channel, batch[0].update_id
                         )
-                        await asyncio.to_thread(self._give_up, list(turn.row_ids))
-                        await asyncio.sleep(0.5 * batch[0].attempts + 0.5)
+                metrics.handled(self.channel, started, failed)
+                if failed:
+                    await asyncio.to_thread(self._give_up, list(turn.row_ids))
+                    await asyncio.sleep(0.5 * batch[0].attempts + 0.5)
 
     async def close(self) -> None:
         """Let work in progress finish."""

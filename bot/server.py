@@ -31,7 +31,12 @@ async def serve_async(app: App) -> None:
     )
     web = create_web_app(app, telegram, whatsapp)
     config = uvicorn.Config(
-        web, host=app.settings.host, port=app.settings.port, log_level="info", lifespan="on"
+        web,
+        host=app.settings.host,
+        port=app.settings.port,
+        log_level="info",
+        lifespan="on",
+        log_config=None,  # uvicorn's lines go through bot.logs (text or JSON) like ours
     )
     server = uvicorn.Server(config)
     stop = asyncio.Event()

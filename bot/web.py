@@ -10,6 +10,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from urllib.parse import parse_qsl
 
+from prometheus_client import CONTENT_TYPE_LATEST
+from pydantic import SecretStr
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, JSONResponse, Response
@@ -22,6 +24,8 @@ from bot.channels.telegram_update import check_update, parse_json
 from bot.channels.twilio_form import check_message, check_status
 from bot.channels.whatsapp import WhatsAppChannel
 from bot.config import reveal
+from bot.health import readiness
+from bot.metrics import exposition
 
 log = logging.getLogger(__name__)
 TELEGRAM_MAX_BODY = 1024 * 1024  # an update is a few KB; a long text with entities, tens
@@ -51,29 +55,42 @@ async def read_limited(request: Request, limit: int) -> bytes | Response:
     return bytes(body)
 
 
+def secret_matches(given: str, *accepted: SecretStr | None) -> bool:
+    """The header is the current secret or, during a rotation, the previous one."""
+    secrets = [reveal(s).encode() for s in accepted if reveal(s)]
+    return bool(given) and any(hmac.compare_digest(given.encode(), s) for s in secrets)
+
+
 def create_web_app(
     app: App, telegram: TelegramChannel | None = None, whatsapp: WhatsAppChannel | None = None
 ) -> Starlette:
     """The web app; channel start-up and shutdown ride on its lifespan."""
 
-    def database_answers() -> bool:
-        try:
-            with app.db.engine.connect() as conn:
-                conn.exec_driver_sql("SELECT 1")
-            return True
-        except Exception:
-            log.warning("health: the database does not answer", exc_info=True)
-            return False
+    async def live(_: Request) -> Response:
+        """200 while the process answers (a supervisor restarts it otherwise)."""
+        return JSONResponse({"ok": True})
 
-    async def health(_: Request) -> Response:
-        """200 while the database answers, 503 when it does not (a balancer takes us out)."""
-        ok = await asyncio.to_thread(database_answers)
-        return JSONResponse({"ok": ok, "database": ok}, status_code=200 if ok else 503)
+    async def ready(_: Request) -> Response:
+        """200 when this process can serve: the database answers, the schema is at the newest
+        migration and the inbox backlog is under READY_MAX_BACKLOG; else 503 saying which
+        check failed (a balancer takes us out)."""
+        found = await asyncio.to_thread(readiness, app.db, app.settings.ready_max_backlog)
+        if not found.ok:
+            log.warning("not ready: %s", ", ".join(found.failed))
+        return JSONResponse(found.as_json(), status_code=200 if found.ok else 503)
+
+    async def metrics(_: Request) -> Response:
+        """Prometheus text format: this process's counters and the database's gauges."""
+        body = await asyncio.to_thread(exposition, app.db)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     async def telegram_webhook(request: Request) -> Response:
-        secret = reveal(app.settings.telegram_webhook_secret)
         given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
-        if telegram is None or not secret or not hmac.compare_digest(given, secret):
+        current, previous = (
+            app.settings.telegram_webhook_secret,
+            app.settings.telegram_webhook_secret_previous,
+        )
+        if telegram is None or not secret_matches(given, current, previous):
             return refuse(403)  # before reading a byte of the body
         body = await read_limited(request, TELEGRAM_MAX_BODY)
         if isinstance(body, Response):
@@ -150,7 +167,10 @@ def create_web_app(
 
     return Starlette(
         routes=[
-            Route("/health", health),
+            Route("/health", ready),  # the older name of /health/ready
+            Route("/health/live", live),
+            Route("/health/ready", ready),
+            Route("/metrics", metrics),
             Route("/telegram/webhook", telegram_webhook, methods=["POST"]),
             Route("/whatsapp/webhook", whatsapp_webhook, methods=["POST"]),
             Route("/whatsapp/status", whatsapp_status, methods=["POST"]),

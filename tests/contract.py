@@ -21,22 +21,16 @@ def contract() -> dict[str, Any]:
     return loaded
 
 
-def validator(schema: str, *, console: bool = False) -> Draft202012Validator:
-    """A validator for one of the contract's schemas.
-
-    `console`: sellers registered in the console (demos, training) carry source "console",
-    which the contract does not list; everything else about them must still fit.
-    """
+def validator(schema: str) -> Draft202012Validator:
+    """A validator for one of the contract's schemas."""
     components = copy.deepcopy(contract()["components"])
-    if console:
-        components["schemas"]["Seller"]["properties"]["source"]["enum"].append("console")
     root = {"$ref": f"#/components/schemas/{schema}", "components": components}
     return Draft202012Validator(root, format_checker=FormatChecker())
 
 
-def problems(kind: str, payload: dict[str, Any], *, console: bool = False) -> list[str]:
+def problems(kind: str, payload: dict[str, Any]) -> list[str]:
     """What in an outbox payload breaks the contract (empty when it fits)."""
     if kind not in BODIES:
         return []
-    found = validator(BODIES[kind], console=console).iter_errors(payload)
+    found = validator(BODIES[kind]).iter_errors(payload)
     return [f"{kind} {'/'.join(map(str, e.path))}: {e.message}" for e in found]

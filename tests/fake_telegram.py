@@ -62,6 +62,13 @@ class FakeTelegram:
             def do_POST(self) -> None:
                 body = self._body()
                 method = unquote(self.path).rsplit("/", 1)[-1]
+                if method == "getMe" and not unquote(self.path).startswith(f"/bot{TOKEN}/"):
+                    data = b'{"ok": false, "error_code": 401, "description": "Unauthorized"}'
+                    self.send_response(401)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                    return
                 params = _params(self.headers.get("Content-Type", ""), body)
                 status, answer = fake.answer(method, params)
                 data = json.dumps(answer).encode()

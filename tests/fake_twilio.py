@@ -39,6 +39,13 @@ class FakeTwilio:
 
             def do_GET(self) -> None:
                 parts = self.path.strip("/").split("/")
+                if parts[:2] == ["2010-04-01", "Accounts"] and len(parts) == 3:  # account fetch
+                    if self.headers.get("Authorization") != expected:
+                        return self._send(401, b'{"code": 20003, "message": "Authenticate"}')
+                    account = {"sid": ACCOUNT_SID, "friendly_name": "Pelapak", "status": "active"}
+                    return self._send(
+                        200, json.dumps(account).encode(), {"Content-Type": "application/json"}
+                    )
                 if parts[0] == "media" and len(parts) == 2:
                     if self.headers.get("Authorization") != expected:
                         return self._send(401, b"")

@@ -8,7 +8,8 @@ from sqlmodel import col, select
 
 from bot.app import App
 from bot.conversation import ConversationRunner
-from bot.storage.models import OutboxEvent
+from bot.storage.models import OutboxEvent, Seller
+from bot.storage.outbox import contract_source
 from tests import images
 from tests.conftest import Chat
 from tests.contract import CONTRACT, contract, problems
@@ -71,6 +72,45 @@ def test_a_whatsapp_owner_and_product_fit_the_contract(
         300,
     )
     assert [p["position"] for p in product["photos"]] == [0, 1]
+
+
+def test_a_seller_registered_in_the_console_is_sent_with_a_source_the_contract_allows(
+    app: App, runner: ConversationRunner
+) -> None:
+    """The console (demos, training, an operator at a desk) is not a source the marketplace
+    knows: such a seller goes out as registered by a facilitator, a person on the owner's
+    behalf. Stored, it stays `console`."""
+    owner = Chat(runner, "+6281322223333", channel="console", phone="+6281322223333")
+    for text in (
+        "halo",
+        "setuju",
+        "nama saya Bu Siti Rahayu",
+        "ya",
+        "batik gajah oling",
+        "fashion",
+        "banyuwangi, kec genteng",
+        "jl. raya genteng no. 5 rt 2 rw 3",
+        "lewati",
+        "simpan",
+    ):
+        owner.send(text)
+    assert "reg.registered" in [m for r in owner.replies for m in r.msgids]
+    with app.db.session() as s:
+        [event] = s.exec(select(OutboxEvent)).all()
+        [seller] = s.exec(select(Seller)).all()
+    assert event.kind == "seller.upsert"
+    assert problems(event.kind, event.payload) == []
+    assert event.payload["source"] == "facilitator"
+    assert seller.source == "console"
+    allowed = contract()["components"]["schemas"]["Seller"]["properties"]["source"]["enum"]
+    assert "console" not in allowed
+
+
+def test_every_source_we_store_goes_out_as_one_the_contract_allows() -> None:
+    allowed = contract()["components"]["schemas"]["Seller"]["properties"]["source"]["enum"]
+    channels = {"telegram", "whatsapp", "console"}  # ChannelAccount.channel values
+    for source in channels | {"facilitator", "import"}:
+        assert contract_source(source) in allowed, source
 
 
 def test_the_contract_catches_a_wrong_body() -> None:

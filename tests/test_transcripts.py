@@ -137,8 +137,7 @@ def test_end_to_end_on_sqlite(transcript: Transcript, clean_app: App) -> None:
     run(transcript, RunnerHost(transcript, clean_app))
     with clean_app.db.session() as session:  # and what it queued fits the marketplace contract
         events = session.exec(select(OutboxEvent).where(OutboxEvent.state != "superseded")).all()
-    console = transcript.channel == "console"
-    assert [p for e in events for p in problems(e.kind, e.payload, console=console)] == []
+    assert [p for e in events for p in problems(e.kind, e.payload)] == []
 
 
 def test_transcript_files_are_where_the_loader_looks() -> None:

@@ -31,6 +31,7 @@ from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import AIORateLimiter, ExtBot
 from telegram.request import HTTPXRequest
 
+from bot import metrics
 from bot.broadcasts import ReplyMeter
 from bot.channels.long_text import split_text
 from bot.channels.payload import Malformed
@@ -420,6 +421,7 @@ class TelegramChannel:
         except (Forbidden, BadRequest) as refused:
             raise Undeliverable(type(refused).__name__) from refused
 
+    @metrics.counts_failure(CHANNEL)
     async def send(self, chat_id: int, replies: list[Reply]) -> None:
         for reply in replies:
             markup = _markup(reply)
@@ -435,6 +437,7 @@ class TelegramChannel:
                         parse_mode=ParseMode.HTML,
                         reply_markup=markup if caption else None,
                     )
+                metrics.sent(CHANNEL)
                 if caption:
                     continue
             for index, part in enumerate(parts):
@@ -446,6 +449,7 @@ class TelegramChannel:
                     parse_mode=ParseMode.HTML,
                     reply_markup=markup if last else None,
                 )
+                metrics.sent(CHANNEL)
 
 
 def _markup(reply: Reply) -> InlineKeyboardMarkup | ReplyKeyboardMarkup | None:

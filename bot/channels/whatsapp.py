@@ -23,6 +23,7 @@ from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
+from bot import metrics
 from bot.channels.long_text import split_text
 from bot.config import Settings, reveal
 from bot.conversation import ConversationRunner
@@ -81,6 +82,8 @@ class WhatsAppChannel:
         self.media = media
         auth_token = settings.twilio_auth_token.get_secret_value()
         self.validator = RequestValidator(auth_token)
+        previous = reveal(settings.twilio_auth_token_previous)  # accepted during a rotation
+        self.previous_validator = RequestValidator(previous) if previous else None
         self.client = Client(settings.twilio_account_sid, auth_token)
         if settings.twilio_api_base_url:
             self.client.api.base_url = settings.twilio_api_base_url.rstrip("/")
@@ -109,7 +112,11 @@ class WhatsAppChannel:
         return (
             bool(signature)
             and bool(base)
-            and self.validator.validate(base + path, params, signature)
+            and any(
+                v.validate(base + path, params, signature)
+                for v in (self.validator, self.previous_validator)
+                if v is not None
+            )
         )
 
     async def accept(self, params: dict[str, str]) -> bool:
@@ -302,7 +309,9 @@ class WhatsAppChannel:
                     raise Undeliverable(f"Twilio {status}") from refused
                 raise
             log.exception("Twilio refused a WhatsApp message")
+            metrics.sent(CHANNEL, "failed")
             return None
+        metrics.sent(CHANNEL)
         with self.db.session() as session:
             account = session.exec(
                 select(ChannelAccount).where(
@@ -333,6 +342,7 @@ class WhatsAppChannel:
         template = self.settings.whatsapp_templates.get(text.msgid)
         if not template:
             log.info("no approved template for %s outside the 24-hour window", text.msgid)
+            metrics.sent(CHANNEL, "template_missing")
             return self._held("not_sent_no_template")
         render = Renderer(account.locale, self.settings.timezone)
         variables = {

@@ -9,6 +9,15 @@ from sqlmodel import Session, col, select
 
 from bot.storage.models import OutboxEvent, Product, Seller, utcnow
 
+# The contract's Seller.source lists telegram, whatsapp, facilitator and import; a source we
+# store that it does not list goes out as the closest one: the console (demos, training, an
+# operator at a desk) is a person registering on the owner's behalf, as a facilitator does.
+SOURCE_FOR_CONTRACT = {"console": "facilitator"}
+
+
+def contract_source(source: str) -> str:
+    return SOURCE_FOR_CONTRACT.get(source, source)
+
 
 def _iso(at: datetime | None) -> str | None:
     return at.isoformat() if at else None
@@ -30,7 +39,7 @@ def seller_payload(seller: Seller) -> dict[str, Any]:
         "nib": seller.nib,
         "registered_at": _iso(seller.registered_at),
         "consent": {"given_at": _iso(seller.consent_at), "version": seller.consent_version},
-        "source": seller.source,
+        "source": contract_source(seller.source),
         "facilitator_code": seller.facilitator_code,
         "locale": seller.locale,
     }

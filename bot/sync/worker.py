@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
+from bot import metrics
 from bot.lifecycle import pause_unless_stopped
 from bot.media import MediaStore
 from bot.storage.database import Database
@@ -166,6 +167,7 @@ class SyncWorker:
                 except Exception:
                     log.exception("pushing outbox event %s failed", event.id)
                     outcome = Retry("internal error")
+                metrics.pushed(event.kind, outcome)
                 await asyncio.to_thread(self._record, event, outcome, tally)
 
         await asyncio.gather(*(push(e) for e in events))
