@@ -45,9 +45,9 @@ from flows.messages import PhotoRef, RejectedPhoto
 ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP", "HEIF")  # HEIF: iPhones' default (HEIC)
 MAX_BYTES = 20 * 1024 * 1024
 MAX_PIXELS = 64_000_000  # a 64 MP phone photo; anything larger is treated as a bomb
-# What one decode may take. PNG/WebP/HEIC decode whole: RGBA PNG up to ~33 MP, WebP and
-# HEIC (decoded twice over: the codec's buffer, then Pillow's) up to ~16 MP, a progressive
-# JPEG's coefficients up to ~44 MP (4:2:0). A baseline JPEG decodes scaled: always fits.
+# What one decode may take. PNG/WebP/HEIC decode whole: RGBA PNG up to ~33 MP, HEIC (the
+# codec's buffer, then Pillow's) ~16 MP, WebP (four copies) ~8 MP; a progressive JPEG
+# holds all its coefficients: ~40 MP at 4:2:0. A baseline JPEG decodes scaled: always fits.
 DECODE_BUDGET = 128 * 1024 * 1024
 STRIP_BYTES = 8 * 1024 * 1024  # a reduce works on strips of about this many bytes
 MAX_SIDE = 2000
@@ -137,6 +137,14 @@ def _open(data: bytes) -> Image.Image:
     return image
 
 
+def _orientation(image: Image.Image) -> int:
+    """The EXIF orientation, read without decoding a pixel."""
+    if image.format == "PNG" and "exif" not in image.info:
+        return 1  # Pillow would decode the whole image looking for an eXIf chunk after it
+    orientation = image.getexif().get(0x0112, 1)
+    return orientation if isinstance(orientation, int) else 1
+
+
 def _first_scan_components(data: bytes) -> int | None:
     """How many colour components a JPEG's first scan holds (None if no scan is found)."""
     at = 2
@@ -186,7 +194,9 @@ def _decode_cost(image: Image.Image, data: bytes, raw_size: tuple[int, int]) -> 
     )
     if image.format == "JPEG":
         return width * height * bytes_per_pixel + _jpeg_coefficient_bytes(image, data, *raw_size)
-    copies = 1 if image.format == "PNG" else 2  # WebP and HEIC: the codec's buffer, then ours
+    # Copies at once: PNG decodes straight into ours; HEIC into libheif's buffer, then ours;
+    # WebP (Pillow's animation decoder) into two canvases of libwebp's, a bytes, then ours.
+    copies = {"PNG": 1, "HEIF": 2}.get(image.format or "", 4)
     return width * height * bytes_per_pixel * copies
 
 
@@ -316,7 +326,7 @@ def _decoded(data: bytes, max_bytes: int) -> Image.Image:
     if not data:
         raise PhotoRefused("not_image")
     image = _open(data)
-    orientation = image.getexif().get(0x0112, 1)
+    orientation = _orientation(image)
     width, height = image.size
     if orientation in (5, 6, 7, 8):
         width, height = height, width
@@ -351,15 +361,28 @@ def _decoded(data: bytes, max_bytes: int) -> Image.Image:
     return pixels
 
 
+_LIBC = ctypes.CDLL(ctypes.util.find_library("c")) if os.name == "posix" else None
+_M_MMAP_THRESHOLD = -3
+
+
+def _map_big_allocations() -> None:
+    """Have glibc give every allocation of 1 MB or more (decoded pixels, codec buffers) its
+    own mapping, returned to the system the moment it is freed.
+
+    By default glibc raises that threshold after the first big free (up to 32 MB), and from
+    then on serves Pillow's 16 MB blocks from per-thread arenas, where another thread cannot
+    reuse them and from which they are rarely returned: eight big photos at once left about
+    a gigabyte behind. Setting the threshold also stops it moving."""
+    if _LIBC is not None:
+        with contextlib.suppress(AttributeError):
+            _LIBC.mallopt(_M_MMAP_THRESHOLD, 1024 * 1024)
+
+
 def _give_memory_back() -> None:
-    """Hand freed heap back to the system (glibc keeps it otherwise: Pillow's 16 MB blocks
-    come from per-thread arenas once glibc has raised its mmap threshold)."""
+    """Hand what is left free in glibc's heaps back to the system."""
     if _LIBC is not None:
         with contextlib.suppress(AttributeError):
             _LIBC.malloc_trim(0)
-
-
-_LIBC = ctypes.CDLL(ctypes.util.find_library("c")) if os.name == "posix" else None
 
 
 class Gate:
@@ -416,6 +439,7 @@ class MediaStore:
         self.db = db
         self.max_bytes = max_bytes
         self.gate = Gate(concurrency, on_idle=_give_memory_back)
+        _map_big_allocations()
         self._sweep_partial()
         db.after_commit(self._delete_released)
 
