@@ -27,8 +27,7 @@ from pathlib import Path
 
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from PIL import ImageFilter
 
@@ -37,6 +36,7 @@ from tests import images
 from tests.images import jpeg, scene, twelve_megapixel
 
 ROUNDS = 11
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def bare_decode(data: bytes) -> None:
