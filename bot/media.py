@@ -43,6 +43,8 @@ from bot.storage.photos import RELEASED, lock_photo
 from flows.messages import PhotoRef, RejectedPhoto
 
 ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP", "HEIF")  # HEIF: iPhones' default (HEIC)
+# MPO: a JPEG carrying more pictures (Ultra HDR gain maps, depth): its first one is a JPEG.
+JPEG_FORMATS = ("JPEG", "MPO")
 MAX_BYTES = 20 * 1024 * 1024
 MAX_PIXELS = 64_000_000  # a 64 MP phone photo; anything larger is treated as a bomb
 # What one decode may take. PNG/WebP/HEIC decode whole: RGBA PNG up to ~33 MP, HEIC (the
@@ -192,7 +194,7 @@ def _decode_cost(image: Image.Image, data: bytes, raw_size: tuple[int, int]) -> 
     bytes_per_pixel = (
         1 if image.mode in ("1", "L", "P") else 2 if image.mode.startswith("I;16") else 4
     )
-    if image.format == "JPEG":
+    if image.format in JPEG_FORMATS:
         return width * height * bytes_per_pixel + _jpeg_coefficient_bytes(image, data, *raw_size)
     # Copies at once: PNG decodes straight into ours; HEIC into libheif's buffer, then ours;
     # WebP (Pillow's animation decoder) into two canvases of libwebp's, a bytes, then ours.
@@ -334,7 +336,7 @@ def _decoded(data: bytes, max_bytes: int) -> Image.Image:
         raise PhotoRefused("too_small")
     raw_size = image.size
     scale = min(1.0, MAX_SIDE / max(width, height))
-    if image.format == "JPEG" and scale < 1.0:
+    if image.format in JPEG_FORMATS and scale < 1.0:
         # Let libjpeg decode at 1/2, 1/4 or 1/8 scale: no bigger than needed for 2,000 px.
         image.draft("RGB", (int(raw_size[0] * scale), int(raw_size[1] * scale)))
     if _decode_cost(image, data, raw_size) > DECODE_BUDGET:
@@ -344,7 +346,7 @@ def _decoded(data: bytes, max_bytes: int) -> Image.Image:
         image.load()
     except (OSError, SyntaxError, ValueError, RuntimeError, EOFError) as exc:
         raise PhotoRefused("corrupt") from exc
-    if image.format == "JPEG" and _ran_out(image):
+    if image.format in JPEG_FORMATS and _ran_out(image):
         raise PhotoRefused("corrupt")
     decoded_width, decoded_height = image.size
     target = min(1.0, MAX_SIDE / max(decoded_width, decoded_height))

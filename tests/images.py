@@ -129,6 +129,15 @@ def gradient_jpeg(width: int = 8000, height: int = 8000, **save: object) -> byte
     return jpeg(image, quality=85, **save)
 
 
+def multi_picture_jpeg() -> bytes:
+    """12 MP with a second picture after it (MPO), as phones save Ultra HDR gain maps."""
+    buffer = io.BytesIO()
+    scene(4000, 3000).save(
+        buffer, "MPO", save_all=True, append_images=[scene(1000, 750, seed=2)], quality=85
+    )
+    return buffer.getvalue()
+
+
 def lying_jpeg(width: int, height: int, progressive: bool = False) -> bytes:
     """A whole 640 x 480 JPEG whose frame header claims width x height: the data runs out."""
     data = bytearray(jpeg(scene(640, 480, seed=9), progressive=progressive))

@@ -68,6 +68,7 @@ def test_one_big_image_costs_a_bounded_amount_of_memory(tmp_path: Path) -> None:
     """An 8000 x 8000 image of any format, or the largest we decode whole, stays under 200 MB."""
     cases = {
         "jpeg_8000": (images.gradient_jpeg(), [MAX_SIDE, MAX_SIDE]),
+        "multi_picture_jpeg_12mp": (images.multi_picture_jpeg(), [2000, 1500]),
         "progressive_jpeg_8000": (images.gradient_jpeg(progressive=True), "too_large"),
         "png_rgba_8000": (images.flat_rgba_png(), "too_large"),
         "webp_8000": (images.flat_webp(), "too_large"),
@@ -82,6 +83,17 @@ def test_one_big_image_costs_a_bounded_amount_of_memory(tmp_path: Path) -> None:
         outcome, extra_mb = peak_while_processing(path)
         assert outcome == expected, name
         assert extra_mb < 200, f"{name}: {extra_mb:.0f} MB"
+
+
+def test_strips_join_into_what_one_whole_resize_gives() -> None:
+    from PIL import ImageChops
+
+    from bot.media import _shrunk
+
+    for size, out in [((5000, 3750), (2000, 1500)), ((3001, 2999), (2000, 1999))]:
+        image = images.scene(*size)
+        stripped, whole = _shrunk(image, out), image.resize(out, Image.Resampling.LANCZOS)
+        assert all(high <= 1 for _, high in ImageChops.difference(stripped, whole).getextrema())
 
 
 def test_transparent_cut_out_is_reduced_without_dark_fringes(app: App) -> None:
