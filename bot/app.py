@@ -37,5 +37,10 @@ def build_app(settings: Settings | None = None, migrate: bool = True) -> App:
     db = Database(settings.database_url)
     if migrate:
         db.migrate()
-    media = MediaStore(settings.media_dir, db, max_bytes=settings.max_upload_bytes)
+    media = MediaStore(
+        settings.media_dir,
+        db,
+        max_bytes=settings.max_upload_bytes,
+        concurrency=settings.photo_concurrency,
+    )
     return App(settings=settings, db=db, media=media, runner=ConversationRunner(db, settings))

@@ -64,6 +64,7 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Jakarta"
     resume_after_hours: float = 6.0
     max_upload_bytes: int = 20 * 1024 * 1024
+    photo_concurrency: int = Field(default=2, ge=1)  # photos decoded at once (memory)
     telegram_max_messages_per_second: float = 30  # Telegram's overall limit for a bot
     broadcast_telegram_rate: float = 25.0  # leaves room under 30/s for replies
     broadcast_whatsapp_rate: float = 10.0  # per the account's throughput tier

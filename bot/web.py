@@ -32,6 +32,10 @@ TELEGRAM_MAX_BODY = 1024 * 1024  # an update is a few KB; a long text with entit
 TWILIO_MAX_BODY = 64 * 1024  # a WhatsApp message form is a few KB
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 SHA256 = re.compile(r"[0-9a-f]{64}")
+MEDIA_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; sandbox",
+}
 
 
 def refuse(status: int) -> Response:
@@ -141,14 +145,15 @@ def create_web_app(
         return Response(status_code=204)
 
     async def media(request: Request) -> Response:
-        """Stored photos, for WhatsApp to fetch when we send one (named by SHA-256)."""
+        """Stored photos, for WhatsApp to fetch when we send one (named by SHA-256).
+
+        Never read as anything but a JPEG: no sniffing, and no script, style or frame even
+        if a browser were talked into rendering one as a page."""
         sha = request.path_params["sha"]
-        if not SHA256.fullmatch(sha):
-            return Response(status_code=404)
-        path = app.media.path(sha)
-        if not path.exists():
-            return Response(status_code=404)
-        return FileResponse(path, media_type="image/jpeg")
+        path = app.media.path(sha) if SHA256.fullmatch(sha) else None
+        if path is None or not path.exists():
+            return Response(status_code=404, headers=MEDIA_HEADERS)
+        return FileResponse(path, media_type="image/jpeg", headers=MEDIA_HEADERS)
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:

@@ -45,6 +45,7 @@ PHOTO_REJECTED = {
     "too_big": t("photo.rejected.too_big"),
     "not_image": t("photo.rejected.not_image"),
     "bomb": t("photo.rejected.bomb"),
+    "too_large": t("photo.rejected.too_large"),
     "too_small": t("photo.rejected.too_small"),
     "corrupt": t("photo.rejected.corrupt"),
     "download_failed": t("photo.rejected.download_failed"),
