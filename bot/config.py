@@ -68,7 +68,7 @@ class Settings(BaseSettings):
     telegram_max_messages_per_second: float = 30  # Telegram's overall limit for a bot
     broadcast_telegram_rate: float = 25.0  # leaves room under 30/s for replies
     broadcast_whatsapp_rate: float = 10.0  # per the account's throughput tier
-    run_scheduler: bool = True  # exactly one process should: turn off on the others
+    run_scheduler: bool = True  # may be elected to run the scheduler (one process does)
     inbox_settle_seconds: float = 0.2  # wait for concurrently delivered updates of one chat
     album_seconds: float = 1.0  # how long the photos of one album may straggle
     inbox_gap_hold_seconds: float = 3.0  # Telegram: how long an update waits for lower ids
