@@ -37,6 +37,7 @@ import pillow_heif
 from PIL import Image, ImageCms, ImageFile, ImageFilter, ImageStat, UnidentifiedImageError
 from sqlalchemy.exc import IntegrityError
 
+from bot.photo_files import LocalPhotoFiles, PhotoFiles
 from bot.storage.database import Database
 from bot.storage.models import Photo
 from bot.storage.photos import RELEASED, lock_photo
@@ -438,6 +439,7 @@ class MediaStore:
         self, root: Path, db: Database, max_bytes: int = MAX_BYTES, concurrency: int = 2
     ) -> None:
         self.root = Path(root)
+        self.files: PhotoFiles = LocalPhotoFiles(self.root)
         self.db = db
         self.max_bytes = max_bytes
         self.gate = Gate(concurrency, on_idle=_give_memory_back)
@@ -455,8 +457,16 @@ class MediaStore:
                 if leftover.stat().st_mtime < cutoff:
                     leftover.unlink()
 
-    def path(self, sha256: str) -> Path:
-        return self.root / sha256[:2] / f"{sha256}.jpg"
+    def open(self, sha256: str) -> BinaryIO | None:
+        """A stored photo's JPEG bytes to read, or None when it is not (any more) stored."""
+        return self.files.open(sha256) if _SHA256.fullmatch(sha256) else None
+
+    def read(self, sha256: str) -> bytes | None:
+        handle = self.open(sha256)
+        if handle is None:
+            return None
+        with handle:
+            return handle.read()
 
     def ingest(self, data: bytes) -> PhotoRef | RejectedPhoto:
         """Check and store one uploaded file; a refusal says why, in a catalog reason."""
@@ -514,10 +524,8 @@ class MediaStore:
                         )
                     )
                     session.flush()
-                target = self.path(photo.sha256)
-                target.parent.mkdir(parents=True, exist_ok=True)
                 # Even over the same photo: its file may be one an erasure is about to remove.
-                os.replace(photo.temp_path, target)
+                self.files.put(photo.sha256, photo.temp_path)
         except IntegrityError:
             pass  # stored by a concurrent upload of the same photo
 
@@ -529,7 +537,7 @@ class MediaStore:
             lock_photo(session, sha256)
             if session.get(Photo, sha256) is not None:
                 return False
-            self.path(sha256).unlink(missing_ok=True)
+            self.files.remove(sha256)
         return True
 
     def _delete_released(self, info: Mapping[Any, Any]) -> None:

@@ -150,8 +150,8 @@ def create_web_app(
         Never read as anything but a JPEG: no sniffing, and no script, style or frame even
         if a browser were talked into rendering one as a page."""
         sha = request.path_params["sha"]
-        path = app.media.path(sha) if SHA256.fullmatch(sha) else None
-        if path is None or not path.exists():
+        path = app.media.files.local_path(sha) if SHA256.fullmatch(sha) else None
+        if path is None:
             return Response(status_code=404, headers=MEDIA_HEADERS)
         return FileResponse(path, media_type="image/jpeg", headers=MEDIA_HEADERS)
 

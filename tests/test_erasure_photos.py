@@ -101,7 +101,7 @@ def test_files_go_only_once_the_erasure_commits(app: App, runner: ConversationRu
     register(owner)
     list_product(app, owner, "Kopi Bubuk Dampit", seeds=(81, 82))
     owner.send("tidak")
-    paths = [app.media.path(photo(app, seed).sha256) for seed in (81, 82)]
+    paths = [app.media.files.path_for(photo(app, seed).sha256) for seed in (81, 82)]
     before = stored(app)
 
     with pytest.raises(RuntimeError), app.db.session() as s:
@@ -116,9 +116,9 @@ def test_files_go_only_once_the_erasure_commits(app: App, runner: ConversationRu
     assert stored(app) == (set(), set(), set())
 
     again = photo(app, 81)  # the same photo sent afterwards is stored afresh
-    assert app.media.path(again.sha256).exists()
+    assert app.media.files.path_for(again.sha256).exists()
     assert app.media.delete(again.sha256) is False  # its row names it: the file stays
-    assert app.media.path(again.sha256).exists()
+    assert app.media.files.path_for(again.sha256).exists()
 
 
 def test_photos_a_facilitator_sent_for_the_owners_shop_go_with_it(app: App) -> None:

@@ -100,7 +100,7 @@ def test_transparent_cut_out_is_reduced_without_dark_fringes(app: App) -> None:
     """16 MP RGBA is reduced in strips, alpha premultiplied: the disc's edge stays white."""
     ref = app.media.ingest(images.transparent_png_4000())
     assert isinstance(ref, PhotoRef) and (ref.width, ref.height) == (MAX_SIDE, MAX_SIDE)
-    with Image.open(app.media.path(ref.sha256)) as image:
+    with Image.open(app.media.files.path_for(ref.sha256)) as image:
         darkest = min(image.convert("L").getextrema())
     assert darkest >= 240  # transparent black must not bleed grey into the edge
 
@@ -167,7 +167,7 @@ def test_stored_photo_carries_no_metadata_at_all(app: App, make) -> None:  # typ
     assert images.NAME.encode() in original  # the metadata is really there to begin with
     ref = app.media.ingest(original)
     assert isinstance(ref, PhotoRef)
-    data = app.media.path(ref.sha256).read_bytes()
+    data = app.media.files.path_for(ref.sha256).read_bytes()
     for secret in (images.NAME, images.PHONE, "7.45,112.71", images.SCRIPT, "PhoneMaker"):
         assert secret.encode() not in data, secret
     for marker in (b"Exif", b"ICC_PROFILE", b"http://ns.adobe.com", b"xmpmeta"):
@@ -175,7 +175,7 @@ def test_stored_photo_carries_no_metadata_at_all(app: App, make) -> None:  # typ
     # only the JFIF header, tables and the frame: no APP1..15, no comment (COM = 0xFE)
     allowed = {0xE0, 0xDB, 0xC4, 0xC0, 0xDD, 0xDA}
     assert set(jpeg_segments(data)) <= allowed
-    with Image.open(app.media.path(ref.sha256)) as image:
+    with Image.open(app.media.files.path_for(ref.sha256)) as image:
         assert set(image.info) <= {"jfif", "jfif_version", "jfif_unit", "jfif_density", "dpi"}
         assert len(image.getexif()) == 0
 
@@ -192,7 +192,10 @@ def test_media_route_forbids_sniffing_and_scripts(app: App) -> None:
         missing = served.http.get(f"{served.base}/media/{'0' * 64}.jpg")
     finally:
         served.stop()
-    assert photo.status_code == 200 and photo.content == app.media.path(ref.sha256).read_bytes()
+    assert (
+        photo.status_code == 200
+        and photo.content == app.media.files.path_for(ref.sha256).read_bytes()
+    )
     assert missing.status_code == 404
     for answer in (photo, missing):
         assert answer.headers["x-content-type-options"] == "nosniff"

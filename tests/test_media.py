@@ -53,7 +53,7 @@ def test_good_photo_is_stored_once_as_clean_jpeg(app: App) -> None:
 def test_exif_orientation_applied_and_all_metadata_stripped(app: App) -> None:
     ref = app.media.ingest(images.rotated_with_gps())
     assert isinstance(ref, PhotoRef)
-    with Image.open(app.media.path(ref.sha256)) as image:
+    with Image.open(app.media.files.path_for(ref.sha256)) as image:
         assert image.size == (1200, 1600)  # turned upright
         assert len(image.getexif()) == 0 and "exif" not in image.info
         assert image.getpixel((1100, 50))[0] > 200  # the red corner is now top-right
@@ -64,20 +64,20 @@ def test_twelve_megapixels_are_reduced_to_2000px(app: App) -> None:
     ref = app.media.ingest(images.twelve_megapixel())
     assert isinstance(ref, PhotoRef)
     assert max(ref.width, ref.height) == 2000
-    assert app.media.path(ref.sha256).stat().st_size <= 5 * 1024 * 1024
+    assert app.media.files.path_for(ref.sha256).stat().st_size <= 5 * 1024 * 1024
 
 
 def test_iphone_heic_is_stored_as_jpeg(app: App) -> None:
     ref = app.media.ingest(images.heic())
     assert isinstance(ref, PhotoRef) and (ref.width, ref.height) == (1200, 900)
-    with Image.open(app.media.path(ref.sha256)) as image:
+    with Image.open(app.media.files.path_for(ref.sha256)) as image:
         assert image.format == "JPEG"
 
 
 def test_png_transparency_becomes_white(app: App) -> None:
     ref = app.media.ingest(images.transparent_png())
     assert isinstance(ref, PhotoRef)
-    with Image.open(app.media.path(ref.sha256)) as image:
+    with Image.open(app.media.files.path_for(ref.sha256)) as image:
         assert image.getpixel((5, 5)) >= (250, 250, 250)
 
 

@@ -236,7 +236,8 @@ class ConsoleChannel:
             for reply in self.send(message):
                 console.print(f"[bold cyan]Pelapak:[/] {reply.text}")
                 if reply.photo:
-                    console.print(f"  [dim](foto: {self.media.path(reply.photo)})[/]")
+                    where = self.media.files.local_path(reply.photo) or reply.photo
+                    console.print(f"  [dim](foto: {where})[/]")
                 for number, (_, label) in enumerate(reply.choices, start=1):
                     console.print(f"  [yellow]{number}.[/] {label}")
                 choices = reply.choices or choices

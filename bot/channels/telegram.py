@@ -426,17 +426,17 @@ class TelegramChannel:
         for reply in replies:
             markup = _markup(reply)
             parts = split_text(reply.text, MAX_TEXT)
-            if reply.photo:
+            photo = self.media.read(reply.photo) if reply.photo else None
+            if photo is not None:  # (a photo erased since the reply was stored: text only)
                 caption = parts[0] if len(parts) == 1 and len(parts[0]) <= MAX_CAPTION else None
                 self.replies.note()
-                with self.media.path(reply.photo).open("rb") as photo:
-                    await self.bot.send_photo(
-                        chat_id,
-                        photo,
-                        caption=to_html(caption) if caption else None,
-                        parse_mode=ParseMode.HTML,
-                        reply_markup=markup if caption else None,
-                    )
+                await self.bot.send_photo(
+                    chat_id,
+                    photo,
+                    caption=to_html(caption) if caption else None,
+                    parse_mode=ParseMode.HTML,
+                    reply_markup=markup if caption else None,
+                )
                 metrics.sent(CHANNEL)
                 if caption:
                     continue

@@ -182,10 +182,9 @@ class SyncWorker:
             return await self.client.delete_product(ref, key)
         if event.kind == "product.upsert":
             for index, photo in enumerate(event.payload.get("photos") or []):
-                path = self.media.path(photo["sha256"])
-                if not path.exists():
+                data = await asyncio.to_thread(self.media.read, photo["sha256"])
+                if data is None:
                     return Rejected(0, "photo_missing", "photo file missing", {"photos": "missing"})
-                data = await asyncio.to_thread(path.read_bytes)
                 outcome = await self.client.put_media(photo["sha256"], data, f"{key}.m{index}")
                 if not isinstance(outcome, Done):
                     return outcome
