@@ -51,6 +51,7 @@ def test_json_lines_with_the_update_and_no_personal_data(
         "PUBLIC_BASE_URL": "https://pelapak.test",
         "PORT": str(port),
         "INBOX_SETTLE_SECONDS": "0.05",
+        "INBOX_GAP_HOLD_SECONDS": "0.2",
     }
     owner = Updates(4242, first_name="Wulandari")
     process = subprocess.Popen(

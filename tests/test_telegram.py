@@ -42,6 +42,7 @@ def telegram_settings(settings: Settings, fake: FakeTelegram, **extra: Any) -> S
         "port": free_port(),
         "inbox_settle_seconds": 0.05,
         "album_seconds": 0.5,
+        "inbox_gap_hold_seconds": 0.2,  # the tests make update ids they never send
         **extra,
     }
     return settings.model_copy(update=values)
@@ -275,6 +276,7 @@ def test_a_crash_between_processing_and_sending_loses_no_reply(
         "PUBLIC_BASE_URL": "https://pelapak.test",
         "PORT": str(port),
         "OUTGOING_CLAIM_SECONDS": "2",  # how long a dead sender's claim holds its chat
+        "INBOX_GAP_HOLD_SECONDS": "0.2",
     }
     root = Path(__file__).resolve().parent.parent
     command = [sys.executable, "-m", "bot.cli", "run"]
