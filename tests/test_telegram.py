@@ -78,7 +78,7 @@ def say(running: Running, fake: FakeTelegram, update: dict[str, Any], chat: int)
     fake.wait_for(lambda: len(fake.sent(chat)) > before)
     settled, deadline = len(fake.sent(chat)), time.monotonic() + 15
     while time.monotonic() < deadline:  # a reply may come in several messages
-        time.sleep(0.3)
+        time.sleep(0.2)
         if len(fake.sent(chat)) == settled:
             break
         settled = len(fake.sent(chat))

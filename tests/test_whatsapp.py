@@ -106,7 +106,7 @@ def say(running: Running, twilio: FakeTwilio, form: dict[str, str], phone: str =
         time.sleep(0.02)
     settled = len(twilio.to(phone))
     while time.monotonic() < deadline:  # a reply may come in several messages
-        time.sleep(0.3)
+        time.sleep(0.2)
         if len(twilio.to(phone)) == settled:
             break
         settled = len(twilio.to(phone))
