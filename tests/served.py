@@ -10,6 +10,8 @@ import httpx
 import uvicorn
 from starlette.applications import Starlette
 
+from bot.storage.database import Database
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -36,3 +38,26 @@ class Served:
         self.http.close()
         self.server.should_exit = True
         self.thread.join(timeout=10)
+
+
+def wait_answered(db: Database, timeout: float = 20.0) -> None:
+    """Until every stored update is processed and every stored reply is sent."""
+    from sqlmodel import col, select
+
+    from bot.storage.models import InboundUpdate, OutgoingMessage
+
+    deadline = time.monotonic() + timeout
+    while True:
+        with db.read_session() as session:
+            busy = (
+                session.exec(
+                    select(InboundUpdate.id).where(col(InboundUpdate.processed_at).is_(None))
+                ).first()
+                or session.exec(
+                    select(OutgoingMessage.id).where(col(OutgoingMessage.sent_at).is_(None))
+                ).first()
+            )
+        if busy is None:
+            return
+        assert time.monotonic() < deadline, "updates or replies still waiting"
+        time.sleep(0.02)

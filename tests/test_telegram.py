@@ -27,7 +27,7 @@ from bot.web import create_web_app
 from tests import images
 from tests.conftest import Chat
 from tests.fake_telegram import TOKEN, FakeTelegram, Updates
-from tests.served import Served, free_port
+from tests.served import Served, free_port, wait_answered
 
 SECRET = "s3cret-token"
 
@@ -76,12 +76,7 @@ def say(running: Running, fake: FakeTelegram, update: dict[str, Any], chat: int)
     before = len(fake.sent(chat))
     assert running.post(update) == 200
     fake.wait_for(lambda: len(fake.sent(chat)) > before)
-    settled, deadline = len(fake.sent(chat)), time.monotonic() + 15
-    while time.monotonic() < deadline:  # a reply may come in several messages
-        time.sleep(0.2)
-        if len(fake.sent(chat)) == settled:
-            break
-        settled = len(fake.sent(chat))
+    wait_answered(running.app.db)  # every reply of it sent
     last = fake.sent(chat)[-1]
     return str(last.get("text") or last.get("caption") or "")
 

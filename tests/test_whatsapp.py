@@ -32,7 +32,7 @@ from bot.web import create_web_app
 from tests import images
 from tests.conftest import Chat
 from tests.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
-from tests.served import Served, free_port
+from tests.served import Served, free_port, wait_answered
 
 PUBLIC = "https://pelapak.test"
 BOT_NUMBER = "whatsapp:+14155238886"
@@ -104,12 +104,7 @@ def say(running: Running, twilio: FakeTwilio, form: dict[str, str], phone: str =
     while len(twilio.to(phone)) <= before:
         assert time.monotonic() < deadline, "no reply"
         time.sleep(0.02)
-    settled = len(twilio.to(phone))
-    while time.monotonic() < deadline:  # a reply may come in several messages
-        time.sleep(0.2)
-        if len(twilio.to(phone)) == settled:
-            break
-        settled = len(twilio.to(phone))
+    wait_answered(running.app.db)  # every reply of it sent
     return str(twilio.to(phone)[-1].get("Body", ""))
 
 
