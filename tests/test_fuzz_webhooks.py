@@ -199,9 +199,26 @@ def _mutate(update: dict[str, Any], path_pick: int, action: str, value: Any) -> 
     parent, key = places[path_pick % len(places)]
     if action == "drop":
         del parent[key]
+    elif action == "rename":  # a message as an edit, a channel post, a reply...
+        parent[RENAMES[path_pick % len(RENAMES)]] = parent.pop(key)
     else:
         parent[key] = value
     return mutated
+
+
+RENAMES = [
+    "edited_message",
+    "channel_post",
+    "edited_channel_post",
+    "business_message",
+    "reply_to_message",
+    "callback_query",
+    "message",
+    "text",
+    "caption",
+    "chat",
+    "from",
+]
 
 
 @pytest.fixture
@@ -244,7 +261,7 @@ def test_telegram_webhook_fuzzed(
     @given(
         sent=TELEGRAM_VALUES,
         pick=st.integers(0, 1000),
-        action=st.sampled_from(["drop", "replace"]),
+        action=st.sampled_from(["drop", "replace", "rename"]),
         value=JSON,
     )
     def mutated(sent: tuple[str, Any], pick: int, action: str, value: Any) -> None:
