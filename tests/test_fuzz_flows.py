@@ -16,8 +16,8 @@ still goes on: "batal" and "menu" are answered afterwards.
 from __future__ import annotations
 
 import copy
-from dataclasses import replace
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -298,7 +298,9 @@ messages = st.one_of(
 def check(host: FuzzHost, answered: list[str], message: Mapping[str, Any]) -> None:
     """One answer, and nothing stored that is an answer word or empty."""
     joining = any(isinstance(e, fx.JoinAsFacilitator) for e in host.effects)
-    assert answered or joining, f"no answer to {message!r} at {_place(host)}"  # the runner answers a join
+    assert answered or joining, (
+        f"no answer to {message!r} at {_place(host)}"
+    )  # the runner answers a join
     stored = [host.state.draft, *host.products, host.seller or {}]
     for data in stored:
         for key in FREE_TEXT:

@@ -144,7 +144,7 @@ def test_owners_walk_registration_and_a_product(
     caplog.set_level(logging.WARNING)
     walker = Walker(app, ConversationRunner(app.db, app.settings, clock=clock))
 
-    @settings(EXAMPLES, max_examples=40)
+    @settings(EXAMPLES, max_examples=80)
     @given(extra=slipped, channel=st.sampled_from(["console", "telegram", "whatsapp"]))
     def walk(extra: list[tuple[int, dict[str, Any]]], channel: str) -> None:
         user = f"+62813{next(users):08d}"
@@ -186,3 +186,18 @@ def test_facilitators_and_admins_walk_their_flows(
         assert s.exec(select(Facilitator).where(col(Facilitator.joined_at).is_not(None))).first()
         assert s.exec(select(Seller).where(Seller.status == "awaiting_consent")).first()
     no_errors(caplog)
+
+
+def test_an_old_whatsapp_button_at_the_name_question_stores_nothing(app: App) -> None:
+    """A stale quick-reply (payload of another question, its label as the text) at a question
+    whose answer is a name used to store the label as the owner's name."""
+    chat = Chat(app.runner, "+6281500000001", "whatsapp", phone="+6281500000001")
+    for text in ("/start", "ya"):
+        chat.send(text)
+    chat.send("Kabupaten Sidoarjo", choice="3515")
+    chat.send("Setuju", choice="agree", location=Location(-7.45, 112.7))
+    assert "nama Kakak" in chat.last
+    with app.db.session() as s:
+        assert s.exec(select(Seller)).first() is None
+    chat.send("Sri Wahyuni")
+    assert "Nomor HP Kakak" in chat.last  # the typed name is taken, as always

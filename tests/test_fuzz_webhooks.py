@@ -70,7 +70,9 @@ JSON = st.recursive(
     | st.integers(min_value=-(2**70), max_value=2**70)
     | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
     max_leaves=8,
 )
 
@@ -167,15 +169,15 @@ TELEGRAM_VALUES = st.one_of(
     st.tuples(
         st.just("contact"),
         st.tuples(
-            st.one_of(st.text(DELIVERABLE, max_size=20), st.from_regex(r"\+?[0-9]{1,20}", fullmatch=True)),
+            st.one_of(
+                st.text(DELIVERABLE, max_size=20), st.from_regex(r"\+?[0-9]{1,20}", fullmatch=True)
+            ),
             st.booleans(),
         ),
     ),
     st.tuples(
         st.just("location"),
-        st.tuples(
-            st.floats(-90, 90, allow_nan=False), st.floats(-180, 180, allow_nan=False)
-        ),
+        st.tuples(st.floats(-90, 90, allow_nan=False), st.floats(-180, 180, allow_nan=False)),
     ),
     st.tuples(st.just("sticker"), st.text("abcXYZ019_-", min_size=1)),
     st.tuples(st.just("photo"), st.integers(1, 10**6)),  # a real photo, made when posted
@@ -351,9 +353,9 @@ def _extras(twilio: FakeTwilio) -> st.SearchStrategy[dict[str, str]]:
     return st.one_of(
         st.just({}),
         st.tuples(SHORT, SHORT).map(lambda p: {"ButtonPayload": p[0] or "x", "ButtonText": p[1]}),
-        st.tuples(
-            st.floats(-90, 90, allow_nan=False), st.floats(-180, 180, allow_nan=False)
-        ).map(lambda at: {"Latitude": repr(at[0]), "Longitude": repr(at[1]), "Body": ""}),
+        st.tuples(st.floats(-90, 90, allow_nan=False), st.floats(-180, 180, allow_nan=False)).map(
+            lambda at: {"Latitude": repr(at[0]), "Longitude": repr(at[1]), "Body": ""}
+        ),
         st.sampled_from(["image/jpeg", "audio/ogg", "video/mp4", "application/pdf", ""]).map(
             lambda kind: {"NumMedia": "1", "MediaUrl0": media, "MediaContentType0": kind}
         ),
@@ -370,7 +372,9 @@ def test_twilio_webhook_fuzzed(
 
     def post(path: str, form: dict[str, str]) -> int:
         signature = validator.compute_signature(PUBLIC + path, form)
-        response = wa.http.post(wa.base + path, data=form, headers={"X-Twilio-Signature": signature})
+        response = wa.http.post(
+            wa.base + path, data=form, headers={"X-Twilio-Signature": signature}
+        )
         return response.status_code
 
     def base(phone: str) -> dict[str, str]:
