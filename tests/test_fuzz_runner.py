@@ -144,7 +144,7 @@ def test_owners_walk_registration_and_a_product(
     caplog.set_level(logging.WARNING)
     walker = Walker(app, ConversationRunner(app.db, app.settings, clock=clock))
 
-    @settings(EXAMPLES, max_examples=80)
+    @settings(EXAMPLES, max_examples=40)
     @given(extra=slipped, channel=st.sampled_from(["console", "telegram", "whatsapp"]))
     def walk(extra: list[tuple[int, dict[str, Any]]], channel: str) -> None:
         user = f"+62813{next(users):08d}"
