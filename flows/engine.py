@@ -273,7 +273,9 @@ def _answer_step(
         state.pending = None
         _store(flow, state, step, offered, env, result)
         return result
-    msg = replace(inbound, choice=said.id) if isinstance(said, Picked) else inbound
+    msg = inbound
+    if isinstance(said, Picked):  # a button's label (maybe an old button's) is no typed data
+        msg = replace(inbound, choice=said.id, text=None if step.free_text else inbound.text)
     return _take_reading(flow, state, step, step.read(msg, ctx), env, result)
 
 
@@ -284,7 +286,7 @@ def _refusal(step: Step, said: Utterance, ctx: Ctx) -> Outbound | None:
             return say(UNSUPPORTED.get(kind, UNSUPPORTED["other"]))
         case Photos() if not step.takes_photos:
             return say(t("input.photo_not_now"))
-        case Pin(text="") if not step.takes_location:
+        case Pin() if not step.takes_location:  # a caption is no typed answer
             return say(t("input.location_not_now"))
         case Nothing():
             return say(t("engine.empty"))
