@@ -37,6 +37,7 @@ from bot.i18n import Renderer, pick_locale
 from bot.roles import add_facilitator, assign_leads
 from bot.storage.models import Broadcast, BroadcastDelivery, utcnow
 from bot.sync.status import requeue
+from flows.admin import STALLED_STEPS
 from flows.categories import LABELS, categories
 from flows.messages import Text
 from flows.regions import EAST_JAVA, regencies
@@ -398,6 +399,7 @@ def create_dashboard(app: App) -> Starlette:
             segment_text=_segment_text,
             regency_options=_east_java(),
             category_options=[(c.code, LABELS.get(c.code, c.code)) for c in categories()],
+            stalled_options=[(c.id.removeprefix("step:"), c.label) for c in STALLED_STEPS],
         )
 
     async def broadcast_post(request: Request, who: auth.Who) -> Response:

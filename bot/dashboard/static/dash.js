@@ -59,8 +59,8 @@
   new window.Chart(document.getElementById("chart-daily"), {
     type: "line",
     data: { labels: charts.daily.labels, datasets: [
-      { label: words.registrations, data: charts.daily.registrations, borderColor: green, backgroundColor: green, pointRadius: 0, tension: 0.2 },
-      { label: words.live, data: charts.daily.live, borderColor: orange, backgroundColor: orange, pointRadius: 0, tension: 0.2 }
+      { label: words.registrations, data: charts.daily.registrations, borderColor: green, backgroundColor: green, pointRadius: 0, tension: 0 },
+      { label: words.live, data: charts.daily.live, borderColor: orange, backgroundColor: orange, pointRadius: 0, tension: 0 }
     ] },
     options: { maintainAspectRatio: false, interaction: { mode: "index", intersect: false },
       scales: { y: { beginAtZero: true, ticks: { precision: 0 } }, x: { ticks: { maxTicksLimit: 8 } } } }
