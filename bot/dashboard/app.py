@@ -15,6 +15,7 @@ import json
 import os
 import secrets
 import tempfile
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -47,6 +48,9 @@ if TYPE_CHECKING:
 
 HERE = Path(__file__).resolve().parent
 MAX_FORM = 64 * 1024
+# The overview's and the regency table's aggregates are kept this long per process (a summary
+# refreshed on a schedule); every other page reads the database on each request.
+SUMMARY_SECONDS = 30.0
 PRE_COOKIE = "pelapak_signin"  # the sign-in form's CSRF token, before there is a session
 HEADERS = {
     "Content-Security-Policy": (
@@ -221,6 +225,17 @@ def create_dashboard(app: App) -> Starlette:
 
     # --- overview ----------------------------------------------------------------------------
 
+    summaries: dict[tuple[str, str | None], tuple[float, Any]] = {}
+
+    async def summary(name: str, code: str | None, fn: Callable[[Session], Any]) -> Any:
+        """Aggregates over the whole programme, recomputed at most every SUMMARY_SECONDS."""
+        kept = summaries.get((name, code))
+        if kept is not None and time.monotonic() - kept[0] < SUMMARY_SECONDS:
+            return kept[1]
+        value = await read(fn)
+        summaries[name, code] = (time.monotonic(), value)
+        return value
+
     async def overview(request: Request, who: auth.Who) -> Response:
         code = scope(who)
         now = utcnow()
@@ -232,7 +247,9 @@ def create_dashboard(app: App) -> Starlette:
             leads = queries.leads(session, who.facilitator_id) if who.facilitator_id else []
             return {"funnel": funnel, "line": line, "rows": rows, "leads": leads}
 
-        data = await read(gather)
+        data = await summary(
+            "overview", code if who.is_admin else f"{code}:{who.facilitator_id}", gather
+        )
         fmt = Formats(pick_locale(who.locale), settings.timezone)
         chart = {
             "funnel": {"values": [data["funnel"][s] for s in queries.STAGES]},
@@ -256,7 +273,7 @@ def create_dashboard(app: App) -> Starlette:
         )
 
     async def regency_page(request: Request, who: auth.Who) -> Response:
-        rows = await read(queries.regency_table)
+        rows = await summary("regencies", None, queries.regency_table)
         return render(request, "regencies.html", who, rows=rows)
 
     async def facilitator_page(request: Request, who: auth.Who, added: Any = None) -> Response:
