@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CATALOGS := $(patsubst %.po,%.mo,$(wildcard locales/*/LC_MESSAGES/messages.po))
 
-.PHONY: run test setup lock catalogs extract update-catalogs migrate lint typecheck bench bench-telegram bench-sync bench-broadcast clean
+.PHONY: run test setup lock catalogs extract update-catalogs migrate lint typecheck bench bench-telegram bench-sync bench-broadcast bench-dashboard clean
 
 setup: $(STAMP) catalogs
 
@@ -70,6 +70,9 @@ bench-sync: setup
 
 bench-broadcast: setup
 	$(BIN)/python bench/broadcast.py
+
+bench-dashboard: setup
+	$(BIN)/python bench/dashboard.py
 
 clean:
 	rm -rf $(VENV) $(LOCK_VENV) locales/*/LC_MESSAGES/*.mo

@@ -64,6 +64,22 @@ def run(
 
 
 @app.command()
+def serve() -> None:
+    """Serve the web app (dashboard at /admin, health, configured webhooks), no console chat."""
+    from bot.server import serve as serve_web
+
+    built = build_app()
+    try:
+        base = (
+            built.settings.public_base_url or f"http://{built.settings.host}:{built.settings.port}"
+        )
+        typer.echo(f"dasbor: {base.rstrip('/')}/admin/  (masuk: pelapak admin link --telegram ID)")
+        serve_web(built)
+    finally:
+        built.close()
+
+
+@app.command()
 def worker(once: bool = typer.Option(False, "--once", help="Push what is due, then exit")) -> None:
     """Publish confirmed sellers and products to the marketplace (MARKETPLACE_API_URL)."""
     import asyncio
@@ -329,6 +345,37 @@ def admin_add(
             typer.echo(f"admin: {admin.channel} {admin.external_id}")
     except ValueError as exc:
         typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from exc
+    finally:
+        built.close()
+
+
+@admin_app.command("link")
+def admin_link(
+    telegram: str | None = typer.Option(None, help="Telegram user id (a number)"),
+    whatsapp: str | None = typer.Option(None, help="WhatsApp number, e.g. 0812-3456-7890"),
+    console: str | None = typer.Option(None, help="A console identity (`pelapak chat --as`)"),
+) -> None:
+    """Print a sign-in link to the web dashboard for an admin or facilitator (once, 15 min)."""
+    from bot.dashboard.auth import NotAllowed, issue_link, link_url
+    from bot.storage.models import utcnow
+
+    given = [
+        (c, v)
+        for c, v in (("telegram", telegram), ("whatsapp", whatsapp), ("console", console))
+        if v is not None
+    ]
+    if len(given) != 1:
+        typer.echo("Give one of --telegram, --whatsapp or --console.", err=True)
+        raise typer.Exit(2)
+    [(channel, external_id)] = given
+    built = build_app()
+    try:
+        with built.db.session() as session:
+            token = issue_link(session, built.settings, channel, external_id, utcnow())
+        typer.echo(link_url(built.settings, token))
+    except NotAllowed as exc:
+        typer.echo(f"{exc}; add them with `pelapak admin add` or as a facilitator", err=True)
         raise typer.Exit(2) from exc
     finally:
         built.close()

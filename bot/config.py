@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8080
     public_base_url: str | None = None
+    # Signs the dashboard's session cookies; unset, a random key kept in the database is used.
+    dashboard_secret: SecretStr | None = None
 
     telegram_bot_token: SecretStr | None = None
     telegram_webhook_secret: SecretStr | None = None

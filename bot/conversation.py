@@ -13,6 +13,7 @@ from sqlmodel import Session, select
 
 from bot.broadcasts import add_broadcast, audience
 from bot.config import Settings
+from bot.dashboard.auth import dashboard_link_reply
 from bot.i18n import Renderer, pick_locale
 from bot.inbox import Turn
 from bot.notices import take_for_account
@@ -350,6 +351,8 @@ class ConversationRunner:
                 seller = owned or seller
             elif isinstance(effect, fx.CreateBroadcast):
                 self._apply_broadcast(session, account, effect, now, said)
+            elif isinstance(effect, fx.DashboardLink):
+                said.append(say(dashboard_link_reply(session, self.settings, account, now)))
             elif isinstance(effect, fx.EraseMyData):
                 photos = erase_seller(session, account, current=message_id)
                 session.info[ERASED] = True  # the reply to it is forgotten once sent

@@ -15,7 +15,7 @@ from pydantic import SecretStr
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
 from bot.app import App
 from bot.channels.payload import Malformed
@@ -24,6 +24,7 @@ from bot.channels.telegram_update import check_update, parse_json
 from bot.channels.twilio_form import check_message, check_status
 from bot.channels.whatsapp import WhatsAppChannel
 from bot.config import reveal
+from bot.dashboard.app import create_dashboard
 from bot.health import readiness
 from bot.metrics import exposition
 
@@ -180,6 +181,7 @@ def create_web_app(
             Route("/whatsapp/webhook", whatsapp_webhook, methods=["POST"]),
             Route("/whatsapp/status", whatsapp_status, methods=["POST"]),
             Route("/media/{sha}.jpg", media),
+            Mount("/admin", app=create_dashboard(app)),  # the web dashboard (bot/dashboard)
         ],
         lifespan=lifespan,
     )

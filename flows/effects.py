@@ -100,6 +100,11 @@ class CreateBroadcast:
     send_at: str | None  # ISO time; None sends now
 
 
+@dataclass(frozen=True)
+class DashboardLink:
+    """An admin or facilitator asked for a sign-in link to the web dashboard (/dasbor)."""
+
+
 Effect = (
     SaveSeller
     | EraseMyData
@@ -115,4 +120,5 @@ Effect = (
     | GiveConsent
     | DeclineConsent
     | CreateBroadcast
+    | DashboardLink
 )

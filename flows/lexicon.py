@@ -50,6 +50,8 @@ MENU_COMMANDS = (
     MenuCommand("my_owners", "facilitator", t("command.my_owners")),
     MenuCommand("stop_helping", "facilitator", t("command.stop_helping")),
     MenuCommand("broadcast", "admin", t("command.broadcast")),
+    MenuCommand("dashboard", "facilitator", t("command.dashboard")),
+    MenuCommand("dashboard", "admin", t("command.dashboard")),
 )
 # Commands that read what follows them: "/pendamping K7M2Q9XA", "kode 482913".
 ARGUMENT_COMMANDS = ("join", "code")

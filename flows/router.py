@@ -9,6 +9,7 @@ from flows.admin import SIARAN
 from flows.consent import answer_consent
 from flows.effects import (
     ActFor,
+    DashboardLink,
     Effect,
     EraseMyData,
     GiveConsent,
@@ -126,6 +127,10 @@ def _shortcut(state: State, said: Utterance, env: Env) -> Result | None:
     match said:
         case Command(action=action) if action in _ROLE_COMMANDS:
             return _role_command(state, env, action)
+        case Command(action="dashboard"):
+            if not _has_role(env):
+                return Result(state, [say(t("dash.chat.not_allowed"))])
+            return Result(state, [], [DashboardLink()])
         case Command(action="my_data"):
             result = Result(
                 state, [my_data(env, state.draft if state.flow == REGISTRATION.id else {})]

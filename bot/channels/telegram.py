@@ -152,11 +152,12 @@ class TelegramChannel:
     ) -> list[BotCommand]:
         """The command menu in one language, with the commands these roles add."""
         render = Renderer(locale, self.settings.timezone)
-        return [
-            BotCommand(command_name(c.action, locale), render(c.description))
+        shown = {  # an action two roles share (/dasbor) is listed once
+            c.action: BotCommand(command_name(c.action, locale), render(c.description))
             for c in MENU_COMMANDS
             if c.role == "everyone" or c.role in roles
-        ]
+        }
+        return list(shown.values())
 
     async def _set_role_commands(self, chat_id: int, roles: set[str], locale: str) -> None:
         """Facilitators and admins see their own commands in Telegram's menu."""

@@ -367,3 +367,60 @@ class InviteAttempt(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     account_id: int = Field(foreign_key="channel_account.id", index=True)
     at: datetime = _when(default_factory=utcnow)
+
+
+class DashboardLink(SQLModel, table=True):
+    """A sign-in link for the web dashboard: single use, short-lived, stored only hashed."""
+
+    __tablename__ = "dashboard_link"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(unique=True, max_length=64)
+    role: str = Field(max_length=16)  # admin | facilitator
+    channel: str = Field(max_length=16)  # who asked: telegram | whatsapp | console
+    external_id: str = Field(max_length=64)
+    facilitator_id: int | None = Field(default=None, foreign_key="facilitator.id")
+    created_at: datetime = _when(default_factory=utcnow)
+    expires_at: datetime = _when()
+    used_at: datetime | None = _when(default=None)
+
+
+class DashboardSession(SQLModel, table=True):
+    """A signed-in browser: the cookie carries the token, the table only its hash."""
+
+    __tablename__ = "dashboard_session"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(unique=True, max_length=64)
+    csrf: str = Field(max_length=64)
+    role: str = Field(max_length=16)
+    channel: str = Field(max_length=16)
+    external_id: str = Field(max_length=64)
+    facilitator_id: int | None = Field(default=None, foreign_key="facilitator.id")
+    locale: str = Field(default="id", max_length=8)
+    created_at: datetime = _when(default_factory=utcnow)
+    last_seen_at: datetime = _when(default_factory=utcnow)
+    ended_at: datetime | None = _when(default=None)
+
+
+class DashboardKey(SQLModel, table=True):
+    """The key cookies are signed with when DASHBOARD_SECRET is not set (one per deployment)."""
+
+    __tablename__ = "dashboard_key"
+
+    name: str = Field(primary_key=True, max_length=32)
+    value: str = Field(max_length=128)
+    created_at: datetime = _when(default_factory=utcnow)
+
+
+class AuditLog(SQLModel, table=True):
+    """Who did what on the dashboard: sign-ins, retries, broadcasts, invites, phone reveals."""
+
+    __tablename__ = "audit_log"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _when(default_factory=utcnow, index=True)
+    actor: str = Field(max_length=100)  # "admin telegram:123", "facilitator PDP-3515-001"
+    action: str = Field(max_length=32)
+    target: str | None = Field(default=None, max_length=100)
+    detail: dict[str, Any] = _json(default_factory=dict)
