@@ -239,6 +239,8 @@ class BroadcastSender:
             if not claimed and not run.retry:
                 claimed = await upcoming
                 if not claimed:
+                    if run.retry:  # a 429 handed one back while we looked for more
+                        continue
                     if not run.in_flight:
                         break
                     await asyncio.wait(run.in_flight)  # a 429 may still hand one back
