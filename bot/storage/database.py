@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import atexit
+import json
 import logging
+import os
+import signal
+import threading
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -102,6 +108,9 @@ class Database:
                 pool_pre_ping=True,
             )
             sa.event.listen(self.engine, "handle_error", _without_detail)
+        stats_path = os.environ.get("PELAPAK_STATEMENT_STATS")
+        if stats_path:
+            StatementStats(self.engine, Path(stats_path))
 
     @property
     def is_sqlite(self) -> bool:
@@ -155,3 +164,59 @@ class Database:
 
 def _disable_pysqlite_transactions(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None
+
+
+_WRITES = ("insert", "update", "delete")
+
+
+class StatementStats:
+    """Counts what the engine sends, for bench/telegram_webhook.py (PELAPAK_STATEMENT_STATS).
+
+    Statements (each a round trip on PostgreSQL), transactions begun, committed and rolled
+    back, those that wrote, and pool checkouts. Written as JSON to `path` at exit and on
+    SIGUSR1, so the bench can take a snapshot before its load and subtract it.
+    """
+
+    def __init__(self, engine: sa.Engine, path: Path) -> None:
+        self.path = path
+        self.counts: Counter[str] = Counter()
+        self._lock = threading.Lock()
+        sa.event.listen(engine, "before_cursor_execute", self._statement)
+        sa.event.listen(engine, "begin", self._begin)
+        sa.event.listen(engine, "commit", self._end("commits"))
+        sa.event.listen(engine, "rollback", self._end("rollbacks"))
+        sa.event.listen(engine.pool, "checkout", self._checkout)
+        atexit.register(self.dump)
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGUSR1, lambda *_: self.dump())
+
+    def _count(self, key: str) -> None:
+        with self._lock:
+            self.counts[key] += 1
+
+    def _statement(self, conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        self._count("statements")
+        if statement.lstrip()[:6].lower() in _WRITES:
+            conn.info["pelapak_wrote"] = True
+
+    def _begin(self, conn: Any) -> None:
+        conn.info["pelapak_wrote"] = False
+        self._count("begins")
+
+    def _end(self, key: str) -> Callable[[Any], None]:
+        def ended(conn: Any) -> None:
+            self._count(key)
+            if conn.info.pop("pelapak_wrote", False):
+                self._count("writing_transactions")
+
+        return ended
+
+    def _checkout(self, *_: Any) -> None:
+        self._count("checkouts")
+
+    def dump(self) -> None:
+        with self._lock:
+            data = dict(self.counts)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data))
+        tmp.replace(self.path)
