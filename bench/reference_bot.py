@@ -30,6 +30,7 @@ from telegram import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     KeyboardButton,
+    Message,
     ReplyKeyboardMarkup,
     ReplyKeyboardRemove,
     Update,
@@ -77,7 +78,7 @@ async def start(update: Update, context: Context) -> int:
 
 async def consent(update: Update, context: Context) -> int:
     query = update.callback_query
-    assert query is not None and query.message is not None
+    assert query is not None and isinstance(query.message, Message)
     await query.answer()
     if query.data != "yes":
         await query.edit_message_text("Baik, data Anda tidak kami simpan.")
@@ -207,7 +208,7 @@ async def nib_typed(update: Update, context: Context) -> int:
 
 async def save(update: Update, context: Context) -> int:
     query = update.callback_query
-    assert query is not None and query.message is not None and query.from_user is not None
+    assert query is not None and isinstance(query.message, Message)
     await query.answer()
     if query.data != "save":
         await query.edit_message_text("Silakan mulai lagi dengan /start.")

@@ -64,8 +64,8 @@ def letters(n: int) -> str:
     while True:
         n, rest = divmod(n, 26)
         word = "abcdefghijklmnopqrstuvwxyz"[rest] + word
-        if n == 0:
-            return word.title()
+        if n == 0:  # "Qbu", not "Bu": a word no reply has unless it names the owner
+            return "Q" + word
 
 
 def command(owner: Updates, text: str) -> dict[str, Any]:
@@ -372,7 +372,9 @@ class Result:
         return self.updates / self.seconds
 
 
-async def run_one(target: Target, latency: float, owners: int, think: float) -> Result:
+async def run_one(
+    target: Target, latency: float, owners: int, think: float, py_spy: str = ""
+) -> Result:
     fake = FakeBotAPI(latency)
     await fake.start()
     server = await start_server(target, fake)
@@ -385,6 +387,7 @@ async def run_one(target: Target, latency: float, owners: int, think: float) -> 
             loadavg = os.getloadavg()[0]
             counts_before = server.snapshot()
             cpu_before = server.cpu()
+            spy = profile(py_spy, server, target, latency)
             driver_before = _own_cpu()
             load = Load()
             start = time.perf_counter()
@@ -397,6 +400,9 @@ async def run_one(target: Target, latency: float, owners: int, think: float) -> 
             )
             await fake.quiet(1.0)  # anything doubled arrives now
             cpu = server.cpu() - cpu_before
+            if spy is not None:
+                spy.send_signal(signal.SIGINT)
+                spy.wait(60)
             driver_cpu = _own_cpu() - driver_before
             loadavg_after = os.getloadavg()[0]
     finally:
@@ -410,7 +416,8 @@ async def run_one(target: Target, latency: float, owners: int, think: float) -> 
         elif len(got) > len(reference):
             problems.append(f"owner {n}: {len(got) - len(reference)} replies doubled")
         elif got != reference:
-            problems.append(f"owner {n}: replies out of order or different")
+            i = next(i for i, (a, b) in enumerate(zip(got, reference, strict=True)) if a != b)
+            problems.append(f"owner {n}: reply {i} differs: {got[i]!r} != {reference[i]!r}")
     problems += registered(target, server, owners + 1, load.posted + len(expected))
     counts = {k: counts_after.get(k, 0) - counts_before.get(k, 0) for k in counts_after}
     q = statistics.quantiles(load.latencies, n=100) if len(load.latencies) > 1 else [0.0] * 99
@@ -433,6 +440,22 @@ async def run_one(target: Target, latency: float, owners: int, think: float) -> 
     return result
 
 
+def profile(
+    py_spy: str, server: Server, target: Target, latency: float
+) -> subprocess.Popen[bytes] | None:
+    """`py-spy record` on the server during the load (--py-spy PATH_TO_PY_SPY)."""
+    if not py_spy:
+        return None
+    name = f"{target.label.replace(' ', '-').replace('(', '').replace(')', '')}"
+    out = Path.cwd() / f"profile-{name}-{latency * 1000:.0f}ms"
+    command = [py_spy, "record", "--pid", str(server.process.pid), "--rate", "50", "--idle"]
+    return subprocess.Popen(
+        [*command, "--threads", "--format", "raw", "-o", f"{out}.txt"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
 def _own_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
@@ -449,8 +472,8 @@ def registered(target: Target, server: Server, sellers: int, updates: int) -> li
     engine = sa.create_engine(target.database_url)
     try:
         with engine.connect() as conn:
-            found = conn.exec_driver_sql("SELECT count(*), count(DISTINCT shop_name) FROM seller")
-            count, shops = found.one()
+            rows = conn.exec_driver_sql("SELECT count(*), count(DISTINCT shop_name) FROM seller")
+            count, shops = rows.one()
             processed = conn.exec_driver_sql("SELECT count(*) FROM processed_update").scalar()
             waiting = conn.exec_driver_sql(
                 "SELECT count(*) FROM inbound_update WHERE processed_at IS NULL"
@@ -549,7 +572,7 @@ async def main_async(args: argparse.Namespace) -> list[Result]:
         for _ in range(args.repeat):
             for kind in args.targets:
                 with database_for(kind) as target:
-                    result = await run_one(target, latency, args.owners, args.think)
+                    result = await run_one(target, latency, args.owners, args.think, args.py_spy)
                 show(result)
                 results.append(result)
     return results
@@ -568,6 +591,7 @@ def main() -> None:
         choices=["sqlite", "postgres", "reference"],
     )
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--py-spy", default="", help="py-spy executable: profile the servers")
     parser.add_argument("--think", type=float, default=0.3, help="an owner's pause, seconds")
     args = parser.parse_args()
     print(
