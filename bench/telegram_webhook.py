@@ -315,7 +315,7 @@ async def calibrate(client: aiohttp.ClientSession, url: str, fake: FakeBotAPI, n
     """How many replies each step of the script gets, from one owner alone."""
     chat = 100_000 + n
     counts = []
-    for update in script(Updates(chat, first_name=f"O{n}"), n):
+    for update in script(Updates(chat, first_name=f"Sri {letters(n)}"), n):
         before = len(fake.sent[chat])
         await post(client, url, update)
         if not await fake.replies(chat, before + 1, time.perf_counter() + 30):
@@ -336,7 +336,7 @@ async def owner(
 ) -> None:
     chat = 100_000 + n
     await asyncio.sleep(think * (n % 10) / 10)  # not all in the same millisecond
-    for step, update in enumerate(script(Updates(chat, first_name=f"O{n}"), n)):
+    for step, update in enumerate(script(Updates(chat, first_name=f"Sri {letters(n)}"), n)):
         before = len(fake.sent[chat])
         start = time.perf_counter()
         await post(client, url, update)

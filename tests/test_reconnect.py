@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import sqlalchemy as sa
 
 from bot.storage.database import Database
@@ -10,14 +12,15 @@ from bot.storage.database import Database
 def _terminate_others(url: str) -> int:
     """What a PostgreSQL restart or failover does to the pool's idle connections."""
     admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    others = "FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
     try:
         with admin.connect() as conn:
-            return len(
-                conn.exec_driver_sql(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-                ).all()
-            )
+            ended = len(conn.exec_driver_sql(f"SELECT pg_terminate_backend(pid) {others}").all())
+            for _ in range(100):  # terminating is asynchronous: until they have closed
+                if not conn.exec_driver_sql(f"SELECT count(*) {others}").scalar():
+                    break
+                time.sleep(0.05)
+            return ended
     finally:
         admin.dispose()
 
