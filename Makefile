@@ -62,8 +62,11 @@ typecheck: $(STAMP)
 bench: setup
 	$(BIN)/python bench/photos.py
 
+# About 8 minutes for 200 owners; BENCH_ARGS="--owners 50 --latency 0" for less,
+# "--repeat 3" for ranges, "--py-spy PATH" to profile the servers while they are loaded.
+BENCH_ARGS ?=
 bench-telegram: setup
-	$(BIN)/python bench/telegram_webhook.py
+	$(BIN)/python bench/telegram_webhook.py $(BENCH_ARGS)
 
 bench-sync: setup
 	$(BIN)/python bench/sync.py

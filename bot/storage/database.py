@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import atexit
+import json
 import logging
+import os
+import select
+import signal
+import threading
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -92,16 +99,32 @@ class Database:
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
             sa.event.listen(self.engine, "connect", _disable_pysqlite_transactions)
             sa.event.listen(self.engine, "begin", _sqlite_begin)
+            # One writer at a time in the process: a waiting writer sleeps on this lock and
+            # starts the moment the previous one commits, instead of SQLite's busy handler
+            # polling with back-off (writers are still serialised by `BEGIN IMMEDIATE`, and
+            # the busy timeout still covers other processes on the same file).
+            self._writer: AbstractContextManager[Any] = threading.RLock()
         else:
+            self._writer = nullcontext()
+            # No `pool_pre_ping` (a round trip on every checkout): a connection the server
+            # closed (restart, failover, idle timeout) is found without one at checkout, and
+            # one that dies in use is invalidated with the rest of the pool by SQLAlchemy
+            # ("optimistic" disconnect handling); `pool_recycle` retires old connections
+            # before a proxy or firewall drops them silently.
             self.engine = sa.create_engine(
                 self.url,
                 echo=echo,
                 hide_parameters=True,
                 pool_size=10,
                 max_overflow=20,
-                pool_pre_ping=True,
+                pool_pre_ping=False,
+                pool_recycle=1800,
             )
             sa.event.listen(self.engine, "handle_error", _without_detail)
+            sa.event.listen(self.engine.pool, "checkout", _closed_by_server)
+        stats_path = os.environ.get("PELAPAK_STATEMENT_STATS")
+        if stats_path:
+            StatementStats(self.engine, Path(stats_path))
 
     @property
     def is_sqlite(self) -> bool:
@@ -118,7 +141,7 @@ class Database:
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A session in one transaction: committed on success, rolled back on error."""
-        with Session(self.engine, expire_on_commit=False) as session:
+        with self._writer, Session(self.engine, expire_on_commit=False) as session:
             try:
                 yield session
                 session.commit()
@@ -153,5 +176,82 @@ class Database:
         self.engine.dispose()
 
 
+def _closed_by_server(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """At checkout, without a round trip: a connection the server has closed is replaced.
+
+    An idle connection has nothing to read unless the server ended it (PostgreSQL sends a
+    FATAL error and closes the socket when it shuts down or terminates the backend), so a
+    readable socket is a dead connection. `DisconnectionError` makes the pool discard it and
+    check out another (a new one when the rest are gone too): the "retry once" is the pool's.
+    """
+    if getattr(dbapi_connection, "closed", False) or getattr(dbapi_connection, "broken", False):
+        raise sa.exc.DisconnectionError("connection closed")
+    pgconn = getattr(dbapi_connection, "pgconn", None)
+    if pgconn is None:
+        return
+    try:
+        readable, _, _ = select.select([pgconn.socket], [], [], 0)
+    except (OSError, ValueError) as exc:  # no socket any more
+        raise sa.exc.DisconnectionError("connection closed") from exc
+    if readable:
+        raise sa.exc.DisconnectionError("the server closed the connection")
+
+
 def _disable_pysqlite_transactions(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None
+
+
+_WRITES = ("insert", "update", "delete")
+
+
+class StatementStats:
+    """Counts what the engine sends, for bench/telegram_webhook.py (PELAPAK_STATEMENT_STATS).
+
+    Statements (each a round trip on PostgreSQL), transactions begun, committed and rolled
+    back, those that wrote, and pool checkouts. Written as JSON to `path` at exit and on
+    SIGUSR1, so the bench can take a snapshot before its load and subtract it.
+    """
+
+    def __init__(self, engine: sa.Engine, path: Path) -> None:
+        self.path = path
+        self.counts: Counter[str] = Counter()
+        self._lock = threading.Lock()
+        sa.event.listen(engine, "before_cursor_execute", self._statement)
+        sa.event.listen(engine, "begin", self._begin)
+        sa.event.listen(engine, "commit", self._end("commits"))
+        sa.event.listen(engine, "rollback", self._end("rollbacks"))
+        sa.event.listen(engine.pool, "checkout", self._checkout)
+        atexit.register(self.dump)
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGUSR1, lambda *_: self.dump())
+
+    def _count(self, key: str) -> None:
+        with self._lock:
+            self.counts[key] += 1
+
+    def _statement(self, conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        self._count("statements")
+        if statement.lstrip()[:6].lower() in _WRITES:
+            conn.info["pelapak_wrote"] = True
+
+    def _begin(self, conn: Any) -> None:
+        conn.info["pelapak_wrote"] = False
+        self._count("begins")
+
+    def _end(self, key: str) -> Callable[[Any], None]:
+        def ended(conn: Any) -> None:
+            self._count(key)
+            if conn.info.pop("pelapak_wrote", False):
+                self._count("writing_transactions")
+
+        return ended
+
+    def _checkout(self, *_: Any) -> None:
+        self._count("checkouts")
+
+    def dump(self) -> None:
+        with self._lock:
+            data = dict(self.counts)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data))
+        tmp.replace(self.path)
