@@ -402,12 +402,15 @@ def _store_status(session: Session, events: list[Event], ids: dict[str, int | No
 def _apply_to_product(
     session: Session, product: Product, row: ListingStatus, changed: bool
 ) -> None:
+    """The product follows the listing's latest status (and nothing before it), so any
+    delivery order ends the same; the owner hears of a change once."""
     name = product.name or ""
     message: Text | None = None
+    was_live = product.status == "live"
+    product.url = row.url or (product.url if row.status == "live" else None)
+    product.reason = None
     if row.status == "live":
-        was_live = product.status == "live"
-        product.status, product.reason = "live", None
-        product.url = row.url or product.url
+        product.status = "live"
         if not was_live:
             message = Text(PRODUCT_LIVE.msgid, {"name": name, "url": product.url or "-"})
     elif row.status in ("rejected", "delisted"):
@@ -422,7 +425,7 @@ def _apply_to_product(
                 message = Text(fixable.msgid, {**params, "field": word})
             else:
                 message = Text(plain.msgid, params)
-    elif row.status == "pending_review":
+    else:  # pending_review
         product.status = "pending"
     product.updated_at = utcnow()
     session.add(product)
