@@ -258,11 +258,11 @@ def store(session: Session, events: Sequence[Event], now: datetime) -> Stored:
     table = MarketplaceEvent.__table__  # type: ignore[attr-defined]
     statement = (
         _insert(session, table)
-        .values(rows)
         .on_conflict_do_nothing(index_elements=["event_id"])
         .returning(table.c.event_id)
     )
-    new_ids = set(session.execute(statement).scalars())
+    # executemany: one cached statement, sent in pages of rows (SQLAlchemy's insertmanyvalues)
+    new_ids = set(session.execute(statement, rows).scalars())
     fresh = [e for e in unique.values() if e.id in new_ids]
     result.duplicates += len(unique) - len(fresh)
     result.accepted = len(fresh)
@@ -308,7 +308,7 @@ def _store_stats(session: Session, events: list[Event], ids: dict[str, int | Non
         for e in latest
     ]
     table = ProductStats.__table__  # type: ignore[attr-defined]
-    insert = _insert(session, table).values(rows)
+    insert = _insert(session, table)
     figures = (
         "product_id",
         "views",
@@ -329,7 +329,8 @@ def _store_stats(session: Session, events: list[Event], ids: dict[str, int | Non
             index_elements=["product_ref", "period_start", "period_end"],
             set_={name: insert.excluded[name] for name in figures},
             where=newer,
-        )
+        ),
+        rows,
     )
 
 
