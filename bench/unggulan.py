@@ -129,7 +129,7 @@ def main() -> None:
     parser.add_argument("--senders", type=int, default=4)
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     args = parser.parse_args()
-    name = f"pelapak_bench_unggulan_{uuid.uuid4().hex[:6]}"
+    name = f"unggulan_bench_{uuid.uuid4().hex[:6]}"  # its own prefix: others clean up theirs
     admin = sa.create_engine(ADMIN, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
