@@ -10,6 +10,7 @@ import typer
 
 from bot.app import build_app
 from bot.channels.console import ConsoleChannel
+from bot.unggulan_cli import unggulan_app
 
 app = typer.Typer(help="Pelapak: buka toko online lewat chat.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.")
@@ -24,6 +25,7 @@ admin_app = typer.Typer(help="Who may broadcast (besides ADMIN_TELEGRAM_IDS / _W
 app.add_typer(admin_app, name="admin")
 facilitator_app = typer.Typer(help="Field facilitators (pendamping).")
 app.add_typer(facilitator_app, name="facilitator")
+app.add_typer(unggulan_app, name="unggulan")
 
 
 @app.command()

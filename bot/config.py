@@ -55,6 +55,10 @@ class Settings(BaseSettings):
 
     marketplace_api_url: str | None = None
     marketplace_api_key: SecretStr | None = None
+    # Signs the marketplace's event batches (POST /marketplace/webhook); during a rotation the
+    # previous one is still accepted.
+    marketplace_webhook_secret: SecretStr | None = None
+    marketplace_webhook_secret_previous: SecretStr | None = None
     sync_concurrency: int = 8  # pushes in flight at once (one per seller at a time)
     sync_timeout_seconds: float = 20.0
 

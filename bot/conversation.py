@@ -203,7 +203,7 @@ class ConversationRunner:
         helped = self._helped(session, account, facilitator)
         seller = helped or (session.get(Seller, account.seller_id) if account.seller_id else None)
         renderer = Renderer(account.locale, self.settings.timezone, self.settings.strict_messages)
-        directory = SellerDirectory(session, self._audience)
+        directory = SellerDirectory(session, self._audience, self.settings.timezone)
         env = Env(
             now=now,
             channel=inbound.channel,

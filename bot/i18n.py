@@ -101,6 +101,8 @@ class Renderer:
             )
         if isinstance(value, int) and not isinstance(value, bool):
             return format_decimal(value, locale=self.locale)
+        if isinstance(value, float):  # a rating: one decimal, the locale's separator
+            return format_decimal(value, format="#,##0.0", locale=self.locale)
         return str(value)
 
     def message(self, out: Outbound) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlmodel import Session, col, select
 
 from bot.storage.models import ChannelAccount, Notice, utcnow
-from flows.messages import Text
+from flows.messages import Money, Text, label_from_json
 
 
 def take_for_account(session: Session, account_id: int, lock: bool) -> list[Text]:
@@ -52,4 +52,11 @@ def _take(session: Session, notices: list[Notice]) -> list[Text]:
     for notice in notices:
         notice.sent_at = now
         session.add(notice)
-    return [Text(n.msgid, dict(n.params)) for n in notices]
+    return [Text(n.msgid, {k: _param(v) for k, v in n.params.items()}) for n in notices]
+
+
+def _param(value: object) -> object:
+    """A parameter stored as a catalog text ({"msgid": ...}) is translated when rendered."""
+    if isinstance(value, dict) and "rupiah" in value:
+        return Money(int(value["rupiah"]))
+    return label_from_json(value) if isinstance(value, dict) and "msgid" in value else value

@@ -8,6 +8,7 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.config import Settings
+from bot.digest import run_sales_digest
 from bot.reminders import run_nudges
 from bot.storage.database import Database, normalize_url
 from bot.storage.inbound import scrub_processed
@@ -34,7 +35,8 @@ def run_inbound_retention(database_url: str, retention_hours: float) -> int:
 
 def build_scheduler(settings: Settings) -> AsyncIOScheduler:
     """Jobs: nudges every 10 minutes (they skip quiet hours themselves); raw updates past
-    INBOUND_RETENTION_HOURS scrubbed every 30 minutes."""
+    INBOUND_RETENTION_HOURS scrubbed every 30 minutes; the weekly sales digest tried every 30
+    minutes (it goes out on Mondays from 09:00 WIB, once a week per owner)."""
     url = normalize_url(settings.database_url)
     scheduler = AsyncIOScheduler(
         jobstores={"default": SQLAlchemyJobStore(url=url)},
@@ -55,6 +57,14 @@ def build_scheduler(settings: Settings) -> AsyncIOScheduler:
         minutes=RETENTION_EVERY_MINUTES,
         id="inbound_retention",
         args=[url, settings.inbound_retention_hours],
+        replace_existing=True,
+    )
+    scheduler.add_job(
+        run_sales_digest,
+        "interval",
+        minutes=RETENTION_EVERY_MINUTES,
+        id="sales_digest",
+        args=[url, settings.timezone],
         replace_existing=True,
     )
     return scheduler

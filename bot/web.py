@@ -6,6 +6,7 @@ import asyncio
 import hmac
 import logging
 import re
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from urllib.parse import parse_qsl
@@ -26,11 +27,13 @@ from bot.channels.whatsapp import WhatsAppChannel
 from bot.config import reveal
 from bot.dashboard.app import create_dashboard
 from bot.health import readiness
+from bot.marketplace_events import Refused, check_batch, ingest, signature_ok
 from bot.metrics import exposition
 
 log = logging.getLogger(__name__)
 TELEGRAM_MAX_BODY = 1024 * 1024  # an update is a few KB; a long text with entities, tens
 TWILIO_MAX_BODY = 64 * 1024  # a WhatsApp message form is a few KB
+MARKETPLACE_MAX_BODY = 2 * 1024 * 1024  # 500 events of well under 1 KB each
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 SHA256 = re.compile(r"[0-9a-f]{64}")
 MEDIA_HEADERS = {
@@ -145,6 +148,38 @@ def create_web_app(
         await whatsapp.record_status(form)
         return Response(status_code=204)
 
+    async def marketplace_webhook(request: Request) -> Response:
+        """The marketplace's signed event batches (contract v1.1): stored whole, then 200."""
+        header = request.headers.get("Marketplace-Signature", "")
+        settings = app.settings
+        secrets = [
+            reveal(s)
+            for s in (
+                settings.marketplace_webhook_secret,
+                settings.marketplace_webhook_secret_previous,
+            )
+            if reveal(s)
+        ]
+        if not header or not secrets:
+            return refuse(401)  # before reading a byte of the body
+        body = await read_limited(request, MARKETPLACE_MAX_BODY)
+        if isinstance(body, Response):
+            return body
+        if not signature_ok(header, body, secrets, time.time()):
+            return Response(status_code=401)
+        try:
+            data = parse_json(body)
+        except Malformed:
+            data = None
+        checked = check_batch(data)
+        if isinstance(checked, Refused):
+            log.warning("refused a marketplace batch: %s", checked.message)
+            return JSONResponse(checked.as_json(), status_code=422)
+        stored = await asyncio.to_thread(ingest, app.db, checked)
+        if stored.unknown_products:
+            log.warning("marketplace events for %d unknown products", len(stored.unknown_products))
+        return JSONResponse(stored.as_json())
+
     async def media(request: Request) -> Response:
         """Stored photos, for WhatsApp to fetch when we send one (named by SHA-256).
 
@@ -182,6 +217,7 @@ def create_web_app(
             Route("/whatsapp/status", whatsapp_status, methods=["POST"]),
             Route("/media/{sha}.jpg", media),
             Mount("/admin", app=create_dashboard(app)),  # the web dashboard (bot/dashboard)
+            Route("/marketplace/webhook", marketplace_webhook, methods=["POST"]),
         ],
         lifespan=lifespan,
     )

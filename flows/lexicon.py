@@ -46,6 +46,7 @@ MENU_COMMANDS = (
     MenuCommand("my_data", "everyone", t("command.my_data")),
     MenuCommand("erase", "everyone", t("command.erase")),
     MenuCommand("language", "everyone", t("command.language")),
+    MenuCommand("performance", "everyone", t("command.performance")),
     MenuCommand("register_owner", "facilitator", t("command.register_owner")),
     MenuCommand("my_owners", "facilitator", t("command.my_owners")),
     MenuCommand("stop_helping", "facilitator", t("command.stop_helping")),

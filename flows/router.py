@@ -44,6 +44,7 @@ from flows.interpret import Command, GlobalWord, Nothing, Utterance, Yes, cleane
 from flows.lexicon import MENU, looks_english
 from flows.menu import MENU_FLOW
 from flows.messages import Inbound, Outbound, say, t
+from flows.performance import performance
 from flows.product import FIX_WORDS, PRODUCT, PRODUCT_FIELDS, PRODUCT_MORE, reopened
 from flows.product_list import PRODUCT_LIST
 from flows.registration import REGISTRATION
@@ -131,6 +132,11 @@ def _shortcut(state: State, said: Utterance, env: Env) -> Result | None:
             if not _has_role(env):
                 return Result(state, [say(t("dash.chat.not_allowed"))])
             return Result(state, [], [DashboardLink()])
+        case Command(action="performance"):
+            result = Result(state, performance(env))
+            if state.flow and state.step:
+                result.replies.append(ask(FLOWS[state.flow], state, env))
+            return result
         case Command(action="my_data"):
             result = Result(
                 state, [my_data(env, state.draft if state.flow == REGISTRATION.id else {})]

@@ -47,6 +47,12 @@ class Directory(Protocol):
         """How many a broadcast would reach (opted-out left out) and seconds to send."""
         ...
 
+    def sales_figures(
+        self, product_ids: Sequence[int], now: datetime
+    ) -> Mapping[int, Mapping[int, Mapping[str, int]]]:
+        """The marketplace's figures per product, per window of days (7, 30) up to today."""
+        ...
+
 
 @dataclass(frozen=True)
 class Env:

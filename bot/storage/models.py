@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -424,3 +424,99 @@ class AuditLog(SQLModel, table=True):
     action: str = Field(max_length=32)
     target: str | None = Field(default=None, max_length=100)
     detail: dict[str, Any] = _json(default_factory=dict)
+
+
+# --- what the marketplace reports back (contract v1.1, webhooks.marketplaceEvents) ---------
+
+
+class MarketplaceEvent(SQLModel, table=True):
+    """One event id the marketplace sent us: a redelivery of the same id is counted once.
+
+    The payload is kept only for events about a product we do not know (reported to admins).
+    """
+
+    __tablename__ = "marketplace_event"
+
+    event_id: str = Field(primary_key=True, max_length=128)
+    type: str = Field(max_length=16)  # product.status | product.stats
+    product_ref: str = Field(max_length=64)
+    occurred_at: datetime = _when()
+    received_at: datetime = _when(default_factory=utcnow)
+    unknown_product: bool = Field(default=False, index=True)
+    payload: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
+
+
+class ProductStats(SQLModel, table=True):
+    """A product's figures for one period (a day or a week, WIB); a correction replaces them.
+
+    The row holds the figures of the event with the latest (occurred_at, event_id).
+    """
+
+    __tablename__ = "product_stats"
+    __table_args__ = (
+        sa.UniqueConstraint("product_ref", "period_start", "period_end"),
+        sa.Index("ix_product_stats_product_period", "product_id", "period_start"),
+    )
+
+    id: int | None = Field(
+        default=None, primary_key=True, sa_type=sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+    )
+    product_ref: str = Field(max_length=64)
+    product_id: int | None = None  # None: a product we do not know (kept, reported)
+    period_start: date = Field(sa_type=sa.Date)
+    period_end: date = Field(sa_type=sa.Date)
+    views: int = 0
+    orders: int = 0
+    units_sold: int = 0
+    revenue: int = Field(default=0, sa_type=sa.BigInteger)  # whole Rupiah
+    ratings_count: int = 0
+    ratings_sum: int = 0
+    returns: int = 0
+    occurred_at: datetime = _when()
+    event_id: str = Field(max_length=128)
+
+
+class ListingStatus(SQLModel, table=True):
+    """The marketplace's latest word on a listing: the event with the latest occurred_at."""
+
+    __tablename__ = "listing_status"
+
+    product_ref: str = Field(primary_key=True, max_length=64)
+    product_id: int | None = None
+    status: str = Field(max_length=16)  # live | pending_review | rejected | delisted
+    url: str | None = Field(default=None, max_length=500)
+    reasons: list[str] = _json(default_factory=list)
+    occurred_at: datetime = _when()
+    event_id: str = Field(max_length=128)
+
+
+class SalesDigest(SQLModel, table=True):
+    """The weekly sales digest queued for a seller: at most one per week."""
+
+    __tablename__ = "sales_digest"
+    __table_args__ = (sa.UniqueConstraint("seller_id", "week"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    seller_id: int = Field(index=True)
+    week: date = Field(sa_type=sa.Date)  # the Monday (WIB) of the week it reports
+    created_at: datetime = _when(default_factory=utcnow)
+
+
+class ProdukUnggulan(SQLModel, table=True):
+    """An admin's decision on a candidate: confirmed products are that regency's and month's."""
+
+    __tablename__ = "produk_unggulan"
+    __table_args__ = (sa.UniqueConstraint("product_ref", "month"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    product_ref: str = Field(max_length=64)
+    product_id: int | None = Field(default=None, index=True)
+    month: str = Field(max_length=7)  # YYYY-MM
+    regency_code: str = Field(max_length=4)
+    category: str = Field(max_length=40)
+    status: str = Field(max_length=16)  # confirmed | declined
+    note: str | None = Field(default=None, max_length=500)
+    score: float = 0.0
+    parts: dict[str, Any] = _json(default_factory=dict)  # the figures and percentiles then
+    decided_at: datetime = _when(default_factory=utcnow)
+    congratulated_at: datetime | None = _when(default=None)

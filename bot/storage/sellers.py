@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -36,9 +36,19 @@ Audience = Callable[[Session, str, str | None], tuple[int, float]]
 class SellerDirectory:
     """Answers the flows' questions about stored data within one session."""
 
-    def __init__(self, session: Session, audience: Audience | None = None) -> None:
+    def __init__(
+        self, session: Session, audience: Audience | None = None, timezone: str = "Asia/Jakarta"
+    ) -> None:
         self.session = session
         self._audience = audience
+        self.timezone = timezone
+
+    def sales_figures(
+        self, product_ids: Sequence[int], now: datetime
+    ) -> dict[int, dict[int, dict[str, int]]]:
+        from bot.sales import local_day, seller_windows
+
+        return seller_windows(self.session, product_ids, local_day(now, self.timezone))
 
     def shop_name_taken(self, name: str, *, except_seller: int | None = None) -> bool:
         found = self.session.exec(

@@ -1,0 +1,198 @@
+"""Produk unggulan at scale: daily stats for N products over D days, sent through the real
+webhook (signed batches of 500 over a real socket) into PostgreSQL, then the ranking of every
+East Java regency.
+
+The issue's size is 30,000 products x 365 days = ~11 million events (12 million with some
+corrections); on a shared 2-core machine run a slice and extrapolate:
+
+    .venv/bin/python bench/unggulan.py --products 2000 --days 90
+    .venv/bin/python bench/unggulan.py --products 30000 --days 365   # the full run
+
+Several sender threads post batches at once (the marketplace retries in parallel too).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import sqlalchemy as sa
+from pydantic import SecretStr
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bot.app import build_app
+from bot.config import Settings
+from bot.marketplace_events import sign
+from bot.ranking import Method, rank
+from bot.sales import ranking_figures
+from bot.storage.models import Product, Seller
+from bot.web import create_web_app
+from flows.regions import regencies
+from tests.served import Served, free_port
+
+SECRET = "bench-secret"
+NOW = datetime.now(UTC)
+ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+CATEGORIES = ("makanan-minuman", "kerajinan", "fashion", "kecantikan")
+
+
+def seed(db, products: int) -> list[str]:  # type: ignore[no-untyped-def]
+    """`products` live products over the 38 regencies, 4 categories, 5 products a shop."""
+    codes = sorted(c for c in regencies() if c.startswith("35"))
+    sellers, rows = [], []
+    for s in range((products + 4) // 5):
+        sellers.append(
+            {
+                "ref": f"S_bench{s:07}",
+                "status": "active",
+                "shop_name": f"Toko {s}",
+                "shop_name_key": f"toko {s}",
+                "category": CATEGORIES[s % 4],
+                "province_code": "35",
+                "regency_code": codes[s % len(codes)],
+                "locale": "id",
+                "source": "import",
+                "phone_verified": False,
+                "registered_at": NOW,
+                "updated_at": NOW,
+            }
+        )
+    with db.engine.begin() as conn:
+        conn.execute(sa.insert(Seller.__table__), sellers)  # type: ignore[attr-defined]
+        ids = dict(conn.execute(sa.text("SELECT ref, id FROM seller")).all())
+        for p in range(products):
+            rows.append(
+                {
+                    "ref": f"P_bench{p:07}",
+                    "seller_id": ids[f"S_bench{p // 5:07}"],
+                    "status": "live",
+                    "name": f"Produk {p}",
+                    "category": CATEGORIES[(p // 5) % 4],
+                    "price": 25000,
+                    "min_order": 1,
+                    "photos": [],
+                    "version": 1,
+                    "created_at": NOW,
+                    "updated_at": NOW,
+                }
+            )
+        conn.execute(sa.insert(Product.__table__), rows)  # type: ignore[attr-defined]
+    return [r["ref"] for r in rows]
+
+
+def batches(refs: list[str], days: int, end: date):  # type: ignore[no-untyped-def]
+    """Day by day, product by product, 500 events a batch."""
+    rng = random.Random(7)
+    batch = []
+    for d in range(days):
+        day = end - timedelta(days=d)
+        for n, ref in enumerate(refs):
+            views = rng.randint(0, 60)
+            orders = rng.randint(0, views // 10)
+            reviews = rng.randint(0, orders)
+            batch.append(
+                {
+                    "id": f"ev-{d:03}-{n:06}",
+                    "type": "product.stats",
+                    "occurred_at": f"{day.isoformat()}T23:30:00+07:00",
+                    "product_ref": ref,
+                    "period_start": day.isoformat(),
+                    "period_end": day.isoformat(),
+                    "views": views,
+                    "orders": orders,
+                    "units_sold": orders + rng.randint(0, orders),
+                    "revenue": {"amount": orders * 25000, "currency": "IDR"},
+                    "ratings": {"count": reviews, "sum": reviews * rng.randint(3, 5)},
+                    "returns": 1 if orders and rng.random() < 0.03 else 0,
+                }
+            )
+            if len(batch) == 500:
+                yield batch
+                batch = []
+    if batch:
+        yield batch
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--products", type=int, default=2000)
+    parser.add_argument("--days", type=int, default=90)
+    parser.add_argument("--senders", type=int, default=4)
+    parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    args = parser.parse_args()
+    name = f"unggulan_bench_{uuid.uuid4().hex[:6]}"  # its own prefix: others clean up theirs
+    admin = sa.create_engine(ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    url = ADMIN.rsplit("/", 1)[0] + "/" + name
+    settings = Settings(
+        _env_file=None, database_url=url, marketplace_webhook_secret=SecretStr(SECRET)
+    )
+    app = build_app(settings)
+    server = Served(create_web_app(app), free_port())
+    try:
+        refs = seed(app.db, args.products)
+        end = date(2026, 11, 28)
+        client = httpx.Client(timeout=120, limits=httpx.Limits(max_connections=args.senders))
+
+        def post(batch: list[dict[str, object]]) -> int:
+            body = json.dumps({"events": batch}).encode()
+            stamp = int(time.time())
+            headers = {"Marketplace-Signature": f"t={stamp},v1={sign(SECRET, stamp, body)}"}
+            response = client.post(
+                f"{server.base}/marketplace/webhook", content=body, headers=headers
+            )
+            assert response.status_code == 200, response.text
+            return int(response.json()["accepted"])
+
+        total = args.products * args.days
+        started = time.perf_counter()
+        with ThreadPoolExecutor(args.senders) as pool:
+            accepted = sum(pool.map(post, batches(refs, args.days, end)))
+        ingest_s = time.perf_counter() - started
+        assert accepted == total, (accepted, total)
+
+        method = Method()
+        started = time.perf_counter()
+        with app.db.read_session() as session:
+            figures = ranking_figures(session, end - timedelta(days=method.window_days - 1), end)
+        sql_s = time.perf_counter() - started
+        groups = rank([f for f, _ in figures], method)
+        rank_s = time.perf_counter() - started
+        regencies_ranked = len({g.regency for g in groups})
+        listed = sum(len(g.ranked) for g in groups)
+        full = 30000 * 365
+        print(f"events: {total:,} via {(total + 499) // 500:,} signed batches of 500")
+        print(
+            f"ingest: {ingest_s:.1f} s = {total / ingest_s:,.0f} events/s "
+            f"(the issue's {full:,}: ~{full / (total / ingest_s) / 60:.0f} min at this rate)"
+        )
+        print(
+            f"ranking: {regencies_ranked} regencies, {len(groups)} groups, {listed:,} listed "
+            f"of {len(figures):,}; SQL sums {sql_s:.2f} s, total {rank_s:.2f} s"
+        )
+        with app.db.engine.connect() as conn:
+            size = conn.exec_driver_sql(
+                "SELECT pg_size_pretty(pg_total_relation_size('product_stats')),"
+                " pg_size_pretty(pg_total_relation_size('marketplace_event'))"
+            ).one()
+        print(f"stored: product_stats {size[0]}, marketplace_event {size[1]}")
+    finally:
+        server.stop()
+        app.close()
+        if not args.keep:
+            with admin.connect() as conn:
+                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+if __name__ == "__main__":
+    main()

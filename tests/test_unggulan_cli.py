@@ -1,0 +1,127 @@
+"""`pelapak unggulan`: candidates from stored figures, decisions, the owner congratulated once,
+the CSV and Excel exports for the curation board."""
+
+from __future__ import annotations
+
+import csv
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+from sqlmodel import col, select
+from typer.testing import CliRunner
+
+from bot.app import App
+from bot.cli import app as cli
+from bot.marketplace_events import check_batch, ingest
+from bot.sales import local_day
+from bot.storage.models import Facilitator, Notice, ProdukUnggulan, Seller, utcnow
+from tests.marketplace import make_shop, stats_event
+
+
+@pytest.fixture
+def shops(app: App, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Three snack shops in Sidoarjo, one in Surabaya, daily figures for the last 60 days."""
+    monkeypatch.setenv("DATABASE_URL", app.settings.database_url)
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://pelapak.example")
+    refs = {}
+    plan = {
+        # name: regency, daily views, orders, units, reviews/day, stars per review, returns
+        "Keripik Juara": ("3515", 40, 2, 3, 1, 5, 0),
+        "Keripik Lumayan": ("3515", 40, 1, 1, 1, 4, 0),
+        "Keripik Baru": ("3515", 5, 0, 0, 0, 0, 0),  # no evidence: never a candidate
+        "Keripik Kota": ("3578", 400, 20, 30, 5, 5, 0),
+    }
+    today = local_day(utcnow())
+    events = []
+    for n, (name, (regency, views, orders, units, reviews, stars, _)) in enumerate(plan.items()):
+        _, (ref,) = make_shop(
+            app.db, phone=f"+62812000000{n:02}", regency=regency, products=(name,), shop=name
+        )
+        refs[name] = ref
+        for day in range(1, 61):
+            events.append(
+                stats_event(
+                    f"ev-{n}-{day:03}",
+                    ref,
+                    today - timedelta(days=day),
+                    views=views,
+                    orders=orders,
+                    units=units,
+                    revenue=units * 15000,
+                    ratings=(reviews, reviews * stars),
+                )
+            )
+    with app.db.session() as session:
+        session.add(
+            Facilitator(
+                code="PDP-3515-001", name="Dewi Lestari", regency_code="3515", invite_code="INV1"
+            )
+        )
+        seller = session.exec(select(Seller).where(Seller.shop_name == "Keripik Juara")).one()
+        seller.facilitator_code = "PDP-3515-001"
+        session.add(seller)
+    for start in range(0, len(events), 500):
+        batch = check_batch({"events": events[start : start + 500]})
+        assert isinstance(batch, list)
+        ingest(app.db, batch)
+    return refs
+
+
+def test_candidates_in_rank_order_with_the_export(
+    app: App, shops: dict[str, str], tmp_path: Path
+) -> None:
+    runner = CliRunner()
+    out = tmp_path / "unggulan.csv"
+    result = runner.invoke(cli, ["unggulan", "--regency", "3515", "--csv", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "Keripik Juara" in result.output and "Keripik Kota" not in result.output
+    with out.open(encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["product"] for r in rows] == ["Keripik Juara", "Keripik Lumayan"]
+    juara = rows[0]
+    assert juara["rank"] == "1" and juara["regency"] == "Kabupaten Sidoarjo"
+    assert juara["shop"] == "Keripik Juara"
+    assert juara["facilitator"] == "PDP-3515-001 Dewi Lestari"
+    assert juara["photos"] == f"https://pelapak.example/media/{'a' * 64}.jpg"
+    assert (juara["orders"], juara["units_sold"], juara["reviews"]) == ("120", "180", "60")
+    assert juara["revenue_rupiah"] == str(180 * 15000)
+    assert float(juara["rating_percentile"]) == 100.0
+    xlsx = tmp_path / "unggulan.xlsx"
+    result = runner.invoke(cli, ["unggulan", "--xlsx", str(xlsx)])
+    assert result.exit_code == 0, result.output
+    sheet = load_workbook(xlsx).active
+    assert sheet is not None
+    table = list(sheet.iter_rows(values_only=True))
+    names = [row[table[0].index("product")] for row in table[1:]]
+    assert names == ["Keripik Juara", "Keripik Lumayan", "Keripik Kota"]
+
+
+def test_confirm_congratulates_once_and_decline_records_why(
+    app: App, shops: dict[str, str]
+) -> None:
+    runner = CliRunner()
+    juara, lumayan, baru = shops["Keripik Juara"], shops["Keripik Lumayan"], shops["Keripik Baru"]
+    first = runner.invoke(cli, ["unggulan", "confirm", juara, "--note", "rasa konsisten"])
+    assert first.exit_code == 0, first.output
+    again = runner.invoke(cli, ["unggulan", "confirm", juara])
+    assert again.exit_code == 0
+    declined = runner.invoke(cli, ["unggulan", "decline", lumayan, "--note", "foto kurang"])
+    assert declined.exit_code == 0
+    thin = runner.invoke(cli, ["unggulan", "confirm", baru])
+    assert thin.exit_code == 1  # under the evidence minimum
+    assert runner.invoke(cli, ["unggulan", "confirm", "P_nope"]).exit_code == 1
+    assert runner.invoke(cli, ["unggulan", "--month", "2026-13"]).exit_code == 2
+    with app.db.read_session() as session:
+        notices = session.exec(select(Notice).order_by(col(Notice.id))).all()
+        decisions = {d.product_ref: d for d in session.exec(select(ProdukUnggulan))}
+    assert [(n.msgid, n.params["name"]) for n in notices] == [
+        ("unggulan.congrats", "Keripik Juara")
+    ]
+    assert notices[0].params["regency"] == "Kabupaten Sidoarjo"
+    assert decisions[juara].status == "confirmed" and decisions[juara].parts["rank"] == 1
+    assert decisions[lumayan].status == "declined" and decisions[lumayan].note == "foto kurang"
+    assert decisions[juara].month == local_day(utcnow()).strftime("%Y-%m")
+    listed = runner.invoke(cli, ["unggulan", "--regency", "3515"])
+    assert "confirmed" in listed.output and "declined" in listed.output
