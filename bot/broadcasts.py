@@ -24,12 +24,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, func, select
 
 from bot import metrics
 from bot.config import Settings
 from bot.storage.database import Database
 from bot.storage.models import (
+    Admin,
     Broadcast,
     BroadcastDelivery,
     ChannelAccount,
@@ -39,6 +41,7 @@ from bot.storage.models import (
     Seller,
     utcnow,
 )
+from bot.storage.sellers import ERASED_PREFIX
 
 MAX_TEXT = 4000  # one message on every channel (Telegram takes 4096)
 SEGMENTS = ("everyone", "no_product", "stalled", "regency", "category", "facilitator")
@@ -123,10 +126,38 @@ def audience(
 
 
 def recipients(session: Session, segment: str, value: str | None) -> list[ChannelAccount]:
-    """The owners' accounts a segment names, on the channels the business can write to."""
+    """The owners' accounts a segment names, on the channels the business can write to.
+
+    Only people who agreed to Pelapak keeping their data: an owner with an active shop, or
+    someone who said yes to the consent question and is still registering. Never someone
+    who declined or erased their data, a facilitator or an admin.
+    """
     facilitators = select(Facilitator.id).where(Facilitator.account_id == ChannelAccount.id)
+    admins = select(Admin.id).where(
+        Admin.channel == ChannelAccount.channel, Admin.external_id == ChannelAccount.external_id
+    )
+    shop, talk = aliased(Seller), aliased(Conversation)  # the segments join these too
+    owns_shop = (
+        select(shop.id)
+        .where(shop.id == col(ChannelAccount.seller_id), shop.status == "active")
+        .correlate(ChannelAccount)
+        .exists()
+    )
+    agreed = (
+        select(talk.id)
+        .where(
+            talk.account_id == col(ChannelAccount.id),
+            sa.cast(talk.draft, sa.String).contains('"consent_at"'),
+        )
+        .correlate(ChannelAccount)
+        .exists()
+    )
     query = select(ChannelAccount).where(
-        col(ChannelAccount.channel).in_(BUSINESS_CHANNELS), ~facilitators.exists()
+        col(ChannelAccount.channel).in_(BUSINESS_CHANNELS),
+        ~facilitators.exists(),
+        ~admins.exists(),
+        ~col(ChannelAccount.external_id).startswith(ERASED_PREFIX),
+        sa.or_(owns_shop, agreed),
     )
     seller_join = col(Seller.id) == col(ChannelAccount.seller_id)
     if segment == "no_product":
@@ -470,6 +501,8 @@ def telegram_sender(bot: Any) -> Send:
     from telegram.error import RetryAfter, TelegramError
 
     async def send(account: ChannelAccount, text: str) -> SendResult:
+        if not account.external_id.isdigit():  # not a Telegram chat (any more)
+            return Failed("no chat id")
         try:
             await bot.send_message(int(account.external_id), text)
         except RetryAfter as exc:

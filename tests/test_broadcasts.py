@@ -23,7 +23,7 @@ from bot.broadcasts import (
     telegram_sender,
 )
 from bot.cli import app as cli
-from bot.storage.models import Broadcast, ChannelAccount
+from bot.storage.models import Admin, Broadcast, ChannelAccount, Seller
 from tests.conftest import Chat
 from tests.fake_telegram import TOKEN, FakeTelegram
 from tests.test_registration import register
@@ -34,11 +34,18 @@ RATE = 125.0
 
 
 def add_accounts(app: App, count: int, opted_out: set[int]) -> None:
+    """Registered owners (a broadcast reaches only people who agreed to Pelapak)."""
     with app.db.session() as s:
         for n in range(count):
+            seller = Seller(owner_name=f"Owner {n}", status="active")
+            s.add(seller)
+            s.flush()
             s.add(
                 ChannelAccount(
-                    channel="telegram", external_id=str(10_000 + n), opted_out=n in opted_out
+                    channel="telegram",
+                    external_id=str(10_000 + n),
+                    opted_out=n in opted_out,
+                    seller_id=seller.id,
                 )
             )
 
@@ -348,3 +355,23 @@ def test_cli_refuses_an_empty_text_and_a_past_time_and_shows_wib(
 def broadcasts_stored(app: App) -> list[Broadcast]:
     with app.db.session() as s:
         return list(s.exec(select(Broadcast)))
+
+
+def test_only_people_who_agreed_are_reached(app: App) -> None:
+    """Someone who declined, someone who erased their data and an admin get no broadcast."""
+    declined = Chat(app.runner, "tg-20", channel="telegram")
+    declined.send("/start")
+    declined.send("gak mau kak")
+    erased = Chat(app.runner, "tg-21", channel="telegram")
+    register(erased)
+    erased.send("/hapus_data")
+    erased.send("Ya, hapus")
+    halfway = Chat(app.runner, "tg-22", channel="telegram")
+    halfway.send("/start")
+    halfway.send("ya")  # agreed, still registering
+    owner = Chat(app.runner, "tg-23", channel="telegram")
+    register(owner)
+    with app.db.session() as s:
+        s.add(Admin(channel="telegram", external_id="tg-23"))
+        reached = {a.external_id for a in recipients(s, "everyone", None)}
+    assert reached == {"tg-22"}

@@ -87,6 +87,6 @@ async def test_scheduler_keeps_its_jobs_in_the_database(app: App) -> None:
     try:
         with app.db.engine.connect() as conn:
             ids = [row[0] for row in conn.execute(sa.text("SELECT id FROM apscheduler_jobs"))]
-        assert sorted(ids) == ["inbound_retention", "nudges"]
+        assert sorted(ids) == ["inbound_retention", "nudges", "sales_digest"]
     finally:
         scheduler.shutdown(wait=False)

@@ -229,7 +229,8 @@ def test_siaran_and_invite_over_the_telegram_webhook(
         telegram_say(server, fake, admin.callback("everyone"), 9001)
         telegram_say(server, fake, admin.text("Kak, ada pelatihan foto produk Sabtu ini."), 9001)
         preview = telegram_say(server, fake, admin.callback("now"), 9001)
-        assert "Penerima: 1 orang" in preview  # the admin's own chat; facilitators aren't owners
+        # Only owners who agreed to Pelapak: not the admin, not the facilitator.
+        assert "Penerima: 0 orang" in preview
         assert "mulai dikirim" in telegram_say(server, fake, admin.callback("save"), 9001)
         with app.db.session() as s:
             [broadcast] = s.exec(select(Broadcast)).all()
