@@ -10,6 +10,7 @@ import typer
 
 from bot.app import build_app
 from bot.channels.console import ConsoleChannel
+from bot.config import Settings, refusals
 from bot.unggulan_cli import unggulan_app
 
 app = typer.Typer(help="Pelapak: buka toko online lewat chat.", no_args_is_help=True)
@@ -60,9 +61,18 @@ def run(
             return
         from bot.server import serve
 
+        _refuse_unusable(built.settings)
         serve(built)
     finally:
         built.close()
+
+
+def _refuse_unusable(settings: Settings) -> None:
+    problems = refusals(settings)
+    for problem in problems:
+        typer.echo(f"pelapak: {problem}", err=True)
+    if problems:
+        raise typer.Exit(2)
 
 
 @app.command()
@@ -76,6 +86,7 @@ def serve() -> None:
             built.settings.public_base_url or f"http://{built.settings.host}:{built.settings.port}"
         )
         typer.echo(f"dasbor: {base.rstrip('/')}/admin/  (masuk: pelapak admin link --telegram ID)")
+        _refuse_unusable(built.settings)
         serve_web(built)
     finally:
         built.close()

@@ -14,6 +14,27 @@ def reveal(secret: SecretStr | None) -> str:
     return secret.get_secret_value() if secret is not None else ""
 
 
+def refusals(settings: Settings) -> list[str]:
+    """Settings that would make the bot look healthy while it turns every message away."""
+    found = []
+    if (
+        settings.telegram_bot_token
+        and settings.public_base_url
+        and not reveal(settings.telegram_webhook_secret)
+    ):
+        found.append(
+            "TELEGRAM_WEBHOOK_SECRET is empty while PUBLIC_BASE_URL is set: every Telegram"
+            " update would be refused (403). Set a long random secret, e.g."
+            " `python -c 'import secrets; print(secrets.token_urlsafe(32))'`."
+        )
+    if settings.twilio_account_sid and not settings.public_base_url:
+        found.append(
+            "TWILIO_ACCOUNT_SID is set without PUBLIC_BASE_URL: Twilio's signatures cover the"
+            " public URL, so every WhatsApp message would be refused (403)."
+        )
+    return found
+
+
 class Settings(BaseSettings):
     """Secrets are `SecretStr`: a repr, a log line or a traceback shows `**********`."""
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from sqlmodel import col, select
 
+from bot.spreadsheet import csv_row
 from bot.storage.database import Database
 from bot.storage.models import ChannelAccount, Conversation, Facilitator, Product, Seller
 from flows.regions import regencies
@@ -67,4 +68,4 @@ def write_csv(groups: dict[str, Counter[str]], by: str, path: Path) -> None:
         writer = csv.writer(handle)
         writer.writerow([by, *STAGES])
         for name, counts in groups.items():
-            writer.writerow([name, *(counts[s] for s in STAGES)])
+            writer.writerow(csv_row([name, *(counts[s] for s in STAGES)]))

@@ -14,6 +14,7 @@ from sqlmodel import Session, col, select
 
 from bot.ranking import PARTS, Method, Ranked, rank
 from bot.sales import ranking_figures
+from bot.spreadsheet import csv_row, keep_text
 from bot.storage.database import Database
 from bot.storage.models import (
     ChannelAccount,
@@ -273,7 +274,7 @@ def write_csv(month: str, found: list[Candidate], path: Path) -> None:
     with path.open("w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out)
         writer.writerow(HEADER)
-        writer.writerows(rows(month, found))
+        writer.writerows(csv_row(row) for row in rows(month, found))
 
 
 def write_xlsx(month: str, found: list[Candidate], path: Path) -> None:
@@ -286,6 +287,7 @@ def write_xlsx(month: str, found: list[Candidate], path: Path) -> None:
     sheet.append(list(HEADER))
     for row in rows(month, found):
         sheet.append(row)
+        keep_text(sheet[sheet.max_row])
         photos = row[HEADER.index("photos")]
         if photos:  # the cover photo as a link the board can click
             cell = sheet.cell(row=sheet.max_row, column=HEADER.index("photos") + 1)

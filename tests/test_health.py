@@ -7,6 +7,7 @@ READY_MAX_BACKLOG; otherwise 503 with the check that failed.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import httpx
@@ -111,3 +112,29 @@ def test_not_ready_while_the_inbox_backlog_is_over_the_limit(settings: Settings)
     assert over.json()["failed"] == ["backlog"]
     assert over.json()["checks"]["backlog"] == {"ok": False, "count": 3, "limit": 3}
     assert under.status_code == 200
+
+
+def test_run_refuses_a_webhook_without_a_secret(tmp_path: Path) -> None:
+    """With PUBLIC_BASE_URL and no TELEGRAM_WEBHOOK_SECRET every update would get 403:
+    `pelapak run` says so and does not start."""
+    import subprocess
+    import sys
+
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}",
+        "MEDIA_DIR": str(tmp_path / "media"),
+        "TELEGRAM_BOT_TOKEN": "123:abc",
+        "PUBLIC_BASE_URL": "https://pelapak.test",
+        "TELEGRAM_WEBHOOK_SECRET": "",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "run"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "TELEGRAM_WEBHOOK_SECRET" in done.stderr and "Traceback" not in done.stderr

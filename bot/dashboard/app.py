@@ -36,6 +36,7 @@ from bot.dashboard import auth, queries
 from bot.dashboard.format import Formats, full_phone, mask_phone
 from bot.i18n import Renderer, pick_locale
 from bot.roles import add_facilitator, assign_leads
+from bot.spreadsheet import csv_row, xlsx_row
 from bot.storage.models import Broadcast, BroadcastDelivery, utcnow
 from bot.sync.status import requeue
 from flows.admin import STALLED_STEPS
@@ -590,7 +591,7 @@ def _csv_chunks(rows: Iterator[list[Any]]) -> Iterator[bytes]:
     writer = csv.writer(buffer)
     yield "\ufeff".encode()  # so spreadsheet programs read it as UTF-8
     for index, row in enumerate(rows):
-        writer.writerow(["" if v is None else v for v in row])
+        writer.writerow(csv_row(row))
         if index % 500 == 499:
             yield buffer.getvalue().encode()
             buffer.seek(0)
@@ -615,7 +616,7 @@ def _write_xlsx(rows: Iterator[list[Any]], title: str) -> Path:
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(title)
     for row in rows:
-        sheet.append(row)
+        sheet.append(xlsx_row(sheet, row))
     handle, name = tempfile.mkstemp(suffix=".xlsx", prefix="pelapak-export-")
     os.close(handle)
     workbook.save(name)
