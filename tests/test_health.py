@@ -138,3 +138,30 @@ def test_run_refuses_a_webhook_without_a_secret(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert "TELEGRAM_WEBHOOK_SECRET" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_processes_starting_together_migrate_one_at_a_time(postgres_url: str) -> None:
+    """Three processes upgrading a fresh PostgreSQL database at once: no error, one head."""
+    import uuid
+    from concurrent.futures import ThreadPoolExecutor
+
+    from bot.storage.database import Database
+
+    name = f"pelapak_migrate_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    url = postgres_url.rsplit("/", 1)[0] + "/" + name
+    try:
+        databases = [Database(url) for _ in range(3)]
+        with ThreadPoolExecutor(3) as pool:
+            list(pool.map(lambda db: db.migrate(), databases))
+        with databases[0].engine.connect() as conn:
+            heads = conn.exec_driver_sql("SELECT version_num FROM alembic_version").all()
+        assert len(heads) == 1
+        for db in databases:
+            db.dispose()
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()

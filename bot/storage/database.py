@@ -164,11 +164,17 @@ class Database:
             yield session  # closing ends the transaction and keeps what was loaded
 
     def migrate(self) -> None:
-        """Bring the schema to the newest migration."""
+        """Bring the schema to the newest migration.
+
+        Several processes starting at once on PostgreSQL take turns (a transaction-level
+        advisory lock): the first migrates, the others find the schema at the head.
+        """
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
         config.set_main_option("sqlalchemy.url", self.url.replace("%", "%%"))
         with self.engine.begin() as connection:
+            if not self.is_sqlite:
+                connection.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext('migrate'))"))
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
 
