@@ -50,7 +50,21 @@ def _message(record: logging.LogRecord) -> str:
     if record.name == "uvicorn.access" and isinstance(args, tuple) and len(args) == 5:
         _client, method, path, _version, status = args  # no client addresses in the logs
         return f"{method} {path} {status}"
+    if record.name == "asyncio":  # "Task exception was never retrieved" + the exception's repr
+        return record.getMessage().split("\n", 1)[0]
     return record.getMessage()
+
+
+class AccessWithoutQuery(logging.Filter):
+    """Access lines name the path only: a query string can hold what someone searched for
+    (a shop or an owner's name on the dashboard), and the client's address is left out."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) == 5:
+            _client, method, path, version, status = args
+            record.args = ("-", method, str(path).split("?", 1)[0], version, status)
+        return True
 
 
 class _Ours(logging.StreamHandler):  # type: ignore[type-arg]
@@ -71,6 +85,9 @@ def configure(log_format: str = "text", level: int = logging.INFO) -> None:
     handler.setFormatter(JsonFormatter() if json_lines else logging.Formatter(TEXT_FORMAT))
     if not ours:
         root.addHandler(handler)
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, AccessWithoutQuery) for f in access.filters):
+        access.addFilter(AccessWithoutQuery())
     root.setLevel(level)
     logging.captureWarnings(json_lines)  # warnings become log lines instead of raw stderr
     # One line per HTTP call (with URLs that carry tokens) is noise, and a leak risk.

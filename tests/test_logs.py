@@ -106,3 +106,23 @@ def test_text_by_default(tmp_path: Path) -> None:
     lines = done.stderr.decode().splitlines()
     assert any("Running upgrade" in line for line in lines)
     assert not any(line.startswith("{") for line in lines)
+
+
+def test_access_lines_name_the_path_without_the_query_or_the_client() -> None:
+    import logging
+
+    from bot.logs import AccessWithoutQuery, JsonFormatter
+
+    record = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        ("10.1.2.3:5555", "GET", "/admin/shops?q=Wati%20Batik", "1.1", 200),
+        None,
+    )
+    assert AccessWithoutQuery().filter(record)
+    text = record.getMessage()
+    assert "Wati" not in text and "10.1.2.3" not in text and "/admin/shops" in text
+    assert "Wati" not in JsonFormatter().format(record)
