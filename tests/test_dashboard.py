@@ -326,3 +326,10 @@ def test_english_from_the_same_catalogs(page: Page, app: App) -> None:
     page.wait_for_url("**/admin/")
     assert page.get_by_role("heading", name="Programme overview").count() == 1
     assert page.locator('[data-metric="started"]').text_content() == "5"
+
+
+def test_huge_numbers_in_addresses_are_not_found_not_errors(page: Page, app: App) -> None:
+    sign_in(page, app)
+    huge = "9" * 30
+    assert page.request.get(f"/admin/shops/{huge}").status == 404
+    assert page.request.get(f"/admin/shops?page={huge}").status == 200

@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlmodel import Session
 from starlette.applications import Starlette
+from starlette.convertors import IntegerConvertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
@@ -43,6 +44,15 @@ from flows.admin import STALLED_STEPS
 from flows.categories import LABELS, categories
 from flows.messages import Text
 from flows.regions import EAST_JAVA, regencies
+
+
+class RowId(IntegerConvertor):
+    """A row id: at most 18 digits, so a huge number is a 404, not an overflow (500)."""
+
+    regex = "[0-9]{1,18}"
+
+
+register_url_convertor("rowid", RowId())
 
 if TYPE_CHECKING:
     from bot.app import App
@@ -333,7 +343,7 @@ def create_dashboard(app: App) -> Starlette:
             regency=params.get("regency", "")[:4],
             category=params.get("category", "")[:40],
             step=params.get("step", "") if params.get("step") in queries.STEPS else "",
-            page=int(page_number) if page_number.isdigit() else 1,
+            page=int(page_number) if page_number.isdigit() and len(page_number) <= 6 else 1,
         )
         found = await read(lambda s: queries.search_shops(s, search, scope(who)))
         query = {k: v for k, v in params.items() if k != "page" and v}
@@ -554,14 +564,16 @@ def create_dashboard(app: App) -> Starlette:
             Route("/facilitators", page(facilitator_page, admin_only=True)),
             Route("/facilitators", page(facilitator_add, admin_only=True), methods=["POST"]),
             Route("/shops", page(shops)),
-            Route("/shops/{seller_id:int}", page(shop)),
-            Route("/shops/{seller_id:int}/reveal", page(reveal, admin_only=True), methods=["POST"]),
+            Route("/shops/{seller_id:rowid}", page(shop)),
+            Route(
+                "/shops/{seller_id:rowid}/reveal", page(reveal, admin_only=True), methods=["POST"]
+            ),
             Route("/sync", page(sync_page, admin_only=True)),
-            Route("/sync/{event_id:int}/retry", page(retry, admin_only=True), methods=["POST"]),
+            Route("/sync/{event_id:rowid}/retry", page(retry, admin_only=True), methods=["POST"]),
             Route("/broadcasts", page(broadcast_page, admin_only=True)),
             Route("/broadcasts", page(broadcast_post, admin_only=True), methods=["POST"]),
             Route(
-                "/broadcasts/{broadcast_id:int}/cancel",
+                "/broadcasts/{broadcast_id:rowid}/cancel",
                 page(broadcast_cancel, admin_only=True),
                 methods=["POST"],
             ),
