@@ -126,6 +126,32 @@ _NOT_A_PERSON = re.compile(
 )
 
 
+# Said after a name, never part of one (unlike "mas" or "ning", which can be).
+_TRAILING = frozenset(
+    [
+        "kak",
+        "kk",
+        "ka",
+        "ya",
+        "yah",
+        "yaa",
+        "dong",
+        "deh",
+        "sih",
+        "aja",
+        "nih",
+        "gan",
+        "sis",
+        "min",
+        "admin",
+        "makasih",
+        "thanks",
+        "thx",
+        "tq",
+    ]
+)
+
+
 def _person_name(text: str) -> str:
     """The name in what was typed: no "nama saya", no "Pak", nothing after a comma clause.
 
@@ -135,10 +161,13 @@ def _person_name(text: str) -> str:
     head, comma, rest = name.partition(",")
     if comma and not _is_title(rest):  # "Slamet, penjahit"; "Sri Wahyuni, S.Pd" stays
         name = head.strip()
+    name = re.sub(r"[^\w\s.,'\-]", " ", name)  # emoji and symbols are not part of a name
     said = name.split()
     agreeing = words("yes") | words("softener")
     while len(said) > 2 and said[0].lower() in agreeing:  # "iya bu sri wahyuni"
         said = said[1:]
+    while len(said) > 1 and said[-1].lower().strip(".") in _TRAILING:  # "Siti Aminah kak"
+        said = said[:-1]
     return _HONORIFICS.sub("", " ".join(said))
 
 
