@@ -128,27 +128,10 @@ _NOT_A_PERSON = re.compile(
 
 # Said after a name, never part of one (unlike "mas" or "ning", which can be).
 _TRAILING = frozenset(
-    [
-        "kak",
-        "kk",
-        "ka",
-        "ya",
-        "yah",
-        "yaa",
-        "dong",
-        "deh",
-        "sih",
-        "aja",
-        "nih",
-        "gan",
-        "sis",
-        "min",
-        "admin",
-        "makasih",
-        "thanks",
-        "thx",
-        "tq",
-    ]
+    {
+        *("kak", "kk", "ka", "ya", "yah", "yaa", "dong", "deh", "sih", "aja", "nih"),
+        *("gan", "sis", "min", "admin", "makasih", "thanks", "thx", "tq"),
+    }
 )
 
 
