@@ -191,8 +191,17 @@ def create_web_app(
             return Response(status_code=404, headers=MEDIA_HEADERS)
         return FileResponse(path, media_type="image/jpeg", headers=MEDIA_HEADERS)
 
+    dashboard = create_dashboard(app)
+
+    async def warm_dashboard() -> None:
+        try:
+            await dashboard.state.warm()
+        except Exception:  # the first visitor computes it instead
+            log.warning("could not prepare the dashboard's overview", exc_info=True)
+
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        warming = asyncio.create_task(warm_dashboard())
         if telegram is not None:
             base = app.settings.public_base_url
             await telegram.start(f"{base.rstrip('/')}/telegram/webhook" if base else None)
@@ -201,6 +210,7 @@ def create_web_app(
         try:
             yield
         finally:
+            warming.cancel()
             if telegram is not None:
                 await telegram.stop()
             if whatsapp is not None:
@@ -216,7 +226,7 @@ def create_web_app(
             Route("/whatsapp/webhook", whatsapp_webhook, methods=["POST"]),
             Route("/whatsapp/status", whatsapp_status, methods=["POST"]),
             Route("/media/{sha}.jpg", media),
-            Mount("/admin", app=create_dashboard(app)),  # the web dashboard (bot/dashboard)
+            Mount("/admin", app=dashboard),  # the web dashboard (bot/dashboard)
             Route("/marketplace/webhook", marketplace_webhook, methods=["POST"]),
         ],
         lifespan=lifespan,

@@ -237,29 +237,50 @@ def create_dashboard(app: App) -> Starlette:
     # --- overview ----------------------------------------------------------------------------
 
     summaries: dict[tuple[str, str | None], tuple[float, Any]] = {}
+    refreshing: set[asyncio.Task[None]] = set()
+
+    async def refresh(key: tuple[str, str | None], fn: Callable[[Session], Any]) -> None:
+        try:
+            summaries[key] = (time.monotonic(), await read(fn))
+        finally:
+            refreshing.discard(asyncio.current_task())  # type: ignore[arg-type]
 
     async def summary(name: str, code: str | None, fn: Callable[[Session], Any]) -> Any:
-        """Aggregates over the whole programme, recomputed at most every SUMMARY_SECONDS."""
-        kept = summaries.get((name, code))
-        if kept is not None and time.monotonic() - kept[0] < SUMMARY_SECONDS:
-            return kept[1]
-        value = await read(fn)
-        summaries[name, code] = (time.monotonic(), value)
-        return value
+        """Aggregates over the whole programme, served from memory: older than
+        SUMMARY_SECONDS, they are recomputed in the background while the last ones are
+        shown, so only the very first request of a process waits for the queries."""
+        key = (name, code)
+        kept = summaries.get(key)
+        if kept is None:
+            value = await read(fn)
+            summaries[key] = (time.monotonic(), value)
+            return value
+        stale = time.monotonic() - kept[0] >= SUMMARY_SECONDS
+        if stale and not any(t.get_name() == repr(key) for t in refreshing):
+            refreshing.add(asyncio.create_task(refresh(key, fn), name=repr(key)))
+        return kept[1]
+
+    def gatherer(code: str | None, is_admin: bool, facilitator_id: int | None) -> Any:
+        def gather(session: Session) -> dict[str, Any]:
+            now = utcnow()
+            funnel = queries.funnel_totals(session, code)
+            line = queries.daily(session, now, settings.timezone, code)
+            rows = queries.regency_table(session) if is_admin else []
+            leads = queries.leads(session, facilitator_id) if facilitator_id else []
+            return {"funnel": funnel, "line": line, "rows": rows, "leads": leads}
+
+        return gather
+
+    async def warm() -> None:
+        """The admins' overview, computed once at start-up (off the request path)."""
+        await summary("overview", None, gatherer(None, True, None))
 
     async def overview(request: Request, who: auth.Who) -> Response:
         code = scope(who)
-        now = utcnow()
-
-        def gather(session: Session) -> dict[str, Any]:
-            funnel = queries.funnel_totals(session, code)
-            line = queries.daily(session, now, settings.timezone, code)
-            rows = queries.regency_table(session) if who.is_admin else []
-            leads = queries.leads(session, who.facilitator_id) if who.facilitator_id else []
-            return {"funnel": funnel, "line": line, "rows": rows, "leads": leads}
-
         data = await summary(
-            "overview", code if who.is_admin else f"{code}:{who.facilitator_id}", gather
+            "overview",
+            code if who.is_admin else f"{code}:{who.facilitator_id}",
+            gatherer(code, who.is_admin, who.facilitator_id),
         )
         fmt = Formats(pick_locale(who.locale), settings.timezone)
         chart = {
@@ -553,7 +574,7 @@ def create_dashboard(app: App) -> Starlette:
             return queries.regency_name(value)
         return broadcasts.segment_label(segment, value)
 
-    return Starlette(
+    dashboard = Starlette(
         routes=[
             Route("/", page(overview)),
             Route("/login/{token}", login_form),
@@ -583,6 +604,8 @@ def create_dashboard(app: App) -> Starlette:
             Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
         ]
     )
+    dashboard.state.warm = warm
+    return dashboard
 
 
 def _browser_locale(request: Request) -> str:
