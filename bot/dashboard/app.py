@@ -236,29 +236,32 @@ def create_dashboard(app: App) -> Starlette:
 
     # --- overview ----------------------------------------------------------------------------
 
-    summaries: dict[tuple[str, str | None], tuple[float, Any]] = {}
-    refreshing: set[asyncio.Task[None]] = set()
+    Key = tuple[str, str | None]
+    summaries: dict[Key, tuple[float, Any]] = {}
+    computing: dict[Key, asyncio.Task[Any]] = {}
 
-    async def refresh(key: tuple[str, str | None], fn: Callable[[Session], Any]) -> None:
+    async def compute(key: Key, fn: Callable[[Session], Any]) -> Any:
         try:
-            summaries[key] = (time.monotonic(), await read(fn))
+            value = await read(fn)
+            summaries[key] = (time.monotonic(), value)
+            return value
         finally:
-            refreshing.discard(asyncio.current_task())  # type: ignore[arg-type]
+            computing.pop(key, None)
 
     async def summary(name: str, code: str | None, fn: Callable[[Session], Any]) -> Any:
         """Aggregates over the whole programme, served from memory: older than
         SUMMARY_SECONDS, they are recomputed in the background while the last ones are
-        shown, so only the very first request of a process waits for the queries."""
+        shown. Only a view nobody has opened yet waits, and then for one computation
+        (the admins' overview is computed at start-up)."""
         key = (name, code)
         kept = summaries.get(key)
-        if kept is None:
-            value = await read(fn)
-            summaries[key] = (time.monotonic(), value)
-            return value
-        stale = time.monotonic() - kept[0] >= SUMMARY_SECONDS
-        if stale and not any(t.get_name() == repr(key) for t in refreshing):
-            refreshing.add(asyncio.create_task(refresh(key, fn), name=repr(key)))
-        return kept[1]
+        if kept is not None and time.monotonic() - kept[0] < SUMMARY_SECONDS:
+            return kept[1]
+        if key not in computing:
+            computing[key] = asyncio.create_task(compute(key, fn))
+        if kept is not None:
+            return kept[1]  # the last figures, while the new ones are computed
+        return await asyncio.shield(computing[key])
 
     def gatherer(code: str | None, is_admin: bool, facilitator_id: int | None) -> Any:
         def gather(session: Session) -> dict[str, Any]:
