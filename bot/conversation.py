@@ -150,7 +150,15 @@ class ConversationRunner:
             turn.finish(session, self.clock())
         if reply_to is not None:
             forget = bool(session.info.pop(ERASED, False))
-            queue(session, channel, reply_to, replies, self.clock(), forget_when_sent=forget)
+            queue(
+                session,
+                channel,
+                reply_to,
+                replies,
+                self.clock(),
+                forget_when_sent=forget,
+                claim_seconds=self.settings.outgoing_claim_seconds,
+            )
 
     def _handle(
         self, inbound: Inbound, turn: Turn | None, reply_to: str | None

@@ -79,9 +79,16 @@ def queue(
     replies: Iterable[Reply],
     now: datetime | None = None,
     forget_when_sent: bool = False,
+    claim_seconds: float | None = None,
 ) -> int:
-    """Store replies for `chat_key` in the caller's transaction; how many were stored."""
+    """Store replies for `chat_key` in the caller's transaction; how many were stored.
+
+    With `claim_seconds`, they are stored already claimed by this process when nothing else
+    waits for that chat, so this process's sender sends them without a transaction of its
+    own to claim them (the common case: one reply batch at a time per chat).
+    """
     created = now or utcnow()
+    claimed = claim_seconds is not None and not _anything_waiting(session, channel, chat_key)
     rows = [
         OutgoingMessage(
             channel=channel,
@@ -89,6 +96,8 @@ def queue(
             payload=reply.to_json(),
             created_at=created,
             forget_when_sent=forget_when_sent,
+            claimed_by=PROCESS if claimed else None,
+            claimed_until=created + timedelta(seconds=claim_seconds or 0) if claimed else None,
         )
         for reply in replies
     ]
@@ -96,8 +105,26 @@ def queue(
     return len(rows)
 
 
+def _anything_waiting(session: Session, channel: str, chat_key: str) -> bool:
+    return (
+        session.exec(
+            select(OutgoingMessage.id)
+            .where(
+                OutgoingMessage.channel == channel,
+                OutgoingMessage.chat_key == chat_key,
+                col(OutgoingMessage.sent_at).is_(None),
+            )
+            .limit(1)
+        ).first()
+        is not None
+    )
+
+
 def process_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+PROCESS = process_name()  # who claims replies: this process (its senders share the name)
 
 
 class Outgoing:
@@ -117,7 +144,7 @@ class Outgoing:
         self.deliver = deliver
         self.clock = clock
         self.claim = timedelta(seconds=claim_seconds)
-        self.holder = holder or process_name()
+        self.holder = holder or PROCESS
         self._sending: set[str] = set()
         self._again: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -137,7 +164,9 @@ class Outgoing:
         try:
             while True:
                 self._again.discard(chat_key)
-                rows = await self._db(self._claim, chat_key)
+                rows = await self._db(self._waiting, chat_key)  # a read: no write lock
+                if rows and not self._all_mine(rows):
+                    rows = await self._db(self._claim, chat_key)
                 if not rows:
                     if chat_key in self._again:
                         continue
@@ -178,6 +207,29 @@ class Outgoing:
         marking a reply sent (the window in which a crash would send it twice)."""
         return await asyncio.get_running_loop().run_in_executor(
             self._threads, functools.partial(work, *args)
+        )
+
+    def _waiting(self, chat_key: str) -> list[OutgoingMessage]:
+        with self.db.read_session() as session:
+            return list(
+                session.exec(
+                    select(OutgoingMessage)
+                    .where(
+                        OutgoingMessage.channel == self.channel,
+                        OutgoingMessage.chat_key == chat_key,
+                        col(OutgoingMessage.sent_at).is_(None),
+                    )
+                    .order_by(col(OutgoingMessage.id))
+                    .limit(BATCH)
+                )
+            )
+
+    def _all_mine(self, rows: list[OutgoingMessage]) -> bool:
+        """Claimed by this process and still within the claim: send without claiming again."""
+        now = self.clock()
+        return all(
+            r.claimed_by == self.holder and r.claimed_until is not None and r.claimed_until > now
+            for r in rows
         )
 
     def _claim(self, chat_key: str) -> list[OutgoingMessage]:
@@ -265,6 +317,7 @@ class Outgoing:
                         sa.or_(
                             col(OutgoingMessage.claimed_until).is_(None),
                             col(OutgoingMessage.claimed_until) <= now,
+                            col(OutgoingMessage.claimed_by) == self.holder,
                         ),
                     )
                     .distinct()
