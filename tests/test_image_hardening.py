@@ -64,6 +64,7 @@ def peak_while_processing(path: Path) -> tuple[object, float]:
     return result["outcome"], result["extra_kb"] / 1024
 
 
+@pytest.mark.timeout(600)  # each image in a fresh Python, one after another
 def test_one_big_image_costs_a_bounded_amount_of_memory(tmp_path: Path) -> None:
     """An 8000 x 8000 image of any format, or the largest we decode whole, stays under 200 MB."""
     cases = {

@@ -21,6 +21,7 @@ from bot.storage.models import (
 )
 from tests.fake_telegram import FakeTelegram, Updates
 from tests.fake_twilio import FakeTwilio
+from tests.served import wait_answered
 from tests.test_telegram import Running as TelegramRunning
 from tests.test_telegram import telegram_settings
 from tests.test_whatsapp import Running as WhatsAppRunning
@@ -65,6 +66,7 @@ def test_a_processed_telegram_update_moves_the_counters(
     ):
         assert time.monotonic() < deadline, "the processed counter did not move"
         time.sleep(0.05)
+    wait_answered(telegram.app.db)  # every reply sent, and counted once the send returned
     after = scrape(telegram)
 
     def moved(name: str, **labels: str) -> float:
