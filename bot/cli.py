@@ -342,15 +342,7 @@ def admin_add(
     """Let someone broadcast (/siaran) from Telegram, WhatsApp or the console chat."""
     from bot.roles import add_admin
 
-    given = [
-        (c, v)
-        for c, v in (("telegram", telegram), ("whatsapp", whatsapp), ("console", console))
-        if v is not None
-    ]
-    if len(given) != 1:
-        typer.echo("Give one of --telegram, --whatsapp or --console.", err=True)
-        raise typer.Exit(2)
-    [(channel, external_id)] = given
+    channel, external_id = _one_identity(telegram, whatsapp, console)
     built = build_app()
     try:
         with built.db.session() as session:
@@ -363,6 +355,21 @@ def admin_add(
         built.close()
 
 
+def _one_identity(
+    telegram: str | None, whatsapp: str | None, console: str | None
+) -> tuple[str, str]:
+    """The one channel and id given among --telegram, --whatsapp and --console."""
+    given = [
+        (c, v)
+        for c, v in (("telegram", telegram), ("whatsapp", whatsapp), ("console", console))
+        if v is not None
+    ]
+    if len(given) != 1:
+        typer.echo("Give one of --telegram, --whatsapp or --console.", err=True)
+        raise typer.Exit(2)
+    return given[0]
+
+
 @admin_app.command("link")
 def admin_link(
     telegram: str | None = typer.Option(None, help="Telegram user id (a number)"),
@@ -373,15 +380,7 @@ def admin_link(
     from bot.dashboard.auth import NotAllowed, issue_link, link_url
     from bot.storage.models import utcnow
 
-    given = [
-        (c, v)
-        for c, v in (("telegram", telegram), ("whatsapp", whatsapp), ("console", console))
-        if v is not None
-    ]
-    if len(given) != 1:
-        typer.echo("Give one of --telegram, --whatsapp or --console.", err=True)
-        raise typer.Exit(2)
-    [(channel, external_id)] = given
+    channel, external_id = _one_identity(telegram, whatsapp, console)
     built = build_app()
     try:
         with built.db.session() as session:

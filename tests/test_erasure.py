@@ -9,7 +9,6 @@ file under MEDIA_DIR is then searched for the owner's values, on SQLite and Post
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -23,9 +22,7 @@ from bot.config import Settings
 from bot.media import process
 from bot.storage.models import (
     ChannelAccount,
-    InboundUpdate,
     OutboxEvent,
-    OutgoingMessage,
     Photo,
     PhotoUpload,
     utcnow,
@@ -34,6 +31,7 @@ from tests import images
 from tests.conftest import Clock
 from tests.fake_marketplace import FakeMarketplace
 from tests.fake_twilio import FakeTwilio
+from tests.served import wait_answered
 from tests.test_sync import drain, make_worker
 from tests.test_whatsapp import Running, message, say, whatsapp_settings
 
@@ -105,24 +103,6 @@ def files_with(app: App, values: Iterable[str]) -> list[str]:
     return found
 
 
-def wait_processed(app: App) -> None:
-    deadline = time.monotonic() + 10
-    while True:
-        with app.db.session() as s:
-            left = (
-                s.exec(
-                    select(InboundUpdate.id).where(InboundUpdate.processed_at == None)  # noqa: E711
-                ).first()
-                or s.exec(
-                    select(OutgoingMessage.id).where(OutgoingMessage.sent_at == None)  # noqa: E711
-                ).first()
-            )
-        if left is None:
-            return
-        assert time.monotonic() < deadline, "inbox not drained"
-        time.sleep(0.05)
-
-
 def photo_form(twilio: FakeTwilio, seed: int, phone: str = PHONE) -> dict[str, str]:
     url = twilio.add_media(images.sharp(seed))
     return message(
@@ -178,7 +158,7 @@ def test_erasure_leaves_no_copy_in_any_table_or_file(
     drain(make_worker(app, market, clock), app, clock)  # seller and product are live: done
     running.channel.deliver_due_notices()
     assert any("Klepon" in m.get("Body", "") for m in twilio.to(PHONE))  # told it is live
-    wait_processed(app)
+    wait_answered(app.db)
     before = traces(app, OWNER_VALUES)
     for table in ("inbound_update", "outbox_event", "notice", "channel_account", "seller"):
         assert any(f.startswith(table + ":") for f in before), (table, before)
@@ -187,7 +167,7 @@ def test_erasure_leaves_no_copy_in_any_table_or_file(
 
     chat(running, twilio, "/hapus_data")
     assert "sudah dihapus" in chat(running, twilio, "Ya, hapus")
-    wait_processed(app)
+    wait_answered(app.db)
 
     left = sorted(set(traces(app, OWNER_VALUES)))
     assert not left, "\n".join(left)
@@ -208,7 +188,7 @@ def test_erasure_leaves_no_copy_in_any_table_or_file(
 def test_a_photo_sent_before_consent_is_not_kept(running: Running, twilio: FakeTwilio) -> None:
     app = running.app
     assert "Setuju?" in say(running, twilio, photo_form(twilio, 401), PHONE)
-    wait_processed(app)
+    wait_answered(app.db)
     sha = images_sha(app, 401)
     with app.db.session() as s:
         assert s.exec(select(Photo)).all() == []
@@ -227,7 +207,7 @@ def test_a_photo_before_consent_stays_when_another_owner_sent_it(
     say(running, twilio, photo_form(twilio, 402, phone=other), other)
     sha = images_sha(app, 402)
     say(running, twilio, photo_form(twilio, 402), PHONE)  # the same bytes, before consent
-    wait_processed(app)
+    wait_answered(app.db)
     with app.db.session() as s:
         assert s.exec(select(Photo.sha256)).all() == [sha]
         uploads = s.exec(select(PhotoUpload.sha256)).all()

@@ -14,7 +14,7 @@ from bot.config import Settings
 from bot.scheduler import build_scheduler, forget_old_inbound, run_inbound_retention
 from bot.storage.models import InboundUpdate, OutgoingMessage, utcnow
 from tests.fake_twilio import FakeTwilio
-from tests.test_erasure import wait_processed
+from tests.served import wait_answered
 from tests.test_whatsapp import PHONE, Running, message, say, whatsapp_settings
 
 
@@ -38,7 +38,7 @@ def test_handled_updates_are_scrubbed_after_the_retention_period(
     app = running.app
     form = message("halo", ProfileName="Sulastri Wijayakusuma")
     say(running, twilio, form)
-    wait_processed(app)
+    wait_answered(app.db)
     with app.db.session() as s:  # one still waiting (another channel's, never handled here)
         s.add(
             InboundUpdate(
@@ -82,7 +82,7 @@ def test_the_scheduler_runs_the_retention_job(running: Running, twilio: FakeTwil
     assert job.trigger.interval == timedelta(minutes=30)
     assert job.args[1] == 0.0
     say(running, twilio, message("halo"))
-    wait_processed(app)
+    wait_answered(app.db)
     assert job.func(*job.args) == 1  # a retention of 0 hours: everything handled goes
     assert [row.payload for row in stored(running)] == [{}]
     assert Settings(_env_file=None).inbound_retention_hours == 24

@@ -17,7 +17,7 @@ from bot.channels.console import ConsoleChannel
 from bot.config import Settings
 from bot.storage.models import Seller
 from tests.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
-from tests.test_erasure import wait_processed
+from tests.served import wait_answered
 from tests.test_whatsapp import Running, message, say, whatsapp_settings
 
 PHONE = "+6281399887766"
@@ -106,7 +106,7 @@ def test_twilio_client_logs_no_account_sid_nor_number(
     running = Running(app)
     try:
         say(running, twilio, message("halo", phone=PHONE, ProfileName="Sulastri"), PHONE)
-        wait_processed(app)
+        wait_answered(app.db)
     finally:
         running.stop()
         app.close()

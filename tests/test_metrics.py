@@ -60,12 +60,10 @@ def test_a_processed_telegram_update_moves_the_counters(
     owner = Updates(9001)
     assert telegram.post(owner.text("/start")) == 200
     fake.wait_for(lambda: len(fake.sent(9001)) >= 1)
-    deadline = time.monotonic() + 10
     while value(scrape(telegram), "pelapak_updates_processed_total", channel="telegram") <= value(
         before, "pelapak_updates_processed_total", channel="telegram"
     ):
-        assert time.monotonic() < deadline, "the processed counter did not move"
-        time.sleep(0.05)
+        time.sleep(0.05)  # until the processed counter moves (pytest-timeout bounds it)
     wait_answered(telegram.app.db)  # every reply sent, and counted once the send returned
     after = scrape(telegram)
 
