@@ -175,7 +175,7 @@ def test_twilio_retry_is_processed_once_and_status_is_recorded(
     form = message("halo")
     assert running.post("/whatsapp/webhook", form) == 200
     assert running.post("/whatsapp/webhook", form) == 200  # Twilio retried
-    time.sleep(0.6)
+    wait_answered(running.app.db)  # both stored, the retry dropped, every reply sent
     assert len(twilio.to(PHONE)) == 2  # welcome + consent, once
     sid = twilio.to(PHONE)[-1]["sid"]
     status = {"MessageSid": sid, "MessageStatus": "undelivered", "ErrorCode": "63016"}
@@ -320,7 +320,7 @@ class Origin:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
 
     def close(self) -> None:
         self.server.shutdown()
