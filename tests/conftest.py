@@ -43,6 +43,22 @@ def postgres_url() -> Iterator[str]:
     admin.dispose()
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test marked `any_backend` (a refusal before anything is stored, a log line, an
+    image) runs on SQLite only: the PostgreSQL copy would test the same code again."""
+    twice = [
+        item
+        for item in items
+        if item.get_closest_marker("any_backend")
+        and getattr(item, "callspec", None) is not None
+        and item.callspec.params.get("database_url") == "postgresql"  # type: ignore[attr-defined]
+    ]
+    if twice:
+        config.hook.pytest_deselected(items=twice)
+        dropped = {id(item) for item in twice}
+        items[:] = [item for item in items if id(item) not in dropped]
+
+
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A SQLite database migrated to the head once per run (migrating from nothing takes

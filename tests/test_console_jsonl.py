@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
@@ -96,6 +97,7 @@ def exchange(proc: subprocess.Popen[str], message: dict[str, Any]) -> list[dict[
     return json.loads(line)["replies"]
 
 
+@pytest.mark.any_backend
 def test_scripted_owner_registers_and_lists_a_product(app: App, tmp_path: Path) -> None:
     photos = []
     for seed in (11, 12, 13):
@@ -167,6 +169,7 @@ def test_state_survives_between_runs_and_each_line_gets_one_answer(app: App) -> 
     assert "0812-3456-7890" in replies[-1]["text"]
 
 
+@pytest.mark.any_backend
 def test_every_kind_of_photo_through_the_console(app: App, tmp_path: Path) -> None:
     """Bad files get their message and store nothing; good ones are stored once, cleaned."""
     from tests.conftest import Chat
@@ -308,6 +311,7 @@ def test_every_line_gets_one_line_and_a_bad_one_reaches_nobody(app: App) -> None
     assert conversation_version(app) == 2
 
 
+@pytest.mark.any_backend
 def test_devices_pipes_and_oversized_files_are_refused_without_reading_them(
     app: App, tmp_path: Path
 ) -> None:
@@ -380,6 +384,7 @@ def test_a_lone_surrogate_or_a_nested_location_is_a_bad_line_not_an_exit(app: Ap
     assert "Traceback" not in stderr
 
 
+@pytest.mark.any_backend
 def test_a_line_over_64_kb_is_refused_and_the_next_line_is_read(app: App) -> None:
     long_text = json.dumps({"text": "x" * (MAX_LINE_BYTES + 10)}).encode()
     lines = [b'{"text": "/start"}', long_text, b"[" * 40_000 + b"]" * 40_000, b'{"choice": "yes"}']
@@ -392,6 +397,7 @@ def test_a_line_over_64_kb_is_refused_and_the_next_line_is_read(app: App) -> Non
     assert conversation_version(app) == 2
 
 
+@pytest.mark.any_backend
 def test_a_long_text_under_the_line_limit_is_answered_about_its_length(app: App) -> None:
     lines = [
         b'{"text": "/start"}',

@@ -23,6 +23,8 @@ from tests.test_telegram import Running as TelegramRunning
 from tests.test_whatsapp import PUBLIC, message, whatsapp_settings
 from tests.test_whatsapp import Running as WhatsAppRunning
 
+pytestmark = pytest.mark.any_backend  # refused before anything is stored
+
 HUGE = 256 * 1024 * 1024  # what an attacker offers; never generated whole
 ROOM = 24 * 1024 * 1024  # the limit plus what the kernel's socket buffers can swallow
 
