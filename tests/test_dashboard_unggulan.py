@@ -48,6 +48,11 @@ def this_month() -> str:
     return f"{local_day(utcnow()):%Y-%m}"
 
 
+def month_name() -> str:
+    """This month as the English catalog's dates write it ("November 2026")."""
+    return f"{local_day(utcnow()):%B %Y}"
+
+
 def candidate(page: Page, ref: str) -> Locator:
     return page.locator(f'article.candidate[data-ref="{ref}"]')
 
@@ -122,6 +127,10 @@ def test_an_admin_filters_and_sees_candidates_in_rank_order_with_why(
     assert page.locator("article.candidate").count() == 0
     assert page.locator("#none").count() == 1
     assert page.locator("h1").inner_text() == "Kandidat produk unggulan Januari 2020"
+    page.get_by_role("button", name="English").click()  # the same page from the en catalog
+    page.wait_for_url("**/admin/unggulan")
+    assert page.locator("h1").inner_text() == f"Produk unggulan candidates, {month_name()}"
+    assert "Units sold per 30 days" in candidate(page, refs["Keripik Juara"]).inner_text()
 
 
 def test_confirm_congratulates_once_and_decline_keeps_the_note(
