@@ -98,11 +98,12 @@ def curation_routes(kit: Kit) -> list[Route]:
         return local_day(utcnow(), settings.timezone)
 
     async def show(request: Request, who: auth.Who) -> Response:
-        chosen = filters_of(request.query_params, today())
+        day = today()
+        chosen = filters_of(request.query_params, day)
         month, found = await asyncio.to_thread(
             unggulan.candidates,
             db,
-            today(),
+            day,
             chosen.month,
             chosen.regency or None,
             chosen.category or None,
@@ -167,11 +168,12 @@ def curation_routes(kit: Kit) -> list[Route]:
         fmt = request.path_params["fmt"]
         if fmt not in ("csv", "xlsx"):
             return Response(status_code=404, headers=kit.headers)
-        chosen = filters_of(request.query_params, today())
+        day = today()
+        chosen = filters_of(request.query_params, day)
         month, found = await asyncio.to_thread(
             unggulan.candidates,
             db,
-            today(),
+            day,
             chosen.month,
             chosen.regency or None,
             chosen.category or None,
