@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import calendar
 import csv
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -16,6 +17,7 @@ from bot.ranking import PARTS, Method, Ranked, rank
 from bot.sales import ranking_figures
 from bot.spreadsheet import csv_row, keep_text
 from bot.storage.database import Database
+from bot.storage.locks import hold_until_commit
 from bot.storage.models import (
     ChannelAccount,
     Facilitator,
@@ -28,6 +30,7 @@ from flows.messages import t
 from flows.regions import regencies
 
 CONGRATS = t("unggulan.congrats")
+MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")  # YYYY-MM, as --month and the dashboard take it
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,8 @@ class Candidate:
     facilitator: str  # "PDP-3515-001 Dewi Lestari", or ""
     decision: str  # confirmed | declined | "" (not decided yet)
     note: str
+    decided_by: str  # "admin console:ana", "cli", or "" (not decided yet, or before it was kept)
+    decided_at: datetime | None
 
     @property
     def regency_name(self) -> str:
@@ -113,6 +118,8 @@ def _details(
             "facilitator": f"{code} {facilitators.get(code, '')}".strip(),
             "decision": decided.status if decided else "",
             "note": (decided.note or "") if decided else "",
+            "decided_by": (decided.decided_by or "") if decided else "",
+            "decided_at": decided.decided_at if decided else None,
         }
     return found
 
@@ -126,17 +133,23 @@ def decide(
     today: date,
     month: str | None = None,
     method: Method | None = None,
+    by: str | None = None,
 ) -> str:
     """Record an admin's decision on a candidate: "confirmed", "declined", "not_found" or
-    "not_candidate" (under the evidence minimum, not live, or no figures)."""
+    "not_candidate" (under the evidence minimum, not live, or no figures).
+
+    Deciding again replaces the status and note; the owner is congratulated on the first
+    confirmation only. Two decisions on one product and month take turns (a lock held until
+    commit), so two admins or a double click never congratulate twice."""
     assert status in ("confirmed", "declined")
     method = method or Method()
+    month, start, end = month_window(month, today, method.window_days)
     with db.session() as session:
+        hold_until_commit(session, f"unggulan:{product_ref}:{month}")
         product = session.exec(select(Product).where(Product.ref == product_ref)).first()
         seller = session.get(Seller, product.seller_id) if product else None
         if product is None or seller is None:
             return "not_found"
-        month, start, end = month_window(month, today, method.window_days)
         category = product.category or seller.category
         figures = ranking_figures(session, start, end, seller.regency_code, category)
         ranked = next(
@@ -163,6 +176,7 @@ def decide(
         )
         row.product_id, row.status, row.note = product.id, status, (note or None)
         row.score, row.parts, row.decided_at = ranked.score, _parts(ranked), now
+        row.decided_by = by
         if status == "confirmed" and row.congratulated_at is None:
             row.congratulated_at = now
             _congratulate(session, seller, product, ranked)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import typer
@@ -13,10 +12,11 @@ from bot.sales import local_day
 from bot.storage.models import utcnow
 
 unggulan_app = typer.Typer(help="Produk unggulan: candidates per regency and category.")
-MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 
 
 def _month(value: str | None) -> str | None:
+    from bot.unggulan import MONTH
+
     if value is not None and not MONTH.fullmatch(value):
         typer.echo("--month takes YYYY-MM, e.g. 2026-11", err=True)
         raise typer.Exit(2)
@@ -113,6 +113,7 @@ def _decide(product_ref: str, status: str, note: str | None, month: str | None) 
             now,
             local_day(now, built.settings.timezone),
             _month(month),
+            by="cli",
         )
     finally:
         built.close()

@@ -21,6 +21,7 @@ from bot.storage.models import AuditLog, Broadcast, DashboardSession, OutboxEven
 from bot.web import create_web_app
 from tests.dashboard_data import EXPECTED, Seeded, seed
 from tests.served import Served, free_port
+from tests.unggulan_data import seed_candidates
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -272,12 +273,14 @@ PAGES = (
     "/admin/broadcasts",
     "/admin/exports",
     "/admin/audit",
+    "/admin/unggulan",
 )
 URL_ATTRIBUTE = re.compile(r'(?<![\w-])(?:src|href|action)="([^"]*)"')
 COMMENT = re.compile(r"/\*.*?\*/", re.S)
 
 
 def test_no_page_or_asset_refers_to_another_host(page: Page, app: App, seeded: Seeded) -> None:
+    seed_candidates(app.db)  # the produk unggulan page with candidates, their photos and forms
     sign_in(page, app)
     assets: set[str] = set()
     for path in PAGES:
@@ -305,6 +308,7 @@ def test_pages_fit_a_phone_and_a_desktop(
 ) -> None:
     """Screenshots for a person to look at (kept in the test's tmp dir), and no sideways scroll
     on a 360-px phone outside the tables' own scroll boxes."""
+    seed_candidates(app.db)
     sign_in(page, app)
     shots = Path(tmp_path / "shots")
     shots.mkdir()

@@ -4,7 +4,6 @@ the CSV and Excel exports for the curation board."""
 from __future__ import annotations
 
 import csv
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -14,10 +13,9 @@ from typer.testing import CliRunner
 
 from bot.app import App
 from bot.cli import app as cli
-from bot.marketplace_events import check_batch, ingest
 from bot.sales import local_day
-from bot.storage.models import Facilitator, Notice, ProdukUnggulan, Seller, utcnow
-from tests.marketplace import make_shop, stats_event
+from bot.storage.models import Notice, ProdukUnggulan, utcnow
+from tests.unggulan_data import seed_candidates
 
 
 @pytest.fixture
@@ -25,48 +23,7 @@ def shops(app: App, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """Three snack shops in Sidoarjo, one in Surabaya, daily figures for the last 60 days."""
     monkeypatch.setenv("DATABASE_URL", app.settings.database_url)
     monkeypatch.setenv("PUBLIC_BASE_URL", "https://pelapak.example")
-    refs = {}
-    plan = {
-        # name: regency, daily views, orders, units, reviews/day, stars per review, returns
-        "Keripik Juara": ("3515", 40, 2, 3, 1, 5, 0),
-        "Keripik Lumayan": ("3515", 40, 1, 1, 1, 4, 0),
-        "Keripik Baru": ("3515", 5, 0, 0, 0, 0, 0),  # no evidence: never a candidate
-        "Keripik Kota": ("3578", 400, 20, 30, 5, 5, 0),
-    }
-    today = local_day(utcnow())
-    events = []
-    for n, (name, (regency, views, orders, units, reviews, stars, _)) in enumerate(plan.items()):
-        _, (ref,) = make_shop(
-            app.db, phone=f"+62812000000{n:02}", regency=regency, products=(name,), shop=name
-        )
-        refs[name] = ref
-        for day in range(1, 61):
-            events.append(
-                stats_event(
-                    f"ev-{n}-{day:03}",
-                    ref,
-                    today - timedelta(days=day),
-                    views=views,
-                    orders=orders,
-                    units=units,
-                    revenue=units * 15000,
-                    ratings=(reviews, reviews * stars),
-                )
-            )
-    with app.db.session() as session:
-        session.add(
-            Facilitator(
-                code="PDP-3515-001", name="Dewi Lestari", regency_code="3515", invite_code="INV1"
-            )
-        )
-        seller = session.exec(select(Seller).where(Seller.shop_name == "Keripik Juara")).one()
-        seller.facilitator_code = "PDP-3515-001"
-        session.add(seller)
-    for start in range(0, len(events), 500):
-        batch = check_batch({"events": events[start : start + 500]})
-        assert isinstance(batch, list)
-        ingest(app.db, batch)
-    return refs
+    return seed_candidates(app.db)
 
 
 def test_candidates_in_rank_order_with_the_export(
@@ -121,6 +78,7 @@ def test_confirm_congratulates_once_and_decline_records_why(
     ]
     assert notices[0].params["regency"] == "Kabupaten Sidoarjo"
     assert decisions[juara].status == "confirmed" and decisions[juara].parts["rank"] == 1
+    assert decisions[juara].decided_by == "cli"
     assert decisions[lumayan].status == "declined" and decisions[lumayan].note == "foto kurang"
     assert decisions[juara].month == local_day(utcnow()).strftime("%Y-%m")
     listed = runner.invoke(cli, ["unggulan", "--regency", "3515"])

@@ -34,6 +34,7 @@ from starlette.staticfiles import StaticFiles
 
 from bot import broadcasts
 from bot.dashboard import auth, queries
+from bot.dashboard.curation import Kit, curation_routes
 from bot.dashboard.format import Formats, full_phone, mask_phone
 from bot.i18n import Renderer, pick_locale
 from bot.roles import add_facilitator, assign_leads
@@ -43,7 +44,6 @@ from bot.sync.status import requeue
 from flows.admin import STALLED_STEPS
 from flows.categories import LABELS, categories
 from flows.messages import Text
-from flows.regions import EAST_JAVA, regencies
 
 
 class RowId(IntegerConvertor):
@@ -319,7 +319,7 @@ def create_dashboard(app: App) -> Starlette:
             who,
             rows=rows,
             added=added,
-            regency_options=_east_java(),
+            regency_options=queries.east_java_options(),
             problem=None,
         )
 
@@ -349,7 +349,7 @@ def create_dashboard(app: App) -> Starlette:
                 status=400,
                 rows=rows,
                 added=None,
-                regency_options=_east_java(),
+                regency_options=queries.east_java_options(),
                 problem="dash.facilitators.invalid",
             )
         await asyncio.to_thread(auth.audit, db, who, "invite", added["code"], name=added["name"])
@@ -377,7 +377,7 @@ def create_dashboard(app: App) -> Starlette:
             who,
             search=found,
             steps=queries.STEPS,
-            regency_options=_east_java(),
+            regency_options=queries.east_java_options(),
             category_options=[(c.code, LABELS.get(c.code, c.code)) for c in categories()],
             next_query=urlencode({**query, "page": found.page + 1}),
             previous_query=urlencode({**query, "page": max(1, found.page - 1)}),
@@ -449,7 +449,7 @@ def create_dashboard(app: App) -> Starlette:
             problem=problem,
             segments=broadcasts.SEGMENTS,
             segment_text=_segment_text,
-            regency_options=_east_java(),
+            regency_options=queries.east_java_options(),
             category_options=[(c.code, LABELS.get(c.code, c.code)) for c in categories()],
             stalled_options=[(c.id.removeprefix("step:"), c.label) for c in STALLED_STEPS],
         )
@@ -535,7 +535,7 @@ def create_dashboard(app: App) -> Starlette:
     # --- exports and the audit log -----------------------------------------------------------
 
     async def exports(request: Request, who: auth.Who) -> Response:
-        return render(request, "exports.html", who, regency_options=_east_java())
+        return render(request, "exports.html", who, regency_options=queries.east_java_options())
 
     async def export(request: Request, who: auth.Who) -> Response:
         kind, fmt = request.path_params["kind"], request.path_params["fmt"]
@@ -604,6 +604,7 @@ def create_dashboard(app: App) -> Starlette:
             Route("/exports", page(exports, admin_only=True)),
             Route("/export/{kind}.{fmt}", page(export, admin_only=True)),
             Route("/audit", page(audit_page, admin_only=True)),
+            *curation_routes(Kit(db, settings, render, page, HEADERS)),
             Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
         ]
     )
@@ -614,14 +615,6 @@ def create_dashboard(app: App) -> Starlette:
 def _browser_locale(request: Request) -> str:
     accepted = request.headers.get("Accept-Language", "")
     return accepted.split(",")[0].strip() if accepted else "id"
-
-
-def _east_java() -> list[tuple[str, str]]:
-    return [
-        (code, r.full_name)
-        for code, r in sorted(regencies().items())
-        if r.province_code == EAST_JAVA
-    ]
 
 
 def _csv_chunks(rows: Iterator[list[Any]]) -> Iterator[bytes]:

@@ -40,6 +40,11 @@ class Formats:
     def number(self, value: int | float | None) -> str:
         return "-" if value is None else format_decimal(value, locale=self.locale)
 
+    def fixed(self, value: float, digits: int) -> str:
+        """With exactly `digits` decimals (a score, a star rating)."""
+        pattern = "#,##0" + ("." + "0" * digits if digits else "")
+        return format_decimal(value, format=pattern, locale=self.locale)
+
     def percent(self, value: float) -> str:
         return format_percent(value, format="#,##0.#%", locale=self.locale)
 
@@ -53,6 +58,11 @@ class Formats:
 
     def day(self, value: date) -> str:
         return format_date(value, "d MMM", locale=self.locale)
+
+    def month(self, value: str) -> str:
+        """'2026-11' -> 'November 2026'."""
+        year, number = (int(part) for part in value.split("-"))
+        return format_date(date(year, number, 1), "LLLL yyyy", locale=self.locale)
 
     def local_input(self, value: datetime) -> str:
         """For <input type=datetime-local>, in the programme's zone."""

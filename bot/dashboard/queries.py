@@ -356,6 +356,15 @@ def regency_name(code: str | None) -> str:
     return known.full_name if known else (code or "-")
 
 
+def east_java_options() -> list[tuple[str, str]]:
+    """Every East Java regency and city as (code, name), for the filters' select boxes."""
+    return [
+        (code, r.full_name)
+        for code, r in sorted(regencies().items())
+        if r.province_code == EAST_JAVA
+    ]
+
+
 def step_of(status: str, product_statuses: set[str]) -> str:
     if status == "awaiting_consent":
         return "awaiting_consent"

@@ -519,4 +519,5 @@ class ProdukUnggulan(SQLModel, table=True):
     score: float = 0.0
     parts: dict[str, Any] = _json(default_factory=dict)  # the figures and percentiles then
     decided_at: datetime = _when(default_factory=utcnow)
+    decided_by: str | None = Field(default=None, max_length=100)  # the audit log's actor, or "cli"
     congratulated_at: datetime | None = _when(default=None)
