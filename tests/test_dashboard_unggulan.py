@@ -21,7 +21,7 @@ from bot.storage.models import AuditLog, Notice, ProdukUnggulan, Seller, utcnow
 from bot.unggulan import decide
 from tests import test_dashboard as dashboard
 from tests.dashboard_data import Seeded
-from tests.test_dashboard import CHROMIUM, sign_in
+from tests.test_dashboard import sign_in
 from tests.unggulan_data import seed_candidates
 
 # The browser, the seeded dashboard data, the served app and a page, as test_dashboard has them.
@@ -30,10 +30,6 @@ browser, seeded, served, page = (
     dashboard.seeded,
     dashboard.served,
     dashboard.page,
-)
-
-pytestmark = pytest.mark.skipif(
-    not Path(CHROMIUM).exists(), reason="Debian's chromium is needed (.ci/run installs it)"
 )
 
 
