@@ -285,7 +285,7 @@ def rows(month: str, found: list[Candidate]) -> list[list[Any]]:
 
 
 def write_csv(month: str, found: list[Candidate], path: Path) -> None:
-    with path.open("w", newline="", encoding="utf-8") as out:
+    with path.open("w", newline="", encoding="utf-8-sig") as out:
         writer = csv.writer(out)
         writer.writerow(HEADER)
         writer.writerows(csv_row(row) for row in rows(month, found))

@@ -34,7 +34,8 @@ def test_candidates_in_rank_order_with_the_export(
     result = runner.invoke(cli, ["unggulan", "--regency", "3515", "--csv", str(out)])
     assert result.exit_code == 0, result.output
     assert "Keripik Juara" in result.output and "Keripik Kota" not in result.output
-    with out.open(encoding="utf-8") as f:
+    assert out.read_bytes().startswith(b"\xef\xbb\xbf")  # so Excel reads it as UTF-8
+    with out.open(encoding="utf-8-sig") as f:
         rows = list(csv.DictReader(f))
     assert [r["product"] for r in rows] == ["Keripik Juara", "Keripik Lumayan"]
     juara = rows[0]
