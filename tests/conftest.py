@@ -81,12 +81,25 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return url
 
 
+_EMPTYING: dict[str, str] = {}
+
+
 def truncate_all(url: str) -> None:
-    """Empty every table of a PostgreSQL test database."""
+    """Empty every table of a PostgreSQL test database and restart its ids.
+
+    DELETE on a test's handful of rows takes a fifth of the time TRUNCATE takes (which makes
+    new files for every table), and this runs before every PostgreSQL test."""
     db = Database(url)
     with db.engine.begin() as conn:
-        tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
-        conn.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+        if url not in _EMPTYING:
+            sequences = conn.exec_driver_sql(
+                "SELECT sequencename FROM pg_sequences WHERE schemaname = 'public'"
+            ).scalars()
+            _EMPTYING[url] = "; ".join(
+                [f'DELETE FROM "{t.name}"' for t in reversed(SQLModel.metadata.sorted_tables)]
+                + [f'ALTER SEQUENCE "{name}" RESTART' for name in sequences]
+            )
+        conn.exec_driver_sql(_EMPTYING[url])
     db.dispose()
 
 
