@@ -46,7 +46,9 @@ STALLED_STEPS = (
 def parse_send_time(text: str, now: datetime) -> datetime | None:
     """'09:00', 'besok 9.30', '30/11 08:00', '30/11/2026 8:00' in WIB; None if unreadable.
 
-    A time of day that has passed today means tomorrow.
+    A time of day that has passed today means tomorrow. A day and month without a year that
+    has passed means next year only when that is soon ('5/1' in December); yesterday's date
+    stays yesterday's, for the caller to refuse as past rather than send a year late.
     """
     words = " ".join(text.lower().split())
     match = re.fullmatch(
@@ -70,7 +72,9 @@ def parse_send_time(text: str, now: datetime) -> datetime | None:
                 tzinfo=WIB,
             )
             if full_year is None and at < local_now:
-                at = at.replace(year=at.year + 1)
+                next_year = at.replace(year=at.year + 1)
+                if next_year - local_now <= LATEST:
+                    at = next_year
         else:
             at = local_now.replace(hour=int(hour), minute=int(minute or 0), second=0, microsecond=0)
             if relative:
@@ -182,6 +186,8 @@ def _read_when(msg: Inbound, ctx: Ctx) -> Reading:
     at = parse_send_time(words, ctx.env.now)
     if at is None:
         return Invalid(t("siaran.when_unclear"))
+    if at < ctx.env.now - timedelta(minutes=1):
+        return Invalid(t("siaran.when_past"))
     if at > ctx.env.now + LATEST:
         return Invalid(t("siaran.when_too_late"))
     return Parsed(at.isoformat())

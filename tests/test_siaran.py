@@ -98,6 +98,8 @@ def test_siaran_scheduled_to_a_stalled_step_with_an_edit(
     admin.send("besok 9.00")
     assert "Penerima: 1 orang" in admin.last and "29" in admin.last
     admin.send("ubah waktu kirim")
+    admin.send("27/11 08:30")  # a day that has passed: said so, not sent a year later
+    assert "sudah lewat" in admin.last and "Contoh" in admin.last
     admin.send("30/11 08:30")
     assert "30" in admin.last and "Penerima: 1 orang" in admin.last
     admin.choose("Simpan")
@@ -146,6 +148,8 @@ def test_an_admin_removed_mid_way_cannot_send(app: App, clock: Clock) -> None:
         ("1/12 09:00", datetime(2026, 12, 1, 2, 0, tzinfo=UTC)),
         ("01-12-2026 9:00", datetime(2026, 12, 1, 2, 0, tzinfo=UTC)),
         ("5/1 10:00", datetime(2027, 1, 5, 3, 0, tzinfo=UTC)),  # January: next year
+        ("27/11 08:00", datetime(2026, 11, 27, 1, 0, tzinfo=UTC)),  # yesterday, not next year
+        ("28/11 09:30", datetime(2026, 11, 28, 2, 30, tzinfo=UTC)),  # half an hour ago
         ("31/2 10:00", None),
         ("25:00", None),
         ("nanti sore", None),
