@@ -32,7 +32,7 @@ from flows.interpret import (
 )
 from flows.lexicon import BACK, CANCEL, EDIT, HELP, SKIP, normalize, words
 from flows.messages import Choice, Inbound, Outbound, Text, say, t
-from flows.state import Confirm, EditMenu, Options, Pending, Resume, State
+from flows.state import CancelAsked, Confirm, EditMenu, Options, Pending, Resume, State
 from flows.steps import (
     FINISH,
     SUMMARY,
@@ -57,6 +57,7 @@ from flows.steps import (
 
 YES_CHOICES = (Choice("yes", t("choice.yes")), Choice("no", t("choice.no")))
 RESUME_CHOICES = (Choice("yes", t("choice.continue")), Choice("no", t("choice.restart")))
+CANCEL_CHOICES = (Choice("yes", t("choice.cancel_yes")), Choice("no", t("choice.cancel_no")))
 SUMMARY_CHOICES = (
     Choice("save", t("choice.save")),
     Choice("__edit__", t("choice.edit")),
@@ -94,6 +95,8 @@ def current_choices(flow: Flow, state: State, env: Env) -> tuple[Choice, ...]:
             return RESUME_CHOICES
         case Confirm():
             return YES_CHOICES
+        case CancelAsked():
+            return CANCEL_CHOICES
         case EditMenu():
             return _field_choices(_editable(flow, state))
     return ask(flow, state, env).choices
@@ -134,9 +137,11 @@ def advance_flow(flow: Flow, state: State, inbound: Inbound, env: Env, said: Utt
     result = Result(state)
     match said:
         case GlobalWord(kind=kind) if kind == CANCEL:
-            result.state = State(updated_at=env.now)
-            result.replies.append(say(flow.cancelled))
-            return result
+            if flow.confirm_cancel and state.history and state.pending != CancelAsked():
+                state.pending = CancelAsked()  # one word must not throw away a shop's answers
+                result.replies.append(say(t("engine.cancel_sure"), choices=CANCEL_CHOICES))
+                return result
+            return _cancelled(flow, env, result)
         case GlobalWord(kind=kind) if kind == HELP:
             step = flow.steps.get(state.step or "")
             help_text = step.help if step and step.help else t("engine.help_general")
@@ -160,6 +165,14 @@ def _answer(
 ) -> Result:
     """An answer to what is open: the pending question first, then the summary or the step."""
     match state.pending, said:
+        case CancelAsked(), Yes():
+            return _cancelled(flow, env, result)
+        case CancelAsked(), No():
+            state.pending = None
+            result.replies += [say(t("engine.cancel_kept")), ask(flow, state, env)]
+            return result
+        case CancelAsked(), _:
+            state.pending = None  # they answered the question instead: carry on with it
         case Resume(), Yes():
             state.pending = None
             result.replies.append(ask(flow, state, env))
@@ -201,6 +214,12 @@ def _answer(
     if state.step == SUMMARY:
         return _answer_summary(flow, state, said, env, result)
     return _answer_step(flow, state, inbound, said, env, result)
+
+
+def _cancelled(flow: Flow, env: Env, result: Result) -> Result:
+    result.state = State(updated_at=env.now)
+    result.replies.append(say(flow.cancelled))
+    return result
 
 
 def _guess_refused(flow: Flow, state: State, env: Env, result: Result) -> Result:

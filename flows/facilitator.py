@@ -139,6 +139,7 @@ ASSISTED = Flow(
     ),
     resume_question=t("fac.resume_question"),
     cancelled=t("fac.cancelled"),
+    confirm_cancel=True,
 )
 
 

@@ -688,6 +688,7 @@ PRODUCT = Flow(
     fields=FIELDS,
     resume_question=t("product.resume_question"),
     cancelled=t("product.cancelled"),
+    confirm_cancel=True,
     derive=_derived,
 )
 

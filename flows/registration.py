@@ -707,4 +707,5 @@ REGISTRATION = Flow(
     fields=FIELDS,
     resume_question=t("reg.resume_question"),
     cancelled=t("reg.cancelled"),
+    confirm_cancel=True,
 )

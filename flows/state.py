@@ -41,7 +41,12 @@ class ConsentShown:
     seller_id: int | None
 
 
-Pending = Resume | Confirm | Options | EditMenu | ConsentShown
+@dataclass(frozen=True)
+class CancelAsked:
+    """ "Yakin dibatalkan?": yes drops the draft; no, or an answer, carries on."""
+
+
+Pending = Resume | Confirm | Options | EditMenu | ConsentShown | CancelAsked
 
 
 def pending_to_json(pending: Pending | None) -> dict[str, Any] | None:
@@ -61,6 +66,8 @@ def pending_to_json(pending: Pending | None) -> dict[str, Any] | None:
             return {"kind": "edit"}
         case ConsentShown(seller_id):
             return {"kind": "consent", "seller_id": seller_id}
+        case CancelAsked():
+            return {"kind": "cancel"}
 
 
 def pending_from_json(data: Any) -> Pending | None:
@@ -77,6 +84,8 @@ def pending_from_json(data: Any) -> Pending | None:
         return Options(tuple(Choice(o["id"], label_from_json(o["label"])) for o in options))
     if kind == "edit":
         return EditMenu()
+    if kind == "cancel":
+        return CancelAsked()
     if kind == "consent" or "consent" in data:  # {"consent": id} before typed pending
         return ConsentShown(data.get("seller_id", data.get("consent")))
     return None

@@ -2,7 +2,8 @@
 
 Run it again after a step is added: `python tests/transcripts/make_global_words.py`.
 The expectations are the rules of the global words, stated once here:
-  batal    -> the flow's "cancelled", nothing open
+  batal    -> the flow's "cancelled", nothing open; once a question has been answered, first
+              "yakin?", and "ya" cancels (one word must not throw away what was answered)
   kembali  -> the previous question (the first one says it is the first)
   bantuan  -> the step's help, then the same question again
   menu     -> the menu; the flow waits, parked
@@ -80,10 +81,13 @@ def _expect(
     optional: dict[str, str],
     slots: dict[str, str],
     cancelled: str,
-) -> dict[str, Any]:
+) -> list[dict[str, Any]]:
     step, question, help_id, _ = steps[index]
     here = f"{flow}/{step}"
     turn: dict[str, Any] = {"send": word}
+    if word == "batal" and index > 0:
+        turn.update(expect=["engine.cancel_sure"], at=here)
+        return [turn, {"send": "ya", "expect": [cancelled], "at": "None/None"}]
     if word == "batal":
         turn.update(expect=[cancelled], at="None/None")
     elif word == "kembali":
@@ -114,7 +118,7 @@ def _expect(
             turn.update(expect=["engine.required", question], at=here)
     if step in slots and word != "batal" and word != "menu":
         turn["draft"] = {slots[step]: None}
-    return turn
+    return [turn]
 
 
 WORDS = ("batal", "kembali", "bantuan", "menu", "ubah", "lewati")
@@ -126,7 +130,7 @@ def registration() -> list[dict[str, Any]]:
         for word in WORDS:
             turns = [{"send": "/start"}, *_turns(REGISTRATION, index)]
             turns[-1] = {**turns[-1], "expect": [question], "at": f"registration/{step}"}
-            turns.append(
+            turns.extend(
                 _expect(
                     "registration",
                     REGISTRATION,
@@ -161,7 +165,7 @@ def product() -> list[dict[str, Any]]:
                 {
                     "name": f"{word} at product {step}",
                     "given": "registered",
-                    "turns": [*turns, expectation],
+                    "turns": [*turns, *expectation],
                 }
             )
     for word in WORDS:
@@ -182,7 +186,7 @@ def product() -> list[dict[str, Any]]:
             {
                 "name": f"{word} at product condition",
                 "given": "registered",
-                "turns": [*CONDITION_PREFIX, expectation],
+                "turns": [*CONDITION_PREFIX, *expectation],
             }
         )
     return out
