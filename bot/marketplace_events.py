@@ -631,7 +631,7 @@ def unknown_report(db: Database, limit: int = 50) -> list[tuple[str, str, int]]:
     with db.read_session() as session:
         rows = session.exec(
             select(MarketplaceEvent.product_ref, MarketplaceEvent.type, sa.func.count())
-            .where(col(MarketplaceEvent.unknown_product).is_(True))
+            .where(col(MarketplaceEvent.unknown_product) == sa.true())  # the partial index
             .group_by(col(MarketplaceEvent.product_ref), col(MarketplaceEvent.type))
             .order_by(sa.func.count().desc())
             .limit(limit)
