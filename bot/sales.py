@@ -49,6 +49,18 @@ def ranking_figures(
 ) -> list[tuple[Figures, int]]:
     """Each live product's totals between `start` and `end` (inclusive), with its id."""
     stats = ProductStats.__table__  # type: ignore[attr-defined]
+    product, seller = Product.__table__, Seller.__table__  # type: ignore[attr-defined]
+    category_of = sa.func.coalesce(product.c.category, seller.c.category)
+    only: list[Any] = []
+    if regency or category:
+        # Sum only that regency's (category's) products, found by product_id's index; the
+        # filter below the grouping would sum every product of the province first.
+        chosen = sa.select(product.c.id).join(seller, seller.c.id == product.c.seller_id)
+        if regency:
+            chosen = chosen.where(seller.c.regency_code == regency)
+        if category:
+            chosen = chosen.where(category_of == category)
+        only.append(stats.c.product_id.in_(chosen))
     totals = (
         sa.select(stats.c.product_id, *(sa.func.sum(stats.c[name]).label(name) for name in FIGURES))
         .where(
@@ -56,12 +68,11 @@ def ranking_figures(
             stats.c.period_start >= start,
             stats.c.period_end <= end,
             _not_double(stats.c),
+            *only,
         )
         .group_by(stats.c.product_id)
         .subquery()
     )
-    product, seller = Product.__table__, Seller.__table__  # type: ignore[attr-defined]
-    category_of = sa.func.coalesce(product.c.category, seller.c.category)
     query = (
         sa.select(product.c.id, product.c.ref, seller.c.regency_code, category_of, totals)
         .select_from(totals)
@@ -74,6 +85,11 @@ def ranking_figures(
         query = query.where(seller.c.regency_code == regency)
     if category:
         query = query.where(category_of == category)
+    if session.get_bind().dialect.name == "postgresql":
+        # The planner's cost for these sums (millions of rows it cannot count well) turns on
+        # JIT compilation, which costs more than the query itself: ~1 s of 1.6 s for one
+        # regency over a year of 30,000 products' daily figures.
+        session.execute(sa.text("SET LOCAL jit = off"))
     rows = session.execute(query).all()
     return [
         (

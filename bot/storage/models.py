@@ -436,35 +436,40 @@ class MarketplaceEvent(SQLModel, table=True):
     """
 
     __tablename__ = "marketplace_event"
+    __table_args__ = (
+        # only the few events about products we do not know (`pelapak unggulan unknown`)
+        sa.Index(
+            "ix_marketplace_event_unknown",
+            "product_ref",
+            "type",
+            postgresql_where=sa.text("unknown_product"),
+            sqlite_where=sa.text("unknown_product = 1"),
+        ),
+    )
 
     event_id: str = Field(primary_key=True, max_length=128)
     type: str = Field(max_length=16)  # product.status | product.stats
     product_ref: str = Field(max_length=64)
     occurred_at: datetime = _when()
     received_at: datetime = _when(default_factory=utcnow)
-    unknown_product: bool = Field(default=False, index=True)
+    unknown_product: bool = False
     payload: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
 
 
 class ProductStats(SQLModel, table=True):
     """A product's figures for one period (a day or a week, WIB); a correction replaces them.
 
-    The row holds the figures of the event with the latest (occurred_at, event_id).
+    The row holds the figures of the event with the latest (occurred_at, event_id). Keyed by
+    product and period: no surrogate id (an index entry and a sequence per row, read by nothing).
     """
 
     __tablename__ = "product_stats"
-    __table_args__ = (
-        sa.UniqueConstraint("product_ref", "period_start", "period_end"),
-        sa.Index("ix_product_stats_product_period", "product_id", "period_start"),
-    )
+    __table_args__ = (sa.Index("ix_product_stats_product_period", "product_id", "period_start"),)
 
-    id: int | None = Field(
-        default=None, primary_key=True, sa_type=sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-    )
-    product_ref: str = Field(max_length=64)
+    product_ref: str = Field(primary_key=True, max_length=64)
     product_id: int | None = None  # None: a product we do not know (kept, reported)
-    period_start: date = Field(sa_type=sa.Date)
-    period_end: date = Field(sa_type=sa.Date)
+    period_start: date = Field(primary_key=True, sa_type=sa.Date)
+    period_end: date = Field(primary_key=True, sa_type=sa.Date)
     views: int = 0
     orders: int = 0
     units_sold: int = 0
