@@ -35,6 +35,7 @@ from bot import metrics
 from bot.broadcasts import ReplyMeter
 from bot.channels.long_text import split_text
 from bot.channels.payload import Malformed
+from bot.channels.telegram_api import BotAPI
 from bot.channels.telegram_update import addressed_to, chat_type, check_update
 from bot.config import Settings, reveal
 from bot.conversation import ConversationRunner
@@ -97,6 +98,12 @@ class TelegramChannel:
                 overall_max_rate=settings.telegram_max_messages_per_second, max_retries=5
             ),
         )
+        # The hot path's calls, posted directly through the same rate limiter.
+        self.api = BotAPI(
+            settings.telegram_bot_token.get_secret_value(),
+            settings.telegram_api_base_url,
+            self.bot.rate_limiter,
+        )
         self.replies = ReplyMeter()  # broadcasts in this process leave room for these
         self.clock = clock
         self._groups_told: dict[int, float] = {}  # group chat id -> when we last pointed
@@ -145,6 +152,7 @@ class TelegramChannel:
             await asyncio.gather(*self._background, return_exceptions=True)
         if self._side_tasks:
             await asyncio.gather(*self._side_tasks, return_exceptions=True)
+        await self.api.close()
         await self.bot.shutdown()
 
     def _menu(
@@ -304,9 +312,10 @@ class TelegramChannel:
         query = update.callback_query
         assert query is not None
         try:
-            await query.answer()
+            await self.api.call("answerCallbackQuery", {"callback_query_id": query.id})
             if isinstance(query.message, Message):
-                await query.message.edit_reply_markup(reply_markup=None)
+                message = {"chat_id": query.message.chat_id, "message_id": query.message.message_id}
+                await self.api.call("editMessageReplyMarkup", message)
         except TelegramError:
             log.info("could not close keyboard for update %s", update.update_id)
 
@@ -442,14 +451,12 @@ class TelegramChannel:
                 if caption:
                     continue
             for index, part in enumerate(parts):
-                last = index == len(parts) - 1
+                params: dict[str, Any] = {"chat_id": chat_id, "text": to_html(part)}
+                params["parse_mode"] = ParseMode.HTML.value
+                if markup is not None and index == len(parts) - 1:
+                    params["reply_markup"] = markup.to_dict()
                 self.replies.note()
-                await self.bot.send_message(
-                    chat_id,
-                    to_html(part),
-                    parse_mode=ParseMode.HTML,
-                    reply_markup=markup if last else None,
-                )
+                await self.api.call("sendMessage", params)
                 metrics.sent(CHANNEL)
 
 
