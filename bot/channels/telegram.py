@@ -57,6 +57,7 @@ CHANNEL = "telegram"
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
 ALLOWED_UPDATES = ["message", "callback_query"]
+PARSED_KEPT = 10_000  # updates kept read between accept and _process (else read again)
 GROUP_POINTER_SECONDS = 3600.0  # one pointer to the private chat per group per hour
 
 
@@ -106,6 +107,7 @@ class TelegramChannel:
         )
         self.replies = ReplyMeter()  # broadcasts in this process leave room for these
         self.clock = clock
+        self._parsed: dict[str, Update] = {}  # stored updates as read by accept, by update_id
         self._groups_told: dict[int, float] = {}  # group chat id -> when we last pointed
         self._side_tasks: set[asyncio.Task[None]] = set()
         self.inbox = Inbox(
@@ -189,7 +191,7 @@ class TelegramChannel:
 
     # --- receiving ------------------------------------------------------------------------
 
-    async def accept(self, data: dict[str, Any]) -> bool:
+    async def accept(self, data: dict[str, Any], checked: Update | None = None) -> bool:
         """Store one update (webhook body or getUpdates item); False if a duplicate or unusable.
 
         Only private chats reach a conversation: in a group, channel or supergroup nothing is
@@ -197,7 +199,7 @@ class TelegramChannel:
         GROUP_POINTER_SECONDS (nothing personal is ever sent anywhere but the owner's chat).
         """
         try:
-            check_update(data)
+            update = checked or check_update(data)
         except Malformed as problem:
             log.warning("dropped a malformed Telegram update: %s", problem)
             return False
@@ -210,13 +212,18 @@ class TelegramChannel:
                 await self.inbox.skip(str(data["update_id"]), data["update_id"])
             return False
         group = (data.get("message") or {}).get("media_group_id")
-        return await self.inbox.accept(
+        stored = await self.inbox.accept(
             str(data["update_id"]),
             int(data["update_id"]),
             key,
             data,
             group_key=f"{key}:{group}" if group else None,
         )
+        if stored:  # read once: _process takes it instead of reading the payload again
+            self._parsed[str(data["update_id"])] = update
+            while len(self._parsed) > PARSED_KEPT:
+                del self._parsed[next(iter(self._parsed))]
+        return stored
 
     def _point_group_to_private_chat(self, data: dict[str, Any]) -> None:
         username = self._username()
@@ -273,7 +280,7 @@ class TelegramChannel:
                 offset = update.update_id + 1
 
     async def _process(self, rows: list[InboundUpdate], turn: Turn) -> None:
-        updates = [Update.de_json(row.payload, self.bot) for row in rows]
+        updates = [self._read(row) for row in rows]
         first = updates[0]
         chat = first.effective_chat if first is not None else None
         if first is None or chat is None:
@@ -301,6 +308,11 @@ class TelegramChannel:
         if any(reply.prompt == "fac.joined" for reply in replies):
             for joined, (roles, locale) in (await asyncio.to_thread(self._roles, chat_id)).items():
                 await self._set_role_commands(joined, roles, locale)
+
+    def _read(self, row: InboundUpdate) -> Update:
+        if row.update_id in self._parsed:
+            return self._parsed.pop(row.update_id)
+        return Update.de_json(row.payload, self.bot)
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         """Work that must not hold up processing (closing a keyboard)."""
