@@ -66,16 +66,21 @@ class Turn:
         return bool(self.claims) and self.claims[-1]
 
     def _first_unprocessed(self, session: Session) -> bool:
-        first = session.exec(
-            select(InboundUpdate.id)
-            .where(
-                InboundUpdate.channel == self.channel,
-                InboundUpdate.chat_key == self.chat_key,
-                col(InboundUpdate.processed_at).is_(None),
+        table = INBOUND
+        first = (
+            session.connection()
+            .execute(
+                sa.select(table.c.id)
+                .where(
+                    table.c.channel == self.channel,
+                    table.c.chat_key == self.chat_key,
+                    table.c.processed_at.is_(None),
+                )
+                .order_by(table.c.seq)
+                .limit(1)
             )
-            .order_by(col(InboundUpdate.seq))
-            .limit(1)
-        ).first()
+            .scalar()
+        )
         return first is not None and first in self.row_ids
 
     def finish(self, session: Session, now: datetime) -> None:
@@ -96,11 +101,12 @@ class SequenceGate:
 
     def __init__(self) -> None:
         self.floor: int | None = None
+        self.start: int | None = None  # the floor the first update set: assumed, not seen
         self._above: set[int] = set()
 
     def note(self, seq: int) -> None:
         if self.floor is None:
-            self.floor = seq - 1
+            self.floor = self.start = seq - 1
         if seq > self.floor:
             self._above.add(seq)
         self._advance()
@@ -114,6 +120,12 @@ class SequenceGate:
 
     def ready(self, seq: int) -> bool:
         return self.floor is None or seq <= self.floor + 1
+
+    def seen_below(self, seq: int) -> bool:
+        """Ready because every lower number was seen stored (or waited for), not because
+        this process started after it: updates stored then by other processes may still be
+        coming in, and only the database says what comes first."""
+        return self.ready(seq) and self.start is not None and seq - 1 > self.start
 
     def missing_below(self, seq: int) -> tuple[int, int] | None:
         """The open range (floor, seq) still to be seen, or None."""
@@ -330,7 +342,7 @@ class Inbox:
         if not fresh:
             return None
         row = min(fresh, key=lambda r: r.seq)
-        if row.group_key or (self.gate is not None and not self.gate.ready(row.seq)):
+        if row.group_key or (self.gate is not None and not self.gate.seen_below(row.seq)):
             return None
         return [row]
 

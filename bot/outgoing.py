@@ -110,16 +110,21 @@ def queue(
 
 
 def _anything_waiting(session: Session, channel: str, chat_key: str) -> bool:
+    """Core, without the ORM's autoflush: no reply of this transaction is pending yet, and
+    the flush happens at the commit anyway."""
+    table = OUTGOING
     return (
-        session.exec(
-            select(OutgoingMessage.id)
+        session.connection()
+        .execute(
+            sa.select(table.c.id)
             .where(
-                OutgoingMessage.channel == channel,
-                OutgoingMessage.chat_key == chat_key,
-                col(OutgoingMessage.sent_at).is_(None),
+                table.c.channel == channel,
+                table.c.chat_key == chat_key,
+                table.c.sent_at.is_(None),
             )
             .limit(1)
-        ).first()
+        )
+        .first()
         is not None
     )
 
