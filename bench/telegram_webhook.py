@@ -17,6 +17,10 @@ Printed per run: updates/s; p50/p99 reply latency (posting an update to the fake
 the last reply for it); statements, transactions and writing transactions per update
 (counted inside the server by SQLAlchemy events, PELAPAK_STATEMENT_STATS); CPU seconds per
 update of the server process; then the Pelapak/reference ratios.
+
+`--processes 1 2` runs Pelapak on PostgreSQL as one and as two processes on the same database
+(the product supports several); the load generator spreads the updates over them one request
+after another, as a round-robin load balancer would, and CPU and statements are their sums.
 """
 
 from __future__ import annotations
@@ -206,6 +210,7 @@ class Target:
     label: str
     kind: str  # pelapak | reference
     database_url: str = ""
+    processes: int = 1  # Pelapak processes on the one database, behind the load generator
 
 
 @dataclass
@@ -245,8 +250,54 @@ class Server:
         return {}
 
 
-async def start_server(target: Target, fake: FakeBotAPI) -> Server:
-    workdir = Path(tempfile.mkdtemp(prefix="pelapak-bench-"))
+class Servers:
+    """One target's server processes; the load generator spreads the updates over them one
+    request after another, as a round-robin load balancer would (the updates of one chat
+    land on any of them)."""
+
+    def __init__(self, servers: list[Server]) -> None:
+        self.all = servers
+        self.workdir = servers[0].workdir
+        self._turn = 0
+
+    @property
+    def url(self) -> str:
+        self._turn += 1
+        return self.all[self._turn % len(self.all)].url
+
+    def cpu(self) -> float:
+        return sum(s.cpu() for s in self.all)
+
+    def snapshot(self) -> dict[str, int]:
+        return _added(s.snapshot() for s in self.all)
+
+    def stop(self) -> dict[str, int]:
+        return _added([s.stop() for s in self.all])
+
+    @property
+    def pids(self) -> list[int]:
+        return [s.process.pid for s in self.all]
+
+
+def _added(counts: Any) -> dict[str, int]:
+    total: Counter[str] = Counter()
+    for c in counts:
+        total.update(c)
+    return dict(total)
+
+
+async def start_servers(target: Target, fake: FakeBotAPI) -> Servers:
+    """The first process migrates the database; the others start once it answers."""
+    servers = [await start_server(target, fake)]
+    for n in range(1, target.processes):
+        servers.append(await start_server(target, fake, workdir=servers[0].workdir / f"p{n}"))
+    return Servers(servers)
+
+
+async def start_server(target: Target, fake: FakeBotAPI, workdir: Path | None = None) -> Server:
+    if workdir is None:
+        workdir = Path(tempfile.mkdtemp(prefix="pelapak-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     env = {
         **os.environ,
@@ -311,13 +362,15 @@ async def post(client: aiohttp.ClientSession, url: str, update: dict[str, Any]) 
         await asyncio.sleep(0.5)
 
 
-async def calibrate(client: aiohttp.ClientSession, url: str, fake: FakeBotAPI, n: int) -> list[int]:
+async def calibrate(
+    client: aiohttp.ClientSession, server: Servers, fake: FakeBotAPI, n: int
+) -> list[int]:
     """How many replies each step of the script gets, from one owner alone."""
     chat = 100_000 + n
     counts = []
     for update in script(Updates(chat, first_name=f"Sri {letters(n)}"), n):
         before = len(fake.sent[chat])
-        await post(client, url, update)
+        await post(client, server.url, update)
         if not await fake.replies(chat, before + 1, time.perf_counter() + 30):
             raise RuntimeError("calibration: no reply within 30 s")
         await fake.quiet(0.8)
@@ -327,7 +380,7 @@ async def calibrate(client: aiohttp.ClientSession, url: str, fake: FakeBotAPI, n
 
 async def owner(
     client: aiohttp.ClientSession,
-    url: str,
+    server: Servers,
     fake: FakeBotAPI,
     n: int,
     expected: list[int],
@@ -339,7 +392,7 @@ async def owner(
     for step, update in enumerate(script(Updates(chat, first_name=f"Sri {letters(n)}"), n)):
         before = len(fake.sent[chat])
         start = time.perf_counter()
-        await post(client, url, update)
+        await post(client, server.url, update)
         load.posted += 1
         want = before + expected[step]
         if not await fake.replies(chat, want, start + 300):
@@ -377,12 +430,12 @@ async def run_one(
 ) -> Result:
     fake = FakeBotAPI(latency)
     await fake.start()
-    server = await start_server(target, fake)
+    server = await start_servers(target, fake)
     problems: list[str] = []
     try:
         connector = aiohttp.TCPConnector(limit=100)
         async with aiohttp.ClientSession(connector=connector) as client:
-            expected = await calibrate(client, server.url, fake, owners)
+            expected = await calibrate(client, server, fake, owners)
             reference = [shape(text, owners) for _, text in fake.sent[100_000 + owners]]
             loadavg = os.getloadavg()[0]
             counts_before = server.snapshot()
@@ -392,7 +445,7 @@ async def run_one(
             load = Load()
             start = time.perf_counter()
             await asyncio.gather(
-                *(owner(client, server.url, fake, n, expected, think, load) for n in range(owners))
+                *(owner(client, server, fake, n, expected, think, load) for n in range(owners))
             )
             finished = max(
                 (fake.sent[100_000 + n][-1][0] for n in range(owners) if fake.sent[100_000 + n]),
@@ -441,14 +494,14 @@ async def run_one(
 
 
 def profile(
-    py_spy: str, server: Server, target: Target, latency: float
+    py_spy: str, server: Servers, target: Target, latency: float
 ) -> subprocess.Popen[bytes] | None:
-    """`py-spy record` on the server during the load (--py-spy PATH_TO_PY_SPY)."""
+    """`py-spy record` on the (first) server during the load (--py-spy PATH_TO_PY_SPY)."""
     if not py_spy:
         return None
     name = f"{target.label.replace(' ', '-').replace('(', '').replace(')', '')}"
     out = Path.cwd() / f"profile-{name}-{latency * 1000:.0f}ms"
-    command = [py_spy, "record", "--pid", str(server.process.pid), "--rate", "50", "--idle"]
+    command = [py_spy, "record", "--pid", str(server.pids[0]), "--rate", "50", "--idle"]
     return subprocess.Popen(
         [*command, "--threads", "--format", "raw", "-o", f"{out}.txt"],
         stdout=subprocess.DEVNULL,
@@ -461,7 +514,7 @@ def _own_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def registered(target: Target, server: Server, sellers: int, updates: int) -> list[str]:
+def registered(target: Target, server: Servers, sellers: int, updates: int) -> list[str]:
     """Every owner is a seller, every update was processed once, none is left waiting."""
     if target.kind == "reference":
         path = server.workdir / "reference.pickle"
@@ -505,7 +558,7 @@ def fresh_postgres() -> Iterator[str]:
 
 
 @contextmanager
-def database_for(kind: str) -> Iterator[Target]:
+def database_for(kind: str, processes: int = 1) -> Iterator[Target]:
     if kind == "sqlite":
         folder = tempfile.mkdtemp(prefix="pelapak-bench-db-")
         try:
@@ -513,8 +566,9 @@ def database_for(kind: str) -> Iterator[Target]:
         finally:
             subprocess.run(["rm", "-rf", folder], check=False)
     elif kind == "postgres":
+        label = "Pelapak PostgreSQL" + (f" x{processes}" if processes > 1 else "")
         with fresh_postgres() as url:
-            yield Target("Pelapak PostgreSQL", "pelapak", url)
+            yield Target(label, "pelapak", url, processes)
     else:
         yield Target("reference (PTB)", "reference")
 
@@ -555,7 +609,7 @@ def summary(results: list[Result]) -> None:
         if not ref:
             continue
         base = statistics.median(ref)
-        for label in ("Pelapak SQLite", "Pelapak PostgreSQL"):
+        for label in dict.fromkeys(r.label for r in here if r.label.startswith("Pelapak")):
             rates = [r.rate for r in here if r.label == label]
             if rates:
                 print(
@@ -570,12 +624,21 @@ async def main_async(args: argparse.Namespace) -> list[Result]:
     results = []
     for latency in args.latency:
         for _ in range(args.repeat):
-            for kind in args.targets:
-                with database_for(kind) as target:
+            for kind, processes in runs(args):
+                with database_for(kind, processes) as target:
                     result = await run_one(target, latency, args.owners, args.think, args.py_spy)
                 show(result)
                 results.append(result)
     return results
+
+
+def runs(args: argparse.Namespace) -> list[tuple[str, int]]:
+    """Each target once per --processes count (SQLite and the reference: one process)."""
+    out: list[tuple[str, int]] = []
+    for kind in args.targets:
+        counts = args.processes if kind == "postgres" else [1]
+        out += [(kind, n) for n in counts]
+    return out
 
 
 def main() -> None:
@@ -591,6 +654,13 @@ def main() -> None:
         choices=["sqlite", "postgres", "reference"],
     )
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument(
+        "--processes",
+        type=int,
+        nargs="+",
+        default=[1],
+        help="Pelapak processes on PostgreSQL, updates spread over them (e.g. 1 2: both)",
+    )
     parser.add_argument("--py-spy", default="", help="py-spy executable: profile the servers")
     parser.add_argument("--think", type=float, default=0.3, help="an owner's pause, seconds")
     args = parser.parse_args()

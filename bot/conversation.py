@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -38,6 +39,7 @@ from flows.messages import Inbound, Outbound, Text, say, t
 from flows.router import advance
 
 log = logging.getLogger(__name__)
+PROCESSED: sa.Table = ProcessedUpdate.__table__  # type: ignore[attr-defined]
 ERASED = "account.erased"  # session.info: this transaction erased the person's data
 
 
@@ -196,13 +198,12 @@ class ConversationRunner:
 
     def _handle_in(self, session: Session, inbound: Inbound) -> list[Reply]:
         now = self.clock()
-        if inbound.message_id:
-            session.add(
-                ProcessedUpdate(
+        if inbound.message_id:  # Core: raises IntegrityError here for a second time through
+            session.connection().execute(
+                PROCESSED.insert().values(
                     channel=inbound.channel, update_id=inbound.message_id, processed_at=now
                 )
             )
-            session.flush()
         account = self._account(session, inbound, now)
         conversation = self._conversation(session, account, now)
         linked = self._link_by_phone(session, account, conversation)

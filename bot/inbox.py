@@ -24,7 +24,7 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -40,6 +40,7 @@ from bot.storage.models import InboundUpdate, utcnow
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3
+INBOUND: sa.Table = InboundUpdate.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -50,27 +51,44 @@ class Turn:
     channel: str
     chat_key: str
     row_ids: tuple[int, ...]
+    claims: list[bool] = field(default_factory=list, compare=False)  # what claim() found
 
     def claim(self, session: Session) -> bool:
         """Take the chat's lock; True when these rows are still its first unprocessed ones."""
         hold_until_commit(session, f"in:{self.channel}:{self.chat_key}")
-        first = session.exec(
-            select(InboundUpdate.id)
-            .where(
-                InboundUpdate.channel == self.channel,
-                InboundUpdate.chat_key == self.chat_key,
-                col(InboundUpdate.processed_at).is_(None),
+        claimed = self._first_unprocessed(session)
+        self.claims.append(claimed)
+        return claimed
+
+    @property
+    def claimed(self) -> bool:
+        """Whether the last claim of this turn succeeded (its transaction may still fail)."""
+        return bool(self.claims) and self.claims[-1]
+
+    def _first_unprocessed(self, session: Session) -> bool:
+        table = INBOUND
+        first = (
+            session.connection()
+            .execute(
+                sa.select(table.c.id)
+                .where(
+                    table.c.channel == self.channel,
+                    table.c.chat_key == self.chat_key,
+                    table.c.processed_at.is_(None),
+                )
+                .order_by(table.c.seq)
+                .limit(1)
             )
-            .order_by(col(InboundUpdate.seq))
-            .limit(1)
-        ).first()
+            .scalar()
+        )
         return first is not None and first in self.row_ids
 
     def finish(self, session: Session, now: datetime) -> None:
-        session.execute(
-            sa.update(InboundUpdate)
-            .where(col(InboundUpdate.id).in_(self.row_ids))
-            .values(processed_at=now, attempts=InboundUpdate.attempts + 1)
+        table = INBOUND  # Core: the ORM's bulk update costs several times the statement
+        session.connection().execute(
+            table.update()
+            .where(table.c.id.in_(self.row_ids))
+            .values(processed_at=now, attempts=table.c.attempts + 1)
         )
 
 
@@ -83,11 +101,12 @@ class SequenceGate:
 
     def __init__(self) -> None:
         self.floor: int | None = None
+        self.start: int | None = None  # the floor the first update set: assumed, not seen
         self._above: set[int] = set()
 
     def note(self, seq: int) -> None:
         if self.floor is None:
-            self.floor = seq - 1
+            self.floor = self.start = seq - 1
         if seq > self.floor:
             self._above.add(seq)
         self._advance()
@@ -101,6 +120,12 @@ class SequenceGate:
 
     def ready(self, seq: int) -> bool:
         return self.floor is None or seq <= self.floor + 1
+
+    def seen_below(self, seq: int) -> bool:
+        """Ready because every lower number was seen stored (or waited for), not because
+        this process started after it: updates stored then by other processes may still be
+        coming in, and only the database says what comes first."""
+        return self.ready(seq) and self.start is not None and seq - 1 > self.start
 
     def missing_below(self, seq: int) -> tuple[int, int] | None:
         """The open range (floor, seq) still to be seen, or None."""
@@ -137,6 +162,9 @@ class Inbox:
         self._arrived: dict[str, float] = {}
         self._stored = asyncio.Event()
         self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        # Rows this process stored and has not seen processed yet, per chat: the drain takes
+        # them from here instead of reading them back (the claim checks them in the database).
+        self._fresh: dict[str, list[InboundUpdate]] = {}
         self._slots = asyncio.Semaphore(concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -164,9 +192,10 @@ class Inbox:
             return False
         metrics.UPDATES_RECEIVED.labels(self.channel).inc()
         self._note_stored(seq)
+        self._fresh.setdefault(chat_key, []).append(row)
         burst = time.monotonic() - self._arrived.get(chat_key, float("-inf")) < self.settle
         self._arrived[chat_key] = time.monotonic()
-        self.schedule(chat_key, settle=burst)
+        self.schedule(chat_key, settle=burst, fresh=True)
         return True
 
     async def skip(self, update_id: str, seq: int) -> None:
@@ -194,8 +223,10 @@ class Inbox:
         with self.db.session() as session:
             session.add(row)
 
-    def schedule(self, chat_key: str, settle: bool = False) -> None:
-        task = asyncio.create_task(self._drain(chat_key, settle))
+    def schedule(self, chat_key: str, settle: bool = False, fresh: bool = False) -> None:
+        """Drain `chat_key`: with `fresh`, the updates this process stored for it (and what
+        the database shows once anything is unusual); else whatever the database holds."""
+        task = asyncio.create_task(self._drain(chat_key, settle, fresh))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -272,9 +303,9 @@ class Inbox:
                 .values(attempts=InboundUpdate.attempts + 1)
             )
 
-    async def _drain(self, chat_key: str, settle: bool = False) -> None:
+    async def _drain(self, chat_key: str, settle: bool = False, fresh: bool = False) -> None:
         try:
-            await self._drain_chat(chat_key, settle)
+            await self._drain_chat(chat_key, settle, fresh)
         except Exception:
             # The database hiccuped: the updates are stored, so try this chat again shortly.
             log.exception("draining the %s inbox failed; retrying", self.channel)
@@ -304,6 +335,25 @@ class Inbox:
                 await asyncio.wait_for(stored.wait(), timeout=min(left, 0.1))
         return True
 
+    def _from_memory(self, chat_key: str) -> list[InboundUpdate] | None:
+        """The lowest stored-here update of the chat when it may go as it is (not part of an
+        album, nothing missing below it); None when the database has to say."""
+        fresh = self._fresh.get(chat_key)
+        if not fresh:
+            return None
+        row = min(fresh, key=lambda r: r.seq)
+        if row.group_key or (self.gate is not None and not self.gate.seen_below(row.seq)):
+            return None
+        return [row]
+
+    def _forget(self, chat_key: str, row_ids: tuple[int, ...]) -> None:
+        fresh = self._fresh.get(chat_key)
+        if fresh is None:
+            return
+        fresh[:] = [r for r in fresh if r.id not in row_ids]
+        if not fresh:
+            del self._fresh[chat_key]
+
     async def _next_batch(self, chat_key: str) -> list[InboundUpdate] | None:
         """The chat's first unprocessed update (or album), once it may go; None when done."""
         while True:
@@ -319,12 +369,25 @@ class Inbox:
                 return [r for r in rows if r.group_key == rows[0].group_key]
             await asyncio.sleep(self.album - waited.total_seconds())
 
-    async def _drain_chat(self, chat_key: str, settle: bool) -> None:
+    async def _drain_chat(self, chat_key: str, settle: bool, fresh: bool = False) -> None:
+        """Process the chat's updates one at a time. Started by `accept` (`fresh`), it takes
+        the updates this process stored from memory, with no read, and stops when they are
+        done: updates another process stored are drained there (or by `watch`). Anything
+        unusual (a claim that failed, a failure, an album, a gap) and it reads the database
+        until the chat has nothing left, as a drain started by `recover` does throughout."""
         async with self._locks[chat_key]:
             if settle:
                 await asyncio.sleep(self.settle)
             seen: dict[int, int] = defaultdict(int)
-            while (batch := await self._next_batch(chat_key)) is not None:
+            while True:
+                batch = self._from_memory(chat_key) if fresh else None
+                if batch is None:
+                    if fresh and chat_key not in self._fresh:
+                        return  # what this process stored for the chat is done
+                    fresh = False
+                    batch = await self._next_batch(chat_key)
+                    if batch is None:
+                        return
                 turn = Turn(self.channel, chat_key, tuple(r.id for r in batch if r.id))
                 seen[turn.row_ids[0]] += 1
                 if seen[turn.row_ids[0]] > 3:  # another process holds it, or it is stuck
@@ -343,6 +406,9 @@ class Inbox:
                             "processing %s update %s failed", self.channel, batch[0].update_id
                         )
                 metrics.handled(self.channel, started, failed)
+                self._forget(chat_key, turn.row_ids)
+                if failed or not turn.claimed:
+                    fresh = False  # the database decides what is left
                 if failed:
                     await asyncio.to_thread(self._give_up, list(turn.row_ids))
                     await asyncio.sleep(0.5 * batch[0].attempts + 0.5)

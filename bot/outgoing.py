@@ -16,8 +16,9 @@ import functools
 import logging
 import os
 import socket
+import threading
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
@@ -32,6 +33,7 @@ from bot.storage.locks import hold_until_commit
 from bot.storage.models import OutgoingMessage, utcnow
 
 log = logging.getLogger(__name__)
+OUTGOING: sa.Table = OutgoingMessage.__table__  # type: ignore[attr-defined]
 MAX_ATTEMPTS = 6
 T = TypeVar("T")
 BATCH = 10
@@ -102,20 +104,27 @@ def queue(
         for reply in replies
     ]
     session.add_all(rows)
+    if claimed:  # handed to this process's sender once committed (Outgoing._take)
+        session.info.setdefault(CLAIMED, []).extend(rows)
     return len(rows)
 
 
 def _anything_waiting(session: Session, channel: str, chat_key: str) -> bool:
+    """Core, without the ORM's autoflush: no reply of this transaction is pending yet, and
+    the flush happens at the commit anyway."""
+    table = OUTGOING
     return (
-        session.exec(
-            select(OutgoingMessage.id)
+        session.connection()
+        .execute(
+            sa.select(table.c.id)
             .where(
-                OutgoingMessage.channel == channel,
-                OutgoingMessage.chat_key == chat_key,
-                col(OutgoingMessage.sent_at).is_(None),
+                table.c.channel == channel,
+                table.c.chat_key == chat_key,
+                table.c.sent_at.is_(None),
             )
             .limit(1)
-        ).first()
+        )
+        .first()
         is not None
     )
 
@@ -125,6 +134,7 @@ def process_name() -> str:
 
 
 PROCESS = process_name()  # who claims replies: this process (its senders share the name)
+CLAIMED = "outgoing.claimed"  # session.info: replies stored already claimed by PROCESS
 
 
 class Outgoing:
@@ -149,6 +159,28 @@ class Outgoing:
         self._again: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._threads = ThreadPoolExecutor(max_workers=4, thread_name_prefix=f"out-{channel}")
+        # Replies committed already claimed by this process, per chat: sent without reading
+        # them back. Filled after the commit (on the committing thread), taken by the sender.
+        self._handed: dict[str, list[OutgoingMessage]] = {}
+        self._handed_lock = threading.Lock()
+        if self.holder == PROCESS:
+            db.after_commit(self._committed)
+
+    def _committed(self, info: Mapping[Any, Any]) -> None:
+        rows = [r for r in info.get(CLAIMED, ()) if r.channel == self.channel and r.id]
+        if not rows:
+            return
+        with self._handed_lock:
+            for row in rows:
+                self._handed.setdefault(row.chat_key, []).append(row)
+
+    def _take(self, chat_key: str) -> list[OutgoingMessage]:
+        """The replies handed over for `chat_key` while this process's claim on them holds."""
+        with self._handed_lock:
+            rows = self._handed.pop(chat_key, [])
+        if rows and self._all_mine(rows):
+            return sorted(rows, key=lambda r: r.id or 0)
+        return []
 
     def notify(self, chat_key: str) -> None:
         """Replies for `chat_key` were committed: send them (now, or after the current batch)."""
@@ -164,14 +196,21 @@ class Outgoing:
         try:
             while True:
                 self._again.discard(chat_key)
-                rows = await self._db(self._waiting, chat_key)  # a read: no write lock
-                if rows and not self._all_mine(rows):
-                    rows = await self._db(self._claim, chat_key)
+                rows = handed = self._take(chat_key)
+                if not rows:
+                    rows = await self._db(self._waiting, chat_key)  # a read: no write lock
+                    if rows and not self._all_mine(rows):
+                        rows = await self._db(self._claim, chat_key)
                 if not rows:
                     if chat_key in self._again:
                         continue
                     return
                 if not await self._send_rows(chat_key, rows):
+                    return
+                if handed and chat_key not in self._again:
+                    # They were all the chat had waiting when they were stored, and what was
+                    # stored since in this process came with a notify: nothing to read back.
+                    # (What another process stored is sent by it, or by `watch`.)
                     return
         except Exception:
             log.exception("sending %s replies failed; will retry", self.channel)
@@ -196,8 +235,8 @@ class Outgoing:
                     asyncio.get_running_loop().call_later(delay, self.notify, chat_key)
                     return False
                 outcome = "failed"
-            rest = [r.id for r in rows[index + 1 :] if r.id]
-            if not await self._db(self._mark, row.id or 0, outcome, rest):
+            rest = rows[index + 1 :]
+            if not await self._db(self._mark, row, outcome, rest):
                 log.warning("another sender took over %s chat; leaving it to them", self.channel)
                 return False
         return True
@@ -260,33 +299,39 @@ class Outgoing:
                 session.add(row)
             return rows
 
-    def _mark(self, row_id: int, outcome: str, rest: list[int]) -> bool:
-        """Record one reply's outcome and extend the claim on the rest of the batch; False
-        when the claim on the rest was lost (it ran out and another sender took it)."""
+    def _mark(self, row: OutgoingMessage, outcome: str, rest: list[OutgoingMessage]) -> bool:
+        """Record one reply's outcome and, when the claim on the rest of the batch is past
+        half its time, extend it; False when that claim was lost (it ran out and another
+        sender took it). While more than half of it is left nobody else can have taken it."""
         now = self.clock()
+        table = OUTGOING
         with self.db.session() as session:
-            session.execute(
-                sa.update(OutgoingMessage)
-                .where(col(OutgoingMessage.id) == row_id)
-                .values(sent_at=now, outcome=outcome, claimed_by=None, claimed_until=None)
-            )
-            session.execute(  # the answer to an erasure names the chat: gone once sent
-                sa.delete(OutgoingMessage).where(
-                    col(OutgoingMessage.id) == row_id, col(OutgoingMessage.forget_when_sent)
+            conn = session.connection()
+            if row.forget_when_sent:  # the answer to an erasure names the chat: gone once sent
+                conn.execute(table.delete().where(table.c.id == row.id))
+            else:
+                conn.execute(
+                    table.update()
+                    .where(table.c.id == row.id)
+                    .values(sent_at=now, outcome=outcome, claimed_by=None, claimed_until=None)
                 )
-            )
-            if not rest:
+            if all(
+                r.claimed_until is not None and r.claimed_until - now > self.claim / 2 for r in rest
+            ):
                 return True
-            kept = session.execute(
-                sa.update(OutgoingMessage)
+            until = now + self.claim
+            kept = conn.execute(
+                table.update()
                 .where(
-                    col(OutgoingMessage.id).in_(rest),
-                    col(OutgoingMessage.claimed_by) == self.holder,
-                    col(OutgoingMessage.sent_at).is_(None),
+                    table.c.id.in_([r.id for r in rest]),
+                    table.c.claimed_by == self.holder,
+                    table.c.sent_at.is_(None),
                 )
-                .values(claimed_until=now + self.claim)
+                .values(claimed_until=until)
             )
-            return int(getattr(kept, "rowcount", 0)) == len(rest)
+            for r in rest:
+                r.claimed_until = until
+            return int(kept.rowcount or 0) == len(rest)
 
     def _release(self, ids: list[int]) -> int:
         """Give the claim back after a failed send; the attempts of the first one."""

@@ -105,11 +105,11 @@ def create_web_app(
             return body
         try:
             data = parse_json(body)
-            check_update(data)
+            update = check_update(data)
         except Malformed as problem:
             log.warning("refused a malformed Telegram update: %s", problem)
             return Response(status_code=400)
-        await telegram.accept(data)  # stored durably before Telegram hears 200
+        await telegram.accept(data, update)  # stored durably before Telegram hears 200
         return Response(status_code=200)
 
     async def signed_form(request: Request) -> dict[str, str] | Response:

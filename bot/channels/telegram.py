@@ -35,6 +35,7 @@ from bot import metrics
 from bot.broadcasts import ReplyMeter
 from bot.channels.long_text import split_text
 from bot.channels.payload import Malformed
+from bot.channels.telegram_api import BotAPI
 from bot.channels.telegram_update import addressed_to, chat_type, check_update
 from bot.config import Settings, reveal
 from bot.conversation import ConversationRunner
@@ -56,6 +57,7 @@ CHANNEL = "telegram"
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
 ALLOWED_UPDATES = ["message", "callback_query"]
+PARSED_KEPT = 10_000  # updates kept read between accept and _process (else read again)
 GROUP_POINTER_SECONDS = 3600.0  # one pointer to the private chat per group per hour
 
 
@@ -97,8 +99,15 @@ class TelegramChannel:
                 overall_max_rate=settings.telegram_max_messages_per_second, max_retries=5
             ),
         )
+        # The hot path's calls, posted directly through the same rate limiter.
+        self.api = BotAPI(
+            settings.telegram_bot_token.get_secret_value(),
+            settings.telegram_api_base_url,
+            self.bot.rate_limiter,
+        )
         self.replies = ReplyMeter()  # broadcasts in this process leave room for these
         self.clock = clock
+        self._parsed: dict[str, Update] = {}  # stored updates as read by accept, by update_id
         self._groups_told: dict[int, float] = {}  # group chat id -> when we last pointed
         self._side_tasks: set[asyncio.Task[None]] = set()
         self.inbox = Inbox(
@@ -145,6 +154,7 @@ class TelegramChannel:
             await asyncio.gather(*self._background, return_exceptions=True)
         if self._side_tasks:
             await asyncio.gather(*self._side_tasks, return_exceptions=True)
+        await self.api.close()
         await self.bot.shutdown()
 
     def _menu(
@@ -181,7 +191,7 @@ class TelegramChannel:
 
     # --- receiving ------------------------------------------------------------------------
 
-    async def accept(self, data: dict[str, Any]) -> bool:
+    async def accept(self, data: dict[str, Any], checked: Update | None = None) -> bool:
         """Store one update (webhook body or getUpdates item); False if a duplicate or unusable.
 
         Only private chats reach a conversation: in a group, channel or supergroup nothing is
@@ -189,7 +199,7 @@ class TelegramChannel:
         GROUP_POINTER_SECONDS (nothing personal is ever sent anywhere but the owner's chat).
         """
         try:
-            check_update(data)
+            update = checked or check_update(data)
         except Malformed as problem:
             log.warning("dropped a malformed Telegram update: %s", problem)
             return False
@@ -202,13 +212,18 @@ class TelegramChannel:
                 await self.inbox.skip(str(data["update_id"]), data["update_id"])
             return False
         group = (data.get("message") or {}).get("media_group_id")
-        return await self.inbox.accept(
+        stored = await self.inbox.accept(
             str(data["update_id"]),
             int(data["update_id"]),
             key,
             data,
             group_key=f"{key}:{group}" if group else None,
         )
+        if stored:  # read once: _process takes it instead of reading the payload again
+            self._parsed[str(data["update_id"])] = update
+            while len(self._parsed) > PARSED_KEPT:
+                del self._parsed[next(iter(self._parsed))]
+        return stored
 
     def _point_group_to_private_chat(self, data: dict[str, Any]) -> None:
         username = self._username()
@@ -265,7 +280,7 @@ class TelegramChannel:
                 offset = update.update_id + 1
 
     async def _process(self, rows: list[InboundUpdate], turn: Turn) -> None:
-        updates = [Update.de_json(row.payload, self.bot) for row in rows]
+        updates = [self._read(row) for row in rows]
         first = updates[0]
         chat = first.effective_chat if first is not None else None
         if first is None or chat is None:
@@ -294,6 +309,11 @@ class TelegramChannel:
             for joined, (roles, locale) in (await asyncio.to_thread(self._roles, chat_id)).items():
                 await self._set_role_commands(joined, roles, locale)
 
+    def _read(self, row: InboundUpdate) -> Update:
+        if row.update_id in self._parsed:
+            return self._parsed.pop(row.update_id)
+        return Update.de_json(row.payload, self.bot)
+
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         """Work that must not hold up processing (closing a keyboard)."""
         task = asyncio.create_task(work)
@@ -304,9 +324,10 @@ class TelegramChannel:
         query = update.callback_query
         assert query is not None
         try:
-            await query.answer()
+            await self.api.call("answerCallbackQuery", {"callback_query_id": query.id})
             if isinstance(query.message, Message):
-                await query.message.edit_reply_markup(reply_markup=None)
+                message = {"chat_id": query.message.chat_id, "message_id": query.message.message_id}
+                await self.api.call("editMessageReplyMarkup", message)
         except TelegramError:
             log.info("could not close keyboard for update %s", update.update_id)
 
@@ -442,14 +463,12 @@ class TelegramChannel:
                 if caption:
                     continue
             for index, part in enumerate(parts):
-                last = index == len(parts) - 1
+                params: dict[str, Any] = {"chat_id": chat_id, "text": to_html(part)}
+                params["parse_mode"] = ParseMode.HTML.value
+                if markup is not None and index == len(parts) - 1:
+                    params["reply_markup"] = markup.to_dict()
                 self.replies.note()
-                await self.bot.send_message(
-                    chat_id,
-                    to_html(part),
-                    parse_mode=ParseMode.HTML,
-                    reply_markup=markup if last else None,
-                )
+                await self.api.call("sendMessage", params)
                 metrics.sent(CHANNEL)
 
 

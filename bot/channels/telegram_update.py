@@ -38,8 +38,9 @@ def _no_constant(name: str) -> Any:
     raise Malformed(f"JSON constant {name}")
 
 
-def check_update(data: dict[str, Any]) -> None:
-    """Raise Malformed unless `data` is shaped like a Telegram update in every field we use."""
+def check_update(data: dict[str, Any]) -> Update:
+    """Raise Malformed unless `data` is shaped like a Telegram update in every field we use;
+    the update as PTB reads it (without a bot: for its fields, not its shortcuts)."""
     check_storable(data)
     update_id = data.get("update_id")
     if not _int(update_id) or not 0 <= update_id < MAX_UPDATE_ID:
@@ -50,7 +51,7 @@ def check_update(data: dict[str, Any]) -> None:
     if "callback_query" in data:
         _callback(data["callback_query"])
     try:
-        Update.de_json(data)
+        return Update.de_json(data)
     except Exception:  # PTB raises TypeError, KeyError, ValueError... on odd shapes
         raise Malformed("not readable as a Telegram update") from None
 
