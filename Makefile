@@ -50,7 +50,7 @@ run: setup migrate
 	$(BIN)/pelapak run
 
 test: setup lint typecheck
-	$(BIN)/pytest -q -n 4
+	$(BIN)/pytest -q -n 4 --maxschedchunk 1
 
 lint: $(STAMP)
 	$(BIN)/ruff check flows bot tests bench

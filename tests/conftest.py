@@ -45,7 +45,8 @@ def postgres_url() -> Iterator[str]:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """A test marked `any_backend` (a refusal before anything is stored, a log line, an
-    image) runs on SQLite only: the PostgreSQL copy would test the same code again."""
+    image) runs on SQLite only: the PostgreSQL copy would test the same code again. Tests
+    marked `slow` start first, the longest of them first."""
     twice = [
         item
         for item in items
@@ -57,6 +58,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         config.hook.pytest_deselected(items=twice)
         dropped = {id(item) for item in twice}
         items[:] = [item for item in items if id(item) not in dropped]
+    # The longest first (with `make test`'s --maxschedchunk 1 each worker takes one at a
+    # time), so the run does not end waiting on one long test that started late.
+    items.sort(key=_expected_seconds, reverse=True)
+
+
+def _expected_seconds(item: pytest.Item) -> float:
+    slow = item.get_closest_marker("slow")
+    return 0.0 if slow is None else float(slow.kwargs.get("seconds", 10))
 
 
 @pytest.fixture(scope="session")

@@ -71,6 +71,7 @@ async def run_until(app: App, fake: FakeTelegram, broadcast_id: int, sent: int |
         watcher.cancel()
 
 
+@pytest.mark.slow
 def test_stopped_mid_way_resumes_without_doubles(app: App, fake: FakeTelegram) -> None:
     opted_out = set(range(0, 1500, 150))
     add_accounts(app, 1500, opted_out)
@@ -167,6 +168,7 @@ def test_cli_preview_and_status(app: App) -> None:
     assert broadcast.send_at.hour == 2  # 09:00 WIB is 02:00 UTC
 
 
+@pytest.mark.slow
 def test_killed_outright_and_restarted(app: App, fake: FakeTelegram) -> None:
     """`kill -9` mid-broadcast: the restart sends nobody twice, and only the few messages
     that were going out at that instant are left in doubt (`unknown`, never resent)."""

@@ -138,6 +138,7 @@ def no_errors(caplog: pytest.LogCaptureFixture) -> None:
     assert not bad, [f"{r.name}: {r.getMessage()}" for r in bad]
 
 
+@pytest.mark.slow
 def test_owners_walk_registration_and_a_product(
     app: App, clock: Clock, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -158,6 +159,7 @@ def test_owners_walk_registration_and_a_product(
     no_errors(caplog)
 
 
+@pytest.mark.slow
 def test_facilitators_and_admins_walk_their_flows(
     app: App, clock: Clock, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -231,6 +231,7 @@ def tg(settings: Settings, fake: FakeTelegram) -> Iterator[TelegramRunning]:
     app.close()
 
 
+@pytest.mark.slow
 def test_telegram_webhook_fuzzed(
     tg: TelegramRunning, fake: FakeTelegram, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -361,6 +362,7 @@ def _extras(twilio: FakeTwilio) -> st.SearchStrategy[dict[str, str]]:
     )
 
 
+@pytest.mark.slow
 def test_twilio_webhook_fuzzed(
     wa: WhatsAppRunning, twilio: FakeTwilio, caplog: pytest.LogCaptureFixture
 ) -> None:

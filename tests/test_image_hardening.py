@@ -82,6 +82,7 @@ BIG_IMAGES = {  # name: (the file, made when the test runs; what processing it c
 }
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(300)  # a fresh Python decoding a big image on a busy machine
 @pytest.mark.parametrize("name", list(BIG_IMAGES))
 def test_one_big_image_costs_a_bounded_amount_of_memory(tmp_path: Path, name: str) -> None:
@@ -132,6 +133,7 @@ def test_truncated_images_are_never_padded() -> None:
     assert ImageFile.LOAD_TRUNCATED_IMAGES is False
 
 
+@pytest.mark.slow
 def test_the_owner_is_told_what_went_wrong_and_what_to_send(app: App, tmp_path: Path) -> None:
     from tests.conftest import Chat
     from tests.test_console_jsonl import PHONE, run_lines

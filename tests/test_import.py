@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from sqlmodel import func, select
 
 from bot.app import App
@@ -45,6 +46,7 @@ def count(app: App) -> int:
         return s.exec(select(func.count()).select_from(UmkmRecord)).one()
 
 
+@pytest.mark.slow
 def test_sample_import_reports_every_bad_row_and_reimport_changes_nothing(
     app: App, tmp_path: Path
 ) -> None:

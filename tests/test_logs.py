@@ -36,6 +36,7 @@ def _wait_up(port: int, process: subprocess.Popen[bytes]) -> None:
     raise AssertionError("pelapak run did not come up")
 
 
+@pytest.mark.slow
 @pytest.mark.any_backend
 def test_json_lines_with_the_update_and_no_personal_data(
     settings: Settings, fake: FakeTelegram

@@ -54,6 +54,7 @@ def test_the_wheel_carries_what_the_bot_reads(wheel: Path) -> None:
     assert not any(n.endswith(".mo") for n in names)  # built from a clean tree: compiled later
 
 
+@pytest.mark.slow
 def test_installed_package_migrates_and_talks_from_anywhere(wheel: Path, tmp_path: Path) -> None:
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)

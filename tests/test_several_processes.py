@@ -96,6 +96,7 @@ def settings(postgres_url: str, tmp_path: Path) -> Settings:
     return Settings(_env_file=None, database_url=postgres_url, media_dir=tmp_path / "media")
 
 
+@pytest.mark.slow(seconds=120)
 @pytest.mark.timeout(600)  # 2,000 updates through three servers on two cores
 def test_three_processes_one_killed_half_way(settings: Settings, fake: FakeTelegram) -> None:
     db = Database(settings.database_url)

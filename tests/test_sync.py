@@ -324,6 +324,7 @@ def test_two_workers_on_postgresql_never_push_the_same_event_together(
         app.close()
 
 
+@pytest.mark.slow
 def test_kill_9_mid_batch_loses_nothing(
     app: App, runner: ConversationRunner, settings: Settings
 ) -> None:

@@ -176,6 +176,7 @@ def test_duplicate_update_processed_once(running: Running, fake: FakeTelegram) -
     assert len(fake.sent(888)) == 2  # welcome + consent, once
 
 
+@pytest.mark.slow
 def test_fifty_concurrent_messages_from_one_owner_run_in_order(
     settings: Settings, fake: FakeTelegram
 ) -> None:
@@ -259,6 +260,7 @@ async def _poll_for(channel: TelegramChannel, stop: Any, seconds: float) -> None
     task.cancel()
 
 
+@pytest.mark.slow
 def test_a_crash_between_processing_and_sending_loses_no_reply(
     settings: Settings, fake: FakeTelegram
 ) -> None:
