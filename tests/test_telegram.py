@@ -104,6 +104,30 @@ def test_start_up_registers_webhook_and_commands(running: Running, fake: FakeTel
     )
 
 
+def test_telegram_out_of_reach_at_start_up_is_retried_and_owners_are_answered(
+    settings: Settings, fake: FakeTelegram, caplog: pytest.LogCaptureFixture
+) -> None:
+    """getMe failing (502) does not stop the service: the web app starts, an owner's message
+    is stored and answered, and the webhook is set once Telegram answers again."""
+    fake.down.add("getMe")
+    app = build_app(telegram_settings(settings, fake))
+    server = Running(app)  # the lifespan finished: the web app is up
+    try:
+        assert "not reachable" in caplog.text
+        assert "setWebhook" not in fake.methods()
+        owner = Updates(5301)
+        assert server.post(owner.text("/start")) == 200
+        fake.wait_for(lambda: len(fake.sent(5301)) >= 2)
+        assert "Setuju?" in fake.sent(5301)[-1]["text"]
+        fake.down.discard("getMe")
+        fake.wait_for(lambda: "setWebhook" in fake.methods(), timeout=30)
+        [webhook] = [p for m, p, _ in fake.calls if m == "setWebhook"]
+        assert webhook["url"] == "https://pelapak.test/telegram/webhook"
+    finally:
+        server.stop()
+        app.close()
+
+
 def test_registration_and_product_over_the_webhook(running: Running, fake: FakeTelegram) -> None:
     owner = Updates(777, first_name="Sri")
     chat = 777

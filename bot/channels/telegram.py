@@ -27,7 +27,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.error import BadRequest, Forbidden, NetworkError, TelegramError
 from telegram.ext import AIORateLimiter, ExtBot
 from telegram.request import HTTPXRequest
 
@@ -128,6 +128,22 @@ class TelegramChannel:
     # --- life cycle ---------------------------------------------------------------------
 
     async def start(self, webhook_url: str | None) -> None:
+        """Introduce the bot to Telegram, then resume what was stored. Telegram out of reach
+        (a patchy uplink, an API proxy down) does not stop the service: the web app starts,
+        webhooks are still taken and stored, and the introduction is retried until it works."""
+        try:
+            await self._introduce(webhook_url)
+        except NetworkError as exc:  # TimedOut is one too; a refused token is not
+            log.warning("Telegram is not reachable (%s); retrying in the background", exc)
+            self._spawn(self._introduce_when_reachable(webhook_url))
+        recovered = await self.inbox.recover()
+        if recovered:
+            log.info("resuming %d chats with stored updates", recovered)
+        await self.outgoing.recover()
+        self._spawn(self.inbox.watch(self._stopping))
+        self._spawn(self.outgoing.watch(self._stopping))
+
+    async def _introduce(self, webhook_url: str | None) -> None:
         await self.bot.initialize()
         await self._set_commands()
         await self._set_all_role_commands()
@@ -139,12 +155,21 @@ class TelegramChannel:
             )
         else:
             await self.bot.delete_webhook()
-        recovered = await self.inbox.recover()
-        if recovered:
-            log.info("resuming %d chats with stored updates", recovered)
-        await self.outgoing.recover()
-        self._spawn(self.inbox.watch(self._stopping))
-        self._spawn(self.outgoing.watch(self._stopping))
+
+    async def _introduce_when_reachable(self, webhook_url: str | None) -> None:
+        wait = 1.0
+        while not self._stopping.is_set():
+            await pause_unless_stopped(self._stopping, wait)
+            if self._stopping.is_set():
+                return
+            try:
+                await self._introduce(webhook_url)
+            except NetworkError as exc:
+                wait = min(wait * 2, 60.0)
+                log.warning("Telegram is still not reachable (%s); next try in %.0f s", exc, wait)
+                continue
+            log.info("Telegram is reachable again; the bot is set up")
+            return
 
     async def stop(self) -> None:
         self._stopping.set()
