@@ -136,8 +136,12 @@ def advance_flow(flow: Flow, state: State, inbound: Inbound, env: Env, said: Utt
     """Take one message inside a flow; `said` is the router's reading of it."""
     result = Result(state)
     match said:
-        case GlobalWord(kind=kind) if kind == CANCEL:
-            if flow.confirm_cancel and state.history and state.pending != CancelAsked():
+        case GlobalWord(kind=kind, means_no=means_no) if kind == CANCEL:
+            if state.pending == CancelAsked():
+                if means_no:  # "gak jadi" to "yakin dibatalkan?": never mind, carry on
+                    return _cancel_kept(flow, state, env, result)
+                return _cancelled(flow, env, result)  # "batal" again: yes, cancel
+            if flow.confirm_cancel and (state.history or state.draft):
                 state.pending = CancelAsked()  # one word must not throw away a shop's answers
                 result.replies.append(say(t("engine.cancel_sure"), choices=CANCEL_CHOICES))
                 return result
@@ -168,9 +172,7 @@ def _answer(
         case CancelAsked(), Yes():
             return _cancelled(flow, env, result)
         case CancelAsked(), No():
-            state.pending = None
-            result.replies += [say(t("engine.cancel_kept")), ask(flow, state, env)]
-            return result
+            return _cancel_kept(flow, state, env, result)
         case CancelAsked(), _:
             state.pending = None  # they answered the question instead: carry on with it
         case Resume(), Yes():
@@ -219,6 +221,12 @@ def _answer(
 def _cancelled(flow: Flow, env: Env, result: Result) -> Result:
     result.state = State(updated_at=env.now)
     result.replies.append(say(flow.cancelled))
+    return result
+
+
+def _cancel_kept(flow: Flow, state: State, env: Env, result: Result) -> Result:
+    state.pending = None
+    result.replies += [say(t("engine.cancel_kept")), ask(flow, state, env)]
     return result
 
 

@@ -15,8 +15,13 @@ from rapidfuzz import fuzz
 from flows.lexicon import (
     ANSWER_WORDS,
     ARGUMENT_COMMANDS,
+    BACK,
+    CANCEL,
     EDIT,
     GLOBAL_WORDS,
+    HELP,
+    MENU,
+    SKIP,
     lexicon,
     normalize,
 )
@@ -191,7 +196,9 @@ def read_text(
 def _global_word(text: str, phrase: str) -> GlobalWord | None:
     """batal, kembali..., "ubah harga 30rb", or a correction: "eh salah, harganya 22rb"."""
     lex = lexicon()
-    word = lex.word_class(phrase, GLOBAL_WORDS)
+    word = lex.word_class(phrase, GLOBAL_WORDS) or lex.word_class(
+        _without_softeners(phrase), (CANCEL, BACK, HELP, MENU, SKIP)
+    )  # "batal kak", "lewati aja": still the instruction, never a shop named "Batal Kak"
     if word is not None:
         return GlobalWord(word, means_no=parse_yes_no(text) is False)
     head, _, rest = phrase.partition(" ")
@@ -201,6 +208,11 @@ def _global_word(text: str, phrase: str) -> GlobalWord | None:
     if marker and len(phrase.split()) > marker:
         return GlobalWord(EDIT, _after_words(text, marker), correction=True)
     return None
+
+
+def _without_softeners(phrase: str) -> str:
+    softeners = lexicon().words.get("softener", frozenset())
+    return " ".join(w for w in phrase.split() if w not in softeners)
 
 
 def _answer_word(text: str, phrase: str) -> Utterance:
