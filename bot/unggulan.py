@@ -30,7 +30,13 @@ from flows.messages import t
 from flows.regions import regencies
 
 CONGRATS = t("unggulan.congrats")
-MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")  # YYYY-MM, as --month and the dashboard take it
+MONTH = re.compile(r"20\d{2}-(0[1-9]|1[0-2])")  # YYYY-MM, as --month and the dashboard take it
+
+
+def usable_month(value: str | None, today: date) -> bool:
+    """A YYYY-MM that has begun: products are rated on figures that exist, never a month to
+    come (whose window would be the same days as this month's)."""
+    return value is not None and bool(MONTH.fullmatch(value)) and value <= f"{today:%Y-%m}"
 
 
 @dataclass(frozen=True)
@@ -142,6 +148,8 @@ def decide(
     confirmation only. Two decisions on one product and month take turns (a lock held until
     commit), so two admins or a double click never congratulate twice."""
     assert status in ("confirmed", "declined")
+    if month is not None and not usable_month(month, today):
+        return "not_candidate"
     method = method or Method()
     month, start, end = month_window(month, today, method.window_days)
     with db.session() as session:

@@ -15,10 +15,10 @@ unggulan_app = typer.Typer(help="Produk unggulan: candidates per regency and cat
 
 
 def _month(value: str | None) -> str | None:
-    from bot.unggulan import MONTH
+    from bot.unggulan import usable_month
 
-    if value is not None and not MONTH.fullmatch(value):
-        typer.echo("--month takes YYYY-MM, e.g. 2026-11", err=True)
+    if value is not None and not usable_month(value, local_day(utcnow())):  # today in WIB
+        typer.echo("--month takes YYYY-MM of this month or one before, e.g. 2026-11", err=True)
         raise typer.Exit(2)
     return value
 

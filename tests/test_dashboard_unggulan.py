@@ -88,6 +88,10 @@ def test_an_admin_filters_and_sees_candidates_in_rank_order_with_why(
     page.wait_for_url("**/admin/unggulan")
     month = page.locator('#filters input[name="month"]')
     assert month.input_value() == this_month()  # this month in WIB, by default
+    for odd in ("0001-01", "2099-12", "abc"):  # out of range, not begun, not a month
+        assert page.goto(f"/admin/unggulan?month={odd}").ok  # type: ignore[union-attr]
+        assert month.input_value() == this_month(), odd
+    page.goto("/admin/unggulan")
     assert shown(page) == [("1", "Keripik Juara"), ("2", "Keripik Lumayan"), ("1", "Keripik Kota")]
     assert page.locator("section.group h2").all_inner_texts() == [
         "Kabupaten Sidoarjo · Makanan & Minuman",

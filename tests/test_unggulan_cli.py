@@ -70,7 +70,9 @@ def test_confirm_congratulates_once_and_decline_records_why(
     thin = runner.invoke(cli, ["unggulan", "confirm", baru])
     assert thin.exit_code == 1  # under the evidence minimum
     assert runner.invoke(cli, ["unggulan", "confirm", "P_nope"]).exit_code == 1
-    assert runner.invoke(cli, ["unggulan", "--month", "2026-13"]).exit_code == 2
+    for month in ("2026-13", "0001-01", "2099-12"):  # not a month, out of range, to come
+        assert runner.invoke(cli, ["unggulan", "--month", month]).exit_code == 2, month
+        assert runner.invoke(cli, ["unggulan", "confirm", juara, "--month", month]).exit_code == 2
     with app.db.read_session() as session:
         notices = session.exec(select(Notice).order_by(col(Notice.id))).all()
         decisions = {d.product_ref: d for d in session.exec(select(ProdukUnggulan))}

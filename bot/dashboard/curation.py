@@ -70,11 +70,12 @@ class Group:
 
 
 def filters_of(values: Mapping[str, str], today: date) -> Filters:
-    """The filters from a query or a form; a month that is not YYYY-MM is this month (WIB)."""
+    """The filters from a query or a form; a month that is not YYYY-MM, or has not begun, is
+    this month (WIB)."""
     month = values.get("month", "")
     regency = values.get("regency", "")
     return Filters(
-        month=month if unggulan.MONTH.fullmatch(month) else f"{today:%Y-%m}",
+        month=month if unggulan.usable_month(month, today) else f"{today:%Y-%m}",
         regency=regency if regency.isdigit() and len(regency) == 4 else "",
         category=values.get("category", "")[:40],
     )
