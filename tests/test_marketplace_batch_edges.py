@@ -3,6 +3,7 @@ same rows, and the cheap check in front of jsonschema never letting through what
 
 from __future__ import annotations
 
+import copy
 import random
 import threading
 from datetime import date, datetime
@@ -114,7 +115,9 @@ def mutated(draw: Any) -> dict[str, Any]:
         if action == "remove":
             target.pop(key, None)
         else:
-            target[key] = draw(EDGY)
+            # a copy: EDGY's own [] and {"extra": []} must never be changed by a later
+            # mutation, or the next example draws from different values
+            target[key] = copy.deepcopy(draw(EDGY))
     return event
 
 
