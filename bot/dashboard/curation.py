@@ -98,17 +98,24 @@ def curation_routes(kit: Kit) -> list[Route]:
     def today() -> date:
         return local_day(utcnow(), settings.timezone)
 
-    async def show(request: Request, who: auth.Who) -> Response:
-        day = today()
-        chosen = filters_of(request.query_params, day)
-        month, found = await asyncio.to_thread(
+    async def listed(
+        chosen: Filters, day: date, media_base: str | None = None
+    ) -> tuple[str, list[unggulan.Candidate]]:
+        return await asyncio.to_thread(
             unggulan.candidates,
             db,
             day,
             chosen.month,
             chosen.regency or None,
             chosen.category or None,
+            None,
+            media_base,
         )
+
+    async def show(request: Request, who: auth.Who) -> Response:
+        day = today()
+        chosen = filters_of(request.query_params, day)
+        month, found = await listed(chosen, day)
         outcome = request.query_params.get("outcome", "")
         return kit.render(
             request,
@@ -171,16 +178,8 @@ def curation_routes(kit: Kit) -> list[Route]:
             return Response(status_code=404, headers=kit.headers)
         day = today()
         chosen = filters_of(request.query_params, day)
-        month, found = await asyncio.to_thread(
-            unggulan.candidates,
-            db,
-            day,
-            chosen.month,
-            chosen.regency or None,
-            chosen.category or None,
-            None,
-            settings.public_base_url,  # the board opens the photos from outside
-        )
+        # the board opens the photos from outside
+        month, found = await listed(chosen, day, settings.public_base_url)
         await asyncio.to_thread(
             auth.audit,
             db,
