@@ -297,8 +297,8 @@ class ConversationRunner:
                 Seller.phone_verified == True,  # noqa: E712
             )
         ).first()
-        if seller is None:
-            return None
+        if seller is None or consent.owner_not_yet_told(session, seller.id or 0):
+            return None  # the consent flow links them, with its thanks
         account.seller_id = seller.id
         account.locale = seller.locale
         session.add(account)

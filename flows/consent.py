@@ -38,6 +38,13 @@ def answer_consent(state: State, said: Utterance, env: Env, text: str = "") -> R
     seller_id = int(request.get("seller_id") or 0)
     shown = state.pending == ConsentShown(seller_id)
     decision = _decision(said, text, shown, env)
+    if request.get("given"):  # the facilitator typed the code they handed over: it is theirs
+        done = State(updated_at=env.now)
+        if decision == "refuse":  # too late to refuse here: erasing is theirs to do now
+            told = t("consent.given_by_code_refused", shop=shop)
+        else:
+            told = t("consent.thanks", shop=shop)
+        return Result(done, [say(told)], [GiveConsent(seller_id)])
     if decision == "agree":
         done = State(updated_at=env.now)
         return Result(done, [say(t("consent.thanks", shop=shop))], [GiveConsent(seller_id)])

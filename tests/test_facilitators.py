@@ -370,6 +370,45 @@ def test_setuju_and_the_code_at_the_same_moment_publish_once(
         assert s.exec(select(ConsentRequest)).one().status == "given"
 
 
+def test_setuju_after_the_code_got_there_first_is_thanked(
+    running: Running, twilio: FakeTwilio
+) -> None:
+    """The race above, in the order SETUJU loses: the owner still hears their shop is theirs."""
+    app = running.app
+    chat, _ = joined(app)
+    register_owner(chat)
+    code = consent_code(app, OWNER_PHONE)
+    chat.send(f"/kode {code}")
+    assert "Kode cocok" in chat.text
+    owner = Chat(app.runner, OWNER_PHONE, channel="whatsapp", phone=OWNER_PHONE)
+    owner.send("SETUJU")
+    assert "Terima kasih" in owner.text and "Sambal Bu Siti" in owner.text
+    assert "tidak menunggu" not in owner.text and "belum paham" not in owner.text
+    assert len(owner.replies) == 1  # one message, not a link notice and a reply to SETUJU
+    assert owner_account(app, OWNER_PHONE).seller_id == seller_named(app, "Sambal Bu Siti").id
+    assert [e.kind for e in outbox(app)] == ["seller.upsert"]
+    owner.send("halo")  # the thanks is said once
+    assert "Terima kasih" not in owner.text
+
+
+def test_tolak_after_the_code_says_how_to_erase_instead(
+    running: Running, twilio: FakeTwilio
+) -> None:
+    """They handed over the code, so the shop is theirs; refusing now means erasing it."""
+    app = running.app
+    chat, _ = joined(app)
+    register_owner(chat)
+    chat.send(f"/kode {consent_code(app, OWNER_PHONE)}")
+    owner = Chat(app.runner, OWNER_PHONE, channel="whatsapp", phone=OWNER_PHONE)
+    owner.send("tolak")
+    assert "/hapus_data" in owner.last and "Sambal Bu Siti" in owner.last
+    assert len(owner.replies) == 1  # the request they already answered is not shown again
+    assert owner_account(app, OWNER_PHONE).seller_id == seller_named(app, "Sambal Bu Siti").id
+    with app.db.session() as s:
+        notice = s.exec(select(Notice).where(Notice.msgid == "consent.notice")).one()
+    assert notice.status == "withdrawn"
+
+
 def test_wrong_invite_codes_lock_the_account_for_an_hour(app: App, clock: Clock) -> None:
     """Five wrong invite codes in an hour lock this account; even a right one waits it out."""
     runner = ConversationRunner(app.db, app.settings, clock=clock)

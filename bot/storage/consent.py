@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import ColumnElement, and_, exists, or_
 from sqlmodel import Session, col, select
 
 from bot.storage.models import (
@@ -108,8 +109,35 @@ def _owner_accounts(
     return accounts
 
 
+def _untold_code_consent() -> ColumnElement[bool]:
+    """Given with the code the owner handed over, and no account of the owner has the shop yet."""
+    return and_(
+        ConsentRequest.status == "given",
+        ConsentRequest.via == "code",
+        Seller.status == "active",
+        ~exists().where(ChannelAccount.seller_id == Seller.id),
+    )
+
+
+def owner_not_yet_told(session: Session, seller_id: int) -> bool:
+    """The shop became theirs by the code; their first message hears it (see below)."""
+    return (
+        session.exec(
+            select(ConsentRequest.id)
+            .join(Seller, col(Seller.id) == col(ConsentRequest.seller_id))
+            .where(ConsentRequest.seller_id == seller_id, _untold_code_consent())
+        ).first()
+        is not None
+    )
+
+
 def pending_request_for(session: Session, account: ChannelAccount) -> dict[str, Any] | None:
-    """The registration waiting for this person's answer, as the consent flow shows it."""
+    """The registration waiting for this person's answer, as the consent flow shows it.
+
+    Also one the facilitator already settled with the code the owner handed over, while no
+    account of the owner has the shop yet: their first message is answered as a SETUJU would
+    be (the code and SETUJU may race; whichever lands first, the owner is thanked once).
+    """
     if not account.phone or account.seller_id:
         return None
     found = session.exec(
@@ -118,19 +146,22 @@ def pending_request_for(session: Session, account: ChannelAccount) -> dict[str, 
         .join(Facilitator, col(Facilitator.id) == col(ConsentRequest.facilitator_id))
         .where(
             ConsentRequest.phone == account.phone,
-            ConsentRequest.status == "pending",
-            Seller.status == "awaiting_consent",
+            or_(
+                and_(ConsentRequest.status == "pending", Seller.status == "awaiting_consent"),
+                _untold_code_consent(),
+            ),
         )
         .order_by(col(ConsentRequest.id).desc())
     ).first()
     if found is None:
         return None
-    _, seller, facilitator = found
+    request, seller, facilitator = found
     products = session.exec(
         select(Product.id).where(Product.seller_id == seller.id, Product.status != "deleted")
     ).all()
     return {
         "seller_id": seller.id,
+        "given": request.status == "given",
         "shop_name": seller.shop_name,
         "facilitator_name": facilitator.name,
         "products": len(products),
@@ -225,6 +256,28 @@ def _consented(
     ):
         enqueue(session, "product.upsert", product.ref, product_payload(product, seller), seller.id)
     _tell_facilitator(session, request, t("fac.consent_given_notice").msgid, seller.shop_name or "")
+    _withdraw_request_notices(session, request, seller.shop_name or "", now)
+
+
+def _withdraw_request_notices(
+    session: Session, request: ConsentRequest, shop: str, now: datetime
+) -> None:
+    """The owner's copy of the request, not yet delivered, is moot once it is answered."""
+    query = (
+        select(Notice)
+        .join(ChannelAccount, col(ChannelAccount.id) == col(Notice.account_id))
+        .where(
+            ChannelAccount.phone == request.phone,
+            Notice.msgid == t("consent.notice").msgid,
+            col(Notice.sent_at).is_(None),
+        )
+    )
+    if session.get_bind().dialect.name != "sqlite":  # one being sent right now is left alone
+        query = query.with_for_update(skip_locked=True, of=Notice)  # type: ignore[arg-type]
+    for notice in session.exec(query):
+        if notice.params.get("shop") == shop:
+            notice.sent_at, notice.status = now, "withdrawn"
+            session.add(notice)
 
 
 def decline(session: Session, account: ChannelAccount, seller_id: int, now: datetime) -> bool:
