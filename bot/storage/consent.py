@@ -112,10 +112,10 @@ def _owner_accounts(
 def _untold_code_consent() -> ColumnElement[bool]:
     """Given with the code the owner handed over, and no account of the owner has the shop yet."""
     return and_(
-        ConsentRequest.status == "given",
-        ConsentRequest.via == "code",
-        Seller.status == "active",
-        ~exists().where(ChannelAccount.seller_id == Seller.id),
+        col(ConsentRequest.status) == "given",
+        col(ConsentRequest.via) == "code",
+        col(Seller.status) == "active",
+        ~exists().where(col(ChannelAccount.seller_id) == col(Seller.id)),
     )
 
 
@@ -147,7 +147,10 @@ def pending_request_for(session: Session, account: ChannelAccount) -> dict[str, 
         .where(
             ConsentRequest.phone == account.phone,
             or_(
-                and_(ConsentRequest.status == "pending", Seller.status == "awaiting_consent"),
+                and_(
+                    col(ConsentRequest.status) == "pending",
+                    col(Seller.status) == "awaiting_consent",
+                ),
                 _untold_code_consent(),
             ),
         )
