@@ -11,7 +11,7 @@ import tomllib
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -58,14 +58,20 @@ MENU_COMMANDS = (
 ARGUMENT_COMMANDS = ("join", "code")
 
 
+_LEADING_SLASHES = re.compile(r"^/+")
+_BOT_NAME = re.compile(r"^(\S+)@\w+")  # "/batal@PelapakBot"
+_PUNCTUATION = re.compile(r"[^\w\s?']")
+
+
+@lru_cache(maxsize=4096)  # one message is normalized several times on its way through
 def normalize(text: str | None) -> str:
     """'/Batal@PelapakBot!' -> 'batal': lower case, no slash or bot name, single spaces."""
     if not text:
         return ""
     cleaned = unicodedata.normalize("NFKC", text).strip().lower()
-    cleaned = re.sub(r"^/+", "", cleaned)
-    cleaned = re.sub(r"^(\S+)@\w+", r"\1", cleaned)  # "/batal@PelapakBot"
-    cleaned = re.sub(r"[^\w\s?']", " ", cleaned).replace("_", " ")
+    cleaned = _LEADING_SLASHES.sub("", cleaned)
+    cleaned = _BOT_NAME.sub(r"\1", cleaned)
+    cleaned = _PUNCTUATION.sub(" ", cleaned).replace("_", " ")
     return " ".join(cleaned.split())
 
 

@@ -103,7 +103,9 @@ def _places() -> dict[str, FuzzHost]:
     found: dict[tuple[Any, ...], FuzzHost] = {}
 
     def keep(host: FuzzHost) -> None:
-        found.setdefault(_place(host), copy.deepcopy(host))
+        place = _place(host)
+        if place not in found:  # copying is the costly part: only a new place is copied
+            found[place] = copy.deepcopy(host)
 
     for transcript in load_all():
         host = _host(transcript)
