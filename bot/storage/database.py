@@ -12,12 +12,15 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlmodel import Session
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -169,17 +172,30 @@ class Database:
         Several processes starting at once on PostgreSQL take turns (a transaction-level
         advisory lock): the first migrates, the others find the schema at the head.
         """
-        config = Config()
-        config.set_main_option("script_location", str(MIGRATIONS))
+        config = _alembic_config()
         config.set_main_option("sqlalchemy.url", self.url.replace("%", "%%"))
         with self.engine.begin() as connection:
             if not self.is_sqlite:
                 connection.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext('migrate'))"))
+            if set(MigrationContext.configure(connection).get_current_heads()) == _heads():
+                return  # at the head already: one SELECT instead of alembic's whole start-up
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return config
+
+
+@cache
+def _heads() -> frozenset[str]:
+    """The newest revision(s) of the migrations shipped with this code, read once."""
+    return frozenset(ScriptDirectory.from_config(_alembic_config()).get_heads())
 
 
 def _closed_by_server(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
