@@ -25,8 +25,10 @@ from tests.test_dashboard import sign_in
 from tests.unggulan_data import seed_candidates
 
 # The browser, the seeded dashboard data, the served app and a page, as test_dashboard has them.
-browser, seeded, served, page = (
+browser, port, browser_page, seeded, served, page = (
     dashboard.browser,
+    dashboard.port,
+    dashboard.browser_page,
     dashboard.seeded,
     dashboard.served,
     dashboard.page,
