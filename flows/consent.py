@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from flows.effects import DeclineConsent, GiveConsent
 from flows.engine import Env, Result, State
-from flows.interpret import FreeText, No, Picked, Utterance, Yes, pick_choice
+from flows.interpret import FreeText, No, Picked, Utterance, Yes, pick_choice, without_softeners
 from flows.lexicon import lexicon, normalize
 from flows.messages import Choice, say, t
 from flows.registration import summary_lines
@@ -14,43 +17,65 @@ CHOICES = (Choice("agree", t("choice.consent_agree")), Choice("refuse", t("choic
 
 
 def _decision(said: Utterance, text: str, shown: bool, env: Env) -> str | None:
-    """'agree', 'refuse' or None; a plain yes or no counts once they have seen the details."""
+    """'agree', 'refuse', 'not_yet' or None.
+
+    Only words that name the answer erase a shop ('tolak', 'gak mau', 'tidak setuju kak');
+    a bare no ('belum', 'salah', 'jangan dulu') once they have seen the details is 'not_yet':
+    they mean wait, or fix something, and are told how to refuse if they do mean it.
+    """
+    lex = lexicon()
     phrase = normalize(text)
-    named = lexicon().answer("consent", phrase) if phrase else None
+    plain = without_softeners(phrase)
+    named = (lex.answer("consent", phrase) or lex.answer("consent", plain)) if phrase else None
     if named is not None:  # SETUJU and TOLAK are explicit anyway
         return named
+    words = plain.split()
+    if "setuju" in words and all(w in lex.words.get("yes", ()) for w in words):
+        return "agree"  # "ok setuju", "iya setuju", "setuju ya kak"
     match said:
         case Picked(id="agree" | "refuse" as picked):
             return picked
         case Yes() if shown:
             return "agree"
         case No() if shown:
-            return "refuse"
+            return "not_yet"
         case FreeText():
             return pick_choice(phrase, CHOICES, env.render, loose=False)
     return None
 
 
+def _settled_by_code(request: Mapping[str, Any], decision: str | None, env: Env) -> Result:
+    """The facilitator already typed the code the owner handed over: the shop is theirs."""
+    shop = request.get("shop_name") or "-"
+    facilitator = request.get("facilitator_name") or "-"
+    if decision == "agree":
+        told = t("consent.thanks", shop=shop)
+    elif decision == "refuse":  # too late to refuse here: erasing is theirs to do now
+        told = t("consent.given_by_code_refused", shop=shop)
+    else:  # their first word to us since: who did it, and that they may undo it
+        told = t("consent.given_by_code", shop=shop, facilitator=facilitator)
+    seller_id = int(request.get("seller_id") or 0)
+    return Result(State(updated_at=env.now), [say(told)], [GiveConsent(seller_id)])
+
+
 def answer_consent(state: State, said: Utterance, env: Env, text: str = "") -> Result:
-    """SETUJU links the owner to the shop; TOLAK erases it; anything else shows it again."""
+    """SETUJU links the owner to the shop; TOLAK erases it; a bare no waits; anything else
+    shows it again."""
     request = env.consent_request or {}
     shop = request.get("shop_name") or "-"
     seller_id = int(request.get("seller_id") or 0)
     shown = state.pending == ConsentShown(seller_id)
     decision = _decision(said, text, shown, env)
-    if request.get("given"):  # the facilitator typed the code they handed over: it is theirs
-        done = State(updated_at=env.now)
-        if decision == "refuse":  # too late to refuse here: erasing is theirs to do now
-            told = t("consent.given_by_code_refused", shop=shop)
-        else:
-            told = t("consent.thanks", shop=shop)
-        return Result(done, [say(told)], [GiveConsent(seller_id)])
+    if request.get("given"):
+        return _settled_by_code(request, decision, env)
     if decision == "agree":
         done = State(updated_at=env.now)
         return Result(done, [say(t("consent.thanks", shop=shop))], [GiveConsent(seller_id)])
     if decision == "refuse":
         done = State(updated_at=env.now)
         return Result(done, [say(t("consent.refused", shop=shop))], [DeclineConsent(seller_id)])
+    if decision == "not_yet":  # nothing erased on a "belum": how to fix it, or to refuse
+        return Result(state, [say(t("consent.not_yet", shop=shop))])
     # Whatever they were doing, this comes first: a shop is waiting for their answer.
     asking = State(pending=ConsentShown(seller_id), updated_at=env.now)
     return Result(

@@ -161,6 +161,10 @@ def _ask_helping(ctx: Ctx) -> Outbound:
 
 
 def _read_helping(msg: Inbound, ctx: Ctx) -> Reading:
+    shop = ctx.env.acting_for or {}
+    code = read_code(msg.text) if shop.get("status") == "awaiting_consent" else None
+    if code is not None:  # the owner read it out and they typed just that
+        return Parsed({"picked": "consent_code", "code": code})
     return read_pick(msg, _helping_choices(), t("fac.helping_unclear"))
 
 
@@ -180,6 +184,8 @@ def _finish_helping(ctx: Ctx) -> Outcome:
                 replies=(say(t("fac.already_agreed", shop=shop.get("shop_name") or "-")),),
                 start=HELPING_ID,
             )
+        if ctx.draft.get("code"):
+            return _finish_code(ctx)
         return Outcome(start=CONSENT_CODE_ID)
     if picked == "edit_shop":
         return Outcome(start="registration", draft=dict(ctx.env.seller or {}), step=SUMMARY)

@@ -197,7 +197,7 @@ def _global_word(text: str, phrase: str) -> GlobalWord | None:
     """batal, kembali..., "ubah harga 30rb", or a correction: "eh salah, harganya 22rb"."""
     lex = lexicon()
     word = lex.word_class(phrase, GLOBAL_WORDS) or lex.word_class(
-        _without_softeners(phrase), (CANCEL, BACK, HELP, MENU, SKIP)
+        without_softeners(phrase), (CANCEL, BACK, HELP, MENU, SKIP)
     )  # "batal kak", "lewati aja": still the instruction, never a shop named "Batal Kak"
     if word is not None:
         return GlobalWord(word, means_no=parse_yes_no(text) is False)
@@ -210,7 +210,7 @@ def _global_word(text: str, phrase: str) -> GlobalWord | None:
     return None
 
 
-def _without_softeners(phrase: str) -> str:
+def without_softeners(phrase: str) -> str:
     softeners = lexicon().words.get("softener", frozenset())
     return " ".join(w for w in phrase.split() if w not in softeners)
 

@@ -75,7 +75,12 @@ def register_for_owner(
         expires_at=now + code_valid_for,
     )
     session.add(request)
-    params = {"facilitator": facilitator.name, "shop": seller.shop_name or "", "code": code}
+    params = {
+        "facilitator": facilitator.name,
+        "shop": seller.shop_name or "",
+        "code": code,
+        "seller_id": seller.id,  # not shown: which request it is, whatever the shop is renamed
+    }
     for account in _owner_accounts(session, seller.phone or "", whatsapp_enabled, now):
         session.add(
             Notice(account_id=account.id or 0, msgid=t("consent.notice").msgid, params=params)
@@ -258,12 +263,14 @@ def _consented(
         select(Product).where(Product.seller_id == seller.id, Product.status == "pending")
     ):
         enqueue(session, "product.upsert", product.ref, product_payload(product, seller), seller.id)
-    _tell_facilitator(session, request, t("fac.consent_given_notice").msgid, seller.shop_name or "")
-    _withdraw_request_notices(session, request, seller.shop_name or "", now)
+    if via != "code":  # the facilitator who typed the code is answered there and then
+        shop = seller.shop_name or ""
+        _tell_facilitator(session, request, t("fac.consent_given_notice").msgid, shop)
+    _withdraw_request_notices(session, request, seller, now)
 
 
 def _withdraw_request_notices(
-    session: Session, request: ConsentRequest, shop: str, now: datetime
+    session: Session, request: ConsentRequest, seller: Seller, now: datetime
 ) -> None:
     """The owner's copy of the request, not yet delivered, is moot once it is answered."""
     query = (
@@ -278,8 +285,9 @@ def _withdraw_request_notices(
     if session.get_bind().dialect.name != "sqlite":  # one being sent right now is left alone
         query = query.with_for_update(skip_locked=True, of=Notice)  # type: ignore[arg-type]
     for notice in session.exec(query):
-        if notice.params.get("shop") == shop:
+        if notice.params.get("seller_id", seller.id) == seller.id:
             notice.sent_at, notice.status = now, "withdrawn"
+            notice.params = {}  # never shown: the code in it goes too
             session.add(notice)
 
 
@@ -302,6 +310,7 @@ def decline(session: Session, account: ChannelAccount, seller_id: int, now: date
     scrub_seller(seller, now)
     session.add(seller)
     _tell_facilitator(session, request, t("fac.consent_declined_notice").msgid, shop)
+    _withdraw_request_notices(session, request, seller, now)
     return True
 
 

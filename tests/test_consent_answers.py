@@ -1,0 +1,157 @@
+# ruff: noqa: F811  (the running fixture is imported from test_facilitators)
+"""How owners answer a facilitator's /daftarkan, as a cold trial found them answering.
+
+Each test was a surprise in that trial; its docstring says what a real owner or facilitator
+typed and what the bot did then.
+"""
+
+from __future__ import annotations
+
+import pytest
+from sqlmodel import select
+
+from bot.storage.models import Notice, Seller
+from tests.conftest import Chat
+from tests.fake_twilio import FakeTwilio
+from tests.test_facilitators import (  # noqa: F401  (running is a fixture)
+    OWNER_PHONE,
+    consent_code,
+    joined,
+    register_owner,
+    running,
+    seller_named,
+)
+from tests.test_whatsapp import Running
+
+SHOP = "Sambal Bu Siti"
+
+
+def owner_of(running: Running) -> Chat:
+    return Chat(running.app.runner, OWNER_PHONE, channel="whatsapp", phone=OWNER_PHONE)
+
+
+def status(running: Running) -> str:
+    with running.app.db.session() as s:
+        seller = s.exec(select(Seller).order_by(Seller.id.desc())).first()  # type: ignore[union-attr]
+        assert seller is not None
+        return seller.status
+
+
+@pytest.mark.parametrize("word", ["belum", "jangan dulu", "salah"])
+def test_not_yet_or_wrong_does_not_erase_the_shop(running: Running, word: str) -> None:
+    """'belum' (not yet), 'jangan dulu' (hold on), 'salah' (something is wrong) at the
+    request erase the shop at once, with no 'yakin?'; an owner means wait, or fix it."""
+    chat, _ = joined(running.app)
+    register_owner(chat)
+    owner = owner_of(running)
+    owner.send("halo")
+    assert "balas *SETUJU*" in owner.last
+    owner.send(word)
+    assert "sudah kami hapus" not in owner.text
+    assert "belum kami hapus" in owner.last and "*TOLAK*" in owner.last  # how, if they mean it
+    assert status(running) == "awaiting_consent"
+    owner.send("setuju")  # the request still waits for their answer
+    assert "Terima kasih" in owner.last and status(running) == "active"
+
+
+@pytest.mark.parametrize("word", ["gak mau", "tidak mau", "tidak setuju kak"])
+def test_refusing_after_the_code_is_not_thanked(running: Running, word: str) -> None:
+    """After the facilitator typed the code, an owner whose first words are 'gak mau' is
+    told 'Terima kasih, Kak! ... sekarang milik Kakak 🎉' (only exact 'tolak' is heard)."""
+    app = running.app
+    chat, _ = joined(app)
+    register_owner(chat)
+    chat.send(f"/kode {consent_code(app, OWNER_PHONE)}")
+    owner = owner_of(running)
+    owner.send(word)
+    assert "Terima kasih" not in owner.text
+    assert "/hapus_data" in owner.text
+
+
+@pytest.mark.parametrize("word", ["ok setuju", "iya setuju", "setuju ya kak", "setuju bu"])
+def test_setuju_with_fillers_answers_the_delivered_request(
+    running: Running, twilio: FakeTwilio, word: str
+) -> None:
+    """The owner got the WhatsApp request ('Balas *SETUJU* kalau Kakak setuju') and
+    replies 'ok setuju': the whole request is shown again and asked a second time."""
+    chat, _ = joined(running.app)
+    register_owner(chat)
+    assert running.channel.deliver_due_notices() == 1
+    owner = owner_of(running)
+    owner.send(word)
+    assert "Terima kasih" in owner.text
+    assert status(running) == "active"
+
+
+def test_tolak_on_telegram_withdraws_the_whatsapp_request(
+    running: Running, twilio: FakeTwilio
+) -> None:
+    """TOLAK on Telegram erases the shop, yet the WhatsApp request with its code is still
+    delivered afterwards, asking for SETUJU about a shop that no longer exists."""
+    app = running.app
+    telegram = Chat(app.runner, "900001", channel="telegram")
+    telegram.send("/start")
+    telegram.send("ok", contact_phone=OWNER_PHONE, sender_phone=OWNER_PHONE)
+    chat, _ = joined(app)
+    register_owner(chat)
+    telegram.send("tolak")
+    assert "sudah kami hapus" in telegram.text
+    assert running.channel.deliver_due_notices() == 0
+    assert twilio.to(OWNER_PHONE) == []
+
+
+def test_tolak_as_the_first_message_shows_no_code(running: Running) -> None:
+    """An owner told in person replies 'tolak' first: they see the request with its code
+    ('Kakak juga bisa memberi kode 123456') and, right under it, 'sudah kami hapus'."""
+    app = running.app
+    chat, _ = joined(app)
+    register_owner(chat)
+    code = consent_code(app, OWNER_PHONE)
+    owner = owner_of(running)
+    owner.send("tolak")
+    assert "sudah kami hapus" in owner.last
+    assert code not in owner.text and len(owner.replies) == 1
+
+
+def test_a_renamed_shops_request_is_withdrawn_by_the_code(
+    running: Running, twilio: FakeTwilio
+) -> None:
+    """The facilitator fixes the shop name, then types the code: the owner still gets the
+    request for the old name, with the code already used, after the shop became theirs."""
+    app = running.app
+    chat, _ = joined(app)
+    register_owner(chat)
+    code = consent_code(app, OWNER_PHONE)
+    chat.choose("Ubah data toko")
+    chat.choose("Ubah")
+    chat.send("toko")
+    chat.send("Sambal Mbak Siti")
+    chat.send("simpan")
+    chat.send(f"/kode {code}")
+    assert "Kode cocok" in chat.text
+    assert running.channel.deliver_due_notices() == 0
+    with app.db.session() as s:
+        notice = s.exec(select(Notice).where(Notice.msgid == "consent.notice")).one()
+    assert notice.status == "withdrawn"
+
+
+def test_the_facilitator_hears_a_matching_code_once(running: Running) -> None:
+    """'/kode 123456' answers 'Pemilik toko X sudah setuju ✅ ...' and then 'Kode cocok ✅
+    Pemilik sudah setuju ...': the facilitator is notified of their own action."""
+    app = running.app
+    chat, _ = joined(app)
+    register_owner(chat)
+    chat.send(f"/kode {consent_code(app, OWNER_PHONE)}")
+    assert "Kode cocok" in chat.text
+    assert sum("sudah setuju" in reply.text for reply in chat.replies) == 1
+
+
+def test_the_bare_code_in_the_helping_menu_is_the_code(running: Running) -> None:
+    """The owner reads out '482913' and the facilitator types just that while helping the
+    shop awaiting consent: 'Pilih salah satu nomor di atas ya, Kak.'"""
+    app = running.app
+    chat, _ = joined(app)
+    register_owner(chat)
+    chat.send(consent_code(app, OWNER_PHONE))
+    assert "Kode cocok" in chat.text
+    assert seller_named(app, SHOP).status == "active"
