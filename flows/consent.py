@@ -90,3 +90,12 @@ def answer_consent(state: State, said: Utterance, env: Env, text: str = "") -> R
             )
         ],
     )
+
+
+def erase_asked(state: State, env: Env) -> Result:
+    """/hapus_data while a facilitator's registration waits for them: TOLAK is the way."""
+    request = env.consent_request or {}
+    if request.get("given"):  # theirs already: linked now, so /hapus_data erases it next
+        return _settled_by_code(request, "refuse", env)
+    shop = request.get("shop_name") or "-"
+    return Result(state, [say(t("consent.erase_by_refusing", shop=shop))])

@@ -6,7 +6,7 @@ from typing import Any
 
 from flows.account import ERASE, LANGUAGE, my_data
 from flows.admin import SIARAN
-from flows.consent import answer_consent
+from flows.consent import answer_consent, erase_asked
 from flows.effects import (
     ActFor,
     DashboardLink,
@@ -113,6 +113,8 @@ def _command(state: State, said: Utterance, env: Env) -> Result | None:
             return result
         case Command(action="join" | "code" as action, argument=argument):
             return _command_with_argument(state, env, action, argument)
+        case Command(action="erase") if env.consent_request and not env.registered:
+            return erase_asked(state, env)  # a facilitator's registration is theirs to refuse
         case Command(action="erase") if not env.registered and not _has_draft_data(state):
             result = Result(state, [say(t("account.nothing_to_erase"))])
             if state.flow and state.step and state.flow in FLOWS:

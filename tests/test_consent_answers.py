@@ -155,3 +155,30 @@ def test_the_bare_code_in_the_helping_menu_is_the_code(running: Running) -> None
     chat.send(consent_code(app, OWNER_PHONE))
     assert "Kode cocok" in chat.text
     assert seller_named(app, SHOP).status == "active"
+
+
+def test_hapus_data_after_the_code_links_the_shop_so_it_can_be_erased(running: Running) -> None:
+    """The owner's first message after the code is /hapus_data: it said 'Belum ada data
+    Kakak yang kami simpan' while their shop was active and queued for the marketplace."""
+    app = running.app
+    chat, _ = joined(app)
+    register_owner(chat)
+    chat.send(f"/kode {consent_code(app, OWNER_PHONE)}")
+    owner = owner_of(running)
+    owner.send("/hapus_data")
+    assert "Belum ada data" not in owner.text and "/hapus_data" in owner.last
+    owner.send("/hapus_data")  # the shop is theirs now: the usual erasure, with its question
+    assert "Yakin mau hapus" in owner.last
+
+
+def test_hapus_data_while_awaiting_consent_says_tolak_erases_it(running: Running) -> None:
+    """Before answering, /hapus_data said no data is stored, under the request that lists
+    their name, number and address."""
+    chat, _ = joined(running.app)
+    register_owner(chat)
+    owner = owner_of(running)
+    owner.send("/hapus_data")
+    assert "Belum ada data" not in owner.text and "*TOLAK*" in owner.last
+    assert status(running) == "awaiting_consent"
+    owner.send("tolak")
+    assert "sudah kami hapus" in owner.last and status(running) == "erased"
