@@ -357,14 +357,14 @@ def _start(state: State, env: Env, payload: str) -> Result:
     if payload.lower().startswith(INVITE_PREFIX):
         return Result(state, [], [JoinAsFacilitator(payload[len(INVITE_PREFIX) :].upper())])
     effects: list[Effect] = [StoreReferral(payload)] if payload else []
+    if env.consent_request and not env.registered:  # before their own draft, as any message
+        result = answer_consent(state, Nothing(), env)
+        result.effects.extend(effects)
+        return result
     if state.flow and state.step and state.flow != MENU_FLOW.id and (state.history or state.draft):
         state.pending = Resume()
         flow = FLOWS[state.flow]
         result = Result(state, [say(flow.resume_question, choices=RESUME_CHOICES)], effects)
-        return result
-    if env.consent_request and not env.registered:
-        result = answer_consent(state, Nothing(), env)
-        result.effects.extend(effects)
         return result
     if not env.registered and not _has_role(env):
         result = _open(REGISTRATION, env, welcome=True)

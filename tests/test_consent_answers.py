@@ -182,3 +182,19 @@ def test_hapus_data_while_awaiting_consent_says_tolak_erases_it(running: Running
     assert status(running) == "awaiting_consent"
     owner.send("tolak")
     assert "sudah kami hapus" in owner.last and status(running) == "erased"
+
+
+def test_start_in_the_middle_of_signing_up_shows_only_the_request(running: Running) -> None:
+    """An owner half-way through signing up alone sends /start after the facilitator
+    registered them: the request with its code came with 'Lanjutkan pendaftaran?' about
+    their own draft, two things to answer at once."""
+    app = running.app
+    owner = owner_of(running)
+    owner.send("halo")
+    owner.send("setuju")
+    owner.send("Siti Aminah")
+    chat, _ = joined(app)
+    register_owner(chat)
+    owner.send("/start")
+    assert "Lanjutkan pendaftaran" not in owner.text
+    assert "*SETUJU*" in owner.last

@@ -133,7 +133,8 @@ def test_registration_and_product_over_the_webhook(running: Running, fake: FakeT
     chat = 777
     assert "Setuju?" in say(running, fake, owner.text("/start ref-PDP01"), chat)
     assert "Siapa nama Kakak" in say(running, fake, owner.callback("yes"), chat)
-    assert {"answerCallbackQuery", "editMessageReplyMarkup"} <= set(fake.methods())
+    # the button is answered and its keyboard closed beside the reply, not before it
+    fake.wait_for(lambda: {"answerCallbackQuery", "editMessageReplyMarkup"} <= set(fake.methods()))
     say(running, fake, owner.text("Sri Wahyuni"), chat)
     keyboard = fake.sent(chat)[-1]["reply_markup"]
     assert keyboard["keyboard"][0][0]["request_contact"] is True
