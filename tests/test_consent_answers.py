@@ -15,7 +15,7 @@ from tests.conftest import Chat
 from tests.fake_twilio import FakeTwilio
 from tests.test_facilitators import (  # noqa: F401  (running is a fixture)
     OWNER_PHONE,
-    consent_code,
+    awaiting_consent,
     joined,
     register_owner,
     running,
@@ -41,9 +41,7 @@ def status(running: Running) -> str:
 def test_not_yet_or_wrong_does_not_erase_the_shop(running: Running, word: str) -> None:
     """'belum' (not yet), 'jangan dulu' (hold on), 'salah' (something is wrong) at the
     request erase the shop at once, with no 'yakin?'; an owner means wait, or fix it."""
-    chat, _ = joined(running.app)
-    register_owner(chat)
-    owner = owner_of(running)
+    *_, owner = awaiting_consent(running)
     owner.send("halo")
     assert "balas *SETUJU*" in owner.last
     owner.send(word)
@@ -58,11 +56,8 @@ def test_not_yet_or_wrong_does_not_erase_the_shop(running: Running, word: str) -
 def test_refusing_after_the_code_is_not_thanked(running: Running, word: str) -> None:
     """After the facilitator typed the code, an owner whose first words are 'gak mau' is
     told 'Terima kasih, Kak! ... sekarang milik Kakak 🎉' (only exact 'tolak' is heard)."""
-    app = running.app
-    chat, _ = joined(app)
-    register_owner(chat)
-    chat.send(f"/kode {consent_code(app, OWNER_PHONE)}")
-    owner = owner_of(running)
+    _, chat, code, owner = awaiting_consent(running)
+    chat.send(f"/kode {code}")
     owner.send(word)
     assert "Terima kasih" not in owner.text
     assert "/hapus_data" in owner.text
@@ -103,11 +98,7 @@ def test_tolak_on_telegram_withdraws_the_whatsapp_request(
 def test_tolak_as_the_first_message_shows_no_code(running: Running) -> None:
     """An owner told in person replies 'tolak' first: they see the request with its code
     ('Kakak juga bisa memberi kode 123456') and, right under it, 'sudah kami hapus'."""
-    app = running.app
-    chat, _ = joined(app)
-    register_owner(chat)
-    code = consent_code(app, OWNER_PHONE)
-    owner = owner_of(running)
+    _, _, code, owner = awaiting_consent(running)
     owner.send("tolak")
     assert "sudah kami hapus" in owner.last
     assert code not in owner.text and len(owner.replies) == 1
@@ -118,10 +109,7 @@ def test_a_renamed_shops_request_is_withdrawn_by_the_code(
 ) -> None:
     """The facilitator fixes the shop name, then types the code: the owner still gets the
     request for the old name, with the code already used, after the shop became theirs."""
-    app = running.app
-    chat, _ = joined(app)
-    register_owner(chat)
-    code = consent_code(app, OWNER_PHONE)
+    app, chat, code, _ = awaiting_consent(running)
     chat.choose("Ubah data toko")
     chat.choose("Ubah")
     chat.send("toko")
@@ -138,10 +126,8 @@ def test_a_renamed_shops_request_is_withdrawn_by_the_code(
 def test_the_facilitator_hears_a_matching_code_once(running: Running) -> None:
     """'/kode 123456' answers 'Pemilik toko X sudah setuju ✅ ...' and then 'Kode cocok ✅
     Pemilik sudah setuju ...': the facilitator is notified of their own action."""
-    app = running.app
-    chat, _ = joined(app)
-    register_owner(chat)
-    chat.send(f"/kode {consent_code(app, OWNER_PHONE)}")
+    _, chat, code, _ = awaiting_consent(running)
+    chat.send(f"/kode {code}")
     assert "Kode cocok" in chat.text
     assert sum("sudah setuju" in reply.text for reply in chat.replies) == 1
 
@@ -149,10 +135,8 @@ def test_the_facilitator_hears_a_matching_code_once(running: Running) -> None:
 def test_the_bare_code_in_the_helping_menu_is_the_code(running: Running) -> None:
     """The owner reads out '482913' and the facilitator types just that while helping the
     shop awaiting consent: 'Pilih salah satu nomor di atas ya, Kak.'"""
-    app = running.app
-    chat, _ = joined(app)
-    register_owner(chat)
-    chat.send(consent_code(app, OWNER_PHONE))
+    app, chat, code, _ = awaiting_consent(running)
+    chat.send(code)
     assert "Kode cocok" in chat.text
     assert seller_named(app, SHOP).status == "active"
 
@@ -160,11 +144,8 @@ def test_the_bare_code_in_the_helping_menu_is_the_code(running: Running) -> None
 def test_hapus_data_after_the_code_links_the_shop_so_it_can_be_erased(running: Running) -> None:
     """The owner's first message after the code is /hapus_data: it said 'Belum ada data
     Kakak yang kami simpan' while their shop was active and queued for the marketplace."""
-    app = running.app
-    chat, _ = joined(app)
-    register_owner(chat)
-    chat.send(f"/kode {consent_code(app, OWNER_PHONE)}")
-    owner = owner_of(running)
+    _, chat, code, owner = awaiting_consent(running)
+    chat.send(f"/kode {code}")
     owner.send("/hapus_data")
     assert "Belum ada data" not in owner.text and "/hapus_data" in owner.last
     owner.send("/hapus_data")  # the shop is theirs now: the usual erasure, with its question
@@ -174,9 +155,7 @@ def test_hapus_data_after_the_code_links_the_shop_so_it_can_be_erased(running: R
 def test_hapus_data_while_awaiting_consent_says_tolak_erases_it(running: Running) -> None:
     """Before answering, /hapus_data said no data is stored, under the request that lists
     their name, number and address."""
-    chat, _ = joined(running.app)
-    register_owner(chat)
-    owner = owner_of(running)
+    *_, owner = awaiting_consent(running)
     owner.send("/hapus_data")
     assert "Belum ada data" not in owner.text and "*TOLAK*" in owner.last
     assert status(running) == "awaiting_consent"

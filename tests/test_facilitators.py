@@ -142,6 +142,15 @@ def consent_code(app: App, phone: str) -> str:
         return str(notice.params["code"])
 
 
+def awaiting_consent(running: Running) -> tuple[App, Chat, str, Chat]:
+    """A facilitator registered Sambal Bu Siti: the app, their chat, the code, the owner."""
+    app = running.app
+    chat, _ = joined(app)
+    register_owner(chat)
+    owner = Chat(app.runner, OWNER_PHONE, channel="whatsapp", phone=OWNER_PHONE)
+    return app, chat, consent_code(app, OWNER_PHONE), owner
+
+
 def test_assisted_registration_with_imported_data_and_the_owners_setuju(
     running: Running, twilio: FakeTwilio
 ) -> None:
@@ -374,13 +383,9 @@ def test_setuju_after_the_code_got_there_first_is_thanked(
     running: Running, twilio: FakeTwilio
 ) -> None:
     """The race above, in the order SETUJU loses: the owner still hears their shop is theirs."""
-    app = running.app
-    chat, _ = joined(app)
-    register_owner(chat)
-    code = consent_code(app, OWNER_PHONE)
+    app, chat, code, owner = awaiting_consent(running)
     chat.send(f"/kode {code}")
     assert "Kode cocok" in chat.text
-    owner = Chat(app.runner, OWNER_PHONE, channel="whatsapp", phone=OWNER_PHONE)
     owner.send("SETUJU")
     assert "Terima kasih" in owner.text and "Sambal Bu Siti" in owner.text
     assert "tidak menunggu" not in owner.text and "belum paham" not in owner.text
@@ -395,11 +400,8 @@ def test_tolak_after_the_code_says_how_to_erase_instead(
     running: Running, twilio: FakeTwilio
 ) -> None:
     """They handed over the code, so the shop is theirs; refusing now means erasing it."""
-    app = running.app
-    chat, _ = joined(app)
-    register_owner(chat)
-    chat.send(f"/kode {consent_code(app, OWNER_PHONE)}")
-    owner = Chat(app.runner, OWNER_PHONE, channel="whatsapp", phone=OWNER_PHONE)
+    app, chat, code, owner = awaiting_consent(running)
+    chat.send(f"/kode {code}")
     owner.send("tolak")
     assert "/hapus_data" in owner.last and "Sambal Bu Siti" in owner.last
     assert len(owner.replies) == 1  # the request they already answered is not shown again
