@@ -30,8 +30,9 @@ def _decision(said: Utterance, text: str, shown: bool, env: Env) -> str | None:
     if named is not None:  # SETUJU and TOLAK are explicit anyway
         return named
     words = plain.split()
-    if "setuju" in words and all(w in lex.words.get("yes", ()) for w in words):
-        return "agree"  # "ok setuju", "iya setuju", "setuju ya kak"
+    agree_words = {p for p in lex.answers.get("consent", {}).get("agree", ()) if " " not in p}
+    if agree_words & set(words) and all(w in lex.words.get("yes", ()) for w in words):
+        return "agree"  # "ok setuju", "iya setuju", "setuju ya kak": yes-words and SETUJU
     match said:
         case Picked(id="agree" | "refuse" as picked):
             return picked
@@ -74,8 +75,9 @@ def answer_consent(state: State, said: Utterance, env: Env, text: str = "") -> R
     if decision == "refuse":
         done = State(updated_at=env.now)
         return Result(done, [say(t("consent.refused", shop=shop))], [DeclineConsent(seller_id)])
-    if decision == "not_yet":  # nothing erased on a "belum": how to fix it, or to refuse
-        return Result(state, [say(t("consent.not_yet", shop=shop))])
+    if decision == "not_yet":  # nothing erased on a "belum": how to fix it, or to refuse;
+        # not "shown" any more, so a bare "ya" to that is not taken for SETUJU
+        return Result(State(updated_at=env.now), [say(t("consent.not_yet", shop=shop))])
     # Whatever they were doing, this comes first: a shop is waiting for their answer.
     asking = State(pending=ConsentShown(seller_id), updated_at=env.now)
     return Result(

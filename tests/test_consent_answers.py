@@ -48,6 +48,8 @@ def test_not_yet_or_wrong_does_not_erase_the_shop(running: Running, word: str) -
     assert "sudah kami hapus" not in owner.text
     assert "belum kami hapus" in owner.last and "*TOLAK*" in owner.last  # how, if they mean it
     assert status(running) == "awaiting_consent"
+    owner.send("ya")  # to "balas TOLAK kalau tidak mau": not an agreement, the request again
+    assert "*SETUJU*" in owner.last and status(running) == "awaiting_consent"
     owner.send("setuju")  # the request still waits for their answer
     assert "Terima kasih" in owner.last and status(running) == "active"
 
