@@ -376,6 +376,8 @@ class Inbox:
         unusual (a claim that failed, a failure, an album, a gap) and it reads the database
         until the chat has nothing left, as a drain started by `recover` does throughout."""
         async with self._locks[chat_key]:
+            if fresh and chat_key not in self._fresh:
+                return  # an earlier drain of the chat took this update: no settle to pay
             if settle:
                 await asyncio.sleep(self.settle)
             seen: dict[int, int] = defaultdict(int)
