@@ -496,12 +496,14 @@ async def run_one(
 def profile(
     py_spy: str, server: Servers, target: Target, latency: float
 ) -> subprocess.Popen[bytes] | None:
-    """`py-spy record` on the (first) server during the load (--py-spy PATH_TO_PY_SPY)."""
+    """`py-spy record` on the (first) server during the load (--py-spy PATH_TO_PY_SPY): only
+    the thread holding the GIL is sampled, so the profile shows what the process spends its
+    one core on, not the threads waiting for a connection or the writer lock."""
     if not py_spy:
         return None
     name = f"{target.label.replace(' ', '-').replace('(', '').replace(')', '')}"
     out = Path.cwd() / f"profile-{name}-{latency * 1000:.0f}ms"
-    command = [py_spy, "record", "--pid", str(server.pids[0]), "--rate", "50", "--idle"]
+    command = [py_spy, "record", "--pid", str(server.pids[0]), "--rate", "100", "--gil"]
     return subprocess.Popen(
         [*command, "--threads", "--format", "raw", "-o", f"{out}.txt"],
         stdout=subprocess.DEVNULL,

@@ -21,6 +21,7 @@ from bot.notices import take_for_account
 from bot.outgoing import Reply, queue
 from bot.roles import facilitator_of, is_admin, join_reply, lead_referral
 from bot.storage import consent
+from bot.storage.context import OwnerContext, load_context
 from bot.storage.database import Database
 from bot.storage.models import (
     ChannelAccount,
@@ -204,11 +205,19 @@ class ConversationRunner:
                     channel=inbound.channel, update_id=inbound.message_id, processed_at=now
                 )
             )
-        account = self._account(session, inbound, now)
-        conversation = self._conversation(session, account, now)
-        linked = self._link_by_phone(session, account, conversation)
+        context = self._context(session, inbound, now)
+        account, conversation = context.account, context.conversation
+        linked = (
+            self._link_by_phone(session, account, conversation) if context.may_link_shop() else None
+        )
         record_uploads(session, account, inbound.photos)
-        facilitator = facilitator_of(session, account)
+        facilitator = (
+            session.get(Facilitator, context.facilitator_id)
+            if context.facilitator_id is not None
+            else None
+            if context.known
+            else facilitator_of(session, account)
+        )
         helped = self._helped(session, account, facilitator)
         seller = helped or (session.get(Seller, account.seller_id) if account.seller_id else None)
         renderer = Renderer(account.locale, self.settings.timezone, self.settings.strict_messages)
@@ -226,14 +235,16 @@ class ConversationRunner:
             render=renderer,
             opted_out=account.opted_out,
             # government MSME data for their verified number, offered at registration
-            imported=None
-            if seller or not account.phone
-            else directory.imported_with_phone(account.phone),
-            is_admin=is_admin(session, self.settings, account),
+            imported=directory.imported_with_phone(account.phone)
+            if not seller and account.phone and context.may_have_record()
+            else None,
+            is_admin=is_admin(session, self.settings, account, listed=context.listed_admin),
             facilitator=_facilitator_snapshot(facilitator),
             acting_for=seller_snapshot(helped) if helped else None,
             consent_request=(
-                None if seller or facilitator else consent.pending_request_for(session, account)
+                consent.pending_request_for(session, account)
+                if not seller and not facilitator and context.may_have_request()
+                else None
             ),
         )
         state = State.load(
@@ -250,8 +261,9 @@ class ConversationRunner:
         result.replies[:0] = outcomes
         if not _consented(account, facilitator, result.state):
             forget_unconsented(session, account, inbound.photos)
-        notices = take_for_account(session, account.id or 0, lock=not self.db.is_sqlite)
-        result.replies[:0] = [say(text) for text in notices]
+        if context.notices or result.effects:  # what this message did may have left one
+            notices = take_for_account(session, account.id or 0, lock=not self.db.is_sqlite)
+            result.replies[:0] = [say(text) for text in notices]
         if linked is not None:
             result.replies.insert(0, say(t("account.linked", shop=linked.shop_name or "")))
         self._save(session, conversation, result.state, now)
@@ -260,6 +272,17 @@ class ConversationRunner:
                 account.locale, self.settings.timezone, self.settings.strict_messages
             )
         return [self._render(renderer, out) for out in result.replies]
+
+    def _context(self, session: Session, inbound: Inbound, now: datetime) -> OwnerContext:
+        """The person's account and conversation, with this message's news on the account."""
+        context = load_context(
+            session, inbound.channel, inbound.user_key, lock=not self.db.is_sqlite
+        )
+        if context is not None:
+            self._note_inbound(context.account, inbound, now)
+            return context
+        account = self._account(session, inbound, now)
+        return OwnerContext(account, self._conversation(session, account, now))
 
     def _account(self, session: Session, inbound: Inbound, now: datetime) -> ChannelAccount:
         account = session.exec(
@@ -275,14 +298,18 @@ class ConversationRunner:
                 locale=pick_locale(inbound.locale_hint),
                 created_at=now,
             )
+        self._note_inbound(account, inbound, now)
+        session.add(account)
+        session.flush()
+        return account
+
+    @staticmethod
+    def _note_inbound(account: ChannelAccount, inbound: Inbound, now: datetime) -> None:
         if inbound.sender_phone:
             account.phone = inbound.sender_phone
         if inbound.profile_name:
             account.profile_name = inbound.profile_name[:100]
         account.last_inbound_at = now
-        session.add(account)
-        session.flush()
-        return account
 
     def _link_by_phone(
         self, session: Session, account: ChannelAccount, conversation: Conversation

@@ -33,8 +33,11 @@ FACILITATOR_CODE = re.compile(r"PDP-[0-9]{4}-[0-9]{3}", re.IGNORECASE)
 _REFERRAL = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
-def is_admin(session: Session, settings: Settings, account: ChannelAccount) -> bool:
-    """Admins come from ADMIN_TELEGRAM_IDS / ADMIN_WHATSAPP_NUMBERS or the admin table."""
+def is_admin(
+    session: Session, settings: Settings, account: ChannelAccount, listed: bool | None = None
+) -> bool:
+    """Admins come from ADMIN_TELEGRAM_IDS / ADMIN_WHATSAPP_NUMBERS or the admin table
+    (`listed`: whether the table has them, when the caller read it already)."""
     telegram_id = account.external_id if account.channel == "telegram" else ""
     if telegram_id.isdigit() and int(telegram_id) in settings.admin_telegram_ids:
         return True
@@ -42,6 +45,8 @@ def is_admin(session: Session, settings: Settings, account: ChannelAccount) -> b
         numbers = {parse_phone(n) for n in settings.admin_whatsapp_numbers}
         if account.external_id in numbers:
             return True
+    if listed is not None:
+        return listed
     found = session.exec(
         select(Admin.id).where(
             Admin.channel == account.channel, Admin.external_id == account.external_id
