@@ -41,6 +41,7 @@ from flows.router import advance
 
 log = logging.getLogger(__name__)
 PROCESSED: sa.Table = ProcessedUpdate.__table__  # type: ignore[attr-defined]
+_MARK_PROCESSED = PROCESSED.insert()  # built once, bound per message
 ERASED = "account.erased"  # session.info: this transaction erased the person's data
 
 
@@ -201,9 +202,8 @@ class ConversationRunner:
         now = self.clock()
         if inbound.message_id:  # Core: raises IntegrityError here for a second time through
             session.connection().execute(
-                PROCESSED.insert().values(
-                    channel=inbound.channel, update_id=inbound.message_id, processed_at=now
-                )
+                _MARK_PROCESSED,
+                {"channel": inbound.channel, "update_id": inbound.message_id, "processed_at": now},
             )
         context = self._context(session, inbound, now)
         account, conversation = context.account, context.conversation

@@ -41,6 +41,22 @@ from bot.storage.models import InboundUpdate, utcnow
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3
 INBOUND: sa.Table = InboundUpdate.__table__  # type: ignore[attr-defined]
+# Built once: a statement object keeps its cache key, so each use only binds values.
+_FIRST_UNPROCESSED = (
+    sa.select(INBOUND.c.id)
+    .where(
+        INBOUND.c.channel == sa.bindparam("channel"),
+        INBOUND.c.chat_key == sa.bindparam("chat_key"),
+        INBOUND.c.processed_at.is_(None),
+    )
+    .order_by(INBOUND.c.seq)
+    .limit(1)
+)
+_FINISH = (
+    INBOUND.update()  # Core: the ORM's bulk update costs several times the statement
+    .where(INBOUND.c.id.in_(sa.bindparam("ids", expanding=True)))
+    .values(processed_at=sa.bindparam("now"), attempts=INBOUND.c.attempts + 1)
+)
 
 
 @dataclass(frozen=True)
@@ -66,30 +82,15 @@ class Turn:
         return bool(self.claims) and self.claims[-1]
 
     def _first_unprocessed(self, session: Session) -> bool:
-        table = INBOUND
         first = (
             session.connection()
-            .execute(
-                sa.select(table.c.id)
-                .where(
-                    table.c.channel == self.channel,
-                    table.c.chat_key == self.chat_key,
-                    table.c.processed_at.is_(None),
-                )
-                .order_by(table.c.seq)
-                .limit(1)
-            )
+            .execute(_FIRST_UNPROCESSED, {"channel": self.channel, "chat_key": self.chat_key})
             .scalar()
         )
         return first is not None and first in self.row_ids
 
     def finish(self, session: Session, now: datetime) -> None:
-        table = INBOUND  # Core: the ORM's bulk update costs several times the statement
-        session.connection().execute(
-            table.update()
-            .where(table.c.id.in_(self.row_ids))
-            .values(processed_at=now, attempts=table.c.attempts + 1)
-        )
+        session.connection().execute(_FINISH, {"ids": list(self.row_ids), "now": now})
 
 
 Handler = Callable[[list[InboundUpdate], Turn], Awaitable[None]]

@@ -34,6 +34,27 @@ from bot.storage.models import OutgoingMessage, utcnow
 
 log = logging.getLogger(__name__)
 OUTGOING: sa.Table = OutgoingMessage.__table__  # type: ignore[attr-defined]
+# The statements of every reply, built once (a statement object keeps its cache key).
+_WAITING = (
+    sa.select(OUTGOING.c.id)
+    .where(
+        OUTGOING.c.channel == sa.bindparam("channel"),
+        OUTGOING.c.chat_key == sa.bindparam("chat_key"),
+        OUTGOING.c.sent_at.is_(None),
+    )
+    .limit(1)
+)
+_FORGET_SENT = OUTGOING.delete().where(OUTGOING.c.id == sa.bindparam("row_id"))
+_MARK_SENT = (
+    OUTGOING.update()
+    .where(OUTGOING.c.id == sa.bindparam("row_id"))
+    .values(
+        sent_at=sa.bindparam("now"),
+        outcome=sa.bindparam("outcome"),
+        claimed_by=None,
+        claimed_until=None,
+    )
+)
 MAX_ATTEMPTS = 6
 T = TypeVar("T")
 BATCH = 10
@@ -112,21 +133,8 @@ def queue(
 def _anything_waiting(session: Session, channel: str, chat_key: str) -> bool:
     """Core, without the ORM's autoflush: no reply of this transaction is pending yet, and
     the flush happens at the commit anyway."""
-    table = OUTGOING
-    return (
-        session.connection()
-        .execute(
-            sa.select(table.c.id)
-            .where(
-                table.c.channel == channel,
-                table.c.chat_key == chat_key,
-                table.c.sent_at.is_(None),
-            )
-            .limit(1)
-        )
-        .first()
-        is not None
-    )
+    found = session.connection().execute(_WAITING, {"channel": channel, "chat_key": chat_key})
+    return found.first() is not None
 
 
 def process_name() -> str:
@@ -308,13 +316,9 @@ class Outgoing:
         with self.db.session() as session:
             conn = session.connection()
             if row.forget_when_sent:  # the answer to an erasure names the chat: gone once sent
-                conn.execute(table.delete().where(table.c.id == row.id))
+                conn.execute(_FORGET_SENT, {"row_id": row.id})
             else:
-                conn.execute(
-                    table.update()
-                    .where(table.c.id == row.id)
-                    .values(sent_at=now, outcome=outcome, claimed_by=None, claimed_until=None)
-                )
+                conn.execute(_MARK_SENT, {"row_id": row.id, "now": now, "outcome": outcome})
             if all(
                 r.claimed_until is not None and r.claimed_until - now > self.claim / 2 for r in rest
             ):
