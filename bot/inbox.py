@@ -336,16 +336,28 @@ class Inbox:
                 await asyncio.wait_for(stored.wait(), timeout=min(left, 0.1))
         return True
 
-    def _from_memory(self, chat_key: str) -> list[InboundUpdate] | None:
+    async def _from_memory(self, chat_key: str) -> list[InboundUpdate] | None:
         """The lowest stored-here update of the chat when it may go as it is (not part of an
-        album, nothing missing below it); None when the database has to say."""
-        fresh = self._fresh.get(chat_key)
-        if not fresh:
-            return None
-        row = min(fresh, key=lambda r: r.seq)
-        if row.group_key or (self.gate is not None and not self.gate.seen_below(row.seq)):
-            return None
-        return [row]
+        album, nothing missing below it); None when the database has to say.
+
+        Telegram: when lower numbers are still missing (the updates of many chats arriving
+        together, a little out of order), it waits for them here, as `_next_batch` would, and
+        goes on from memory if no earlier update of this chat came in meanwhile."""
+        while True:
+            fresh = self._fresh.get(chat_key)
+            if not fresh:
+                return None
+            row = min(fresh, key=lambda r: r.seq)
+            gate = self.gate
+            if row.group_key or (gate is not None and gate.start is None):
+                return None
+            if gate is None or gate.seen_below(row.seq):
+                return [row]
+            if gate.start is not None and row.seq - 1 <= gate.start:
+                return None  # this process started after the updates below it: ask the database
+            await self._wait_for_earlier(row)
+            if not gate.seen_below(row.seq):
+                return None
 
     def _forget(self, chat_key: str, row_ids: tuple[int, ...]) -> None:
         fresh = self._fresh.get(chat_key)
@@ -383,7 +395,7 @@ class Inbox:
                 await asyncio.sleep(self.settle)
             seen: dict[int, int] = defaultdict(int)
             while True:
-                batch = self._from_memory(chat_key) if fresh else None
+                batch = await self._from_memory(chat_key) if fresh else None
                 if batch is None:
                     if fresh and chat_key not in self._fresh:
                         return  # what this process stored for the chat is done

@@ -1,0 +1,62 @@
+"""Telegram numbers a bot's updates one after another; an update whose lower numbers are
+still on their way waits for them, then goes on without reading its chat back."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import sqlalchemy as sa
+
+from bot.app import App
+from bot.inbox import Inbox, Turn
+from bot.storage.models import InboundUpdate, utcnow
+
+
+@contextmanager
+def reads_of_pending(app: App) -> Iterator[list[object]]:
+    """The parameters of every read of a chat's pending updates (the database path)."""
+    seen: list[object] = []
+
+    def note(
+        _conn: object, _cursor: object, statement: str, parameters: object, *_: object
+    ) -> None:
+        flat = " ".join(statement.split())
+        pending = "FROM inbound_update" in flat and "ORDER BY inbound_update.seq" in flat
+        if pending and "LIMIT" not in flat:  # the claim reads the first one only
+            seen.append(parameters)
+
+    sa.event.listen(app.db.engine, "before_cursor_execute", note)
+    try:
+        yield seen
+    finally:
+        sa.event.remove(app.db.engine, "before_cursor_execute", note)
+
+
+async def test_an_update_that_waited_for_a_lower_number_goes_on_from_memory(app: App) -> None:
+    handled: list[tuple[str, int]] = []
+
+    def apply(rows: list[InboundUpdate], turn: Turn) -> None:
+        with app.db.session() as session:
+            if turn.claim(session):
+                handled.append((turn.chat_key, rows[0].seq))
+                turn.finish(session, utcnow())
+
+    async def handler(rows: list[InboundUpdate], turn: Turn) -> None:
+        await asyncio.to_thread(apply, rows, turn)
+
+    inbox = Inbox(
+        app.db, "telegram", handler, settle_seconds=0, sequential=True, gap_hold_seconds=30
+    )
+    with reads_of_pending(app) as seen:
+        await inbox.accept("1", 1, "chat-a", {})
+        await inbox.accept("3", 3, "chat-b", {})  # 2 is still on its way
+        await asyncio.sleep(0.3)
+        assert ("chat-b", 3) not in handled  # it waits for 2
+        await inbox.accept("2", 2, "chat-a", {})
+        await inbox.close()
+    assert sorted(handled) == [("chat-a", 1), ("chat-a", 2), ("chat-b", 3)]
+    assert [seq for chat, seq in handled if chat == "chat-a"] == [1, 2]
+    # chat-b's pending updates were never read back: the one it had stored went on as it was
+    assert not [p for p in seen if "chat-b" in str(p)], seen
