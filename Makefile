@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CATALOGS := $(patsubst %.po,%.mo,$(wildcard locales/*/LC_MESSAGES/messages.po))
 
-.PHONY: run test setup lock catalogs extract update-catalogs migrate lint typecheck bench bench-telegram bench-sync bench-broadcast bench-dashboard clean
+.PHONY: run test setup lock catalogs extract update-catalogs migrate lint typecheck bench bench-telegram bench-hot-path bench-sync bench-broadcast bench-dashboard clean
 
 setup: $(STAMP) catalogs
 
@@ -67,6 +67,9 @@ bench: setup
 BENCH_ARGS ?=
 bench-telegram: setup
 	$(BIN)/python bench/telegram_webhook.py $(BENCH_ARGS)
+
+bench-hot-path: setup
+	$(BIN)/python bench/hot_path.py $(BENCH_ARGS)
 
 bench-sync: setup
 	$(BIN)/python bench/sync.py
