@@ -64,8 +64,6 @@ _CONTEXT = (
         col(ChannelAccount.external_id) == sa.bindparam("external_id"),
     )
 )
-# PostgreSQL: the conversation's row is held until commit (SQLite writers take turns anyway).
-_CONTEXT_LOCKED = _CONTEXT.with_for_update(of=Conversation)  # type: ignore[arg-type]
 
 
 @dataclass
@@ -100,13 +98,15 @@ class OwnerContext:
         return not self.known or self.phone != self.account.phone or flag
 
 
-def load_context(
-    session: Session, channel: str, external_id: str, lock: bool
-) -> OwnerContext | None:
-    """The person's context, or None when they have no account (or no conversation) yet."""
-    row = session.execute(
-        _CONTEXT_LOCKED if lock else _CONTEXT, {"channel": channel, "external_id": external_id}
-    ).first()
+def load_context(session: Session, channel: str, external_id: str) -> OwnerContext | None:
+    """The person's context, or None when they have no account (or no conversation) yet.
+
+    It takes no lock. On SQLite every writer runs alone from BEGIN IMMEDIATE on, so the flags
+    stay true for the whole transaction. On PostgreSQL another transaction may commit in
+    between: the caller locks the account and the conversation after this read (in that
+    order, the order every other writer of both uses) and does not trust `notices`, which
+    the reminder job writes together with the conversation it locks."""
+    row = session.execute(_CONTEXT, {"channel": channel, "external_id": external_id}).first()
     if row is None:
         return None
     account, conversation, facilitator_id, admin, notices, request, shop, imported = row
