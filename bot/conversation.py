@@ -211,13 +211,7 @@ class ConversationRunner:
             self._link_by_phone(session, account, conversation) if context.may_link_shop() else None
         )
         record_uploads(session, account, inbound.photos)
-        facilitator = (
-            session.get(Facilitator, context.facilitator_id)
-            if context.facilitator_id is not None
-            else None
-            if context.known
-            else facilitator_of(session, account)
-        )
+        facilitator = self._facilitator(session, context)
         helped = self._helped(session, account, facilitator)
         seller = helped or (session.get(Seller, account.seller_id) if account.seller_id else None)
         renderer = Renderer(account.locale, self.settings.timezone, self.settings.strict_messages)
@@ -287,6 +281,14 @@ class ConversationRunner:
             return context
         account = self._account(session, inbound, now)
         return OwnerContext(account, self._conversation(session, account, now))
+
+    @staticmethod
+    def _facilitator(session: Session, context: OwnerContext) -> Facilitator | None:
+        if not context.known:  # a new person: nothing was read for them yet
+            return facilitator_of(session, context.account)
+        if context.facilitator_id is None:
+            return None
+        return session.get(Facilitator, context.facilitator_id)
 
     def _account(self, session: Session, inbound: Inbound, now: datetime) -> ChannelAccount:
         account = session.exec(

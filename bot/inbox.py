@@ -349,12 +349,14 @@ class Inbox:
                 return None
             row = min(fresh, key=lambda r: r.seq)
             gate = self.gate
-            if row.group_key or (gate is not None and gate.start is None):
+            if row.group_key:
                 return None
-            if gate is None or gate.seen_below(row.seq):
+            if gate is None:
                 return [row]
-            if gate.start is not None and row.seq - 1 <= gate.start:
+            if gate.start is None or row.seq - 1 <= gate.start:
                 return None  # this process started after the updates below it: ask the database
+            if gate.seen_below(row.seq):
+                return [row]
             await self._wait_for_earlier(row)
             if not gate.seen_below(row.seq):
                 return None
