@@ -13,6 +13,7 @@ import uvicorn
 from starlette.applications import Starlette
 
 from bot.storage.database import Database
+from bot.tls import tls_context
 
 
 def free_port() -> int:
@@ -58,7 +59,7 @@ class Served:
             assert time.monotonic() < deadline, "server did not start"
             time.sleep(0.02)
         self.base = f"http://127.0.0.1:{port}"
-        self.http = httpx.Client(timeout=10)
+        self.http = httpx.Client(timeout=10, verify=tls_context())
 
     def stop(self) -> None:
         self.http.close()

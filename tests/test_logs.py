@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from bot.config import Settings
+from bot.tls import tls_context
 from tests.fake_telegram import TOKEN, FakeTelegram, Updates
 from tests.served import free_port
 
@@ -28,7 +29,10 @@ def _wait_up(port: int, process: subprocess.Popen[bytes]) -> None:
     while time.monotonic() < deadline:
         assert process.poll() is None, "pelapak run exited"
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/health/live").status_code == 200:
+            if (
+                httpx.get(f"http://127.0.0.1:{port}/health/live", verify=tls_context()).status_code
+                == 200
+            ):
                 return
         except httpx.HTTPError:
             pass

@@ -23,6 +23,7 @@ from bot.channels.long_text import split_text
 from bot.channels.telegram import TelegramChannel, to_html
 from bot.config import Settings
 from bot.storage.models import Conversation, InboundUpdate, ProcessedUpdate, Product, Seller
+from bot.tls import tls_context
 from bot.web import create_web_app
 from tests import images
 from tests.conftest import Chat
@@ -354,7 +355,12 @@ def _wait_up(port: int) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+            if (
+                httpx.get(
+                    f"http://127.0.0.1:{port}/health", timeout=1, verify=tls_context()
+                ).status_code
+                == 200
+            ):
                 return
         except httpx.HTTPError:
             pass

@@ -48,6 +48,7 @@ from bot.outgoing import Outgoing, Reply, Undeliverable, queue
 from bot.roles import telegram_roles
 from bot.storage.database import Database
 from bot.storage.models import InboundUpdate
+from bot.tls import tls_context
 from flows.lexicon import LOCALES, MENU_COMMANDS, command_name
 from flows.messages import Inbound, Location, PhotoRef, RejectedPhoto, t
 from flows.parsing import parse_phone
@@ -93,8 +94,15 @@ class TelegramChannel:
             settings.telegram_bot_token.get_secret_value(),
             base_url=settings.telegram_api_base_url,
             base_file_url=settings.telegram_api_file_url,
-            request=HTTPXRequest(connection_pool_size=64, read_timeout=30, pool_timeout=30),
-            get_updates_request=HTTPXRequest(read_timeout=60),
+            request=HTTPXRequest(
+                connection_pool_size=64,
+                read_timeout=30,
+                pool_timeout=30,
+                httpx_kwargs={"verify": tls_context()},
+            ),
+            get_updates_request=HTTPXRequest(
+                read_timeout=60, httpx_kwargs={"verify": tls_context()}
+            ),
             rate_limiter=AIORateLimiter(
                 overall_max_rate=settings.telegram_max_messages_per_second, max_retries=5
             ),

@@ -35,6 +35,7 @@ from bot.notices import record_outcomes, take_for_channel
 from bot.outgoing import Outgoing, Reply, Undeliverable
 from bot.storage.database import Database
 from bot.storage.models import ChannelAccount, InboundUpdate, OutboundMessage, utcnow
+from bot.tls import tls_context
 from flows.messages import Inbound, Location, PhotoRef, RejectedPhoto, Text, t
 
 log = logging.getLogger(__name__)
@@ -220,7 +221,9 @@ class WhatsAppChannel:
             reveal(self.settings.twilio_auth_token),
         )
         try:
-            async with httpx.AsyncClient(timeout=30, follow_redirects=False) as http:
+            async with httpx.AsyncClient(
+                timeout=30, follow_redirects=False, verify=tls_context()
+            ) as http:
                 for _ in range(3):
                     if origin(url) not in self.media_origins:
                         log.warning("refused media from an origin that is not Twilio's")

@@ -7,6 +7,8 @@ from typing import Any
 
 import httpx
 
+from bot.tls import tls_context
+
 
 @dataclass(frozen=True)
 class Done:
@@ -52,6 +54,7 @@ class MarketplaceClient:
             headers={"Authorization": f"Bearer {api_key}"},
             timeout=httpx.Timeout(timeout, connect=5.0),
             limits=httpx.Limits(max_connections=pool_size, max_keepalive_connections=pool_size),
+            verify=tls_context(),
         )
 
     async def close(self) -> None:
