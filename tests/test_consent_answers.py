@@ -37,6 +37,7 @@ def status(running: Running) -> str:
         return seller.status
 
 
+@pytest.mark.any_backend
 @pytest.mark.parametrize("word", ["belum", "jangan dulu", "salah"])
 def test_not_yet_or_wrong_does_not_erase_the_shop(running: Running, word: str) -> None:
     """'belum' (not yet), 'jangan dulu' (hold on), 'salah' (something is wrong) at the
@@ -54,6 +55,7 @@ def test_not_yet_or_wrong_does_not_erase_the_shop(running: Running, word: str) -
     assert "Terima kasih" in owner.last and status(running) == "active"
 
 
+@pytest.mark.any_backend
 @pytest.mark.parametrize("word", ["gak mau", "tidak mau", "tidak setuju kak"])
 def test_refusing_after_the_code_is_not_thanked(running: Running, word: str) -> None:
     """After the facilitator typed the code, an owner whose first words are 'gak mau' is
@@ -125,6 +127,7 @@ def test_a_renamed_shops_request_is_withdrawn_by_the_code(
     assert notice.status == "withdrawn"
 
 
+@pytest.mark.any_backend
 def test_the_facilitator_hears_a_matching_code_once(running: Running) -> None:
     """'/kode 123456' answers 'Pemilik toko X sudah setuju ✅ ...' and then 'Kode cocok ✅
     Pemilik sudah setuju ...': the facilitator is notified of their own action."""
@@ -134,6 +137,7 @@ def test_the_facilitator_hears_a_matching_code_once(running: Running) -> None:
     assert sum("sudah setuju" in reply.text for reply in chat.replies) == 1
 
 
+@pytest.mark.any_backend
 def test_the_bare_code_in_the_helping_menu_is_the_code(running: Running) -> None:
     """The owner reads out '482913' and the facilitator types just that while helping the
     shop awaiting consent: 'Pilih salah satu nomor di atas ya, Kak.'"""
@@ -143,6 +147,7 @@ def test_the_bare_code_in_the_helping_menu_is_the_code(running: Running) -> None
     assert seller_named(app, SHOP).status == "active"
 
 
+@pytest.mark.any_backend
 def test_hapus_data_after_the_code_links_the_shop_so_it_can_be_erased(running: Running) -> None:
     """The owner's first message after the code is /hapus_data: it said 'Belum ada data
     Kakak yang kami simpan' while their shop was active and queued for the marketplace."""
@@ -165,6 +170,7 @@ def test_hapus_data_while_awaiting_consent_says_tolak_erases_it(running: Running
     assert "sudah kami hapus" in owner.last and status(running) == "erased"
 
 
+@pytest.mark.any_backend
 def test_start_in_the_middle_of_signing_up_shows_only_the_request(running: Running) -> None:
     """An owner half-way through signing up alone sends /start after the facilitator
     registered them: the request with its code came with 'Lanjutkan pendaftaran?' about

@@ -152,6 +152,7 @@ def test_scripted_owner_registers_and_lists_a_product(app: App, tmp_path: Path) 
     assert kinds == ["seller.upsert", "product.upsert"]
 
 
+@pytest.mark.any_backend
 def test_state_survives_between_runs_and_each_line_gets_one_answer(app: App) -> None:
     proc = start_chat(app)
     exchange(proc, {"text": "/start"})
@@ -292,6 +293,7 @@ BAD_LINES = [
 ]
 
 
+@pytest.mark.any_backend
 def test_every_line_gets_one_line_and_a_bad_one_reaches_nobody(app: App) -> None:
     outputs, stderr = run_lines(app, BAD_LINES)
     assert len(outputs) == len(BAD_LINES)
@@ -354,6 +356,7 @@ def run_in_process(app: App, lines: list[bytes]) -> list[dict[str, Any]]:
     return [json.loads(line) for line in out.getvalue().splitlines()]
 
 
+@pytest.mark.any_backend
 def test_a_lone_surrogate_or_a_nested_location_is_a_bad_line_not_an_exit(app: App) -> None:
     lines = [
         b'{"text": "/start"}',

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from sqlmodel import col, select
 
 from bot.app import App
@@ -23,6 +24,7 @@ def test_the_copy_is_the_contract_we_were_given() -> None:
         assert CONTRACT.read_bytes() == SHARED.read_bytes()
 
 
+@pytest.mark.any_backend
 def test_a_whatsapp_owner_and_product_fit_the_contract(
     app: App, runner: ConversationRunner
 ) -> None:
@@ -74,6 +76,7 @@ def test_a_whatsapp_owner_and_product_fit_the_contract(
     assert [p["position"] for p in product["photos"]] == [0, 1]
 
 
+@pytest.mark.any_backend
 def test_a_seller_registered_in_the_console_is_sent_with_a_source_the_contract_allows(
     app: App, runner: ConversationRunner
 ) -> None:

@@ -166,6 +166,7 @@ def test_a_facilitator_sees_only_their_own_shops(page: Page, app: App, seeded: S
     assert response is not None and response.status == 403
 
 
+@pytest.mark.any_backend
 def test_a_post_without_the_csrf_token_is_refused(page: Page, app: App, seeded: Seeded) -> None:
     sign_in(page, app)
     refused = page.request.post(f"/admin/sync/{seeded.failed_event}/retry", form={"x": "1"})
@@ -178,6 +179,7 @@ def test_a_post_without_the_csrf_token_is_refused(page: Page, app: App, seeded: 
         assert session.get(OutboxEvent, seeded.failed_event).state == "failed"  # type: ignore[union-attr]
 
 
+@pytest.mark.any_backend
 def test_retry_a_failed_sync(page: Page, app: App, seeded: Seeded) -> None:
     sign_in(page, app)
     page.goto("/admin/sync")
@@ -244,6 +246,7 @@ def test_search_by_regency_category_and_step(page: Page, app: App) -> None:
     assert page.locator("#shops tbody td:first-child").all_inner_texts() == ["Keripik Bu Sri"]
 
 
+@pytest.mark.any_backend
 def test_add_a_facilitator_shows_the_invite(page: Page, app: App) -> None:
     sign_in(page, app)
     page.goto("/admin/facilitators")
@@ -324,6 +327,7 @@ def test_no_page_or_asset_refers_to_another_host(page: Page, app: App, seeded: S
     assert licence.ok and "MIT License" in licence.text()
 
 
+@pytest.mark.any_backend
 def test_pages_fit_a_phone_and_a_desktop(
     page: Page, app: App, seeded: Seeded, tmp_path: Path
 ) -> None:
@@ -343,6 +347,7 @@ def test_pages_fit_a_phone_and_a_desktop(
             assert overflow <= width, (path, width, overflow)
 
 
+@pytest.mark.any_backend
 def test_english_from_the_same_catalogs(page: Page, app: App) -> None:
     sign_in(page, app)
     page.get_by_role("button", name="English").click()

@@ -20,6 +20,7 @@ from tests.dashboard_data import EXPECTED, seed
 LINK = re.compile(r"http://127\.0\.0\.1:8080/admin/login/[\w-]{40,}")
 
 
+@pytest.mark.any_backend
 def test_dasbor_gives_admins_and_facilitators_a_link(app: App, runner: ConversationRunner) -> None:
     seed(app.db)
     admin = Chat(runner, "admin-ana")
@@ -41,6 +42,7 @@ def test_dasbor_gives_admins_and_facilitators_a_link(app: App, runner: Conversat
     ]
 
 
+@pytest.mark.any_backend
 def test_pelapak_admin_link_prints_a_link_only_for_admins_and_facilitators(
     app: App, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -236,6 +236,7 @@ def test_two_admins_confirming_at_once_congratulate_once(
     assert sorted(congratulations(app)) == ["Keripik Juara", "Keripik Lumayan"]
 
 
+@pytest.mark.any_backend
 def test_a_facilitator_cannot_see_or_decide(
     page: Page,
     app: App,
@@ -256,6 +257,7 @@ def test_a_facilitator_cannot_see_or_decide(
         assert session.exec(select(ProdukUnggulan)).all() == []
 
 
+@pytest.mark.any_backend
 def test_an_admin_needs_the_csrf_token_to_decide(
     page: Page,
     app: App,

@@ -190,6 +190,7 @@ def test_facilitators_and_admins_walk_their_flows(
     no_errors(caplog)
 
 
+@pytest.mark.any_backend
 def test_an_old_whatsapp_button_at_the_name_question_stores_nothing(app: App) -> None:
     """A stale quick-reply (payload of another question, its label as the text) at a question
     whose answer is a name used to store the label as the owner's name."""

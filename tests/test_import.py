@@ -71,6 +71,7 @@ def test_sample_import_reports_every_bad_row_and_reimport_changes_nothing(
     assert count(app) == 987
 
 
+@pytest.mark.any_backend
 def test_header_spellings_encodings_and_separators(app: App, tmp_path: Path) -> None:
     messy = tmp_path / "dinas.csv"
     messy.write_bytes(
@@ -99,6 +100,7 @@ def test_ambiguous_place_is_reported() -> None:
     ]
 
 
+@pytest.mark.any_backend
 def test_imported_record_prefills_registration(app: App) -> None:
     from bot.storage.models import Seller
     from tests.conftest import Chat

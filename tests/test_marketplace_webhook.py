@@ -74,6 +74,7 @@ def test_a_signed_batch_is_stored_and_counted(served: tuple[App, Served]) -> Non
     assert notice.params["url"] == "https://m/p/1"
 
 
+@pytest.mark.any_backend
 @pytest.mark.parametrize(
     "how",
     ["missing", "forged", "wrong_secret", "stale", "future", "no_v1", "garbled", "body_changed"],
@@ -120,6 +121,7 @@ def test_any_of_several_signatures_is_enough_during_a_rotation(
     assert counts(app)[0] == 1
 
 
+@pytest.mark.any_backend
 def test_a_batch_with_one_bad_event_is_refused_whole_naming_its_index(
     served: tuple[App, Served],
 ) -> None:
@@ -166,6 +168,7 @@ def test_500_events_are_stored_in_one_go(served: tuple[App, Served]) -> None:
     assert counts(app)[:2] == (500, 500)
 
 
+@pytest.mark.any_backend
 def test_a_body_over_the_limit_is_refused_before_storing(served: tuple[App, Served]) -> None:
     app, server = served
     body = b'{"events": [' + b" " * (3 * 1024 * 1024) + b"]}"
@@ -245,6 +248,7 @@ def _at(hour: int) -> Any:
     return datetime(2026, 11, 20, hour, 0)
 
 
+@pytest.mark.any_backend
 def test_json_that_is_not_a_batch_is_422(served: tuple[App, Served]) -> None:
     app, server = served
     for raw in (b"not json", b"[]", json.dumps({"events": "x"}).encode()):

@@ -21,6 +21,7 @@ def stored_files(media_dir: Path) -> list[Path]:
     return sorted(f for f in media_dir.rglob("*") if f.is_file()) if media_dir.exists() else []
 
 
+@pytest.mark.any_backend
 @pytest.mark.parametrize(
     ("data", "reason"),
     [
@@ -50,6 +51,7 @@ def test_good_photo_is_stored_once_as_clean_jpeg(app: App) -> None:
     assert not (first.blurry or first.dark or first.washed_out)
 
 
+@pytest.mark.any_backend
 def test_exif_orientation_applied_and_all_metadata_stripped(app: App) -> None:
     ref = app.media.ingest(images.rotated_with_gps())
     assert isinstance(ref, PhotoRef)
@@ -60,6 +62,7 @@ def test_exif_orientation_applied_and_all_metadata_stripped(app: App) -> None:
         assert image.getpixel((50, 50))[0] < 255 or image.getpixel((50, 50))[1] > 50
 
 
+@pytest.mark.any_backend
 def test_twelve_megapixels_are_reduced_to_2000px(app: App) -> None:
     ref = app.media.ingest(images.twelve_megapixel())
     assert isinstance(ref, PhotoRef)
@@ -67,6 +70,7 @@ def test_twelve_megapixels_are_reduced_to_2000px(app: App) -> None:
     assert app.media.files.path_for(ref.sha256).stat().st_size <= 5 * 1024 * 1024
 
 
+@pytest.mark.any_backend
 def test_iphone_heic_is_stored_as_jpeg(app: App) -> None:
     ref = app.media.ingest(images.heic())
     assert isinstance(ref, PhotoRef) and (ref.width, ref.height) == (1200, 900)
@@ -74,6 +78,7 @@ def test_iphone_heic_is_stored_as_jpeg(app: App) -> None:
         assert image.format == "JPEG"
 
 
+@pytest.mark.any_backend
 def test_png_transparency_becomes_white(app: App) -> None:
     ref = app.media.ingest(images.transparent_png())
     assert isinstance(ref, PhotoRef)
@@ -97,6 +102,7 @@ def test_quality_report_flags_blurry_and_dark(tmp_path: Path) -> None:
     assert dark.dark
 
 
+@pytest.mark.any_backend
 def test_half_written_files_from_a_crash_are_swept(app: App, tmp_path: Path) -> None:
     import os
 

@@ -91,6 +91,7 @@ def test_a_processed_telegram_update_moves_the_counters(
     )
 
 
+@pytest.mark.any_backend
 def test_backlog_sync_and_broadcast_gauges_are_read_from_the_database(
     telegram: TelegramRunning,
 ) -> None:

@@ -114,6 +114,7 @@ def test_performa_shows_the_figures_the_marketplace_sent(served: tuple[App, Serv
     assert [r["text"] for r in english] == texts
 
 
+@pytest.mark.any_backend
 def test_performa_before_anything_is_live(app: App) -> None:
     make_shop(app.db, products=("Keripik Tempe",), status="pending")
     proc = start_chat(app)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlmodel import select
 
 from bot.app import App
@@ -65,6 +66,7 @@ def test_product_with_album_and_shorthand_price(app: App, owner: Chat) -> None:
     assert [p["position"] for p in event.payload["photos"]] == [0, 1, 2]
 
 
+@pytest.mark.any_backend
 def test_photo_coaching(app: App, owner: Chat) -> None:
     register(owner)
     owner.send("Keripik")
@@ -122,6 +124,7 @@ def test_unfinished_product_is_kept_and_continued(app: App, owner: Chat) -> None
     assert "*Makanan & Minuman*" in owner.last  # continues at the first missing answer
 
 
+@pytest.mark.any_backend
 def test_choosing_another_category_from_the_full_list(app: App, owner: Chat) -> None:
     register(owner)
     owner.send(photos=(app.media.ingest(images.sharp(seed=61)),))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlmodel import select
 
 from bot.app import App
@@ -65,6 +66,7 @@ def test_happy_path_stores_seller_and_outbox_event_together(app: App, owner: Cha
     assert owner.sent == 11
 
 
+@pytest.mark.any_backend
 def test_messy_answers_back_and_ambiguous_place(app: App, runner: ConversationRunner) -> None:
     chat = Chat(runner, "tg-1", channel="telegram")
     chat.send("halo")
@@ -109,6 +111,7 @@ def test_messy_answers_back_and_ambiguous_place(app: App, runner: ConversationRu
     assert not seller.phone_verified
 
 
+@pytest.mark.any_backend
 def test_cancel_then_start_again(app: App, owner: Chat) -> None:
     owner.send("/start")
     owner.send("setuju")
@@ -123,6 +126,7 @@ def test_cancel_then_start_again(app: App, owner: Chat) -> None:
     assert len(sellers(app)) == 1
 
 
+@pytest.mark.any_backend
 def test_declining_consent_stores_no_personal_data(app: App, owner: Chat) -> None:
     owner.send("/start")
     owner.choose("Tidak setuju")
@@ -133,6 +137,7 @@ def test_declining_consent_stores_no_personal_data(app: App, owner: Chat) -> Non
     assert sellers(app) == []
 
 
+@pytest.mark.any_backend
 def test_restart_resumes_where_the_owner_was(app: App, clock: Clock) -> None:
     first = Chat(
         ConversationRunner(app.db, app.settings, clock=clock),
@@ -168,6 +173,7 @@ def test_long_pause_asks_to_continue(app: App, runner: ConversationRunner, clock
     assert "Setuju?" in chat.last
 
 
+@pytest.mark.any_backend
 def test_taken_shop_name_gets_a_free_suggestion(app: App, runner: ConversationRunner) -> None:
     register(Chat(runner, "+6281234567890", phone="+6281234567890"))
     other = Chat(runner, "+6283333333333", phone="+6283333333333")
@@ -213,6 +219,7 @@ def test_redelivered_message_is_processed_once(app: App, owner: Chat) -> None:
     assert "betul?" in owner.last
 
 
+@pytest.mark.any_backend
 def test_voice_note_and_photo_get_a_kind_answer(owner: Chat) -> None:
     owner.send("/start")
     owner.send("ya")
@@ -220,6 +227,7 @@ def test_voice_note_and_photo_get_a_kind_answer(owner: Chat) -> None:
     assert "pesan suara" in owner.text and "Siapa nama Kakak?" in owner.last
 
 
+@pytest.mark.any_backend
 def test_english_speaker_gets_english(runner: ConversationRunner) -> None:
     chat = Chat(runner, "tg-en", channel="telegram", locale="en-US")
     chat.send("/start")

@@ -34,6 +34,7 @@ def telegram(settings: Settings, fake: FakeTelegram) -> Iterator[TelegramRunning
     app.close()
 
 
+@pytest.mark.any_backend
 def test_telegram_accepts_the_old_and_the_new_secret_while_rotating(
     telegram: TelegramRunning, fake: FakeTelegram
 ) -> None:
@@ -47,6 +48,7 @@ def test_telegram_accepts_the_old_and_the_new_secret_while_rotating(
     assert webhook["secret_token"] == "new-secret"  # Telegram is given the new one
 
 
+@pytest.mark.any_backend
 def test_without_a_previous_secret_only_the_current_one_works(
     settings: Settings, fake: FakeTelegram
 ) -> None:
@@ -67,6 +69,7 @@ def signed(path: str, form: dict[str, str], token: str) -> dict[str, str]:
     return {"X-Twilio-Signature": RequestValidator(token).compute_signature(PUBLIC + path, form)}
 
 
+@pytest.mark.any_backend
 def test_twilio_accepts_signatures_from_the_old_and_the_new_token_while_rotating(
     settings: Settings, twilio: FakeTwilio
 ) -> None:

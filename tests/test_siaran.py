@@ -109,6 +109,7 @@ def test_siaran_scheduled_to_a_stalled_step_with_an_edit(
     assert broadcast.send_at == datetime(2026, 11, 30, 1, 30, tzinfo=UTC)  # 08:30 WIB
 
 
+@pytest.mark.any_backend
 def test_siaran_to_a_facilitators_owners_checks_the_code(app: App, admin: Chat) -> None:
     with app.db.session() as s:
         s.add(Facilitator(code="PDP-3515-001", name="Dewi", regency_code="3515", invite_code="X"))
@@ -160,6 +161,7 @@ def test_parse_send_time(text: str, expected: datetime | None) -> None:
     assert parse_send_time(text, now) == expected
 
 
+@pytest.mark.any_backend
 def test_admin_and_facilitator_commands(
     app: App, clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -244,6 +246,7 @@ def test_siaran_and_invite_over_the_telegram_webhook(
         app.close()
 
 
+@pytest.mark.any_backend
 def test_the_console_can_be_made_an_admin(app: App, monkeypatch: pytest.MonkeyPatch) -> None:
     """`pelapak admin add --console NAME`: /siaran can be tried without a platform."""
     from bot.channels.console import ConsoleChannel

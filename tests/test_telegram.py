@@ -82,6 +82,7 @@ def say(running: Running, fake: FakeTelegram, update: dict[str, Any], chat: int)
     return str(last.get("text") or last.get("caption") or "")
 
 
+@pytest.mark.any_backend
 def test_webhook_without_the_secret_is_refused(running: Running, fake: FakeTelegram) -> None:
     owner = Updates(501)
     assert running.post(owner.text("/start"), secret=None) == 403
@@ -92,6 +93,7 @@ def test_webhook_without_the_secret_is_refused(running: Running, fake: FakeTeleg
     assert fake.sent() == []
 
 
+@pytest.mark.any_backend
 def test_start_up_registers_webhook_and_commands(running: Running, fake: FakeTelegram) -> None:
     [webhook] = [p for m, p, _ in fake.calls if m == "setWebhook"]
     assert webhook["url"] == "https://pelapak.test/telegram/webhook"

@@ -108,6 +108,7 @@ def say(running: Running, twilio: FakeTwilio, form: dict[str, str], phone: str =
     return str(twilio.to(phone)[-1].get("Body", ""))
 
 
+@pytest.mark.any_backend
 def test_forged_missing_and_tampered_signatures_are_refused(
     running: Running, twilio: FakeTwilio
 ) -> None:
