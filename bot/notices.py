@@ -2,22 +2,40 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from bot.storage.models import ChannelAccount, Notice, utcnow
 from flows.messages import Money, Text, label_from_json
 
+NOTICE: sa.Table = Notice.__table__  # type: ignore[attr-defined]
+
+# Read on every message on PostgreSQL (see ConversationRunner._context), nearly always
+# finding nothing: built once, in Core, with no ORM objects for what is only read and marked.
+_UNSENT = (
+    sa.select(NOTICE.c.id, NOTICE.c.msgid, NOTICE.c.params)
+    .where(NOTICE.c.account_id == sa.bindparam("account_id"), NOTICE.c.sent_at.is_(None))
+    .order_by(NOTICE.c.id)
+)
+_UNSENT_LOCKED = _UNSENT.with_for_update(skip_locked=True)
+_MARK_TAKEN = (
+    NOTICE.update()
+    .where(NOTICE.c.id.in_(sa.bindparam("ids", expanding=True)))
+    .values(sent_at=sa.bindparam("now"))
+)
+
 
 def take_for_account(session: Session, account_id: int, lock: bool) -> list[Text]:
     """Unsent notices of one account, marked sent in the caller's transaction."""
-    query = (
-        select(Notice)
-        .where(Notice.account_id == account_id, col(Notice.sent_at).is_(None))
-        .order_by(col(Notice.id))
-    )
-    if lock:
-        query = query.with_for_update(skip_locked=True)
-    return _take(session, list(session.exec(query)))
+    session.flush()  # a notice this transaction wrote is one of them
+    conn = session.connection()
+    rows = conn.execute(_UNSENT_LOCKED if lock else _UNSENT, {"account_id": account_id}).all()
+    if not rows:
+        return []
+    conn.execute(_MARK_TAKEN, {"ids": [row.id for row in rows], "now": utcnow()})
+    return [_text(row.msgid, row.params) for row in rows]
 
 
 def take_for_channel(
@@ -52,7 +70,11 @@ def _take(session: Session, notices: list[Notice]) -> list[Text]:
     for notice in notices:
         notice.sent_at = now
         session.add(notice)
-    return [Text(n.msgid, {k: _param(v) for k, v in n.params.items()}) for n in notices]
+    return [_text(n.msgid, n.params) for n in notices]
+
+
+def _text(msgid: str, params: dict[str, Any]) -> Text:
+    return Text(msgid, {k: _param(v) for k, v in params.items()})
 
 
 def _param(value: object) -> object:
