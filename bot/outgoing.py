@@ -313,8 +313,7 @@ class Outgoing:
         sender took it). While more than half of it is left nobody else can have taken it."""
         now = self.clock()
         table = OUTGOING
-        with self.db.session() as session:
-            conn = session.connection()
+        with self.db.transaction() as conn:
             if row.forget_when_sent:  # the answer to an erasure names the chat: gone once sent
                 conn.execute(_FORGET_SENT, {"row_id": row.id})
             else:

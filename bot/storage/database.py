@@ -159,6 +159,13 @@ class Database:
                 log.exception("after-commit work failed")
 
     @contextmanager
+    def transaction(self) -> Iterator[sa.Connection]:
+        """A connection in one writing transaction, for Core statements only: what a session
+        costs (its identity map, its flush, the after-commit listeners) is not paid."""
+        with self._writer, self.engine.begin() as connection:
+            yield connection
+
+    @contextmanager
     def read_session(self) -> Iterator[Session]:
         """A session for reads only: on SQLite it does not take the write lock."""
         with Session(
