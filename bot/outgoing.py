@@ -55,6 +55,15 @@ _MARK_SENT = (
         claimed_until=None,
     )
 )
+_EXTEND_CLAIM = (  # only while still ours: after it ran out, another sender may have taken it
+    OUTGOING.update()
+    .where(
+        OUTGOING.c.id.in_(sa.bindparam("ids", expanding=True)),
+        OUTGOING.c.claimed_by == sa.bindparam("holder"),
+        OUTGOING.c.sent_at.is_(None),
+    )
+    .values(claimed_until=sa.bindparam("until"))
+)
 MAX_ATTEMPTS = 6
 T = TypeVar("T")
 BATCH = 10
@@ -228,6 +237,9 @@ class Outgoing:
     async def _send_rows(self, chat_key: str, rows: list[OutgoingMessage]) -> bool:
         """Send in order; False when a failure or a lost claim stops this chat for now."""
         for index, row in enumerate(rows):
+            if not self._held(row) and not await self._db(self._renew, rows[index:]):
+                log.warning("another sender took over %s chat; leaving it to them", self.channel)
+                return False
             try:
                 await self.deliver(chat_key, Reply.from_json(row.payload))
                 outcome = "sent"
@@ -307,34 +319,42 @@ class Outgoing:
                 session.add(row)
             return rows
 
+    def _held(self, row: OutgoingMessage) -> bool:
+        """More than half of this process's claim on `row` is left, so nobody else can take
+        it while it is sent. A sender whose loop was held up (a busy process) may come to
+        replies with less left: sending them then could overlap another process's sender,
+        which takes a chat over once the claim has run out, and the chat would get them
+        twice and out of order."""
+        until = row.claimed_until
+        return until is not None and until - self.clock() > self.claim / 2
+
+    def _renew(self, rows: list[OutgoingMessage]) -> bool:
+        """A full claim again on `rows`; False when they are no longer ours."""
+        with self.db.transaction() as conn:
+            return self._extend(conn, rows)
+
+    def _extend(self, conn: sa.Connection, rows: list[OutgoingMessage]) -> bool:
+        until = self.clock() + self.claim
+        kept = conn.execute(
+            _EXTEND_CLAIM, {"ids": [r.id for r in rows], "holder": self.holder, "until": until}
+        )
+        for r in rows:
+            r.claimed_until = until
+        return int(kept.rowcount or 0) == len(rows)
+
     def _mark(self, row: OutgoingMessage, outcome: str, rest: list[OutgoingMessage]) -> bool:
         """Record one reply's outcome and, when the claim on the rest of the batch is past
         half its time, extend it; False when that claim was lost (it ran out and another
         sender took it). While more than half of it is left nobody else can have taken it."""
         now = self.clock()
-        table = OUTGOING
         with self.db.transaction() as conn:
             if row.forget_when_sent:  # the answer to an erasure names the chat: gone once sent
                 conn.execute(_FORGET_SENT, {"row_id": row.id})
             else:
                 conn.execute(_MARK_SENT, {"row_id": row.id, "now": now, "outcome": outcome})
-            if all(
-                r.claimed_until is not None and r.claimed_until - now > self.claim / 2 for r in rest
-            ):
+            if all(self._held(r) for r in rest):
                 return True
-            until = now + self.claim
-            kept = conn.execute(
-                table.update()
-                .where(
-                    table.c.id.in_([r.id for r in rest]),
-                    table.c.claimed_by == self.holder,
-                    table.c.sent_at.is_(None),
-                )
-                .values(claimed_until=until)
-            )
-            for r in rest:
-                r.claimed_until = until
-            return int(kept.rowcount or 0) == len(rest)
+            return self._extend(conn, rest)
 
     def _release(self, ids: list[int]) -> int:
         """Give the claim back after a failed send; the attempts of the first one."""

@@ -135,6 +135,34 @@ def test_a_chat_claimed_by_a_live_sender_waits_and_a_dead_senders_claim_runs_out
     assert ours.waiting_chats(timedelta(0)) == []
 
 
+def test_a_sender_held_up_past_half_its_claim_renews_it_before_sending(
+    app: App, clock: Clock
+) -> None:
+    """Found by two `make test` at once: a process too busy to send its replies in time came
+    to them with 0.1 s of its claim left, sent them anyway, and another process, finding the
+    claim run out, sent them too. The chat got its replies twice and out of order."""
+    sent: list[tuple[str, str]] = []
+    taken_over: list[str] = []
+
+    async def deliver(chat: str, reply: Reply) -> None:
+        sent.append((chat, reply.text))
+        clock.advance(seconds=1)  # the send takes a while, past the first claim's end
+        taken_over.extend(r.payload["text"] for r in other._claim(chat))  # another's watch
+
+    busy = Outgoing(app.db, "telegram", deliver, clock=clock, holder="busy")
+    other = Outgoing(app.db, "telegram", deliver, clock=clock, holder="other")
+    with app.db.session() as session:
+        queue(session, "telegram", "88", [Reply("satu"), Reply("dua")], clock())
+    rows = busy._claim("88")
+    clock.advance(seconds=busy.claim.total_seconds() - 0.1)  # its loop was held up
+
+    finished = asyncio.run(busy._send_rows("88", rows))
+    assert taken_over == []
+    assert sent == [("88", "satu"), ("88", "dua")]
+    assert finished
+    assert busy.waiting_chats(timedelta(0)) == []
+
+
 def test_an_undeliverable_reply_does_not_hold_up_the_next(app: App, clock: Clock) -> None:
     sent: list[str] = []
 
