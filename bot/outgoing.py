@@ -255,10 +255,7 @@ class Outgoing:
                     asyncio.get_running_loop().call_later(delay, self.notify, chat_key)
                     return False
                 outcome = "failed"
-            rest = rows[index + 1 :]
-            if not await self._db(self._mark, row, outcome, rest):
-                log.warning("another sender took over %s chat; leaving it to them", self.channel)
-                return False
+            await self._db(self._mark, row, outcome)
         return True
 
     async def _db(self, work: Callable[..., T], *args: Any) -> T:
@@ -329,32 +326,27 @@ class Outgoing:
         return until is not None and until - self.clock() > self.claim / 2
 
     def _renew(self, rows: list[OutgoingMessage]) -> bool:
-        """A full claim again on `rows`; False when they are no longer ours."""
-        with self.db.transaction() as conn:
-            return self._extend(conn, rows)
-
-    def _extend(self, conn: sa.Connection, rows: list[OutgoingMessage]) -> bool:
+        """A full claim again on `rows`; False when they are no longer ours (the claim ran
+        out and another sender took them)."""
         until = self.clock() + self.claim
-        kept = conn.execute(
-            _EXTEND_CLAIM, {"ids": [r.id for r in rows], "holder": self.holder, "until": until}
-        )
+        with self.db.transaction() as conn:
+            kept = conn.execute(
+                _EXTEND_CLAIM, {"ids": [r.id for r in rows], "holder": self.holder, "until": until}
+            )
         for r in rows:
             r.claimed_until = until
         return int(kept.rowcount or 0) == len(rows)
 
-    def _mark(self, row: OutgoingMessage, outcome: str, rest: list[OutgoingMessage]) -> bool:
-        """Record one reply's outcome and, when the claim on the rest of the batch is past
-        half its time, extend it; False when that claim was lost (it ran out and another
-        sender took it). While more than half of it is left nobody else can have taken it."""
-        now = self.clock()
+    def _mark(self, row: OutgoingMessage, outcome: str) -> None:
+        """Record one reply's outcome (the claim on the rest is renewed, when it needs to be,
+        before the next is sent)."""
         with self.db.transaction() as conn:
             if row.forget_when_sent:  # the answer to an erasure names the chat: gone once sent
                 conn.execute(_FORGET_SENT, {"row_id": row.id})
             else:
-                conn.execute(_MARK_SENT, {"row_id": row.id, "now": now, "outcome": outcome})
-            if all(self._held(r) for r in rest):
-                return True
-            return self._extend(conn, rest)
+                conn.execute(
+                    _MARK_SENT, {"row_id": row.id, "now": self.clock(), "outcome": outcome}
+                )
 
     def _release(self, ids: list[int]) -> int:
         """Give the claim back after a failed send; the attempts of the first one."""
