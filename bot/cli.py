@@ -97,6 +97,7 @@ def worker(once: bool = typer.Option(False, "--once", help="Push what is due, th
     """Publish confirmed sellers and products to the marketplace (MARKETPLACE_API_URL)."""
     import asyncio
 
+    from bot import lifecycle
     from bot.sync.runner import build_worker
 
     built = build_app()
@@ -125,7 +126,7 @@ def worker(once: bool = typer.Option(False, "--once", help="Push what is due, th
             await sync.client.close()
 
     try:
-        asyncio.run(main())
+        lifecycle.run(main())
     finally:
         built.close()
 
@@ -311,6 +312,7 @@ def broadcast_send() -> None:
     import asyncio
     import signal
 
+    from bot import lifecycle
     from bot.broadcasts import build_senders, send_due
 
     built = build_app()
@@ -326,7 +328,7 @@ def broadcast_send() -> None:
                 asyncio.get_running_loop().add_signal_handler(sig, stop.set)
             return await send_due(built.db, senders, stop)
 
-        typer.echo(f"sent {asyncio.run(main())} broadcast(s)")
+        typer.echo(f"sent {lifecycle.run(main())} broadcast(s)")
     finally:
         built.close()
 

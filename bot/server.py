@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import uvicorn
 
+from bot import lifecycle
 from bot.app import App
 from bot.broadcasts import ReplyMeter, run_broadcasts
 from bot.channels.telegram import TelegramChannel
@@ -90,4 +91,4 @@ def _stopper(stop: asyncio.Event, server: uvicorn.Server) -> Callable[[], None]:
 
 
 def serve(app: App) -> None:
-    asyncio.run(serve_async(app))
+    lifecycle.run(serve_async(app))
