@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CATALOGS := $(patsubst %.po,%.mo,$(wildcard locales/*/LC_MESSAGES/messages.po))
 
-.PHONY: run test setup lock catalogs extract update-catalogs migrate lint typecheck bench bench-telegram bench-hot-path bench-sync bench-broadcast bench-dashboard clean
+.PHONY: run test setup lock catalogs extract update-catalogs migrate lint typecheck bench bench-telegram bench-hot-path bench-inbox bench-sync bench-broadcast bench-dashboard clean
 
 setup: $(STAMP) catalogs
 
@@ -73,6 +73,10 @@ bench-telegram: setup
 
 bench-hot-path: setup
 	$(BIN)/python bench/hot_path.py $(BENCH_ARGS)
+
+# The inbox's reads with a million processed updates stored (BENCH_ARGS="--database postgres").
+bench-inbox: setup
+	$(BIN)/python bench/inbox_reads.py $(BENCH_ARGS)
 
 bench-sync: setup
 	$(BIN)/python bench/sync.py

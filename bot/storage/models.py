@@ -49,6 +49,12 @@ def new_ref(prefix: str) -> str:
 
 
 class Seller(SQLModel, table=True):
+    # the dashboard's lists and filters (migration 0011)
+    __table_args__ = (
+        sa.Index("ix_seller_status_registered_at", "status", "registered_at"),
+        sa.Index("ix_seller_facilitator_code", "facilitator_code"),
+    )
+
     id: int | None = Field(default=None, primary_key=True)
     ref: str = Field(default_factory=lambda: new_ref("S"), unique=True, max_length=64)
     status: str = Field(default="active", max_length=16)  # active | awaiting_consent | erased
@@ -110,6 +116,12 @@ class Conversation(SQLModel, table=True):
 
 
 class Product(SQLModel, table=True):
+    # the dashboard's lists and filters (migration 0011)
+    __table_args__ = (
+        sa.Index("ix_product_seller_id_status", "seller_id", "status"),
+        sa.Index("ix_product_status_updated_at", "status", "updated_at"),
+    )
+
     id: int | None = Field(default=None, primary_key=True)
     ref: str = Field(default_factory=lambda: new_ref("P"), unique=True, max_length=64)
     seller_id: int = Field(foreign_key="seller.id", index=True)
@@ -219,7 +231,22 @@ class InboundUpdate(SQLModel, table=True):
     """A platform update stored before it is acknowledged, so none is lost in a crash."""
 
     __tablename__ = "inbound_update"
-    __table_args__ = (sa.UniqueConstraint("channel", "update_id"),)
+    __table_args__ = (
+        sa.UniqueConstraint("channel", "update_id"),
+        # The rows stay (scrubbed) so redeliveries are dropped: every read on the hot path goes
+        # through an index that does not grow with them. The waiting updates of a chat, in
+        # order (the drain, the claim, the watch), hold only what is not processed yet.
+        sa.Index(
+            "ix_inbound_update_waiting",
+            "channel",
+            "chat_key",
+            "seq",
+            postgresql_where=sa.text("processed_at IS NULL"),
+            sqlite_where=sa.text("processed_at IS NULL"),
+        ),
+        # What was stored between two update numbers (Telegram's order across processes).
+        sa.Index("ix_inbound_update_channel_seq", "channel", "seq"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     channel: str = Field(max_length=16)
