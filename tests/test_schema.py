@@ -15,7 +15,10 @@ from alembic.migration import MigrationContext
 from sqlmodel import SQLModel
 
 from bot.inbox import Inbox, Turn
+from bot.outgoing import Outgoing
+from bot.storage.context import load_context
 from bot.storage.database import Database
+from bot.sync.worker import SyncWorker
 
 
 @pytest.fixture
@@ -31,11 +34,11 @@ def test_the_migrated_schema_is_what_the_models_declare(db: Database) -> None:
         assert compare_metadata(context, SQLModel.metadata) == []
 
 
-def _statements(db: Database, work: Callable[[], Any]) -> list[tuple[str, Any]]:
+def _statements(db: Database, work: Callable[[], Any], table: str) -> list[tuple[str, Any]]:
     seen: list[tuple[str, Any]] = []
 
     def note(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        if "inbound_update" in statement:
+        if table in statement:
             seen.append((statement, parameters))
 
     sa.event.listen(db.engine, "before_cursor_execute", note)
@@ -79,6 +82,37 @@ def test_the_inbox_reads_waiting_updates_through_indexes(db: Database) -> None:
         "a chat's first waiting update": (first_unprocessed, "ix_inbound_update_waiting"),
     }
     for what, (work, index) in reads.items():
-        for statement, parameters in _statements(db, work):
-            plan = _plan(db, statement, parameters)
-            assert index in plan, (what, plan)
+        _assert_reads_through(db, work, "inbound_update", index, what)
+
+
+def _assert_reads_through(
+    db: Database, work: Callable[[], Any], table: str, index: str, what: str
+) -> None:
+    for statement, parameters in _statements(db, work, table):
+        if statement.lstrip().upper().startswith(("INSERT", "BEGIN")):
+            continue
+        plan = _plan(db, statement, parameters)
+        assert index in plan, (what, plan)
+
+
+def test_replies_notices_and_sync_events_waiting_are_read_through_indexes(db: Database) -> None:
+    """What waits is read through an index of what waits: sent replies (kept a day), told
+    notices and pushed sync events are not read again every few seconds."""
+    outgoing = Outgoing(db, "telegram", deliver=None)  # type: ignore[arg-type]
+    _assert_reads_through(
+        db, outgoing.waiting_chats, "outgoing_message", "ix_outgoing_message_unsent", "replies"
+    )
+    worker = SyncWorker(db, media=None, client=None)  # type: ignore[arg-type]
+    _assert_reads_through(
+        db,
+        lambda: worker.claim(8),
+        "outbox_event_1",  # the claim looks for an earlier pending event of the seller
+        "ix_outbox_event_pending_seller",
+        "sync claim",
+    )
+
+    def context() -> None:
+        with db.read_session() as session:
+            load_context(session, "telegram", "42")
+
+    _assert_reads_through(db, context, "notice.account_id", "ix_notice_unsent", "notices")

@@ -170,6 +170,17 @@ class PhotoUpload(SQLModel, table=True):
 
 class OutboxEvent(SQLModel, table=True):
     __tablename__ = "outbox_event"
+    # The claim's "an earlier event of this seller is pending" looks at the pending ones
+    # only, not at the seller's whole history (migration 0015).
+    __table_args__ = (
+        sa.Index(
+            "ix_outbox_event_pending_seller",
+            "seller_id",
+            "id",
+            postgresql_where=sa.text("state = 'pending'"),
+            sqlite_where=sa.text("state = 'pending'"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     kind: str = Field(max_length=32)  # seller.upsert | seller.delete | product.upsert | ...
@@ -193,6 +204,16 @@ class Notice(SQLModel, table=True):
 
     Written in the same transaction as what it reports; each channel delivers its own.
     """
+
+    # An owner's notices still to be told, read on every message (migration 0015).
+    __table_args__ = (
+        sa.Index(
+            "ix_notice_unsent",
+            "account_id",
+            postgresql_where=sa.text("sent_at IS NULL"),
+            sqlite_where=sa.text("sent_at IS NULL"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     account_id: int = Field(foreign_key="channel_account.id", index=True)
@@ -361,7 +382,18 @@ class OutgoingMessage(SQLModel, table=True):
     """
 
     __tablename__ = "outgoing_message"
-    __table_args__ = (sa.Index("ix_outgoing_message_chat", "channel", "chat_key", "sent_at"),)
+    __table_args__ = (
+        sa.Index("ix_outgoing_message_chat", "channel", "chat_key", "sent_at"),
+        # The chats with replies waiting (every process's watch, every few seconds): the
+        # unsent ones only, not the day of sent replies kept (migration 0015).
+        sa.Index(
+            "ix_outgoing_message_unsent",
+            "channel",
+            "chat_key",
+            postgresql_where=sa.text("sent_at IS NULL"),
+            sqlite_where=sa.text("sent_at IS NULL"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     channel: str = Field(max_length=16)
