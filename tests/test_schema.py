@@ -29,8 +29,14 @@ def db(database_url: str) -> Iterator[Database]:
 
 
 def test_the_migrated_schema_is_what_the_models_declare(db: Database) -> None:
+    def ours(name: str | None, kind: str, _parents: Any) -> bool:
+        # APScheduler's job store makes and keeps its own table
+        return not (kind == "table" and name == "apscheduler_jobs")
+
     with db.engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": True, "include_name": ours}
+        )
         assert compare_metadata(context, SQLModel.metadata) == []
 
 
