@@ -122,9 +122,11 @@ def flat_webp(width: int = 8000, height: int = 8000) -> bytes:
 
 
 def gradient_jpeg(width: int = 8000, height: int = 8000, **save: object) -> bytes:
-    """A big JPEG quick to make: a gradient with some noise, so it is not flat."""
+    """A big JPEG quick to make: a gradient with some noise, so it is not flat. The noise is
+    made at a quarter of the size and scaled up (2 s less for 8000 x 8000; still 13 MB)."""
     gray = Image.linear_gradient("L").resize((width, height))
-    noise = Image.effect_noise((width, height), 30)
+    small = Image.effect_noise((max(1, width // 4), max(1, height // 4)), 30)
+    noise = small.resize((width, height), Image.Resampling.NEAREST)
     image = Image.merge("RGB", (gray, Image.blend(gray, noise, 0.3), noise))
     return jpeg(image, quality=85, **save)
 
