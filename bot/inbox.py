@@ -191,7 +191,7 @@ class Inbox:
             payload=payload,
         )
         try:
-            await self.db.write(self._insert, row)
+            await asyncio.to_thread(self._insert, row)
         except IntegrityError:
             metrics.UPDATES_DUPLICATE.labels(self.channel).inc()
             return False
@@ -215,7 +215,7 @@ class Inbox:
             processed_at=utcnow(),
         )
         with contextlib.suppress(IntegrityError):
-            await self.db.write(self._insert, row)
+            await asyncio.to_thread(self._insert, row)
         self._note_stored(seq)
 
     def _note_stored(self, seq: int) -> None:

@@ -12,6 +12,7 @@ can go out twice: the platforms offer no way to ask whether it arrived.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import socket
@@ -258,10 +259,11 @@ class Outgoing:
         return True
 
     async def _db(self, work: Callable[..., T], *args: Any) -> T:
-        """Database work of the sender: on SQLite at once when nothing is in the way, else on
-        its own threads, so a busy pool never delays marking a reply sent (the window in
-        which a crash would send it twice)."""
-        return await self.db.write(work, *args, executor=self._threads)
+        """Database work of the sender on its own threads, so a busy pool never delays
+        marking a reply sent (the window in which a crash would send it twice)."""
+        return await asyncio.get_running_loop().run_in_executor(
+            self._threads, functools.partial(work, *args)
+        )
 
     def _waiting(self, chat_key: str) -> list[OutgoingMessage]:
         with self.db.read_session() as session:

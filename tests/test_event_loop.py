@@ -1,12 +1,9 @@
 """The long-running processes run on uvloop, and uvicorn parses HTTP with httptools: about a
-fifth less CPU per webhook update than asyncio's own loop and h11 (bench/telegram_webhook.py).
-Short writes from the loop (storing an update, marking a reply sent) stay on its thread on
-SQLite."""
+fifth less CPU per webhook update than asyncio's own loop and h11 (bench/telegram_webhook.py)."""
 
 from __future__ import annotations
 
 import asyncio
-import threading
 from typing import Any
 
 import uvicorn
@@ -14,7 +11,6 @@ import uvloop
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from bot import lifecycle
-from bot.storage.database import Database
 
 
 def test_long_running_processes_run_on_uvloop() -> None:
@@ -32,14 +28,3 @@ def test_uvicorn_parses_http_with_httptools() -> None:
     config = uvicorn.Config(web, log_config=None)
     config.load()
     assert config.http_protocol_class is HttpToolsProtocol
-
-
-async def test_short_writes_stay_on_the_loop_thread_on_sqlite_only(database_url: str) -> None:
-    """On SQLite a hop to a thread costs more than the write; on PostgreSQL the loop must not
-    wait for the round trips."""
-    db = Database(database_url)
-    try:
-        ran_on = await db.write(threading.get_ident)
-    finally:
-        db.dispose()
-    assert (ran_on == threading.get_ident()) is db.is_sqlite

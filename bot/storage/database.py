@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import atexit
-import functools
 import json
 import logging
 import os
@@ -13,11 +11,10 @@ import signal
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import Executor
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from functools import cache
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import command
@@ -29,7 +26,6 @@ from sqlmodel import Session
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 Committed = Callable[[Mapping[Any, Any]], None]
 
@@ -168,28 +164,6 @@ class Database:
         costs (its identity map, its flush, the after-commit listeners) is not paid."""
         with self._writer, self.engine.begin() as connection:
             yield connection
-
-    async def write(
-        self, work: Callable[..., T], *args: Any, executor: Executor | None = None
-    ) -> T:
-        """Run a short write of a row or two (`work` opens its own transaction) for a
-        coroutine.
-
-        On SQLite it runs right here, on the event loop's thread: the hop to a thread and back
-        costs more CPU than such a write, and the writes of this process take turns anyway.
-        The webhook bench at an instant API, three runs each: 3.1-3.5 against 4.0-4.5 ms of
-        CPU per update, 272-317 against 219-240 updates/s, p50 250-343 against 447-543 ms;
-        the p99 rose from 1.0-1.3 to 1.1-1.5 s, as the loop waits while another writer of the
-        process finishes (trying the lock and hopping to a thread when it is taken gave
-        228-270 updates/s). A writer in another process on the same file makes it wait up to
-        the busy timeout: run one process on SQLite, PostgreSQL for several. On PostgreSQL
-        (a round trip per statement) it runs on a thread of `executor`.
-        """
-        if self.is_sqlite:
-            return work(*args)
-        return await asyncio.get_running_loop().run_in_executor(
-            executor, functools.partial(work, *args)
-        )
 
     @contextmanager
     def read_session(self) -> Iterator[Session]:
