@@ -91,7 +91,9 @@ class SyncWorker:
             select(earlier.id)
             .where(
                 earlier.seller_id == OutboxEvent.seller_id,
-                earlier.state == "pending",
+                # written out, not bound: the partial index of pending events
+                # (ix_outbox_event_pending_seller) fits a plan made for any value
+                earlier.state == sa.literal_column("'pending'"),
                 sa.or_(
                     col(earlier.id) < col(OutboxEvent.id),
                     # a seller being (re)pushed holds back its products whatever their age

@@ -20,6 +20,10 @@ Found the same way (a table filled with old rows, the plan and the time per call
   inside the write lock (59 ms for a seller with 20k past events; 2 ms with it).
 - `ix_notice_unsent`: (account_id) over notices not yet told, read on every message.
 
+And on SQLite, `ix_marketplace_event_unknown` (0014) again with the condition the models
+declare, `unknown_product = 1`: SQLite does not match 0014's `WHERE unknown_product` to the
+query's `unknown_product = 1`, so `pelapak unggulan unknown` read every event.
+
 Revision ID: 0015
 Revises: 0014
 Create Date: 2026-11-29 15:40:00.000000
@@ -66,9 +70,23 @@ def upgrade() -> None:
     op.create_index(
         "ix_notice_unsent", "notice", ["account_id"], postgresql_where=UNSENT, sqlite_where=UNSENT
     )
+    if op.get_context().dialect.name == "sqlite":
+        _unknown_events_index("unknown_product = 1")
+
+
+def _unknown_events_index(condition: str) -> None:
+    op.drop_index("ix_marketplace_event_unknown", table_name="marketplace_event")
+    op.create_index(
+        "ix_marketplace_event_unknown",
+        "marketplace_event",
+        ["product_ref", "type"],
+        sqlite_where=sa.text(condition),
+    )
 
 
 def downgrade() -> None:
+    if op.get_context().dialect.name == "sqlite":
+        _unknown_events_index("unknown_product")
     op.drop_index("ix_notice_unsent", table_name="notice")
     op.drop_index("ix_outbox_event_pending_seller", table_name="outbox_event")
     op.drop_index("ix_outgoing_message_unsent", table_name="outgoing_message")
