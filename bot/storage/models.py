@@ -11,6 +11,12 @@ from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
 
+def partial_index(name: str, *columns: str, where: str) -> sa.Index:
+    """An index over the rows that match `where` only (what waits, not all history), with
+    the same condition on SQLite and PostgreSQL."""
+    return sa.Index(name, *columns, postgresql_where=sa.text(where), sqlite_where=sa.text(where))
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -173,12 +179,8 @@ class OutboxEvent(SQLModel, table=True):
     # The claim's "an earlier event of this seller is pending" looks at the pending ones
     # only, not at the seller's whole history (migration 0015).
     __table_args__ = (
-        sa.Index(
-            "ix_outbox_event_pending_seller",
-            "seller_id",
-            "id",
-            postgresql_where=sa.text("state = 'pending'"),
-            sqlite_where=sa.text("state = 'pending'"),
+        partial_index(
+            "ix_outbox_event_pending_seller", "seller_id", "id", where="state = 'pending'"
         ),
     )
 
@@ -206,14 +208,7 @@ class Notice(SQLModel, table=True):
     """
 
     # An owner's notices still to be told, read on every message (migration 0015).
-    __table_args__ = (
-        sa.Index(
-            "ix_notice_unsent",
-            "account_id",
-            postgresql_where=sa.text("sent_at IS NULL"),
-            sqlite_where=sa.text("sent_at IS NULL"),
-        ),
-    )
+    __table_args__ = (partial_index("ix_notice_unsent", "account_id", where="sent_at IS NULL"),)
 
     id: int | None = Field(default=None, primary_key=True)
     account_id: int = Field(foreign_key="channel_account.id", index=True)
@@ -257,13 +252,8 @@ class InboundUpdate(SQLModel, table=True):
         # The rows stay (scrubbed) so redeliveries are dropped: every read on the hot path goes
         # through an index that does not grow with them. The waiting updates of a chat, in
         # order (the drain, the claim, the watch), hold only what is not processed yet.
-        sa.Index(
-            "ix_inbound_update_waiting",
-            "channel",
-            "chat_key",
-            "seq",
-            postgresql_where=sa.text("processed_at IS NULL"),
-            sqlite_where=sa.text("processed_at IS NULL"),
+        partial_index(
+            "ix_inbound_update_waiting", "channel", "chat_key", "seq", where="processed_at IS NULL"
         ),
         # What was stored between two update numbers (Telegram's order across processes).
         sa.Index("ix_inbound_update_channel_seq", "channel", "seq"),
@@ -386,13 +376,7 @@ class OutgoingMessage(SQLModel, table=True):
         sa.Index("ix_outgoing_message_chat", "channel", "chat_key", "sent_at"),
         # The chats with replies waiting (every process's watch, every few seconds): the
         # unsent ones only, not the day of sent replies kept (migration 0015).
-        sa.Index(
-            "ix_outgoing_message_unsent",
-            "channel",
-            "chat_key",
-            postgresql_where=sa.text("sent_at IS NULL"),
-            sqlite_where=sa.text("sent_at IS NULL"),
-        ),
+        partial_index("ix_outgoing_message_unsent", "channel", "chat_key", where="sent_at IS NULL"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
