@@ -46,6 +46,10 @@ def send_nudges(db: Database, now: datetime, timezone: str = "Asia/Jakarta") -> 
                 Conversation.nudges_sent < len(NUDGE_AFTER),
                 col(ChannelAccount.opted_out).is_(False),
             )
+            # A conversation a message is changing is left for the next round (by then
+            # updated): read unlocked, its `meta` written back here would undo the message's.
+            # (SQLite runs one writer at a time, and has no row locks to ask for.)
+            .with_for_update(of=Conversation, key_share=True, skip_locked=True)
         ).all()
         for conversation, account in rows:
             if now - conversation.updated_at < NUDGE_AFTER[conversation.nudges_sent]:

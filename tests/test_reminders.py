@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 
+import pytest
 import sqlalchemy as sa
 from sqlmodel import select
 
@@ -11,7 +13,7 @@ from bot.app import App
 from bot.conversation import ConversationRunner
 from bot.reminders import quiet_hours, send_nudges
 from bot.scheduler import build_scheduler
-from bot.storage.models import ChannelAccount, Notice
+from bot.storage.models import ChannelAccount, Conversation, Notice
 from tests.conftest import Chat, Clock
 
 WIB = timedelta(hours=7)
@@ -90,3 +92,23 @@ async def test_scheduler_keeps_its_jobs_in_the_database(app: App) -> None:
         assert sorted(ids) == ["inbound_retention", "nudges", "sales_digest"]
     finally:
         scheduler.shutdown(wait=False)
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # row locks
+def test_a_conversation_a_message_is_changing_is_left_for_the_next_round(
+    app: App, runner: ConversationRunner, clock: Clock
+) -> None:
+    """The job read conversations without a lock and wrote its stale `meta` back over what
+    a message in progress had just saved; now it skips a conversation held by a message."""
+    stalled_owner(runner, clock)
+    with app.db.session() as message:  # a message, inside its transaction
+        held = message.exec(select(Conversation).with_for_update(key_share=True)).one()
+        assert held.flow == "registration"
+        nudged: list[int] = []
+        job = threading.Thread(target=lambda: nudged.append(send_nudges(app.db, wib(3, 10, 1))))
+        job.start()
+        job.join(10)
+        assert nudged == [0], "the job waited for the message, or nudged it"
+    job.join(10)
+    assert notices(app) == []
+    assert send_nudges(app.db, wib(3, 10, 2)) == 1  # the next round, the message done
