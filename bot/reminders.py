@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+import sqlalchemy as sa
 from sqlmodel import col, select
 
 from bot.storage.database import Database
@@ -43,8 +44,17 @@ def send_nudges(db: Database, now: datetime, timezone: str = "Asia/Jakarta") -> 
             .where(
                 col(Conversation.flow).in_(list(NUDGES)),
                 col(Conversation.step).is_not(None),
-                Conversation.nudges_sent < len(NUDGE_AFTER),
                 col(ChannelAccount.opted_out).is_(False),
+                # due: quiet for as long as the next nudge waits (only those get locked)
+                sa.or_(
+                    *(
+                        sa.and_(
+                            col(Conversation.nudges_sent) == sent,
+                            col(Conversation.updated_at) <= now - after,
+                        )
+                        for sent, after in enumerate(NUDGE_AFTER)
+                    )
+                ),
             )
             # A conversation a message is changing is left for the next round (by then
             # updated): read unlocked, its `meta` written back here would undo the message's.
@@ -52,8 +62,6 @@ def send_nudges(db: Database, now: datetime, timezone: str = "Asia/Jakarta") -> 
             .with_for_update(of=Conversation, key_share=True, skip_locked=True)
         ).all()
         for conversation, account in rows:
-            if now - conversation.updated_at < NUDGE_AFTER[conversation.nudges_sent]:
-                continue
             message: Text = NUDGES[conversation.flow or ""]
             name = (account.profile_name or "").split(" ")[0]
             session.add(
