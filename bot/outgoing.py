@@ -97,6 +97,10 @@ class Reply:
         )
 
 
+class ClaimLost(Exception):
+    """Another sender took this chat's replies over while this one was sending."""
+
+
 class Undeliverable(Exception):
     """The platform refused this message for good (bot blocked, chat gone): never retry."""
 
@@ -241,8 +245,13 @@ class Outgoing:
                 log.warning("another sender took over %s chat; leaving it to them", self.channel)
                 return False
             try:
-                await self.deliver(chat_key, Reply.from_json(row.payload))
+                await self._holding(
+                    rows[index:], self.deliver(chat_key, Reply.from_json(row.payload))
+                )
                 outcome = "sent"
+            except ClaimLost:
+                log.warning("another sender took over %s chat mid-send; leaving it", self.channel)
+                return False
             except Undeliverable as refused:
                 log.warning("%s refused a reply for good: %s", self.channel, refused)
                 outcome = "failed"
@@ -257,6 +266,23 @@ class Outgoing:
                 outcome = "failed"
             await self._db(self._mark, row, outcome)
         return True
+
+    async def _holding(self, rows: list[OutgoingMessage], send: Awaitable[None]) -> None:
+        """Send while keeping the claim on `rows`: it is renewed every third of it while the
+        send is on its way, so a slow send (the platform may take up to its read timeout,
+        longer than the claim) does not outlive it and have another process send the same
+        replies meanwhile. ClaimLost (the send cut short) when another sender took them
+        over all the same: this process's loop was held up past the claim."""
+        task = asyncio.ensure_future(send)
+        try:
+            while True:
+                done, _ = await asyncio.wait({task}, timeout=self.claim.total_seconds() / 3)
+                if done:
+                    return task.result()
+                if not await self._db(self._renew, rows):
+                    raise ClaimLost
+        finally:
+            task.cancel()
 
     async def _db(self, work: Callable[..., T], *args: Any) -> T:
         """Database work of the sender on its own threads, so a busy pool never delays

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
-from datetime import timedelta
+from collections.abc import Awaitable, Iterator
+from datetime import datetime, timedelta
 
 import pytest
 from sqlmodel import col, select
@@ -220,3 +220,43 @@ def test_the_sequence_gate_waits_for_gaps_and_gives_up_on_them() -> None:
     assert gate.ready(16) and gate.floor == 15
     gate.note(14)  # a late one changes nothing
     assert gate.floor == 15
+
+
+def test_a_send_slower_than_the_claim_keeps_it_while_on_its_way(app: App, clock: Clock) -> None:
+    """The platform may take up to its read timeout (30 s) to answer, longer than the claim
+    (20 s): the claim is renewed while the send is on its way, so another process's watch,
+    finding it run out, does not send the same replies again, and out of order."""
+    sent: list[str] = []
+    taken_over: list[str] = []
+
+    def never(chat: str, reply: Reply) -> Awaitable[None]:
+        raise AssertionError("the other sender sends nothing")
+
+    other = Outgoing(app.db, "telegram", never, clock=clock, holder="other")
+
+    def claimed_until() -> list[datetime | None]:
+        with app.db.read_session() as session:
+            return [r.claimed_until for r in session.exec(select(OutgoingMessage))]
+
+    async def deliver(chat: str, reply: Reply) -> None:
+        sent.append(reply.text)
+        if reply.text != "satu":
+            return
+        clock.advance(seconds=1)  # the send is slow: the claim taken before it has run out
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not all(
+            until is not None and until > clock() for until in claimed_until()
+        ):
+            await asyncio.sleep(0.02)  # until the claim is renewed (never, without the fix)
+        taken_over.extend(r.payload["text"] for r in other._claim(chat))  # another's watch
+
+    busy = Outgoing(app.db, "telegram", deliver, clock=clock, holder="busy")
+    busy.claim = timedelta(seconds=0.3)  # renewed every 0.1 s while a send is on its way
+    with app.db.session() as session:
+        queue(session, "telegram", "89", [Reply("satu"), Reply("dua")], clock())
+    rows = busy._claim("89")
+
+    finished = asyncio.run(busy._send_rows("89", rows))
+    assert taken_over == []
+    assert sent == ["satu", "dua"]
+    assert finished
