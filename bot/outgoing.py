@@ -328,6 +328,10 @@ class Outgoing:
                     )
                     .order_by(col(OutgoingMessage.id))
                     .limit(BATCH)
+                    # PostgreSQL: waits for a renewal of the claim in flight and sees it; read
+                    # unlocked, the rows were taken over by their id while the holder renewed
+                    # them, and both sent them. (SQLite runs one writer at a time.)
+                    .with_for_update()
                 )
             )
             if any(

@@ -4,11 +4,13 @@ interrupted send delays a reply, never drops it, and a restart never sends it tw
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Awaitable, Iterator
 from datetime import datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 from sqlmodel import col, select
 
 from bot.app import App, build_app
@@ -260,3 +262,50 @@ def test_a_send_slower_than_the_claim_keeps_it_while_on_its_way(app: App, clock:
     assert taken_over == []
     assert sent == ["satu", "dua"]
     assert finished
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # row locks
+def test_a_claim_renewed_while_another_sender_looks_is_not_taken_over(
+    app: App, clock: Clock
+) -> None:
+    """Found by the three-process test under load: a sender renewed its claim as it ran out,
+    while another process's watch read the rows unlocked, saw the claim run out and took
+    them by their id once the renewal committed. Both sent them: a reply pair twice."""
+    with app.db.session() as session:
+        queue(session, "telegram", "90", [Reply("satu"), Reply("dua")], clock())
+    holder = Outgoing(app.db, "telegram", _never, clock=clock, holder="holder")
+    watcher = Outgoing(app.db, "telegram", _never, clock=clock, holder="watcher")
+    rows = holder._claim("90")
+    clock.advance(seconds=holder.claim.total_seconds() + 1)  # the claim has run out
+    renewal = app.db.engine.connect()  # the holder renews: committed only later
+    renewal.execute(
+        sa.update(OutgoingMessage)
+        .where(col(OutgoingMessage.claimed_by) == "holder")
+        .values(claimed_until=clock() + holder.claim)
+    )
+    taken: list[list[OutgoingMessage]] = []
+    looking = threading.Thread(target=lambda: taken.append(watcher._claim("90")))
+    looking.start()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not _waiting_for_a_lock(app):
+        time.sleep(0.02)  # the watch has read and waits for the renewal's row lock
+    renewal.commit()
+    renewal.close()
+    looking.join(30)
+    assert taken == [[]]
+    with app.db.read_session() as session:
+        owners = {r.claimed_by for r in session.exec(select(OutgoingMessage))}
+    assert owners == {"holder"} and len(rows) == 2
+
+
+def _never(chat: str, reply: Reply) -> Awaitable[None]:
+    raise AssertionError("nothing is sent here")
+
+
+def _waiting_for_a_lock(app: App) -> bool:
+    with app.db.engine.connect() as connection:
+        found = connection.exec_driver_sql(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        ).scalar()
+    return bool(found)
