@@ -269,14 +269,11 @@ class ConversationRunner:
 
     def _context(self, session: Session, inbound: Inbound, now: datetime) -> OwnerContext:
         """The person's account and conversation, with this message's news on the account."""
-        context = load_context(session, inbound.channel, inbound.user_key)
+        locking = not self.db.is_sqlite
+        context = load_context(session, inbound.channel, inbound.user_key, lock=locking)
         if context is not None:
             self._note_inbound(context.account, inbound, now)
-            if not self.db.is_sqlite:
-                # Locks as the lookups one by one took them: the account's row by its update,
-                # then the conversation's, read again as it is once it is ours.
-                session.flush()
-                session.refresh(context.conversation, with_for_update=True)
+            if locking:
                 context.notices = True  # may have come in meanwhile (see load_context)
             return context
         account = self._account(session, inbound, now)

@@ -15,6 +15,7 @@ from sqlmodel import Session, select
 
 from bot.app import App
 from bot.roles import add_admin
+from bot.storage.context import load_context
 from bot.storage.models import ChannelAccount, Conversation, Notice
 from tests.conftest import Chat, Clock
 from tests.test_registration import register
@@ -178,3 +179,26 @@ def _account_id(app: App, chat: Chat) -> int:
             ).one()
             or 0
         )
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # row locks
+def test_a_message_in_progress_does_not_hold_off_a_notice_for_its_account(
+    app: App, owner: Chat
+) -> None:
+    """The message locks its account as an update would (FOR NO KEY UPDATE): a writer that
+    inserts a row pointing at the account (a notice) goes on. With FOR UPDATE it waited for
+    the message, and a deadlock followed when the message then wanted what that writer held
+    (a consent request)."""
+    register(owner)
+    account_id = _account_id(app, owner)
+    with app.db.session() as message:
+        assert load_context(message, owner.channel, owner.user, lock=True) is not None
+        with app.db.engine.connect() as writer:
+            writer.exec_driver_sql("SET lock_timeout = '3s'")
+            writer.execute(
+                sa.insert(Notice).values(account_id=account_id, msgid="sync.done", params={})
+            )
+            writer.commit()
+    with app.db.session() as session:
+        told = session.exec(select(Notice).where(Notice.account_id == account_id)).all()
+    assert [n.msgid for n in told] == ["sync.done"]

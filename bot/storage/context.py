@@ -65,6 +65,14 @@ _CONTEXT = (
     )
 )
 
+# PostgreSQL: the account's and the conversation's rows locked by the same read, in that
+# order (the order every other writer of both uses); a row another transaction changed is
+# read again as it is once it is ours. FOR NO KEY UPDATE, the lock an UPDATE takes: FOR
+# UPDATE would also hold off every insert whose foreign key points at the account (a
+# notice, a consent request) and deadlock with a writer that inserts one, then waits for
+# a row this message holds.
+_CONTEXT_LOCKED = _CONTEXT.with_for_update(of=[ChannelAccount, Conversation], key_share=True)
+
 
 @dataclass
 class OwnerContext:
@@ -98,15 +106,18 @@ class OwnerContext:
         return not self.known or self.phone != self.account.phone or flag
 
 
-def load_context(session: Session, channel: str, external_id: str) -> OwnerContext | None:
+def load_context(
+    session: Session, channel: str, external_id: str, lock: bool = False
+) -> OwnerContext | None:
     """The person's context, or None when they have no account (or no conversation) yet.
 
-    It takes no lock. On SQLite every writer runs alone from BEGIN IMMEDIATE on, so the flags
-    stay true for the whole transaction. On PostgreSQL another transaction may commit in
-    between: the caller locks the account and the conversation after this read (in that
-    order, the order every other writer of both uses) and does not trust `notices`, which
-    the reminder job writes together with the conversation it locks."""
-    row = session.execute(_CONTEXT, {"channel": channel, "external_id": external_id}).first()
+    On SQLite every writer runs alone from BEGIN IMMEDIATE on, so the flags stay true for the
+    whole transaction, and no `lock` is needed. On PostgreSQL (`lock`) the same read locks
+    the account and the conversation; the flags come from the read's snapshot, so the caller
+    does not trust `notices`, which the reminder job writes together with the conversation
+    it locks."""
+    statement = _CONTEXT_LOCKED if lock else _CONTEXT
+    row = session.execute(statement, {"channel": channel, "external_id": external_id}).first()
     if row is None:
         return None
     account, conversation, facilitator_id, admin, notices, request, shop, imported = row

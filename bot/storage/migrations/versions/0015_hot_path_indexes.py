@@ -1,5 +1,7 @@
-"""stored history at scale: the reads that run on every message or every few seconds go
-through indexes that hold what is waiting, not everything ever stored
+"""stored history at scale: frequent reads go through indexes of what waits
+
+The reads that run on every message or every few seconds go through indexes that hold what
+is waiting, not everything ever stored.
 
 Processed updates stay (scrubbed) so that a late redelivery is dropped, so the table only
 grows. With a million of them (bench/inbox_reads.py), reading what was stored between two
