@@ -67,11 +67,14 @@ _CONTEXT = (
 
 # PostgreSQL: the account's and the conversation's rows locked by the same read, in that
 # order (the order every other writer of both uses); a row another transaction changed is
-# read again as it is once it is ours. FOR NO KEY UPDATE, the lock an UPDATE takes: FOR
-# UPDATE would also hold off every insert whose foreign key points at the account (a
-# notice, a consent request) and deadlock with a writer that inserts one, then waits for
-# a row this message holds.
-_CONTEXT_LOCKED = _CONTEXT.with_for_update(of=[ChannelAccount, Conversation], key_share=True)
+# read again as it is once it is ours (populate_existing: even if the session held it).
+# FOR NO KEY UPDATE, the lock an UPDATE takes: FOR UPDATE would also hold off every insert
+# whose foreign key points at the account (a notice, a photo upload...), and deadlocked
+# with a consent answer that held the consent request this message wanted, then inserted a
+# notice for the account.
+_CONTEXT_LOCKED = _CONTEXT.with_for_update(
+    of=[ChannelAccount, Conversation], key_share=True
+).execution_options(populate_existing=True)
 
 
 @dataclass
