@@ -67,6 +67,7 @@ _EXTEND_CLAIM = (  # only while still ours: after it ran out, another sender may
 MAX_ATTEMPTS = 6
 T = TypeVar("T")
 BATCH = 10
+DONE_KEPT = 10_000
 
 
 @dataclass(frozen=True)
@@ -184,6 +185,10 @@ class Outgoing:
         # them back. Filled after the commit (on the committing thread), taken by the sender.
         self._handed: dict[str, list[OutgoingMessage]] = {}
         self._handed_lock = threading.Lock()
+        # Ids this process recorded as sent (the newest few thousand): a reply handed over
+        # after the sender had already read it from the database and sent it is not sent
+        # again (the hand-over runs after the commit, a sender may read the rows before).
+        self._done: dict[int, None] = {}
         if self.holder == PROCESS:
             db.after_commit(self._committed)
 
@@ -198,7 +203,7 @@ class Outgoing:
     def _take(self, chat_key: str) -> list[OutgoingMessage]:
         """The replies handed over for `chat_key` while this process's claim on them holds."""
         with self._handed_lock:
-            rows = self._handed.pop(chat_key, [])
+            rows = [r for r in self._handed.pop(chat_key, []) if r.id not in self._done]
         if rows and self._all_mine(rows):
             return sorted(rows, key=lambda r: r.id or 0)
         return []
@@ -370,6 +375,10 @@ class Outgoing:
     def _mark(self, row: OutgoingMessage, outcome: str) -> None:
         """Record one reply's outcome (the claim on the rest is renewed, when it needs to be,
         before the next is sent)."""
+        with self._handed_lock:
+            self._done[row.id or 0] = None
+            while len(self._done) > DONE_KEPT:
+                del self._done[next(iter(self._done))]
         with self.db.transaction() as conn:
             if row.forget_when_sent:  # the answer to an erasure names the chat: gone once sent
                 conn.execute(_FORGET_SENT, {"row_id": row.id})

@@ -309,3 +309,23 @@ def _waiting_for_a_lock(app: App) -> bool:
             " WHERE datname = current_database() AND wait_event_type = 'Lock'"
         ).scalar()
     return bool(found)
+
+
+def test_replies_sent_before_their_hand_over_arrived_are_not_sent_again(
+    app: App, clock: Clock
+) -> None:
+    """Found by the three-process test under load: replies are handed to this process's
+    sender after their commit, but a sender already running for the chat may read them from
+    the database first, and send them; the copies handed over afterwards were sent again (a
+    reply pair twice, after what came in between)."""
+    sent: list[str] = []
+
+    async def deliver(chat: str, reply: Reply) -> None:
+        sent.append(reply.text)
+
+    out = Outgoing(app.db, "telegram", deliver, clock=clock)  # this process: hand-overs on
+    with app.db.session() as session:
+        queue(session, "telegram", "91", [Reply("satu"), Reply("dua")], clock(), claim_seconds=20)
+    asyncio.run(out._send_rows("91", out._waiting("91")))  # read and sent by a running sender
+    asyncio.run(out._send_chat("91"))  # then the copies handed over by the commit
+    assert sent == ["satu", "dua"]
