@@ -18,23 +18,14 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
-import sqlalchemy as sa
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.hot_path import PG, pg_admin  # noqa: E402
 from bot.inbox import Inbox, Turn  # noqa: E402
 from bot.storage.database import Database  # noqa: E402
 
-PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 PG_NAME = "pelapak_inbox_reads"  # made anew at each run, dropped after
-
-
-def pg_admin(sql: str) -> None:
-    engine = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.exec_driver_sql(sql)
-    engine.dispose()
 
 
 def fill(db: Database, n: int) -> None:
@@ -77,7 +68,7 @@ def main() -> None:
         else:
             pg_admin(f"DROP DATABASE IF EXISTS {PG_NAME}")
             pg_admin(f"CREATE DATABASE {PG_NAME}")
-            url = PG_ADMIN.rsplit("/", 1)[0] + "/" + PG_NAME
+            url = PG.format(name=PG_NAME)
         db = Database(url)
         db.migrate()
         fill(db, args.stored)

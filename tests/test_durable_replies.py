@@ -303,6 +303,7 @@ def _never(chat: str, reply: Reply) -> Awaitable[None]:
 
 
 def _waiting_for_a_lock(app: App) -> bool:
+    """Some connection to the test database is waiting for a row lock (PostgreSQL)."""
     with app.db.engine.connect() as connection:
         found = connection.exec_driver_sql(
             "SELECT count(*) FROM pg_stat_activity"
