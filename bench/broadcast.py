@@ -14,13 +14,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from telegram import Bot
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.app import build_app
 from bot.broadcasts import BroadcastSender, Headroom, create_broadcast, telegram_sender
 from bot.channels.telegram import TelegramChannel
+from bot.channels.telegram_api import BotAPI
 from bot.config import Settings
 from bot.conversation import Reply
 from bot.storage.models import ChannelAccount
@@ -49,9 +48,8 @@ def steady(count: int, rate: float) -> None:
     fake = FakeTelegram()
     try:
         broadcast_id = create_broadcast(app.db, "everyone", "Pelatihan foto produk gratis!")
-        sender = BroadcastSender(
-            app.db, "telegram", telegram_sender(Bot(TOKEN, base_url=fake.base_url)), rate
-        )
+        api = BotAPI(TOKEN, fake.base_url)
+        sender = BroadcastSender(app.db, "telegram", telegram_sender(api), rate, close=api.close)
         asyncio.run(sender.run(broadcast_id))
         times = sorted(at for m, _, at in fake.calls if m == "sendMessage")
         achieved = (len(times) - 1) / (times[-1] - times[0])
@@ -75,9 +73,11 @@ def with_replies() -> None:
         )
         channel = TelegramChannel(settings, app.db, app.runner, app.media)  # type: ignore[attr-defined]
         broadcast_id = create_broadcast(app.db, "everyone", "Pelatihan foto produk gratis!")
-        bot = Bot(TOKEN, base_url=fake.base_url)
+        api = BotAPI(TOKEN, fake.base_url)
         headroom = Headroom(250, channel.replies)
-        sender = BroadcastSender(app.db, "telegram", telegram_sender(bot), 200, headroom=headroom)
+        sender = BroadcastSender(
+            app.db, "telegram", telegram_sender(api), 200, headroom=headroom, close=api.close
+        )
         waited: list[float] = []
 
         async def reply(chat_id: int) -> None:
@@ -101,6 +101,7 @@ def with_replies() -> None:
             try:
                 _, started = await asyncio.gather(sender.run(broadcast_id), replies())
             finally:
+                await channel.api.close()
                 await channel.bot.shutdown()
             return started
 

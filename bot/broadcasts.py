@@ -21,7 +21,7 @@ from collections import Counter, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
@@ -42,6 +42,9 @@ from bot.storage.models import (
     utcnow,
 )
 from bot.storage.sellers import ERASED_PREFIX
+
+if TYPE_CHECKING:
+    from bot.channels.telegram_api import BotAPI
 
 MAX_TEXT = 4000  # one message on every channel (Telegram takes 4096)
 SEGMENTS = ("everyone", "no_product", "stalled", "regency", "category", "facilitator")
@@ -241,8 +244,10 @@ class BroadcastSender:
         headroom: Headroom | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        close: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.db = db
+        self.close = close  # releases what `send` holds (its connections) after each run
         self.clock = clock  # injected so pacing can be tested without wall-clock timing
         self.sleep = sleep
         self.channel = channel
@@ -261,6 +266,13 @@ class BroadcastSender:
         return max(self.interval, 1.02 / spare) if spare >= 1 else None
 
     async def run(self, broadcast_id: int, stop: asyncio.Event | None = None) -> dict[str, int]:
+        try:
+            return await self._run(broadcast_id, stop)
+        finally:
+            if self.close is not None:
+                await self.close()
+
+    async def _run(self, broadcast_id: int, stop: asyncio.Event | None) -> dict[str, int]:
         await asyncio.to_thread(_materialize, self.db, broadcast_id)
         text = await asyncio.to_thread(self._text, broadcast_id)
         run = _Run(self, text)
@@ -496,15 +508,15 @@ def estimate_seconds(count: int, rate: float) -> float:
     return count / rate if rate > 0 else 0.0
 
 
-def telegram_sender(bot: Any) -> Send:
-    """Send through a python-telegram-bot Bot; a 429 becomes a wait."""
+def telegram_sender(api: BotAPI) -> Send:
+    """Send through the Bot API client the replies use (`BotAPI`); a 429 becomes a wait."""
     from telegram.error import RetryAfter, TelegramError
 
     async def send(account: ChannelAccount, text: str) -> SendResult:
         if not account.external_id.isdigit():  # not a Telegram chat (any more)
             return Failed("no chat id")
         try:
-            await bot.send_message(int(account.external_id), text)
+            await api.call("sendMessage", {"chat_id": int(account.external_id), "text": text})
         except RetryAfter as exc:
             retry = exc.retry_after
             return Wait(retry.total_seconds() if hasattr(retry, "total_seconds") else float(retry))
@@ -562,21 +574,22 @@ def build_senders(app: Any, replies: ReplyMeter | None = None) -> list[Broadcast
     `replies` counts the Telegram replies this process sends; broadcasts then leave room for
     them under Telegram's overall limit.
     """
-    from telegram import Bot
+    from bot.channels.telegram_api import BotAPI
 
     settings = app.settings
     senders = []
     if settings.telegram_bot_token:
         token = settings.telegram_bot_token.get_secret_value()
-        bot = Bot(token, base_url=settings.telegram_api_base_url)
+        api = BotAPI(token, settings.telegram_api_base_url, connections=_Run.MAX_IN_FLIGHT)
         headroom = Headroom(settings.telegram_max_messages_per_second, replies) if replies else None
         senders.append(
             BroadcastSender(
                 app.db,
                 "telegram",
-                telegram_sender(bot),
+                telegram_sender(api),
                 settings.broadcast_telegram_rate,
                 headroom=headroom,
+                close=api.close,
             )
         )
     if settings.twilio_account_sid and settings.twilio_auth_token:

@@ -123,6 +123,11 @@ class SequenceGate:
             self._above = {s for s in self._above if s > self.floor}
         self._advance()
 
+    @property
+    def highest(self) -> int:
+        """The highest number seen (the floor when nothing above it was)."""
+        return max(self._above, default=self.floor if self.floor is not None else 0)
+
     def ready(self, seq: int) -> bool:
         return self.floor is None or seq <= self.floor + 1
 
@@ -156,6 +161,7 @@ class Inbox:
         concurrency: int = 16,
         sequential: bool = False,
         gap_hold_seconds: float = 1.0,
+        look_every: float = 0.1,
     ) -> None:
         self.db = db
         self.channel = channel
@@ -164,6 +170,11 @@ class Inbox:
         self.album = album_seconds  # how long the parts of one album may straggle
         self.gap_hold = gap_hold_seconds
         self.gate = SequenceGate() if sequential else None
+        # Telegram: how often the updates stored by other processes are looked up while some
+        # update waits for lower numbers; one look serves every waiting update.
+        self.look_every = look_every
+        self._look: asyncio.Task[None] | None = None
+        self._looked_at = float("-inf")
         self._arrived: dict[str, float] = {}
         self._stored = asyncio.Event()
         self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
@@ -325,12 +336,9 @@ class Inbox:
             return False
         deadline = time.monotonic() + self.gap_hold
         while not gate.ready(row.seq):
-            missing = gate.missing_below(row.seq)
-            if missing is not None:  # another process may have stored them
-                for seq in await asyncio.to_thread(self._stored_between, *missing):
-                    gate.note(seq)
-                if gate.ready(row.seq):
-                    break
+            await self._look_below(row.seq)  # another process may have stored them
+            if gate.ready(row.seq):
+                break
             left = deadline - time.monotonic()
             if left <= 0:
                 log.info("%s update %s waited for earlier ones; going on", self.channel, row.seq)
@@ -340,6 +348,29 @@ class Inbox:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stored.wait(), timeout=min(left, 0.1))
         return True
+
+    async def _look_below(self, seq: int) -> None:
+        """Note the numbers that other processes stored below `seq` (and below every other
+        update waiting here). One read at a time, at most one every `look_every` seconds,
+        whatever the number of updates waiting: each of them waking at every store to read
+        again made the reads grow with the square of the backlog."""
+        gate = self.gate
+        assert gate is not None
+        if self._look is None or self._look.done():
+            if time.monotonic() - self._looked_at < self.look_every:
+                return  # the next look sees what was stored since
+            missing = gate.missing_below(max(seq, gate.highest))
+            if missing is None:
+                return
+            self._looked_at = time.monotonic()
+            self._look = asyncio.create_task(self._read_stored(*missing))
+        await asyncio.shield(self._look)
+
+    async def _read_stored(self, low: int, high: int) -> None:
+        stored = await asyncio.to_thread(self._stored_between, low, high)
+        assert self.gate is not None
+        for seq in stored:
+            self.gate.note(seq)
 
     async def _from_memory(self, chat_key: str) -> list[InboundUpdate] | None:
         """The lowest stored-here update of the chat when it may go as it is (not part of an

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 from sqlmodel import select
-from telegram import Bot
 from typer.testing import CliRunner, Result
 
 from bot.app import App
@@ -23,6 +23,7 @@ from bot.broadcasts import (
     recipients,
     telegram_sender,
 )
+from bot.channels.telegram_api import BotAPI
 from bot.cli import app as cli
 from bot.storage.models import Admin, Broadcast, ChannelAccount, Seller
 from tests.conftest import Chat
@@ -51,9 +52,10 @@ def add_accounts(app: App, count: int, opted_out: set[int]) -> None:
             )
 
 
-def sender(app: App, fake: FakeTelegram) -> BroadcastSender:
-    bot = Bot(TOKEN, base_url=fake.base_url)
-    return BroadcastSender(app.db, "telegram", telegram_sender(bot), rate=RATE)
+def sender(app: App, fake: FakeTelegram, **options: Any) -> BroadcastSender:
+    api = BotAPI(TOKEN, fake.base_url)
+    options.setdefault("rate", RATE)
+    return BroadcastSender(app.db, "telegram", telegram_sender(api), close=api.close, **options)
 
 
 async def run_until(app: App, fake: FakeTelegram, broadcast_id: int, sent: int | None) -> None:
@@ -97,10 +99,7 @@ def test_rate_limit_is_waited_out(app: App, fake: FakeTelegram) -> None:
     broadcast_id = create_broadcast(app.db, "everyone", "Halo")
     fake.too_many["sendMessage"] = 1
     clock = VirtualClock()
-    bot = Bot(TOKEN, base_url=fake.base_url)
-    paced = BroadcastSender(
-        app.db, "telegram", telegram_sender(bot), rate=RATE, clock=clock, sleep=clock.sleep
-    )
+    paced = sender(app, fake, clock=clock, sleep=clock.sleep)
     started = clock()
     asyncio.run(paced.run(broadcast_id))
     assert clock() - started >= 1.0, fake.methods()  # retry_after waited out, on its clock
@@ -186,7 +185,7 @@ def test_killed_outright_and_restarted(app: App, fake: FakeTelegram) -> None:
         "MEDIA_DIR": str(app.settings.media_dir),
         "TELEGRAM_BOT_TOKEN": TOKEN,
         "TELEGRAM_API_BASE_URL": fake.base_url,
-        "BROADCAST_TELEGRAM_RATE": "100",
+        "BROADCAST_TELEGRAM_RATE": "400",  # a second for all: the kill comes after ~100
     }
     root = Path(__file__).resolve().parent.parent
     command = [sys.executable, "-m", "bot.cli", "broadcast", "send"]
@@ -279,7 +278,7 @@ def test_headroom_leaves_the_limit_to_replies() -> None:
     paced = BroadcastSender(
         None,  # type: ignore[arg-type]  # pacing only: no database needed
         "telegram",
-        telegram_sender(None),
+        telegram_sender(None),  # type: ignore[arg-type]
         rate=200,
         headroom=Headroom(250, replies),
         clock=clock,
@@ -306,9 +305,7 @@ def test_broadcast_and_replies_together_over_the_fake_bot_api(app: App, fake: Fa
     channel = TelegramChannel(settings, app.db, app.runner, app.media)
     add_accounts(app, 200, set())
     broadcast_id = create_broadcast(app.db, "everyone", "Pelatihan foto produk gratis!")
-    bot = Bot(TOKEN, base_url=fake.base_url)
-    headroom = Headroom(250, channel.replies)
-    broadcast = BroadcastSender(app.db, "telegram", telegram_sender(bot), 200, headroom=headroom)
+    broadcast = sender(app, fake, rate=200, headroom=Headroom(250, channel.replies))
 
     async def replies() -> None:
         await asyncio.gather(*(channel.send(90_000 + n, [Reply("Siap, Kak!")]) for n in range(60)))
@@ -318,6 +315,7 @@ def test_broadcast_and_replies_together_over_the_fake_bot_api(app: App, fake: Fa
         try:
             await asyncio.gather(broadcast.run(broadcast_id), replies())
         finally:
+            await channel.api.close()
             await channel.bot.shutdown()
 
     asyncio.run(main())

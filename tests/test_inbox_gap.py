@@ -60,3 +60,48 @@ async def test_an_update_that_waited_for_a_lower_number_goes_on_from_memory(app:
     assert [seq for chat, seq in handled if chat == "chat-a"] == [1, 2]
     # chat-b's pending updates were never read back: the one it had stored went on as it was
     assert not [p for p in seen if "chat-b" in str(p)], seen
+
+
+async def test_updates_waiting_for_a_lower_number_share_their_reads(app: App) -> None:
+    """Thirty updates of thirty chats wait for number 1 while others keep arriving: they
+    share one look at what other processes stored (each used to read again at every store)."""
+    handled: list[int] = []
+
+    def apply(rows: list[InboundUpdate], turn: Turn) -> None:
+        with app.db.session() as session:
+            if turn.claim(session):
+                handled.append(rows[0].seq)
+                turn.finish(session, utcnow())
+
+    async def handler(rows: list[InboundUpdate], turn: Turn) -> None:
+        await asyncio.to_thread(apply, rows, turn)
+
+    inbox = Inbox(
+        app.db,
+        "telegram",
+        handler,
+        settle_seconds=0,
+        sequential=True,
+        gap_hold_seconds=60,
+        look_every=60,  # no second look during the test, however slow the machine
+    )
+    looks: list[object] = []
+
+    def note(_c: object, _cu: object, statement: str, parameters: object, *_: object) -> None:
+        flat = " ".join(statement.split())
+        if "SELECT inbound_update.seq" in flat and "inbound_update.seq <" in flat:
+            looks.append(parameters)
+
+    sa.event.listen(app.db.engine, "before_cursor_execute", note)
+    try:
+        await inbox.accept("0", 0, "chat-0", {})  # sets the floor: 1 is awaited from here on
+        for n in range(2, 32):
+            await inbox.accept(str(n), n, f"chat-{n}", {})
+        await asyncio.sleep(0.2)
+        assert handled == [0]  # the thirty wait for number 1
+        await inbox.accept("1", 1, "chat-1", {})
+        await inbox.close()
+    finally:
+        sa.event.remove(app.db.engine, "before_cursor_execute", note)
+    assert sorted(handled) == list(range(32))
+    assert 1 <= len(looks) <= 2, len(looks)
