@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -66,6 +66,7 @@ _EXTEND_CLAIM = (  # only while still ours: after it ran out, another sender may
 )
 MAX_ATTEMPTS = 6
 T = TypeVar("T")
+Item = TypeVar("Item")
 BATCH = 10
 DONE_KEPT = 10_000
 
@@ -159,6 +160,45 @@ PROCESS = process_name()  # who claims replies: this process (its senders share 
 CLAIMED = "outgoing.claimed"  # session.info: replies stored already claimed by PROCESS
 
 
+class GroupCommit(Generic[Item]):
+    """Writes that many tasks wait for, committed together: what is added while a commit is
+    on its way goes in the next one, so under load a transaction (and a thread hop) carries
+    the writes of many chats instead of one. `add` returns once its item is committed, and
+    raises what the commit raised."""
+
+    def __init__(
+        self,
+        write: Callable[[list[Item]], None],
+        run: Callable[[Callable[[list[Item]], None], list[Item]], Awaitable[None]],
+    ) -> None:
+        self._write = write
+        self._run = run
+        self._items: list[Item] = []
+        self._committed: asyncio.Future[None] | None = None  # the next commit's
+        self._writer: asyncio.Task[None] | None = None
+
+    async def add(self, item: Item) -> None:
+        self._items.append(item)
+        if self._committed is None:
+            self._committed = asyncio.get_running_loop().create_future()
+        committed = self._committed
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._commit_all())
+        await asyncio.shield(committed)
+
+    async def _commit_all(self) -> None:
+        while self._items:
+            items, self._items = self._items, []
+            committed, self._committed = self._committed, None
+            assert committed is not None
+            try:
+                await self._run(self._write, items)
+            except Exception as exc:
+                committed.set_exception(exc)
+            else:
+                committed.set_result(None)
+
+
 class Outgoing:
     """Sends one channel's stored replies, in order per chat, once across processes."""
 
@@ -189,6 +229,7 @@ class Outgoing:
         # after the sender had already read it from the database and sent it is not sent
         # again (the hand-over runs after the commit, a sender may read the rows before).
         self._done: dict[int, None] = {}
+        self._marks = GroupCommit(self._record, self._db)
         if self.holder == PROCESS:
             db.after_commit(self._committed)
 
@@ -269,7 +310,7 @@ class Outgoing:
                     asyncio.get_running_loop().call_later(delay, self.notify, chat_key)
                     return False
                 outcome = "failed"
-            await self._db(self._mark, row, outcome)
+            await self._mark(row, outcome)
         return True
 
     async def _holding(self, rows: list[OutgoingMessage], send: Awaitable[None]) -> None:
@@ -372,20 +413,28 @@ class Outgoing:
             r.claimed_until = until
         return int(kept.rowcount or 0) == len(rows)
 
-    def _mark(self, row: OutgoingMessage, outcome: str) -> None:
-        """Record one reply's outcome (the claim on the rest is renewed, when it needs to be,
-        before the next is sent)."""
+    async def _mark(self, row: OutgoingMessage, outcome: str) -> None:
+        """Record one reply's outcome before the chat's next reply goes (the claim on the rest
+        is renewed, when it needs to be, before that one is sent)."""
         with self._handed_lock:
             self._done[row.id or 0] = None
             while len(self._done) > DONE_KEPT:
                 del self._done[next(iter(self._done))]
+        await self._marks.add((row, outcome))
+
+    def _record(self, marks: list[tuple[OutgoingMessage, str]]) -> None:
+        """The outcomes of replies of any chats, in one transaction."""
+        now = self.clock()
+        sent = [
+            {"row_id": r.id, "now": now, "outcome": o} for r, o in marks if not r.forget_when_sent
+        ]
+        # the answer to an erasure names the chat: gone once sent
+        forget = [{"row_id": r.id} for r, _ in marks if r.forget_when_sent]
         with self.db.transaction() as conn:
-            if row.forget_when_sent:  # the answer to an erasure names the chat: gone once sent
-                conn.execute(_FORGET_SENT, {"row_id": row.id})
-            else:
-                conn.execute(
-                    _MARK_SENT, {"row_id": row.id, "now": self.clock(), "outcome": outcome}
-                )
+            if sent:
+                conn.execute(_MARK_SENT, sent)
+            if forget:
+                conn.execute(_FORGET_SENT, forget)
 
     def _release(self, ids: list[int]) -> int:
         """Give the claim back after a failed send; the attempts of the first one."""
