@@ -53,7 +53,7 @@ run: setup migrate
 # of the suite's ~60 `pelapak` subprocesses and 4 workers would compile the project and
 # rewrite the tests again, about 20 core-seconds a run.
 test: setup lint typecheck
-	PYTHONDONTWRITEBYTECODE= $(BIN)/pytest -q -n 4 --maxschedchunk 1
+	PYTHONDONTWRITEBYTECODE= $(BIN)/pytest -q -n 4
 
 lint: $(STAMP)
 	$(BIN)/ruff check flows bot tests bench

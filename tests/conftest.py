@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -60,9 +61,30 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         config.hook.pytest_deselected(items=twice)
         dropped = {id(item) for item in twice}
         items[:] = [item for item in items if id(item) not in dropped]
-    # The longest first (with `make test`'s --maxschedchunk 1 each worker takes one at a
-    # time), so the run does not end waiting on one long test that started late.
+    # The longest first (each test process takes a few at a time), so the run does not end
+    # waiting on one long test that started late.
     items.sort(key=_expected_seconds, reverse=True)
+
+
+# Modules whose tests drive Chromium (module-scoped: launched once per module and process).
+BROWSER_MODULES = ("tests/test_dashboard.py::", "tests/test_dashboard_unggulan.py::")
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`make test`'s -n 4: tests are handed out one by one as usual, except the browser
+    tests, which all go to one test process and run there one module after the other. Spread
+    over every process, Chromium was launched ten times a run (1.4 s of CPU each), again
+    whenever other tests came in between. (xdist's own `loadgroup` does not group under
+    pytest 9: it renames node ids, which pytest 9 no longer reads.)"""
+    if config.getvalue("dist") != "load":
+        return None  # an explicit --dist keeps xdist's own scheduling
+    from xdist.scheduler import LoadScopeScheduling
+
+    class OneChromium(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return "browser" if nodeid.startswith(BROWSER_MODULES) else nodeid
+
+    return OneChromium(config, log)
 
 
 def _expected_seconds(item: pytest.Item) -> float:
