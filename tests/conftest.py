@@ -70,6 +70,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 BROWSER_MODULES = ("tests/test_dashboard.py::", "tests/test_dashboard_unggulan.py::")
 
 
+@pytest.hookimpl(optionalhook=True)  # a known hook only while xdist is loaded
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """`make test`'s -n 4: tests are handed out one by one as usual, except the browser
     tests, which all go to one test process and run there one module after the other. Spread
