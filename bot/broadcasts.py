@@ -276,6 +276,16 @@ class BroadcastSender:
         await asyncio.to_thread(_materialize, self.db, broadcast_id)
         text = await asyncio.to_thread(self._text, broadcast_id)
         run = _Run(self, text)
+        try:
+            await self._pace(broadcast_id, run, stop)
+        except BaseException:
+            # the sends on their way finish (or fail) before `close` takes their client away
+            await asyncio.gather(*run.in_flight, return_exceptions=True)
+            raise
+        return await asyncio.to_thread(delivery_counts, self.db, broadcast_id)
+
+    async def _pace(self, broadcast_id: int, run: _Run, stop: asyncio.Event | None) -> None:
+        """Start every claimed message on the grid until none is left (or `stop`)."""
         upcoming = asyncio.create_task(asyncio.to_thread(self._claim, broadcast_id))
         claimed: list[Claimed] = []
         while stop is None or not stop.is_set():
@@ -298,7 +308,6 @@ class BroadcastSender:
         unsent = [d for d, _ in (*claimed, *run.retry, *(await upcoming))]
         await asyncio.to_thread(self._release, unsent, run.take_outcomes())
         await asyncio.to_thread(self._finish_if_done, broadcast_id)
-        return await asyncio.to_thread(delivery_counts, self.db, broadcast_id)
 
     def _text(self, broadcast_id: int) -> str:
         with self.db.read_session() as session:
@@ -580,7 +589,9 @@ def build_senders(app: Any, replies: ReplyMeter | None = None) -> list[Broadcast
     senders = []
     if settings.telegram_bot_token:
         token = settings.telegram_bot_token.get_secret_value()
-        api = BotAPI(token, settings.telegram_api_base_url, connections=_Run.MAX_IN_FLIGHT)
+        api = BotAPI(  # a hung Telegram is given up on after 5 s, as PTB's Bot did
+            token, settings.telegram_api_base_url, connections=_Run.MAX_IN_FLIGHT, read_timeout=5.0
+        )
         headroom = Headroom(settings.telegram_max_messages_per_second, replies) if replies else None
         senders.append(
             BroadcastSender(

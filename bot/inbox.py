@@ -371,6 +371,9 @@ class Inbox:
         assert self.gate is not None
         for seq in stored:
             self.gate.note(seq)
+        if stored:  # waiters the look did not start for may be free now too
+            self._stored.set()
+            self._stored = asyncio.Event()
 
     async def _from_memory(self, chat_key: str) -> list[InboundUpdate] | None:
         """The lowest stored-here update of the chat when it may go as it is (not part of an

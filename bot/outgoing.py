@@ -166,6 +166,8 @@ class GroupCommit(Generic[Item]):
     the writes of many chats instead of one. `add` returns once its item is committed, and
     raises what the commit raised."""
 
+    RETRIES = (0.1, 0.5)  # seconds before trying a failed commit again
+
     def __init__(
         self,
         write: Callable[[list[Item]], None],
@@ -179,8 +181,9 @@ class GroupCommit(Generic[Item]):
 
     async def add(self, item: Item) -> None:
         self._items.append(item)
-        if self._committed is None:
-            self._committed = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        if self._committed is None or self._committed.get_loop() is not loop:
+            self._committed = loop.create_future()  # (a new loop: the old one's is dead)
         committed = self._committed
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._commit_all())
@@ -192,11 +195,26 @@ class GroupCommit(Generic[Item]):
             committed, self._committed = self._committed, None
             assert committed is not None
             try:
-                await self._run(self._write, items)
+                await self._commit(items)
+            except asyncio.CancelledError:
+                committed.cancel()
+                raise
             except Exception as exc:
                 committed.set_exception(exc)
             else:
                 committed.set_result(None)
+
+    async def _commit(self, items: list[Item]) -> None:
+        """The writes are idempotent, so a failed commit is tried again before it fails every
+        item: one bad pooled connection should not fail (and resend) a batch of chats."""
+        for wait in self.RETRIES:
+            try:
+                await self._run(self._write, items)
+                return
+            except Exception:
+                log.warning("a group commit failed; trying again in %.1f s", wait, exc_info=True)
+            await asyncio.sleep(wait)
+        await self._run(self._write, items)
 
 
 class Outgoing:

@@ -78,7 +78,7 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     whenever other tests came in between. (xdist's own `loadgroup` does not group under
     pytest 9: it renames node ids, which pytest 9 no longer reads.)"""
     if config.getvalue("dist") != "load":
-        return None  # an explicit --dist keeps xdist's own scheduling
+        return None  # --dist loadscope, loadfile... keep xdist's own scheduling
     from xdist.scheduler import LoadScopeScheduling
 
     class OneChromium(LoadScopeScheduling):

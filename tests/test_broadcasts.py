@@ -185,7 +185,7 @@ def test_killed_outright_and_restarted(app: App, fake: FakeTelegram) -> None:
         "MEDIA_DIR": str(app.settings.media_dir),
         "TELEGRAM_BOT_TOKEN": TOKEN,
         "TELEGRAM_API_BASE_URL": fake.base_url,
-        "BROADCAST_TELEGRAM_RATE": "400",  # a second for all: the kill comes after ~100
+        "BROADCAST_TELEGRAM_RATE": "200",  # 2 s for all: the kill comes after ~100
     }
     root = Path(__file__).resolve().parent.parent
     command = [sys.executable, "-m", "bot.cli", "broadcast", "send"]

@@ -105,3 +105,33 @@ async def test_updates_waiting_for_a_lower_number_share_their_reads(app: App) ->
         sa.event.remove(app.db.engine, "before_cursor_execute", note)
     assert sorted(handled) == list(range(32))
     assert 1 <= len(looks) <= 2, len(looks)
+
+
+async def test_a_number_another_process_stored_frees_the_update_waiting_for_it(app: App) -> None:
+    """Two processes on one database: B holds 12 until it sees 11, which A stored. B's look
+    at the database finds it, long before the gap hold would have let 12 go anyway."""
+    handled: list[int] = []
+
+    def apply(rows: list[InboundUpdate], turn: Turn) -> None:
+        with app.db.session() as session:
+            if turn.claim(session):
+                handled.append(rows[0].seq)
+                turn.finish(session, utcnow())
+
+    async def handler(rows: list[InboundUpdate], turn: Turn) -> None:
+        await asyncio.to_thread(apply, rows, turn)
+
+    def process() -> Inbox:
+        return Inbox(
+            app.db, "telegram", handler, settle_seconds=0, sequential=True, gap_hold_seconds=120
+        )
+
+    a, b = process(), process()
+    await b.accept("10", 10, "chat-x", {})
+    await a.accept("11", 11, "chat-y", {})  # B never hears of it
+    await b.accept("12", 12, "chat-z", {})
+    async with asyncio.timeout(60):  # half the gap hold: only a look lets 12 go this soon
+        while 12 not in handled:
+            await asyncio.sleep(0.02)
+    await asyncio.gather(a.close(), b.close())
+    assert sorted(handled) == [10, 11, 12]
