@@ -192,12 +192,24 @@ def _answer(
         case EditMenu(), _:
             result.replies.append(_edit_menu(flow, state, t("engine.edit_which_again")))
             return result
+        case Confirm(value=value, question=question), Yes(pure=False) if (
+            question and inbound.text and _open_step_takes_free_text(flow, state)
+        ):
+            rest = _after_words(inbound.text, "yes")  # "ya, pecel mbak sri": a name of their own
+            if rest:
+                fixed = replace(inbound, text=rest)
+                return _answer_while_confirming(
+                    flow, state, fixed, read_text(rest), env, result, question
+                )
+            state.pending = None
+            _store(flow, state, flow.steps[state.step or flow.first], value, env, result)
+            return result
         case Confirm(value), Yes():
             state.pending = None
             _store(flow, state, flow.steps[state.step or flow.first], value, env, result)
             return result
         case Confirm(question=question), No(pure=False) if question and inbound.text:
-            rest = _after_no(inbound.text)  # "mboten, nembelas ewu": no, and the new answer
+            rest = _after_words(inbound.text, "no")  # "mboten, nembelas ewu": no, and the answer
             if rest:
                 fixed = replace(inbound, text=rest)
                 return _answer_while_confirming(
@@ -238,10 +250,11 @@ def _guess_refused(flow: Flow, state: State, env: Env, result: Result) -> Result
     return result
 
 
-def _after_no(text: str) -> str:
-    """What follows the no in "bukan, rumah tangga" (the no and soft words dropped)."""
+def _after_words(text: str, kind: str) -> str:
+    """What follows the no in "bukan, rumah tangga", or the yes in "ya, pecel mbak sri" (the
+    yes or no and soft words dropped)."""
     typed = text.split()
-    skip = words("no") | words("softener")
+    skip = words(kind) | words("softener")
     while typed and normalize(typed[0]) in skip:
         typed = typed[1:]
     return " ".join(typed).strip(" ,.:;-")

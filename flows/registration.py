@@ -253,10 +253,9 @@ def _read_shop_name(msg: Inbound, ctx: Ctx) -> Reading:
     seller_id = (ctx.env.seller or {}).get("id")
     if ctx.env.directory.shop_name_taken(name, except_seller=seller_id):
         suggestion = _suggest_shop_name(name, ctx)
-        if suggestion:
-            return Clarify(
-                t("reg.shop_name_taken", name=name, suggestion=suggestion),
-                (Choice(f"shop:{suggestion}", suggestion),),
+        if suggestion:  # "ya" takes it; another name typed is read as the answer
+            return Parsed(
+                suggestion, confirm=t("reg.shop_name_taken", name=name, suggestion=suggestion)
             )
         return Invalid(t("reg.shop_name_taken_plain", name=name))
     return Parsed(name)
