@@ -64,6 +64,9 @@ def category_label(code: str | None) -> Any:
 # --- photos ------------------------------------------------------------------------------
 
 
+KEEP_OR_RETAKE = (Choice("keep", t("choice.keep_photo")), Choice("retake", t("choice.retake")))
+
+
 def _photos(ctx: Ctx) -> list[dict[str, Any]]:
     return list(ctx.draft.get("photos") or [])
 
@@ -114,6 +117,8 @@ def read_photos(msg: Inbound, ctx: Ctx) -> Reading:
     if msg.photos:
         return _take_photos(msg, photos, ctx)
     if _says_done(msg, ctx):
+        if held:  # the blurry one of the album is not dropped without a word
+            return Stay(t("product.photos_held_ask"), choices=KEEP_OR_RETAKE)
         if not photos:
             return Invalid(t("product.photos_needed"))
         return Parsed({"photos": photos, "held_photos": []})
@@ -172,7 +177,7 @@ def _photos_taken(msg: Inbound, photos: list[dict[str, Any]], ctx: Ctx) -> Readi
         return Stay(
             PHOTO_QUALITY[problems[0]],
             keep=keep,
-            choices=(Choice("keep", t("choice.keep_photo")), Choice("retake", t("choice.retake"))),
+            choices=KEEP_OR_RETAKE,
         )
     if len(photos) >= MAX_PHOTOS:
         note = t("product.photos_over", count=over, max=MAX_PHOTOS) if over else None
