@@ -6,6 +6,7 @@ from typing import Any
 
 from flows.effects import DeleteProduct
 from flows.engine import FINISH, Ctx, Flow, Invalid, Outcome, Parsed, Reading, Step, yes_no
+from flows.lexicon import lexicon, normalize
 from flows.messages import Choice, Inbound, Money, Outbound, Text, say, t
 from flows.product import first_missing_step, reopened
 
@@ -64,7 +65,7 @@ def _after_pick(ctx: Ctx) -> str:
 
 def _ask_action(ctx: Ctx) -> Outbound:
     product = _product(ctx)
-    verb = "continue" if product.get("status") == "draft" else "edit"
+    verb = _verb(ctx)
     return say(
         t("products.action", name=product.get("name") or "-"),
         choices=(Choice(verb, _ACTIONS[verb]), Choice("delete", t("choice.delete_product"))),
@@ -74,7 +75,16 @@ def _ask_action(ctx: Ctx) -> Outbound:
 def _read_action(msg: Inbound, ctx: Ctx) -> Reading:
     if msg.choice in ("edit", "continue", "delete"):
         return Parsed(msg.choice)
-    return Invalid(t("products.action_unclear"))
+    typed = lexicon().answer("product_action", normalize(msg.text))  # "lanjut", "hapus"
+    if typed == "delete":
+        return Parsed("delete")
+    if typed == "go_on" or yes_no(ctx) is True:
+        return Parsed("continue" if _product(ctx).get("status") == "draft" else "edit")
+    return Invalid(t("products.action_unclear", go_on=_ACTIONS[_verb(ctx)]))
+
+
+def _verb(ctx: Ctx) -> str:
+    return "continue" if _product(ctx).get("status") == "draft" else "edit"
 
 
 def _after_action(ctx: Ctx) -> str:
