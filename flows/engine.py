@@ -232,7 +232,8 @@ def _answer(
 
 def _cancelled(flow: Flow, env: Env, result: Result) -> Result:
     result.state = State(updated_at=env.now)
-    result.replies.append(say(flow.cancelled))
+    editing = flow.cancelled_edit is not None and env.registered
+    result.replies.append(say(flow.cancelled_edit if editing else flow.cancelled))
     return result
 
 

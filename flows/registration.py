@@ -706,5 +706,6 @@ REGISTRATION = Flow(
     fields=FIELDS,
     resume_question=t("reg.resume_question"),
     cancelled=t("reg.cancelled"),
+    cancelled_edit=t("reg.edit_cancelled"),  # "pendaftaran dibatalkan" scared registered owners
     confirm_cancel=True,
 )

@@ -190,6 +190,8 @@ class Flow:
     fields: tuple[Field, ...] = ()
     resume_question: Text = field(default_factory=lambda: t("engine.resume_question"))
     cancelled: Text = field(default_factory=lambda: t("engine.cancelled"))
+    # Said instead when the flow was changing what is already registered (editing the shop).
+    cancelled_edit: Text | None = None
     # Ask "yakin?" before a cancel drops answers already given (a shop, a product).
     confirm_cancel: bool = False
     # Draft values computed from others (a generated description), refreshed on every change.
