@@ -232,8 +232,8 @@ def _answer(
 
 def _cancelled(flow: Flow, env: Env, result: Result) -> Result:
     result.state = State(updated_at=env.now)
-    editing = flow.cancelled_edit is not None and env.registered
-    result.replies.append(say(flow.cancelled_edit if editing else flow.cancelled))
+    said = flow.cancelled_edit if flow.cancelled_edit and env.registered else flow.cancelled
+    result.replies.append(say(said))
     return result
 
 
