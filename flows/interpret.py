@@ -188,6 +188,8 @@ def read_text(
     picked = _numbered_choice(phrase, choices)
     if picked is None and loose and choices and phrase:
         picked = _close_choice(_tokens(phrase), choices, labels)
+        if picked is None and parse_yes_no(text) is None:
+            picked = _in_one_label(phrase, choices, render)
     if picked is not None:
         return _from_choice_id(picked)
     return _answer_word(text, phrase)
@@ -351,6 +353,14 @@ def _close_choice(
     if best[0] >= 85 and (len(scored) == 1 or scored[1][0] < best[0] - 5):
         return best[1].id
     return None
+
+
+def _in_one_label(phrase: str, choices: tuple[Choice, ...], render: Render) -> str | None:
+    """The one label holding every word typed, softeners included: "nama" -> "Nama produk"
+    (the comparison above leaves "nama" out of both, as it leaves out "kak" and "aja")."""
+    typed = set(phrase.split())
+    holding = [c for c in choices if typed <= set(normalize(render(c.label)).split())]
+    return holding[0].id if len(holding) == 1 and len(phrase) >= 3 else None
 
 
 def _tokens(phrase: str) -> list[str]:
