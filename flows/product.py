@@ -27,7 +27,7 @@ from flows.engine import (
 )
 from flows.interpret import FreeText, read_text
 from flows.lexicon import lexicon, normalize, without_lead, words
-from flows.messages import Choice, Grams, Inbound, Money, Outbound, PhotoRef, say, t
+from flows.messages import Choice, Grams, Inbound, Money, Outbound, PhotoRef, Text, say, t
 from flows.parsing import count_unit, parse_price, parse_quantity, parse_weight_grams
 from flows.registration import category_choices, read_category
 
@@ -526,9 +526,19 @@ def _finish(ctx: Ctx) -> Outcome:
         )
     return Outcome(
         effects=(SaveProduct(data, product_id=product_id),),
-        replies=(say(t("product.saved", name=data["name"])),),
+        replies=(say(_saved(ctx, data["name"])),),
         start="product_more",
     )
+
+
+def _saved(ctx: Ctx, name: Any) -> Text:
+    """What happens next, told to whoever is typing: a facilitator's shop waits for its owner."""
+    helped = ctx.env.acting_for
+    if helped is None:
+        return t("product.saved", name=name)
+    if helped.get("status") == "awaiting_consent":
+        return t("product.saved_awaiting_owner", name=name)
+    return t("product.saved_for_owner", name=name)
 
 
 # --- reordering photos from the summary ----------------------------------------------------------

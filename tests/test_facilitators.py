@@ -189,6 +189,9 @@ def test_assisted_registration_with_imported_data_and_the_owners_setuju(
     )
     assert seller.consent_at is None and not seller.phone_verified
     add_product(app, facilitator_chat)
+    # told the truth: nothing goes live until the owner agrees (not "tayang sebentar lagi")
+    assert "setelah pemiliknya membalas SETUJU" in facilitator_chat.text
+    assert "Sebentar lagi" not in facilitator_chat.text
     with app.db.session() as s:
         [product] = s.exec(select(Product).where(Product.seller_id == seller.id)).all()
         assert product.status == "pending" and product.price == 18_000
