@@ -319,6 +319,7 @@ def _read_regency(msg: Inbound, ctx: Ctx) -> Reading:
 
 
 _DISTRICT_MARK = re.compile(r",|\bkec(?:amatan)?\b\.?", re.IGNORECASE)
+_DISTRICT_NAMED = re.compile(r".*\bkec(?:amatan)?\b\.?\s*([^,]+)", re.IGNORECASE)  # the last
 
 
 def _district_in(text: str, regency_code: str) -> str | None:
@@ -354,7 +355,11 @@ def _read_district(msg: Inbound, ctx: Ctx) -> Reading:
     regency_code = ctx.draft["regency_code"]
     if msg.choice and msg.choice.startswith(regency_code):
         return Parsed(msg.choice)
-    codes = match_district(msg.text or "", regency_code)
+    text = msg.text or ""
+    codes = match_district(text, regency_code)
+    named = _DISTRICT_NAMED.search(text)
+    if not codes and named:  # "jl raya sumberpucung no 12 ... kec sumberpucung": the part named
+        codes = match_district(named[1], regency_code)
     if len(codes) == 1:
         return Parsed(codes[0])
     if codes:
