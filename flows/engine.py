@@ -192,6 +192,24 @@ def _answer(
         case EditMenu(), _:
             result.replies.append(_edit_menu(flow, state, t("engine.edit_which_again")))
             return result
+        case Confirm(), _:
+            answered = _answer_confirm(flow, state, inbound, said, env, result)
+            if answered is not None:
+                return answered
+            state.pending = None  # they simply answered the question: carry on
+        case Resume(), _:
+            state.pending = None  # they simply answered the question: carry on
+    if state.step == SUMMARY:
+        return _answer_summary(flow, state, said, env, result)
+    return _answer_step(flow, state, inbound, said, env, result)
+
+
+def _answer_confirm(
+    flow: Flow, state: State, inbound: Inbound, said: Utterance, env: Env, result: Result
+) -> Result | None:
+    """An answer to "betul?": yes stores the guess, no (maybe with the right answer) drops it,
+    another answer replaces it; None when they simply answered the question instead."""
+    match state.pending, said:
         case Confirm(value=value, question=question), Yes(pure=False) if (
             question and inbound.text and _open_step_takes_free_text(flow, state)
         ):
@@ -223,11 +241,7 @@ def _answer(
             return result
         case Confirm(question=question), FreeText() if question:
             return _answer_while_confirming(flow, state, inbound, said, env, result, question)
-        case ((Resume() | Confirm()), _):
-            state.pending = None  # they simply answered the question: carry on
-    if state.step == SUMMARY:
-        return _answer_summary(flow, state, said, env, result)
-    return _answer_step(flow, state, inbound, said, env, result)
+    return None
 
 
 def _cancelled(flow: Flow, env: Env, result: Result) -> Result:
