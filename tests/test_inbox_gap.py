@@ -4,13 +4,13 @@ still on their way waits for them, then goes on without reading its chat back.""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import sqlalchemy as sa
 
 from bot.app import App
-from bot.inbox import Inbox, Turn
+from bot.inbox import Handler, Inbox, Turn
 from bot.storage.models import InboundUpdate, utcnow
 
 
@@ -34,17 +34,24 @@ def reads_of_pending(app: App) -> Iterator[list[object]]:
         sa.event.remove(app.db.engine, "before_cursor_execute", note)
 
 
-async def test_an_update_that_waited_for_a_lower_number_goes_on_from_memory(app: App) -> None:
-    handled: list[tuple[str, int]] = []
+def applying(app: App, note: Callable[[Turn, int], None]) -> Handler:
+    """The inbox's handler as the conversation uses it: claim the turn, note it, finish it."""
 
     def apply(rows: list[InboundUpdate], turn: Turn) -> None:
         with app.db.session() as session:
             if turn.claim(session):
-                handled.append((turn.chat_key, rows[0].seq))
+                note(turn, rows[0].seq)
                 turn.finish(session, utcnow())
 
     async def handler(rows: list[InboundUpdate], turn: Turn) -> None:
         await asyncio.to_thread(apply, rows, turn)
+
+    return handler
+
+
+async def test_an_update_that_waited_for_a_lower_number_goes_on_from_memory(app: App) -> None:
+    handled: list[tuple[str, int]] = []
+    handler = applying(app, lambda turn, seq: handled.append((turn.chat_key, seq)))
 
     inbox = Inbox(
         app.db, "telegram", handler, settle_seconds=0, sequential=True, gap_hold_seconds=30
@@ -66,15 +73,7 @@ async def test_updates_waiting_for_a_lower_number_share_their_reads(app: App) ->
     """Thirty updates of thirty chats wait for number 1 while others keep arriving: they
     share one look at what other processes stored (each used to read again at every store)."""
     handled: list[int] = []
-
-    def apply(rows: list[InboundUpdate], turn: Turn) -> None:
-        with app.db.session() as session:
-            if turn.claim(session):
-                handled.append(rows[0].seq)
-                turn.finish(session, utcnow())
-
-    async def handler(rows: list[InboundUpdate], turn: Turn) -> None:
-        await asyncio.to_thread(apply, rows, turn)
+    handler = applying(app, lambda _turn, seq: handled.append(seq))
 
     inbox = Inbox(
         app.db,
@@ -111,15 +110,7 @@ async def test_a_number_another_process_stored_frees_the_update_waiting_for_it(a
     """Two processes on one database: B holds 12 until it sees 11, which A stored. B's look
     at the database finds it, long before the gap hold would have let 12 go anyway."""
     handled: list[int] = []
-
-    def apply(rows: list[InboundUpdate], turn: Turn) -> None:
-        with app.db.session() as session:
-            if turn.claim(session):
-                handled.append(rows[0].seq)
-                turn.finish(session, utcnow())
-
-    async def handler(rows: list[InboundUpdate], turn: Turn) -> None:
-        await asyncio.to_thread(apply, rows, turn)
+    handler = applying(app, lambda _turn, seq: handled.append(seq))
 
     def process() -> Inbox:
         return Inbox(
