@@ -136,6 +136,8 @@ def advance_flow(flow: Flow, state: State, inbound: Inbound, env: Env, said: Utt
     """Take one message inside a flow; `said` is the router's reading of it."""
     result = Result(state)
     match said:
+        case GlobalWord(kind=kind) if kind == CANCEL and _changing_one_answer(state):
+            return _back(flow, state, env, result)  # "gak jadi" undoes the change, not the form
         case GlobalWord(kind=kind, means_no=means_no) if kind == CANCEL:
             if state.pending == CancelAsked():
                 if means_no:  # "gak jadi" to "yakin dibatalkan?": never mind, carry on
@@ -210,18 +212,6 @@ def _answer_confirm(
     """An answer to "betul?": yes stores the guess, no (maybe with the right answer) drops it,
     another answer replaces it; None when they simply answered the question instead."""
     match state.pending, said:
-        case Confirm(value=value, question=question), Yes(pure=False) if (
-            question and inbound.text and _open_step_takes_free_text(flow, state)
-        ):
-            rest = _after_words(inbound.text, "yes")  # "ya, pecel mbak sri": a name of their own
-            if rest:
-                fixed = replace(inbound, text=rest)
-                return _answer_while_confirming(
-                    flow, state, fixed, read_text(rest), env, result, question
-                )
-            state.pending = None
-            _store(flow, state, flow.steps[state.step or flow.first], value, env, result)
-            return result
         case Confirm(value), Yes():
             state.pending = None
             _store(flow, state, flow.steps[state.step or flow.first], value, env, result)
@@ -237,6 +227,12 @@ def _answer_confirm(
         case Confirm(), No():
             return _guess_refused(flow, state, env, result)
         case Confirm(question=question), GlobalWord() | Keyword() | Nothing() if question:
+            result.replies.append(say(t("engine.confirm_again"), question, choices=YES_CHOICES))
+            return result
+        case Confirm(question=question), FreeText(text=text) if question and text.rstrip().endswith(
+            "?"
+        ):
+            # "maksudnya?": a question back is no answer (and never a shop's name)
             result.replies.append(say(t("engine.confirm_again"), question, choices=YES_CHOICES))
             return result
         case Confirm(question=question), FreeText() if question:
@@ -440,6 +436,12 @@ def _reask(flow: Flow, state: State, env: Env) -> Outbound:
         case EditMenu():
             return _edit_menu(flow, state, t("engine.edit_which"))
     return ask(flow, state, env)
+
+
+def _changing_one_answer(state: State) -> bool:
+    """An answer opened from the summary is being changed (the summary comes back after)."""
+    editing = state.edit_queue or state.return_to or SUMMARY in state.history
+    return bool(editing) and state.step != SUMMARY and state.pending != CancelAsked()
 
 
 def _back(flow: Flow, state: State, env: Env, result: Result) -> Result:

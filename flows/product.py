@@ -97,6 +97,9 @@ def _says_done(msg: Inbound, ctx: Ctx) -> bool:
 def read_photos(msg: Inbound, ctx: Ctx) -> Reading:
     photos = _photos(ctx)
     held = ctx.draft.get("held_photos") or []
+    done = msg.choice == "done" or normalize(msg.text) in words("done")  # "udah", "lanjut"
+    if held and done and not msg.photos:  # the blurry one is neither kept nor dropped unasked
+        return Stay(t("product.photos_held_ask"), choices=KEEP_OR_RETAKE)
     keep = msg.choice == "keep" or said_word(ctx, "keep") or yes_no(ctx) is True
     retake = msg.choice == "retake" or said_word(ctx, "retake") or yes_no(ctx) is False
     if keep and held:
@@ -117,8 +120,6 @@ def read_photos(msg: Inbound, ctx: Ctx) -> Reading:
     if msg.photos:
         return _take_photos(msg, photos, ctx)
     if _says_done(msg, ctx):
-        if held:  # the blurry one of the album is not dropped without a word
-            return Stay(t("product.photos_held_ask"), choices=KEEP_OR_RETAKE)
         if not photos:
             return Invalid(t("product.photos_needed"))
         return Parsed({"photos": photos, "held_photos": []})
