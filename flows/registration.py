@@ -322,6 +322,13 @@ _DISTRICT_MARK = re.compile(r",|\bkec(?:amatan)?\b\.?", re.IGNORECASE)
 _DISTRICT_NAMED = re.compile(r".*\bkec(?:amatan)?\b\.?\s*([^,]+)", re.IGNORECASE)  # the last
 
 
+def _shortened(text: str, limit: int) -> str:
+    """At most `limit` characters, cut between words: "jl soekarno hatta 10 kec…"."""
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0] + "…"
+
+
 def _district_in(text: str, regency_code: str) -> str | None:
     """The district named after the regency: 'banyuwangi, kec genteng' -> Genteng's code."""
     parts = _DISTRICT_MARK.split(text, maxsplit=1)
@@ -359,7 +366,11 @@ def _read_district(msg: Inbound, ctx: Ctx) -> Reading:
     codes = match_district(text, regency_code)
     named = _DISTRICT_NAMED.search(text)
     if not codes and named:  # "jl raya sumberpucung no 12 ... kec sumberpucung": the part named
-        codes = match_district(named[1], regency_code)
+        words = named[1].split()  # less and less of what follows: "lowokwaru kota malang"
+        for end in range(len(words), 0, -1):
+            codes = match_district(" ".join(words[:end]), regency_code)
+            if codes:
+                break
     if len(codes) == 1:
         return Parsed(codes[0])
     if codes:
@@ -368,7 +379,7 @@ def _read_district(msg: Inbound, ctx: Ctx) -> Reading:
     return Invalid(
         t(
             "reg.district_unknown",
-            place=_clean(msg.text)[:40],
+            place=_shortened(_clean(msg.text), 40),
             regency=regency_label(regency_code),
             example=_district_example(regency_code),
         )
