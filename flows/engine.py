@@ -427,6 +427,7 @@ def _finish(flow: Flow, state: State, env: Env, result: Result) -> None:
         result.state.flow = outcome.start
         result.state.draft = dict(outcome.draft or {})
         result.state.step = outcome.step  # None: the router opens it at its first step
+        result.state.return_to = outcome.then
 
 
 def _reask(flow: Flow, state: State, env: Env) -> Outbound:

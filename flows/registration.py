@@ -493,6 +493,7 @@ def _finish(ctx: Ctx) -> Outcome:
             start=FLOW_ID,
             draft=draft,
             step="shop_name",
+            then=SUMMARY,  # the rest was answered already
         )
     data = {key: draft.get(key) for key in SELLER_FIELDS}
     data["referral_code"] = draft.get("referral_code")

@@ -178,6 +178,7 @@ class Outcome:
     start: str | None = None  # flow to begin next
     draft: Mapping[str, Any] | None = None  # its starting draft
     step: str | None = None  # where to begin it (its first step when None)
+    then: str | None = None  # where to go once that step is answered (the summary, say)
 
 
 @dataclass(frozen=True)

@@ -234,3 +234,24 @@ def test_english_speaker_gets_english(runner: ConversationRunner) -> None:
     chat.send("/bahasa")
     chat.choose("Bahasa Indonesia")
     assert "Setuju?" in chat.last  # back to the question, now in Indonesian
+
+
+@pytest.mark.any_backend
+def test_a_name_taken_while_at_the_summary_is_renamed_and_back_to_the_summary(
+    app: App, runner: ConversationRunner
+) -> None:
+    """Someone else registers the name while this owner is at the summary: the new name is
+    asked, and then the summary again (not the category, the regency... once more)."""
+    late = Chat(runner, "+6283333333333", phone="+6283333333333")
+    for text in ("/start", "ya", "Sri Lestari", "ya", "Keripik Tempe Bu Sri", "3", "sidoarjo"):
+        late.send(text)
+    for text in ("waru", "Jl. Raya Waru No. 12", "lewati"):
+        late.send(text)
+    assert "Simpan" in [label for _, label in late.replies[-1].choices]  # at the summary
+    register(Chat(runner, "+6281234567890", phone="+6281234567890"))  # takes the name first
+    late.send("simpan")
+    assert "sudah dipakai" in late.text
+    late.send("Keripik Tempe Mbak Sri")
+    assert "Simpan" in [label for _, label in late.replies[-1].choices], late.last
+    late.send("simpan")
+    assert {s.shop_name for s in sellers(app)} == {"Keripik Tempe Bu Sri", "Keripik Tempe Mbak Sri"}
