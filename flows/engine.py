@@ -212,6 +212,18 @@ def _answer_confirm(
     """An answer to "betul?": yes stores the guess, no (maybe with the right answer) drops it,
     another answer replaces it; None when they simply answered the question instead."""
     match state.pending, said:
+        case Confirm(value=value, question=question), Yes(pure=False) if (
+            question and inbound.text and _open_step_takes_free_text(flow, state)
+        ):
+            rest = _after_words(inbound.text, "yes")  # "ya, Sumber Rejeki": a name of their own
+            if rest and not _points_at_the_offer(rest):
+                fixed = replace(inbound, text=rest)
+                return _answer_while_confirming(
+                    flow, state, fixed, read_text(rest), env, result, question
+                )
+            state.pending = None  # "iya pake itu aja": the offer
+            _store(flow, state, flow.steps[state.step or flow.first], value, env, result)
+            return result
         case Confirm(value), Yes():
             state.pending = None
             _store(flow, state, flow.steps[state.step or flow.first], value, env, result)
@@ -259,6 +271,17 @@ def _guess_refused(flow: Flow, state: State, env: Env, result: Result) -> Result
     again = ask(flow, state, env)
     result.replies.append(replace(again, lines=(t("engine.confirm_no"), *again.lines)))
     return result
+
+
+def _points_at_the_offer(text: str) -> bool:
+    """True when every word only points back at what was offered ("pake itu aja")."""
+    known = {
+        word
+        for kind in ("offer_reference", "softener", "yes", "keep")
+        for phrase in words(kind)
+        for word in phrase.split()
+    }
+    return set(normalize(text).split()) <= known
 
 
 def _after_words(text: str, kind: str) -> str:

@@ -97,7 +97,11 @@ def _says_done(msg: Inbound, ctx: Ctx) -> bool:
 def read_photos(msg: Inbound, ctx: Ctx) -> Reading:
     photos = _photos(ctx)
     held = ctx.draft.get("held_photos") or []
-    done = msg.choice == "done" or normalize(msg.text) in words("done")  # "udah", "lanjut"
+    finished = words("done")  # "udah" is a softener too: kept here, "kak" is not
+    typed = " ".join(
+        w for w in normalize(msg.text).split() if w in finished or w not in words("softener")
+    )
+    done = msg.choice == "done" or typed in finished  # "udah kak", "lanjut"
     if held and done and not msg.photos:  # the blurry one is neither kept nor dropped unasked
         return Stay(t("product.photos_held_ask"), choices=KEEP_OR_RETAKE)
     keep = msg.choice == "keep" or said_word(ctx, "keep") or yes_no(ctx) is True
