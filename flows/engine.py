@@ -241,6 +241,10 @@ def _answer_confirm(
         case Confirm(question=question), GlobalWord() | Keyword() | Nothing() if question:
             result.replies.append(say(t("engine.confirm_again"), question, choices=YES_CHOICES))
             return result
+        case Confirm(value=value), FreeText(text=text) if _points_at_the_offer(text):
+            state.pending = None  # "pakai yang itu": the offer, though no yes was said
+            _store(flow, state, flow.steps[state.step or flow.first], value, env, result)
+            return result
         case Confirm(question=question), FreeText(text=text) if question and text.rstrip().endswith(
             "?"
         ):
