@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping
 from dataclasses import replace
+from functools import cache
 from typing import Any
 
 from flows.interpret import (
@@ -221,13 +222,9 @@ def _answer_confirm(
                 return _answer_while_confirming(
                     flow, state, fixed, read_text(rest), env, result, question
                 )
-            state.pending = None  # "iya pake itu aja": the offer
-            _store(flow, state, flow.steps[state.step or flow.first], value, env, result)
-            return result
+            return _take_guess(flow, state, value, env, result)  # "iya pake itu aja"
         case Confirm(value), Yes():
-            state.pending = None
-            _store(flow, state, flow.steps[state.step or flow.first], value, env, result)
-            return result
+            return _take_guess(flow, state, value, env, result)
         case Confirm(question=question), No(pure=False) if question and inbound.text:
             rest = _after_words(inbound.text, "no")  # "mboten, nembelas ewu": no, and the answer
             if rest:
@@ -242,9 +239,7 @@ def _answer_confirm(
             result.replies.append(say(t("engine.confirm_again"), question, choices=YES_CHOICES))
             return result
         case Confirm(value=value), FreeText(text=text) if _points_at_the_offer(text):
-            state.pending = None  # "pakai yang itu": the offer, though no yes was said
-            _store(flow, state, flow.steps[state.step or flow.first], value, env, result)
-            return result
+            return _take_guess(flow, state, value, env, result)  # "pakai yang itu", no yes
         case Confirm(question=question), FreeText(text=text) if question and text.rstrip().endswith(
             "?"
         ):
@@ -277,15 +272,22 @@ def _guess_refused(flow: Flow, state: State, env: Env, result: Result) -> Result
     return result
 
 
+def _take_guess(flow: Flow, state: State, value: Any, env: Env, result: Result) -> Result:
+    state.pending = None
+    _store(flow, state, flow.steps[state.step or flow.first], value, env, result)
+    return result
+
+
 def _points_at_the_offer(text: str) -> bool:
     """True when every word only points back at what was offered ("pake itu aja")."""
-    known = {
-        word
-        for kind in ("offer_reference", "softener", "yes", "keep")
-        for phrase in words(kind)
-        for word in phrase.split()
-    }
-    return set(normalize(text).split()) <= known
+    return set(normalize(text).split()) <= _offer_words()
+
+
+@cache
+def _offer_words() -> frozenset[str]:
+    """The single words of the classes that point at an offer, built once per process."""
+    kinds = ("offer_reference", "softener", "yes", "keep")
+    return frozenset(word for kind in kinds for phrase in words(kind) for word in phrase.split())
 
 
 def _after_words(text: str, kind: str) -> str:

@@ -79,7 +79,7 @@ def _read_action(msg: Inbound, ctx: Ctx) -> Reading:
     if typed == "delete":
         return Parsed("delete")
     if typed == "go_on" or yes_no(ctx) is True:
-        return Parsed("continue" if _product(ctx).get("status") == "draft" else "edit")
+        return Parsed(_verb(ctx))
     return Invalid(t("products.action_unclear", go_on=_ACTIONS[_verb(ctx)]))
 
 
