@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from PIL import ImageFilter
 
-from bot.media import process
+from bot.photo_pipeline import process
 from tests import images
 from tests.images import jpeg, scene, twelve_megapixel
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from string import capwords
@@ -319,7 +320,15 @@ def _read_regency(msg: Inbound, ctx: Ctx) -> Reading:
 
 
 _DISTRICT_MARK = re.compile(r",|\bkec(?:amatan)?\b\.?", re.IGNORECASE)
-_DISTRICT_NAMED = re.compile(r".*\bkec(?:amatan)?\b\.?\s*([^,]+)", re.IGNORECASE)  # the last
+_DISTRICT_WORD = re.compile(r"\bkec(?:amatan)?\b\.?", re.IGNORECASE)
+
+
+def _named_district(text: str) -> str:
+    """What follows the last "kec" up to a comma: "jl raya 12 kec lowokwaru kota malang" ->
+    "lowokwaru kota malang". (A `.*kec` pattern found the same in time growing with the
+    square of the text: 0.1 s of CPU for a 5,000-character message.)"""
+    marks = list(_DISTRICT_WORD.finditer(text))
+    return text[marks[-1].end() :].split(",", 1)[0].strip() if marks else ""
 
 
 def _shortened(text: str, limit: int) -> str:
@@ -346,9 +355,14 @@ def _regency_value(code: str) -> dict[str, Any]:
     }
 
 
+@functools.cache
+def _regency_names() -> frozenset[str]:
+    return frozenset(r.name.casefold() for r in regencies().values())
+
+
 def _district_example(regency_code: str) -> str:
     """A district of this regency whose name is not also a regency's ("Jombang" is both)."""
-    names = {r.name.casefold() for r in regencies().values()}
+    names = _regency_names()
     found = districts_by_regency().get(regency_code, [])
     return next((d.name for d in found if d.name.casefold() not in names), "-")
 
@@ -364,9 +378,9 @@ def _read_district(msg: Inbound, ctx: Ctx) -> Reading:
         return Parsed(msg.choice)
     text = msg.text or ""
     codes = match_district(text, regency_code)
-    named = _DISTRICT_NAMED.search(text)
+    named = _named_district(text)
     if not codes and named:  # "jl raya sumberpucung no 12 ... kec sumberpucung": the part named
-        words = named[1].split()  # less and less of what follows: "lowokwaru kota malang"
+        words = named.split()  # less and less of what follows: "lowokwaru kota malang"
         for end in range(len(words), 0, -1):
             codes = match_district(" ".join(words[:end]), regency_code)
             if codes:

@@ -19,7 +19,7 @@ from sqlmodel import SQLModel, select
 
 from bot.app import App, build_app
 from bot.config import Settings
-from bot.media import process
+from bot.photo_pipeline import process
 from bot.storage.models import (
     ChannelAccount,
     OutboxEvent,

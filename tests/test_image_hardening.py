@@ -17,7 +17,8 @@ import pytest
 from PIL import Image, ImageFile
 
 from bot.app import App
-from bot.media import MAX_SIDE, MediaStore
+from bot.media import MediaStore
+from bot.photo_pipeline import MAX_SIDE
 from flows.messages import PhotoRef, RejectedPhoto
 from tests import images
 
@@ -35,7 +36,7 @@ def stored_files(media_dir: Path) -> list[Path]:
 PEAK = """
 import json, sys, tempfile
 from pathlib import Path
-from bot.media import PhotoRefused, process
+from bot.photo_pipeline import PhotoRefused, process
 
 def status(field):
     return next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith(field))
@@ -98,7 +99,7 @@ def test_one_big_image_costs_a_bounded_amount_of_memory(tmp_path: Path, name: st
 def test_strips_join_into_what_one_whole_resize_gives() -> None:
     from PIL import ImageChops
 
-    from bot.media import _shrunk
+    from bot.photo_pipeline import _shrunk
 
     for size, out in [((5000, 3750), (2000, 1500)), ((3001, 2999), (2000, 1999))]:
         image = images.scene(*size)

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from bot.app import App
-from bot.media import BLUR_VARIANCE, measure, process
+from bot.photo_pipeline import BLUR_VARIANCE, measure, process
 from flows.messages import PhotoRef, RejectedPhoto
 from tests import images
 
