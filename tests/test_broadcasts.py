@@ -133,6 +133,7 @@ def test_segments(app: App) -> None:
         assert ids("regency", "3578") == []
 
 
+@pytest.mark.any_backend  # the segments' queries on both: test_segments
 def test_cli_preview_and_status(app: App) -> None:
     import os
     import subprocess
@@ -231,6 +232,7 @@ class VirtualClock:
         await asyncio.sleep(0)
 
 
+@pytest.mark.any_backend  # pacing; claims on both: the stop and kill tests
 def test_starts_keep_to_the_grid_2_percent_under_the_rate(app: App) -> None:
     """Every second holds at most `rate` starts, and the run keeps within 2% of the rate."""
     add_accounts(app, 1000, set())

@@ -1,5 +1,6 @@
 """The web dashboard in a real browser (Debian's Chromium through Playwright) against the real
-app on a loopback socket, on SQLite and PostgreSQL."""
+app on a loopback socket. On SQLite: the queries behind the pages are checked on both backends
+without a browser (test_dashboard_queries.py)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ from bot.web import create_web_app
 from tests.dashboard_data import EXPECTED, Seeded, seed
 from tests.served import Served, free_port
 from tests.unggulan_data import seed_candidates
+
+pytestmark = pytest.mark.any_backend
 
 CHROMIUM = "/usr/bin/chromium"
 VIEWPORT: ViewportSize = {"width": 1280, "height": 800}
@@ -166,7 +169,6 @@ def test_a_facilitator_sees_only_their_own_shops(page: Page, app: App, seeded: S
     assert response is not None and response.status == 403
 
 
-@pytest.mark.any_backend
 def test_a_post_without_the_csrf_token_is_refused(page: Page, app: App, seeded: Seeded) -> None:
     sign_in(page, app)
     refused = page.request.post(f"/admin/sync/{seeded.failed_event}/retry", form={"x": "1"})
@@ -179,7 +181,6 @@ def test_a_post_without_the_csrf_token_is_refused(page: Page, app: App, seeded: 
         assert session.get(OutboxEvent, seeded.failed_event).state == "failed"  # type: ignore[union-attr]
 
 
-@pytest.mark.any_backend
 def test_retry_a_failed_sync(page: Page, app: App, seeded: Seeded) -> None:
     sign_in(page, app)
     page.goto("/admin/sync")
@@ -246,7 +247,6 @@ def test_search_by_regency_category_and_step(page: Page, app: App) -> None:
     assert page.locator("#shops tbody td:first-child").all_inner_texts() == ["Keripik Bu Sri"]
 
 
-@pytest.mark.any_backend
 def test_add_a_facilitator_shows_the_invite(page: Page, app: App) -> None:
     sign_in(page, app)
     page.goto("/admin/facilitators")
@@ -327,7 +327,6 @@ def test_no_page_or_asset_refers_to_another_host(page: Page, app: App, seeded: S
     assert licence.ok and "MIT License" in licence.text()
 
 
-@pytest.mark.any_backend
 def test_pages_fit_a_phone_and_a_desktop(
     page: Page, app: App, seeded: Seeded, tmp_path: Path
 ) -> None:
@@ -347,7 +346,6 @@ def test_pages_fit_a_phone_and_a_desktop(
             assert overflow <= width, (path, width, overflow)
 
 
-@pytest.mark.any_backend
 def test_english_from_the_same_catalogs(page: Page, app: App) -> None:
     sign_in(page, app)
     page.get_by_role("button", name="English").click()

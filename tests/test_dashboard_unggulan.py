@@ -80,6 +80,7 @@ def choose(page: Page, ref: str, button: str, note: str = "") -> None:
     page.wait_for_url("**/admin/unggulan?**")
 
 
+@pytest.mark.any_backend  # the queries on both: test_dashboard_queries.py
 def test_an_admin_filters_and_sees_candidates_in_rank_order_with_why(
     page: Page,
     app: App,
@@ -135,6 +136,7 @@ def test_an_admin_filters_and_sees_candidates_in_rank_order_with_why(
     assert "Units sold per 30 days" in candidate(page, refs["Keripik Juara"]).inner_text()
 
 
+@pytest.mark.any_backend  # the queries on both: test_dashboard_queries.py
 def test_confirm_congratulates_once_and_decline_keeps_the_note(
     page: Page,
     app: App,
@@ -188,6 +190,7 @@ def test_confirm_congratulates_once_and_decline_keeps_the_note(
     assert "Unggulan dikonfirmasi" in page.locator("#audit").inner_text()
 
 
+@pytest.mark.any_backend  # the queries on both: test_dashboard_queries.py
 def test_a_product_under_the_evidence_minimum_cannot_be_confirmed(
     page: Page,
     app: App,
@@ -271,6 +274,7 @@ def test_an_admin_needs_the_csrf_token_to_decide(
     assert congratulations(app) == []
 
 
+@pytest.mark.any_backend  # the queries on both: test_dashboard_queries.py
 def test_the_curation_export_downloads_and_reads_back(
     page: Page,
     app: App,
