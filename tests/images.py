@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import random
 
@@ -38,18 +39,22 @@ def png(image: Image.Image) -> bytes:
     return buffer.getvalue()
 
 
+@functools.cache  # the same bytes every time: made once per test process
 def sharp(seed: int = 1) -> bytes:
     return jpeg(scene(seed=seed))
 
 
+@functools.cache  # the same bytes every time: made once per test process
 def blurred(seed: int = 1, radius: float = 4) -> bytes:
     return jpeg(scene(seed=seed).filter(ImageFilter.GaussianBlur(radius)))
 
 
+@functools.cache  # the same bytes every time: made once per test process
 def dark(seed: int = 1) -> bytes:
     return jpeg(scene(seed=seed).point(lambda v: v // 6))
 
 
+@functools.cache  # the same bytes every time: made once per test process
 def tiny() -> bytes:
     return jpeg(scene(400, 300))
 

@@ -107,14 +107,20 @@ class RunnerHost:
         ).first()
 
     def where(self) -> tuple[str | None, str | None, dict[str, Any]]:
-        with self.app.db.session() as session:
-            account = self._account(session)
-            conversation = session.exec(
-                select(Conversation).where(Conversation.account_id == (account and account.id))
+        """Where the stored conversation is: one read after every turn, so one query."""
+        with self.app.db.read_session() as session:
+            found = session.exec(
+                select(Conversation.flow, Conversation.step, Conversation.draft)
+                .join(ChannelAccount, col(ChannelAccount.id) == Conversation.account_id)
+                .where(
+                    ChannelAccount.channel == self.transcript.channel,
+                    ChannelAccount.external_id == (self.transcript.phone or "user-1"),
+                )
             ).first()
-            if conversation is None:
-                return None, None, {}
-            return conversation.flow, conversation.step, dict(conversation.draft)
+        if found is None:
+            return None, None, {}
+        flow, step, draft = found
+        return flow, step, dict(draft)
 
     def stored(self) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
         with self.app.db.session() as session:
