@@ -37,8 +37,9 @@ def imported_distributions(*folders: str) -> dict[str, set[str]]:
                     modules.add(node.module.split(".")[0])
     third_party = modules - OURS - set(sys.stdlib_module_names)
     found: dict[str, set[str]] = {}
+    providers = packages_distributions()  # reads every installed package's file list
     for module in third_party:
-        for dist in packages_distributions().get(module, [module]):
+        for dist in providers.get(module, [module]):
             found.setdefault(canonicalize_name(dist), set()).add(module)
     return found
 
