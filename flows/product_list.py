@@ -83,8 +83,12 @@ def _read_action(msg: Inbound, ctx: Ctx) -> Reading:
     return Invalid(t("products.action_unclear", go_on=_ACTIONS[_verb(ctx)]))
 
 
+def _is_draft(product: dict[str, Any]) -> bool:
+    return product.get("status") == "draft"
+
+
 def _verb(ctx: Ctx) -> str:
-    return "continue" if _product(ctx).get("status") == "draft" else "edit"
+    return "continue" if _is_draft(_product(ctx)) else "edit"
 
 
 def _after_action(ctx: Ctx) -> str:
@@ -92,8 +96,16 @@ def _after_action(ctx: Ctx) -> str:
 
 
 def _ask_delete(ctx: Ctx) -> Outbound:
+    product = _product(ctx)
+    name = product.get("name") or "-"
+    # A draft was never sent to the marketplace: there is nothing to take down.
+    question = (
+        t("products.delete_confirm_draft", name=name)
+        if _is_draft(product)
+        else t("products.delete_confirm", name=name)
+    )
     return say(
-        t("products.delete_confirm", name=_product(ctx).get("name") or "-"),
+        question,
         choices=(Choice("yes", t("choice.yes_delete")), Choice("no", t("choice.no"))),
     )
 
