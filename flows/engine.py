@@ -235,6 +235,8 @@ def _answer_confirm(
             return _guess_refused(flow, state, env, result)
         case Confirm(), No():
             return _guess_refused(flow, state, env, result)
+        case Confirm(value=value), Keyword(kind="whatever"):
+            return _take_guess(flow, state, value, env, result)  # "terserah": what was offered
         case Confirm(question=question), GlobalWord() | Keyword() | Nothing() if question:
             result.replies.append(say(t("engine.confirm_again"), question, choices=YES_CHOICES))
             return result
@@ -286,7 +288,7 @@ def _points_at_the_offer(text: str) -> bool:
 @cache
 def _offer_words() -> frozenset[str]:
     """The single words of the classes that point at an offer, built once per process."""
-    kinds = ("offer_reference", "softener", "yes", "keep")
+    kinds = ("offer_reference", "softener", "yes", "keep", "whatever")
     return frozenset(word for kind in kinds for phrase in words(kind) for word in phrase.split())
 
 
@@ -313,7 +315,9 @@ def _answer_while_confirming(
     step = flow.steps[state.step or flow.first]
     reading = step.read(inbound, Ctx(state.draft, env, said))
     if isinstance(reading, Invalid):
-        result.replies.append(say(t("engine.confirm_again"), question, choices=YES_CHOICES))
+        # a name that cannot be one ("asdfgh") says why; another step's asks for yes or no
+        why = reading.reason if step.free_text else t("engine.confirm_again")
+        result.replies.append(say(why, question, choices=YES_CHOICES))
         return result
     state.pending = None
     return _take_reading(flow, state, step, reading, env, result)
@@ -463,6 +467,8 @@ def _reask(flow: Flow, state: State, env: Env) -> Outbound:
     match state.pending:
         case Options(options):
             return say(t("engine.pick_one"), choices=options)
+        case Confirm(question=question) if question:  # "betul?" is still open: ask it again
+            return say(question, choices=YES_CHOICES)
         case EditMenu():
             return _edit_menu(flow, state, t("engine.edit_which"))
     return ask(flow, state, env)

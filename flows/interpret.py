@@ -125,6 +125,8 @@ Render = Callable[[Text | str], str]
 
 # Word lists that describe how people write rather than what they ask for.
 _NOT_INSTRUCTIONS = ("english", "softener", "person_word")
+# Answer words still meant with a softener around them: "terserah aja kak".
+_SOFTENED = ("whatever",)
 _YES_NO_IDS: dict[str, Utterance] = {"yes": Yes(), "no": No()}
 # Qualifiers people abbreviate in a choice label ("kab malang" for "Kabupaten Malang").
 _EXPAND = {
@@ -226,6 +228,7 @@ def _answer_word(text: str, phrase: str) -> Utterance:
     if answer is not None:
         return Keyword(answer)
     other = lex.word_class(phrase, tuple(c for c in lex.words if c not in _NOT_INSTRUCTIONS))
+    other = other or lex.word_class(without_softeners(phrase), _SOFTENED)  # "terserah kak"
     if other is not None:
         return Keyword(other)  # "kirim sekarang": an instruction somewhere, data nowhere
     said = parse_yes_no(text)
