@@ -33,7 +33,16 @@ from flows.interpret import (
 )
 from flows.lexicon import BACK, CANCEL, EDIT, HELP, SKIP, normalize, words
 from flows.messages import Choice, Inbound, Outbound, Text, say, t
-from flows.state import CancelAsked, Confirm, EditMenu, Options, Pending, Resume, State
+from flows.state import (
+    CancelAsked,
+    Confirm,
+    EditMenu,
+    Options,
+    Pending,
+    RestartAsked,
+    Resume,
+    State,
+)
 from flows.steps import (
     FINISH,
     SUMMARY,
@@ -59,6 +68,7 @@ from flows.steps import (
 YES_CHOICES = (Choice("yes", t("choice.yes")), Choice("no", t("choice.no")))
 RESUME_CHOICES = (Choice("yes", t("choice.continue")), Choice("no", t("choice.restart")))
 CANCEL_CHOICES = (Choice("yes", t("choice.cancel_yes")), Choice("no", t("choice.cancel_no")))
+RESTART_CHOICES = (Choice("yes", t("choice.restart_yes")), Choice("no", t("choice.cancel_no")))
 SUMMARY_CHOICES = (
     Choice("save", t("choice.save")),
     Choice("__edit__", t("choice.edit")),
@@ -98,6 +108,8 @@ def current_choices(flow: Flow, state: State, env: Env) -> tuple[Choice, ...]:
             return YES_CHOICES
         case CancelAsked():
             return CANCEL_CHOICES
+        case RestartAsked():
+            return RESTART_CHOICES
         case EditMenu():
             return _field_choices(_editable(flow, state))
     return ask(flow, state, env).choices
@@ -171,7 +183,17 @@ def _answer(
     flow: Flow, state: State, inbound: Inbound, said: Utterance, env: Env, result: Result
 ) -> Result:
     """An answer to what is open: the pending question first, then the summary or the step."""
+    if _restart_word(flow, state, said):
+        return _restart(flow, state, env, result)
     match state.pending, said:
+        case RestartAsked(), Yes():
+            return _restarted(flow, env)
+        case RestartAsked(), No():
+            state.pending = None
+            result.replies += [say(t("engine.restart_kept")), ask(flow, state, env)]
+            return result
+        case RestartAsked(), _:
+            state.pending = None  # they answered the question instead: carry on with it
         case CancelAsked(), Yes():
             return _cancelled(flow, env, result)
         case CancelAsked(), No():
@@ -183,9 +205,7 @@ def _answer(
             result.replies.append(ask(flow, state, env))
             return result
         case Resume(), No() | Keyword(kind="restart") | Command(action="opt_in"):
-            restarted = begin(flow, env)
-            restarted.replies.insert(0, say(t("engine.restarting")))
-            return restarted
+            return _restarted(flow, env)
         case Resume(), _ if _open_step_takes_free_text(flow, state):
             state.pending = None  # "maaf baru sempat" is no shop name: ask the question again
             result.replies.append(ask(flow, state, env))
@@ -205,6 +225,42 @@ def _answer(
     if state.step == SUMMARY:
         return _answer_summary(flow, state, said, env, result)
     return _answer_step(flow, state, inbound, said, env, result)
+
+
+def _restart_word(flow: Flow, state: State, said: Utterance) -> bool:
+    """ "Mulai dari awal", or "ulang" where no photo is asked for, inside a form: never data."""
+    if not flow.confirm_cancel:
+        return False
+    match said:
+        case Keyword(kind="restart"):
+            return True
+        case Keyword(kind="retake"):  # "ulang" at a photo means send that photo again
+            step = flow.steps.get(state.step or "")
+            return step is None or not step.takes_photos
+    return False
+
+
+def _restart(flow: Flow, state: State, env: Env, result: Result) -> Result:
+    """Start the form again, asking first when answers would be lost; at the summary or while
+    changing one answer nothing is thrown away: the edit menu, or back to the summary."""
+    if isinstance(state.pending, Resume | RestartAsked):  # asked already: this is the answer
+        return _restarted(flow, env)
+    if state.step == SUMMARY:
+        result.replies.append(_edit_menu(flow, state, t("engine.edit_which")))
+        return result
+    if _changing_one_answer(state):
+        return _back(flow, state, env, result)
+    if not (state.history or state.draft):
+        return _restarted(flow, env)
+    state.pending = RestartAsked()
+    result.replies.append(say(t("engine.restart_sure"), choices=RESTART_CHOICES))
+    return result
+
+
+def _restarted(flow: Flow, env: Env) -> Result:
+    restarted = begin(flow, env)
+    restarted.replies.insert(0, say(t("engine.restarting")))
+    return restarted
 
 
 def _answer_confirm(
@@ -235,6 +291,8 @@ def _answer_confirm(
             return _guess_refused(flow, state, env, result)
         case Confirm(), No():
             return _guess_refused(flow, state, env, result)
+        case Confirm(value=value), Keyword(kind="whatever"):
+            return _take_guess(flow, state, value, env, result)  # "terserah": what was offered
         case Confirm(question=question), GlobalWord() | Keyword() | Nothing() if question:
             result.replies.append(say(t("engine.confirm_again"), question, choices=YES_CHOICES))
             return result
@@ -286,7 +344,7 @@ def _points_at_the_offer(text: str) -> bool:
 @cache
 def _offer_words() -> frozenset[str]:
     """The single words of the classes that point at an offer, built once per process."""
-    kinds = ("offer_reference", "softener", "yes", "keep")
+    kinds = ("offer_reference", "softener", "yes", "keep", "whatever")
     return frozenset(word for kind in kinds for phrase in words(kind) for word in phrase.split())
 
 
@@ -313,7 +371,9 @@ def _answer_while_confirming(
     step = flow.steps[state.step or flow.first]
     reading = step.read(inbound, Ctx(state.draft, env, said))
     if isinstance(reading, Invalid):
-        result.replies.append(say(t("engine.confirm_again"), question, choices=YES_CHOICES))
+        # a name that cannot be one ("asdfgh") says why; another step's asks for yes or no
+        why = reading.reason if step.free_text else t("engine.confirm_again")
+        result.replies.append(say(why, question, choices=YES_CHOICES))
         return result
     state.pending = None
     return _take_reading(flow, state, step, reading, env, result)
@@ -463,6 +523,8 @@ def _reask(flow: Flow, state: State, env: Env) -> Outbound:
     match state.pending:
         case Options(options):
             return say(t("engine.pick_one"), choices=options)
+        case Confirm(question=question) if question:  # "betul?" is still open: ask it again
+            return say(question, choices=YES_CHOICES)
         case EditMenu():
             return _edit_menu(flow, state, t("engine.edit_which"))
     return ask(flow, state, env)

@@ -124,7 +124,9 @@ Utterance = (
 Render = Callable[[Text | str], str]
 
 # Word lists that describe how people write rather than what they ask for.
-_NOT_INSTRUCTIONS = ("english", "softener")
+_NOT_INSTRUCTIONS = ("english", "softener", "person_word")
+# Answer words still meant with a softener around them: "terserah aja kak".
+_SOFTENED = ("whatever", "restart")
 _YES_NO_IDS: dict[str, Utterance] = {"yes": Yes(), "no": No()}
 # Qualifiers people abbreviate in a choice label ("kab malang" for "Kabupaten Malang").
 _EXPAND = {
@@ -226,6 +228,7 @@ def _answer_word(text: str, phrase: str) -> Utterance:
     if answer is not None:
         return Keyword(answer)
     other = lex.word_class(phrase, tuple(c for c in lex.words if c not in _NOT_INSTRUCTIONS))
+    other = other or lex.word_class(without_softeners(phrase), _SOFTENED)  # "terserah kak"
     if other is not None:
         return Keyword(other)  # "kirim sekarang": an instruction somewhere, data nowhere
     said = parse_yes_no(text)
@@ -234,9 +237,17 @@ def _answer_word(text: str, phrase: str) -> Utterance:
         plain = lex.words.get("yes", frozenset()) | lex.words.get("no", frozenset())
         pure = all(w in plain or w in softeners for w in phrase.split())
         return Yes(pure) if said else No(pure)
-    if all(w in softeners for w in phrase.split()):
-        return Keyword("filler")  # "kak", "mas", "admin": a way of speaking, not an answer
+    if _only_filler(phrase):
+        return Keyword("filler")  # "kak", "mas", "saya": a way of speaking, not an answer
     return FreeText(" ".join(text.split()))
+
+
+def _only_filler(phrase: str) -> bool:
+    """True when every word is a softener, a pronoun, an honorific or filler ("mbak", "saya")."""
+    filler = lexicon().words.get("softener", frozenset()) | lexicon().words.get(
+        "person_word", frozenset()
+    )
+    return all(w in filler for w in phrase.split())
 
 
 def _leading(phrase: str, phrases: frozenset[str]) -> int:
@@ -357,8 +368,11 @@ def _close_choice(
 
 def _in_one_label(phrase: str, choices: tuple[Choice, ...], render: Render) -> str | None:
     """The one label holding every word typed, softeners included: "nama" -> "Nama produk"
-    (the comparison above leaves "nama" out of both, as it leaves out "kak" and "aja")."""
+    (the comparison above leaves "nama" out of both, as it leaves out "kak" and "aja"), but
+    never for pronouns, honorifics and filler alone."""
     typed = set(phrase.split())
+    if typed <= lexicon().words.get("person_word", frozenset()):
+        return None  # "saya" is not "Produk saya", "mbak" not "Warung Mbak Yuni"
     holding = [c for c in choices if typed <= set(normalize(render(c.label)).split())]
     return holding[0].id if len(holding) == 1 and len(phrase) >= 3 else None
 

@@ -94,19 +94,19 @@ def _says_done(msg: Inbound, ctx: Ctx) -> bool:
     return msg.choice == "done" or said_word(ctx, "done") or yes_no(ctx) is True
 
 
-def read_photos(msg: Inbound, ctx: Ctx) -> Reading:
-    photos = _photos(ctx)
+def _held_answer(msg: Inbound, ctx: Ctx, photos: list[dict[str, Any]]) -> Reading | None:
+    """An answer about a blurry or dark photo held back: keep it or send another; "selesai"
+    before deciding asks (it is neither kept nor dropped unasked). None: not about it."""
     held = ctx.draft.get("held_photos") or []
+    if not held:
+        return None
     finished = words("done")  # "udah" is a softener too: kept here, "kak" is not
     typed = " ".join(
         w for w in normalize(msg.text).split() if w in finished or w not in words("softener")
     )
-    done = msg.choice == "done" or typed in finished  # "udah kak", "lanjut"
-    if held and done and not msg.photos:  # the blurry one is neither kept nor dropped unasked
+    if (msg.choice == "done" or typed in finished) and not msg.photos:  # "udah kak", "lanjut"
         return Stay(t("product.photos_held_ask"), choices=KEEP_OR_RETAKE)
-    keep = msg.choice == "keep" or said_word(ctx, "keep") or yes_no(ctx) is True
-    retake = msg.choice == "retake" or said_word(ctx, "retake") or yes_no(ctx) is False
-    if keep and held:
+    if msg.choice == "keep" or said_word(ctx, "keep") or yes_no(ctx) is True:
         photos = _with_kept(photos, held)[:MAX_PHOTOS]
         if len(photos) >= MAX_PHOTOS:
             return Parsed({"photos": photos, "held_photos": []})
@@ -115,8 +115,16 @@ def read_photos(msg: Inbound, ctx: Ctx) -> Reading:
             keep={"photos": photos, "held_photos": []},
             choices=(Choice("done", t("choice.done")),),
         )
-    if retake and held:
+    if msg.choice == "retake" or said_word(ctx, "retake") or yes_no(ctx) is False:
         return Stay(t("product.photo_retake"), keep={"held_photos": []})
+    return None
+
+
+def read_photos(msg: Inbound, ctx: Ctx) -> Reading:
+    photos = _photos(ctx)
+    held = _held_answer(msg, ctx, photos)
+    if held is not None:
+        return held
     if msg.rejected_photos and not msg.photos:
         return Invalid(
             PHOTO_REJECTED.get(msg.rejected_photos[0].reason, PHOTO_REJECTED["not_image"])
@@ -558,14 +566,19 @@ def _ask_photo_edit(ctx: Ctx) -> Outbound:
 
 def _read_photo_edit(msg: Inbound, ctx: Ctx) -> Reading:
     photos = _photos(ctx)
-    if msg.photos:
+    # a blurry one sent here is asked about as on the way in, never dropped at "selesai"
+    reading = _held_answer(msg, ctx, photos)
+    if reading is None and msg.photos:
         reading = _take_photos(msg, photos, ctx)
-        if isinstance(reading, Parsed):
-            return Stay(t("product.photos_full", max=MAX_PHOTOS), keep=reading.value)
+    if isinstance(reading, Parsed):  # five photos: still here, to reorder or remove
+        return Stay(t("product.photos_full", max=MAX_PHOTOS), keep=reading.value)
+    if reading is not None:
         return reading
     words = " ".join((msg.text or "").lower().split())
     if _says_done(msg, ctx):
-        return Parsed({"photos": photos}) if photos else Invalid(t("product.photos_needed"))
+        if not photos:
+            return Invalid(t("product.photos_needed"))
+        return Parsed({"photos": photos, "held_photos": []})
     match = re.fullmatch(r"(hapus|buang|delete|utama|cover|depan)\s*(?:foto\s*)?(\d)", words)
     if not match or not 1 <= int(match[2]) <= len(photos):
         return Invalid(t("product.photo_edit_unclear", count=len(photos)))

@@ -6,9 +6,10 @@ from typing import Any
 
 from flows.effects import DeleteProduct
 from flows.engine import FINISH, Ctx, Flow, Invalid, Outcome, Parsed, Reading, Step, yes_no
+from flows.interpret import GlobalWord, without_softeners
 from flows.lexicon import lexicon, normalize
 from flows.messages import Choice, Inbound, Money, Outbound, Text, say, t
-from flows.product import first_missing_step, reopened
+from flows.product import FIX_WORDS, PRODUCT, first_missing_step, reopened
 
 MAX_LISTED = 10
 
@@ -74,17 +75,33 @@ def _ask_action(ctx: Ctx) -> Outbound:
 
 def _read_action(msg: Inbound, ctx: Ctx) -> Reading:
     if msg.choice in ("edit", "continue", "delete"):
-        return Parsed(msg.choice)
-    typed = lexicon().answer("product_action", normalize(msg.text))  # "lanjut", "hapus"
+        return Parsed({"action": msg.choice})
+    match ctx.said:
+        case GlobalWord(kind="edit", rest=rest) if rest:  # "ubah harga": straight to the price
+            return Parsed({"action": _verb(ctx), "field": _field_named(rest)})
+    phrase = normalize(msg.text)
+    typed = lexicon().answer("product_action", phrase) or lexicon().answer(
+        "product_action", without_softeners(phrase)
+    )  # "lanjutin aja kak", "hapus"
     if typed == "delete":
-        return Parsed("delete")
+        return Parsed({"action": "delete"})
     if typed == "go_on" or yes_no(ctx) is True:
-        return Parsed(_verb(ctx))
+        return Parsed({"action": _verb(ctx)})
     return Invalid(t("products.action_unclear", go_on=_ACTIONS[_verb(ctx)]))
 
 
+def _field_named(rest: str) -> str | None:
+    """The product field after "ubah": "harga" or "harganya" -> "price"."""
+    word = (normalize(rest).split() or [""])[0]
+    return FIX_WORDS.get(word) or FIX_WORDS.get(word.removesuffix("nya"))
+
+
+def _is_draft(product: dict[str, Any]) -> bool:
+    return product.get("status") == "draft"
+
+
 def _verb(ctx: Ctx) -> str:
-    return "continue" if _product(ctx).get("status") == "draft" else "edit"
+    return "continue" if _is_draft(_product(ctx)) else "edit"
 
 
 def _after_action(ctx: Ctx) -> str:
@@ -92,8 +109,16 @@ def _after_action(ctx: Ctx) -> str:
 
 
 def _ask_delete(ctx: Ctx) -> Outbound:
+    product = _product(ctx)
+    name = product.get("name") or "-"
+    # A draft was never sent to the marketplace: there is nothing to take down.
+    question = (
+        t("products.delete_confirm_draft", name=name)
+        if _is_draft(product)
+        else t("products.delete_confirm", name=name)
+    )
     return say(
-        t("products.delete_confirm", name=_product(ctx).get("name") or "-"),
+        question,
         choices=(Choice("yes", t("choice.yes_delete")), Choice("no", t("choice.no"))),
     )
 
@@ -120,7 +145,25 @@ def _finish(ctx: Ctx) -> Outcome:
             )
         return Outcome(replies=(say(t("products.kept")),), start="menu")
     draft = reopened({**(product.get("data") or {}), "product_id": product["id"]}, ctx.env)
-    return Outcome(start="product", draft=draft, step=first_missing_step(draft))
+    return _reopen(draft, ctx.draft.get("field"))
+
+
+# The draft key that tells whether a field was answered, where it is not the field's id.
+_FIELD_KEYS = {"weight": "weight_grams"}
+
+
+def _reopen(draft: dict[str, Any], field_id: str | None) -> Outcome:
+    """Open a product where it stopped, or at the field the owner named: then back to the
+    summary (a finished product) or on to where it stopped (a draft)."""
+    where = first_missing_step(draft)
+    field = next((f for f in PRODUCT.fields if f.id == field_id), None)
+    answered = field is not None and draft.get(_FIELD_KEYS.get(field.id, field.id)) not in (
+        None,
+        "",
+    )
+    if field is None or not answered:  # a field not reached yet is asked in its turn
+        return Outcome(start="product", draft=draft, step=where)
+    return Outcome(start="product", draft=draft, step=field.steps[0], then=where)
 
 
 PRODUCT_LIST = Flow(
@@ -129,7 +172,7 @@ PRODUCT_LIST = Flow(
         s.id: s
         for s in (
             Step("pick", _ask_pick, _read_pick, slot="product_id", next=_after_pick),
-            Step("action", _ask_action, _read_action, slot="action", next=_after_action),
+            Step("action", _ask_action, _read_action, slot="*", next=_after_action),
             Step("confirm_delete", _ask_delete, _read_delete, slot="delete", next=FINISH),
         )
     },

@@ -241,6 +241,33 @@ def _shop_name(text: str) -> str:
     return capwords(name) if name.islower() and name.replace(" ", "").isalpha() else name
 
 
+# Letters next to each other on a keyboard: "asdf", "zxcv"; the top row only from six
+# letters on ("qwerty"), so "Liberty" and "Property" stay names.
+_KEY_RUNS = tuple(
+    row[i : i + size]
+    for row, size in (("qwertyuiop", 6), ("asdfghjkl", 4), ("zxcvbnm", 4))
+    for i in range(len(row) - size + 1)
+)
+_VOWELS = set("aiueoy")
+
+
+def _typed_at_random(name: str) -> bool:
+    """True for keyboard mashing or laughter, never a shop: 'asdfgh', 'wkwkwk', 'hahaha'.
+
+    Words in capitals are left alone: 'KSPPS' and 'CV' are how a business is written.
+    """
+    for word in re.findall(r"[^\W\d_]+", name):
+        low = word.casefold()
+        if len(low) < 4 or word.isupper():
+            continue
+        mashed = any(run in low or run[::-1] in low for run in _KEY_RUNS)
+        no_vowel = not _VOWELS & set(low)  # "wkwk", "hmmm"
+        repeated = re.fullmatch(r"(.{1,2})\1{2,}", low) is not None  # "hahaha", "aaaa"
+        if mashed or no_vowel or repeated:
+            return True
+    return False
+
+
 def _read_shop_name(msg: Inbound, ctx: Ctx) -> Reading:
     if msg.choice and msg.choice.startswith("shop:"):
         return Parsed(msg.choice[5:])
@@ -251,6 +278,8 @@ def _read_shop_name(msg: Inbound, ctx: Ctx) -> Reading:
         return Invalid(t("reg.shop_name_too_long", count=len(name)))
     if not re.search(r"[^\W\d_]", name):
         return Invalid(t("reg.shop_name_invalid"))
+    if _typed_at_random(name):
+        return Invalid(t("reg.shop_name_gibberish"))
     seller_id = (ctx.env.seller or {}).get("id")
     if ctx.env.directory.shop_name_taken(name, except_seller=seller_id):
         suggestion = _suggest_shop_name(name, ctx)

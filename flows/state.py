@@ -46,7 +46,12 @@ class CancelAsked:
     """ "Yakin dibatalkan?": yes drops the draft; no, or an answer, carries on."""
 
 
-Pending = Resume | Confirm | Options | EditMenu | ConsentShown | CancelAsked
+@dataclass(frozen=True)
+class RestartAsked:
+    """ "Mulai dari awal?": yes starts the form again empty; no, or an answer, carries on."""
+
+
+Pending = Resume | Confirm | Options | EditMenu | ConsentShown | CancelAsked | RestartAsked
 
 
 def pending_to_json(pending: Pending | None) -> dict[str, Any] | None:
@@ -68,6 +73,8 @@ def pending_to_json(pending: Pending | None) -> dict[str, Any] | None:
             return {"kind": "consent", "seller_id": seller_id}
         case CancelAsked():
             return {"kind": "cancel"}
+        case RestartAsked():
+            return {"kind": "restart"}
 
 
 def pending_from_json(data: Any) -> Pending | None:
@@ -86,6 +93,8 @@ def pending_from_json(data: Any) -> Pending | None:
         return EditMenu()
     if kind == "cancel":
         return CancelAsked()
+    if kind == "restart":
+        return RestartAsked()
     if kind == "consent" or "consent" in data:  # {"consent": id} before typed pending
         return ConsentShown(data.get("seller_id", data.get("consent")))
     return None
