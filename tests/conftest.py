@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import uuid
@@ -86,6 +87,14 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
             return "browser" if nodeid.startswith(BROWSER_MODULES) else nodeid
 
     return OneChromium(config, log)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """What collection made (the modules, the fuzzers' places, thousands of test items) lives
+    for the whole run: moved out of the garbage collector's sight, every later collection
+    has less to walk (about 7% of the suite's CPU)."""
+    gc.collect()
+    gc.freeze()
 
 
 def _expected_seconds(item: pytest.Item) -> float:
