@@ -278,8 +278,9 @@ def _read_shop_name(msg: Inbound, ctx: Ctx) -> Reading:
         return Invalid(t("reg.shop_name_too_long", count=len(name)))
     if not re.search(r"[^\W\d_]", name):
         return Invalid(t("reg.shop_name_invalid"))
-    if _typed_at_random(name):
-        return Invalid(t("reg.shop_name_gibberish"))
+    if _typed_at_random(name) and ctx.draft.get("unusual_shop_name") != name.casefold():
+        # "asdfgh" is refused; a real shop called "Hahaha Snack" is taken when sent again
+        return Invalid(t("reg.shop_name_gibberish"), keep={"unusual_shop_name": name.casefold()})
     seller_id = (ctx.env.seller or {}).get("id")
     if ctx.env.directory.shop_name_taken(name, except_seller=seller_id):
         suggestion = _suggest_shop_name(name, ctx)
