@@ -33,16 +33,18 @@ from flows.messages import Inbound  # noqa: E402
 
 PG = "postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
 PG_NAME = "pelapak_hot_path"  # made anew at each run, dropped after
+SYLLABLES = ("ka", "ri", "mu", "se", "to", "la", "ni", "pe", "go", "wu")
 
 
 def owner_messages(n: int) -> list[dict[str, str | None]]:
-    name = "".join("abcdefghijklmnopqrstuvwxyz"[int(d)] for d in str(n))
+    # a syllable per digit ("Toko Bench Rimukan"): letters without vowels read as typed at random
+    name = ("".join(SYLLABLES[int(d)] for d in str(n)) + "n").title()  # "Riririn", not "Ririri"
     return [
         {"text": "/start"},
         {"choice": "yes"},
-        {"text": f"Bu Sri Q{name}"},
+        {"text": f"Bu Sri {name}"},
         {"contact_phone": f"+62812{n:08d}", "sender_phone": f"+62812{n:08d}"},
-        {"text": f"Toko Bench Q{name}"},
+        {"text": f"Toko Bench {name}"},
         {"text": "2"},
         {"text": "Sidoarjo"},
         {"text": "lewati"},
