@@ -30,8 +30,9 @@ from flows.interpret import (
     Yes,
     pick_choice,
     read_text,
+    without_softeners,
 )
-from flows.lexicon import BACK, CANCEL, EDIT, HELP, SKIP, normalize, words
+from flows.lexicon import BACK, CANCEL, EDIT, HELP, SKIP, lexicon, normalize, words
 from flows.messages import Choice, Inbound, Outbound, Text, say, t
 from flows.state import (
     CancelAsked,
@@ -183,8 +184,10 @@ def _answer(
     flow: Flow, state: State, inbound: Inbound, said: Utterance, env: Env, result: Result
 ) -> Result:
     """An answer to what is open: the pending question first, then the summary or the step."""
-    if _restart_word(flow, state, said):
+    if _restart_word(flow, state, inbound, said):
         return _restart(flow, state, env, result)
+    if isinstance(state.pending, CancelAsked | RestartAsked) and _goes_on(inbound):
+        said = No()  # "lanjutin aja": carry on, never "yes, throw it away"
     match state.pending, said:
         case RestartAsked(), Yes():
             return _restarted(flow, env)
@@ -227,8 +230,15 @@ def _answer(
     return _answer_step(flow, state, inbound, said, env, result)
 
 
-def _restart_word(flow: Flow, state: State, said: Utterance) -> bool:
-    """ "Mulai dari awal", or "ulang" where no photo is asked for, inside a form: never data."""
+def _goes_on(inbound: Inbound) -> bool:
+    """ "Lanjut", "lanjutin aja kak", "terusin": go on with what is being filled in."""
+    phrase = without_softeners(normalize(inbound.text or ""))
+    return lexicon().answer("product_action", phrase) == "go_on"  # the same go-on words
+
+
+def _restart_word(flow: Flow, state: State, inbound: Inbound, said: Utterance) -> bool:
+    """ "Mulai dari awal", or a bare "ulang" where no photo is asked for, inside a form: never
+    data. ("Foto ulang" or "kirim ulang" at the price is about a photo, not the whole form.)"""
     if not flow.confirm_cancel:
         return False
     match said:
@@ -236,7 +246,8 @@ def _restart_word(flow: Flow, state: State, said: Utterance) -> bool:
             return True
         case Keyword(kind="retake"):  # "ulang" at a photo means send that photo again
             step = flow.steps.get(state.step or "")
-            return step is None or not step.takes_photos
+            bare = without_softeners(normalize(inbound.text or "")) == "ulang"
+            return bare and (step is None or not step.takes_photos)
     return False
 
 
@@ -291,7 +302,7 @@ def _answer_confirm(
             return _guess_refused(flow, state, env, result)
         case Confirm(), No():
             return _guess_refused(flow, state, env, result)
-        case Confirm(value=value), Keyword(kind="whatever"):
+        case Confirm(value=value, offered=True), Keyword(kind="whatever"):
             return _take_guess(flow, state, value, env, result)  # "terserah": what was offered
         case Confirm(question=question), GlobalWord() | Keyword() | Nothing() if question:
             result.replies.append(say(t("engine.confirm_again"), question, choices=YES_CHOICES))
@@ -371,6 +382,7 @@ def _answer_while_confirming(
     step = flow.steps[state.step or flow.first]
     reading = step.read(inbound, Ctx(state.draft, env, said))
     if isinstance(reading, Invalid):
+        state.draft.update(reading.keep)  # "send it again to keep it" holds here too
         # a name that cannot be one ("asdfgh") says why; another step's asks for yes or no
         why = reading.reason if step.free_text else t("engine.confirm_again")
         result.replies.append(say(why, question, choices=YES_CHOICES))
@@ -456,8 +468,8 @@ def _take_reading(
         case Clarify(question=question, options=options):
             state.pending = Options(options)
             result.replies.append(say(question, choices=options))
-        case Parsed(value=value, confirm=confirm) if confirm is not None:
-            state.pending = Confirm(value, env.render(confirm))  # kept as text: plain JSON
+        case Parsed(value=value, confirm=confirm, offered=offered) if confirm is not None:
+            state.pending = Confirm(value, env.render(confirm), offered)  # as text: plain JSON
             result.replies.append(say(confirm, choices=YES_CHOICES))
         case Parsed(value=value, note=note):
             state.pending = None
@@ -525,6 +537,10 @@ def _reask(flow: Flow, state: State, env: Env) -> Outbound:
             return say(t("engine.pick_one"), choices=options)
         case Confirm(question=question) if question:  # "betul?" is still open: ask it again
             return say(question, choices=YES_CHOICES)
+        case CancelAsked():  # "yakin?" is still open: a "ya" now answers it, so ask it
+            return say(t("engine.cancel_sure"), choices=CANCEL_CHOICES)
+        case RestartAsked():
+            return say(t("engine.restart_sure"), choices=RESTART_CHOICES)
         case EditMenu():
             return _edit_menu(flow, state, t("engine.edit_which"))
     return ask(flow, state, env)

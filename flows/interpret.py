@@ -243,7 +243,8 @@ def _answer_word(text: str, phrase: str) -> Utterance:
 
 
 def _only_filler(phrase: str) -> bool:
-    """True when every word is a softener, a pronoun, an honorific or filler ("mbak", "saya")."""
+    """True when every word is a softener, a pronoun, an honorific or filler ("mbak", "saya").
+    Alone they are never a name: "Ibu" is no owner's name; a shop is "Warung Pakde"."""
     filler = lexicon().words.get("softener", frozenset()) | lexicon().words.get(
         "person_word", frozenset()
     )

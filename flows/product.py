@@ -726,23 +726,28 @@ PRODUCT = Flow(
 )
 
 
+# The product's questions after the photos, in order, and the draft key each one fills.
+ANSWER_KEYS = {
+    "name": "name",
+    "category": "category",
+    "price": "price",
+    "stock": "stock",
+    "min_order": "min_order",
+    "weight": "weight_grams",
+    "condition": "condition",
+    "description": "description",
+}
+
+
+def answered(draft: dict[str, Any], step: str) -> bool:
+    return draft.get(ANSWER_KEYS.get(step, step)) not in (None, "")
+
+
 def first_missing_step(draft: dict[str, Any]) -> str:
     """Where to continue an unfinished product."""
     if not draft.get("photos"):
         return "photos"
-    for step, key in (
-        ("name", "name"),
-        ("category", "category"),
-        ("price", "price"),
-        ("stock", "stock"),
-        ("min_order", "min_order"),
-        ("weight", "weight_grams"),
-        ("condition", "condition"),
-        ("description", "description"),
-    ):
-        if draft.get(key) in (None, ""):
-            return step
-    return "summary"
+    return next((step for step in ANSWER_KEYS if not answered(draft, step)), "summary")
 
 
 # --- after saving -------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from flows.engine import FINISH, Ctx, Flow, Invalid, Outcome, Parsed, Reading, S
 from flows.interpret import GlobalWord, without_softeners
 from flows.lexicon import lexicon, normalize
 from flows.messages import Choice, Inbound, Money, Outbound, Text, say, t
-from flows.product import FIX_WORDS, PRODUCT, first_missing_step, reopened
+from flows.product import FIX_WORDS, PRODUCT, answered, first_missing_step, reopened
 
 MAX_LISTED = 10
 
@@ -148,20 +148,12 @@ def _finish(ctx: Ctx) -> Outcome:
     return _reopen(draft, ctx.draft.get("field"))
 
 
-# The draft key that tells whether a field was answered, where it is not the field's id.
-_FIELD_KEYS = {"weight": "weight_grams"}
-
-
 def _reopen(draft: dict[str, Any], field_id: str | None) -> Outcome:
     """Open a product where it stopped, or at the field the owner named: then back to the
     summary (a finished product) or on to where it stopped (a draft)."""
     where = first_missing_step(draft)
     field = next((f for f in PRODUCT.fields if f.id == field_id), None)
-    answered = field is not None and draft.get(_FIELD_KEYS.get(field.id, field.id)) not in (
-        None,
-        "",
-    )
-    if field is None or not answered:  # a field not reached yet is asked in its turn
+    if field is None or not answered(draft, field.id):  # not reached yet: asked in its turn
         return Outcome(start="product", draft=draft, step=where)
     return Outcome(start="product", draft=draft, step=field.steps[0], then=where)
 

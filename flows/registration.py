@@ -254,9 +254,10 @@ _VOWELS = set("aiueoy")
 def _typed_at_random(name: str) -> bool:
     """True for keyboard mashing or laughter, never a shop: 'asdfgh', 'wkwkwk', 'hahaha'.
 
-    Words in capitals are left alone: 'KSPPS' and 'CV' are how a business is written.
+    Only Latin letters are judged ('بركة' has no Latin vowels and is a name), and words typed
+    in capitals are left alone: 'KSPPS' and 'CV' are how a business is written.
     """
-    for word in re.findall(r"[^\W\d_]+", name):
+    for word in re.findall(r"[A-Za-z]+", name):
         low = word.casefold()
         if len(low) < 4 or word.isupper():
             continue
@@ -278,7 +279,7 @@ def _read_shop_name(msg: Inbound, ctx: Ctx) -> Reading:
         return Invalid(t("reg.shop_name_too_long", count=len(name)))
     if not re.search(r"[^\W\d_]", name):
         return Invalid(t("reg.shop_name_invalid"))
-    if _typed_at_random(name) and ctx.draft.get("unusual_shop_name") != name.casefold():
+    if _typed_at_random(msg.text or "") and ctx.draft.get("unusual_shop_name") != name.casefold():
         # "asdfgh" is refused; a real shop called "Hahaha Snack" is taken when sent again
         return Invalid(t("reg.shop_name_gibberish"), keep={"unusual_shop_name": name.casefold()})
     seller_id = (ctx.env.seller or {}).get("id")
@@ -286,7 +287,9 @@ def _read_shop_name(msg: Inbound, ctx: Ctx) -> Reading:
         suggestion = _suggest_shop_name(name, ctx)
         if suggestion:  # "ya" takes it; another name typed is read as the answer
             return Parsed(
-                suggestion, confirm=t("reg.shop_name_taken", name=name, suggestion=suggestion)
+                suggestion,
+                confirm=t("reg.shop_name_taken", name=name, suggestion=suggestion),
+                offered=True,
             )
         return Invalid(t("reg.shop_name_taken_plain", name=name))
     return Parsed(name)
@@ -311,7 +314,7 @@ def read_category(msg: Inbound, ctx: Ctx) -> Reading:
     suggested = suggest_categories(msg.text or "")
     if len(suggested) == 1:
         label = next(c.label for c in categories() if c.code == suggested[0])
-        return Parsed(suggested[0], confirm=t("reg.category_confirm", category=label))
+        return Parsed(suggested[0], confirm=t("reg.category_confirm", category=label), offered=True)
     if suggested:
         options = tuple(c for c in category_choices() if c.id in suggested[:3])
         return Clarify(t("reg.category_which"), options)
@@ -349,8 +352,8 @@ def _read_regency(msg: Inbound, ctx: Ctx) -> Reading:
     return Invalid(t("reg.regency_unknown", place=_clean(msg.text)[:40]))
 
 
-_DISTRICT_MARK = re.compile(r",|\bkec(?:amatan)?\b\.?", re.IGNORECASE)
 _DISTRICT_WORD = re.compile(r"\bkec(?:amatan)?\b\.?", re.IGNORECASE)
+_DISTRICT_MARK = re.compile(r",|" + _DISTRICT_WORD.pattern, re.IGNORECASE)
 
 
 def _named_district(text: str) -> str:

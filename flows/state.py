@@ -20,6 +20,7 @@ class Confirm:
 
     value: Any
     question: str | None = None  # asked again (as rendered) if the answer is neither yes nor no
+    offered: bool = False  # the bot's own proposal ("Sumber Rejeki Dewi"): "terserah" takes it
 
 
 @dataclass(frozen=True)
@@ -60,8 +61,8 @@ def pending_to_json(pending: Pending | None) -> dict[str, Any] | None:
             return None
         case Resume():
             return {"kind": "resume"}
-        case Confirm(value, question):
-            return {"kind": "confirm", "value": value, "question": question}
+        case Confirm(value, question, offered):
+            return {"kind": "confirm", "value": value, "question": question, "offered": offered}
         case Options(options):
             return {
                 "kind": "clarify",
@@ -85,7 +86,8 @@ def pending_from_json(data: Any) -> Pending | None:
         return Resume()
     if kind == "confirm":
         question = data.get("question")
-        return Confirm(data.get("value"), question if isinstance(question, str) else None)
+        question = question if isinstance(question, str) else None
+        return Confirm(data.get("value"), question, offered=data.get("offered") is True)
     if kind == "clarify":
         options = data.get("options") or []
         return Options(tuple(Choice(o["id"], label_from_json(o["label"])) for o in options))

@@ -90,6 +90,7 @@ class Parsed:
     value: Any
     confirm: Text | None = None
     note: Text | None = None  # said before the next question ("the 6th photo was not kept")
+    offered: bool = False  # the value is the bot's proposal, not a reading of the owner's words
 
 
 @dataclass(frozen=True)

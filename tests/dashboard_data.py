@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from bot.app import App
+from bot.dashboard.auth import issue_link, link_url
 from bot.storage.database import Database
 from bot.storage.models import (
     Admin,
@@ -149,3 +151,24 @@ def seed(db: Database) -> Seeded:
         session.add(event)
         session.flush()
         return Seeded(sri.id or 0, budi.id or 0, tini.id or 0, event.id or 0)
+
+
+# Every page an admin can open (the shop page of the seeded Sri).
+PAGES = (
+    "/admin/",
+    "/admin/regencies",
+    "/admin/facilitators",
+    "/admin/shops",
+    "/admin/shops/{sri}",
+    "/admin/sync",
+    "/admin/broadcasts",
+    "/admin/exports",
+    "/admin/audit",
+    "/admin/unggulan",
+)
+
+
+def new_link(app: App, channel: str, external_id: str) -> str:
+    with app.db.session() as session:
+        token = issue_link(session, app.settings, channel, external_id, utcnow())
+    return link_url(app.settings, token).split("/admin/", 1)[1]

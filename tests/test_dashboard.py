@@ -17,10 +17,9 @@ from playwright.sync_api import Browser, Page, Request, ViewportSize, sync_playw
 from sqlmodel import select
 
 from bot.app import App
-from bot.dashboard.auth import issue_link, link_url
 from bot.storage.models import AuditLog, Broadcast, DashboardSession, OutboxEvent, utcnow
 from bot.web import create_web_app
-from tests.dashboard_data import EXPECTED, Seeded, seed
+from tests.dashboard_data import EXPECTED, PAGES, Seeded, new_link, seed
 from tests.served import Served, free_port
 from tests.unggulan_data import seed_candidates
 
@@ -85,12 +84,6 @@ def page(browser_page: Page, served: Served) -> Iterator[Page]:
     browser_page.set_viewport_size(VIEWPORT)
     context.clear_cookies()
     assert outside == []  # nothing ever left for another host
-
-
-def new_link(app: App, channel: str, external_id: str) -> str:
-    with app.db.session() as session:
-        token = issue_link(session, app.settings, channel, external_id, utcnow())
-    return link_url(app.settings, token).split("/admin/", 1)[1]
 
 
 def sign_in(page: Page, app: App, channel: str = "console", external_id: str = "admin-ana") -> str:
@@ -287,18 +280,6 @@ def test_exports_download_and_read_back(page: Page, app: App, tmp_path: Path) ->
     assert [(r[5], r[7]) for r in rows[1:]] == [("Keripik tempe pedas", 15000)]
 
 
-PAGES = (
-    "/admin/",
-    "/admin/regencies",
-    "/admin/facilitators",
-    "/admin/shops",
-    "/admin/shops/{sri}",
-    "/admin/sync",
-    "/admin/broadcasts",
-    "/admin/exports",
-    "/admin/audit",
-    "/admin/unggulan",
-)
 URL_ATTRIBUTE = re.compile(r'(?<![\w-])(?:src|href|action)="([^"]*)"')
 COMMENT = re.compile(r"/\*.*?\*/", re.S)
 
