@@ -149,6 +149,8 @@ def is_paused(state: State, env: Env) -> bool:
 def advance_flow(flow: Flow, state: State, inbound: Inbound, env: Env, said: Utterance) -> Result:
     """Take one message inside a flow; `said` is the router's reading of it."""
     result = Result(state)
+    if _asks_back(flow, state, said):
+        said = GlobalWord(HELP)  # "harus ya?" at the shop's name: explained, asked again
     match said:
         case GlobalWord(kind=kind) if kind == CANCEL and _changing_one_answer(state):
             return _back(flow, state, env, result)  # "gak jadi" undoes the change, not the form
@@ -228,6 +230,21 @@ def _answer(
     if state.step == SUMMARY:
         return _answer_summary(flow, state, said, env, result)
     return _answer_step(flow, state, inbound, said, env, result)
+
+
+def _asks_back(flow: Flow, state: State, said: Utterance) -> bool:
+    """A question where a name or an address is asked for (a free-text step filling one
+    field) is the owner asking back, never the answer. A description (several fields, "*")
+    may well ask something: "Mau yang pedas?"."""
+    step = flow.steps.get(state.step or "")
+    return (
+        isinstance(said, FreeText)
+        and said.text.rstrip().endswith("?")
+        and state.pending is None
+        and step is not None
+        and step.free_text
+        and step.slot != "*"
+    )
 
 
 def _goes_on(inbound: Inbound) -> bool:

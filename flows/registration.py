@@ -24,7 +24,7 @@ from flows.engine import (
     Step,
     yes_no,
 )
-from flows.lexicon import without_lead, words
+from flows.lexicon import lexicon, normalize, without_lead, words
 from flows.messages import Choice, Inbound, Outbound, say, t
 from flows.parsing import parse_phone
 from flows.regions import (
@@ -155,11 +155,20 @@ def _person_name(text: str) -> str:
     return _HONORIFICS.sub("", " ".join(said))
 
 
+def _an_answer_word(name: str) -> bool:
+    """What is left of a message once the name is cut out of it may be an answer word: "GK"
+    from "GK, 0". That is an instruction, never a name."""
+    lex = lexicon()
+    return lex.word_class(normalize(name), tuple(lex.words)) is not None
+
+
 def _read_owner_name(msg: Inbound, ctx: Ctx) -> Reading:
     typed = _person_name(msg.text or "")
     name = (_offered_name(ctx) or "") if msg.choice == "profile" else typed
     if not name:
         return Invalid(t("reg.owner_name_missing"))
+    if _an_answer_word(name):
+        return Invalid(t("reg.owner_name_invalid"))
     if len(name.split()) > 5:
         return Invalid(t("reg.owner_name_sentence"))
     if len(name) > 100:
@@ -277,7 +286,7 @@ def _read_shop_name(msg: Inbound, ctx: Ctx) -> Reading:
         return Invalid(t("reg.shop_name_too_short"))
     if len(name) > 60:
         return Invalid(t("reg.shop_name_too_long", count=len(name)))
-    if not re.search(r"[^\W\d_]", name):
+    if not re.search(r"[^\W\d_]", name) or _an_answer_word(name):
         return Invalid(t("reg.shop_name_invalid"))
     if _typed_at_random(msg.text or "") and ctx.draft.get("unusual_shop_name") != name.casefold():
         # "asdfgh" is refused; a real shop called "Hahaha Snack" is taken when sent again
