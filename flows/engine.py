@@ -152,18 +152,8 @@ def advance_flow(flow: Flow, state: State, inbound: Inbound, env: Env, said: Utt
     if _asks_back(flow, state, said):
         said = GlobalWord(HELP)  # "harus ya?" at the shop's name: explained, asked again
     match said:
-        case GlobalWord(kind=kind) if kind == CANCEL and _changing_one_answer(state):
-            return _back(flow, state, env, result)  # "gak jadi" undoes the change, not the form
         case GlobalWord(kind=kind, means_no=means_no) if kind == CANCEL:
-            if state.pending == CancelAsked():
-                if means_no:  # "gak jadi" to "yakin dibatalkan?": never mind, carry on
-                    return _cancel_kept(flow, state, env, result)
-                return _cancelled(flow, env, result)  # "batal" again: yes, cancel
-            if flow.confirm_cancel and (state.history or state.draft):
-                state.pending = CancelAsked()  # one word must not throw away a shop's answers
-                result.replies.append(say(t("engine.cancel_sure"), choices=CANCEL_CHOICES))
-                return result
-            return _cancelled(flow, env, result)
+            return _cancel_word(flow, state, inbound, env, result, means_no)
         case GlobalWord(kind=kind) if kind == HELP:
             step = flow.steps.get(state.step or "")
             help_text = step.help if step and step.help else t("engine.help_general")
@@ -230,6 +220,26 @@ def _answer(
     if state.step == SUMMARY:
         return _answer_summary(flow, state, said, env, result)
     return _answer_step(flow, state, inbound, said, env, result)
+
+
+def _cancel_word(
+    flow: Flow, state: State, inbound: Inbound, env: Env, result: Result, means_no: bool
+) -> Result:
+    """ "Batal", or "gak jadi": cancel the form (asking first when answers would be lost), or
+    never mind what is being asked."""
+    if _changing_one_answer(state):
+        return _back(flow, state, env, result)  # "gak jadi" undoes the change, not the form
+    if means_no and state.pending == RestartAsked():  # to "mulai lagi dari awal?": no
+        return _answer(flow, state, inbound, No(), env, result)
+    if state.pending == CancelAsked():
+        if means_no:  # "gak jadi" to "yakin dibatalkan?": never mind, carry on
+            return _cancel_kept(flow, state, env, result)
+        return _cancelled(flow, env, result)  # "batal" again: yes, cancel
+    if flow.confirm_cancel and (state.history or state.draft):
+        state.pending = CancelAsked()  # one word must not throw away a shop's answers
+        result.replies.append(say(t("engine.cancel_sure"), choices=CANCEL_CHOICES))
+        return result
+    return _cancelled(flow, env, result)
 
 
 def _asks_back(flow: Flow, state: State, said: Utterance) -> bool:

@@ -241,9 +241,24 @@ def _ask_shop_name(ctx: Ctx) -> Outbound:
     return say(t("fac.ask_shop_name") if ctx.draft.get("assisted") else t("reg.ask_shop_name"))
 
 
+def _after_the_lead(question: str, text: str) -> str:
+    """Without what people write before the answer, agreeing words first included: "iya kak
+    namanya warung siti", "tapi namanya Sumber Jaya" -> "warung siti", "Sumber Jaya". Those
+    words are only dropped before a lead ("Oke Jaya" alone is a name)."""
+    said = text.split()
+    agreeing = words("yes") | words("softener") | {"tapi", "tp", "cuma"}
+    for start in range(len(said)):
+        rest = " ".join(said[start:])
+        if without_lead(question, rest) != rest:
+            return without_lead(question, rest)
+        if normalize(said[start]) not in agreeing:
+            break
+    return text
+
+
 def _shop_name(text: str) -> str:
     """'toko berkah, jual sembako di sidoarjo' -> 'Toko Berkah'; capitals as typed if any."""
-    name = _clean(without_lead("shop_name", text)).strip("*\"'")
+    name = _clean(_after_the_lead("shop_name", text)).strip("*\"'")
     head, comma, rest = name.partition(",")
     if comma and len(rest.split()) >= 2:
         name = head.strip()
@@ -343,6 +358,10 @@ def _read_regency(msg: Inbound, ctx: Ctx) -> Reading:
     text = msg.text or ""
     place = _DISTRICT_MARK.split(text, maxsplit=1)[0] or text  # the part before "kec ..."
     found = regency_match(place, EAST_JAVA)
+    named = _REGENCY_NAMED.search(text)  # "desa sukorejo kec bangil kab pasuruan"
+    if named and not (len(found.codes) == 1 and found.sure):
+        by_name = regency_match(named[0], EAST_JAVA)
+        found = by_name if len(by_name.codes) == 1 and by_name.sure else found
     in_east_java = bool(found.codes)
     if not in_east_java:
         found = regency_match(place)  # an owner elsewhere in Indonesia
@@ -361,6 +380,10 @@ def _read_regency(msg: Inbound, ctx: Ctx) -> Reading:
     return Invalid(t("reg.regency_unknown", place=_clean(msg.text)[:40]))
 
 
+# "kab pasuruan", "kota malang" anywhere in an address: the regency, wherever it is written
+_REGENCY_NAMED = re.compile(
+    r"\b(?:kab(?:upaten)?|kota|kodya)\b\.?\s*[^\W\d_]+(?:\s+(?!kec)[^\W\d_]+)?", re.IGNORECASE
+)
 _DISTRICT_WORD = re.compile(r"\bkec(?:amatan)?\b\.?", re.IGNORECASE)
 _DISTRICT_MARK = re.compile(r",|" + _DISTRICT_WORD.pattern, re.IGNORECASE)
 
