@@ -313,11 +313,15 @@ def _read_price(msg: Inbound, ctx: Ctx) -> Reading:
         if re.search(r"\d.*[-–~].*\d|sampai|hingga", msg.text or ""):
             return Invalid(t("product.price_range"))
         return Invalid(t("product.price_unreadable"))
+    plain = _PLAIN_NUMBER.match(msg.text or "") is not None
+    if plain and price < 1000 and not re.search(r"rp", msg.text or "", re.I):
+        # "15" or "150" at the price is how people write thousands: asked, never assumed
+        return Parsed(price * 1000, confirm=t("product.price_confirm", price=Money(price * 1000)))
     if price < PRICE_MIN:
         return Invalid(t("product.price_too_low", min=Money(PRICE_MIN)))
     if price > PRICE_MAX:
         return Invalid(t("product.price_too_high", max=Money(PRICE_MAX)))
-    if _PLAIN_NUMBER.match(msg.text or ""):
+    if plain:
         return Parsed(price)
     return Parsed(price, confirm=t("product.price_confirm", price=Money(price)))
 
