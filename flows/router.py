@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeGuard
 
 from flows.account import ERASE, LANGUAGE, my_data
 from flows.admin import SIARAN
@@ -174,7 +174,9 @@ def _continue(state: State, inbound: Inbound, said: Utterance, env: Env) -> Resu
         return Result(State(updated_at=env.now), [refused])
     if state.step is None:
         return _finish_open(begin(flow, env, state.draft), env)
-    if is_paused(state, env) and not isinstance(state.pending, Resume):
+    # The menu is never "paused": it is only a list to pick from, and "mulai dari awal" there
+    # would have dropped a registration left for it.
+    if flow.id != MENU_FLOW.id and is_paused(state, env) and not isinstance(state.pending, Resume):
         if isinstance(said, Yes) and said.pure:  # "lanjut" after a pause: go on at once
             state.updated_at = env.now
             return Result(state, [ask(flow, state, env)])
@@ -185,6 +187,8 @@ def _continue(state: State, inbound: Inbound, said: Utterance, env: Env) -> Resu
     result = advance_flow(flow, state, inbound, env, said)
     if parked and _back_to_parked(result, parked):
         return _unpark(result, parked, env)
+    if parked and _registration_parked(parked) and result.state.flow == MENU_FLOW.id:
+        result.state.draft.setdefault(PARKED, parked)  # "Bantuan" shows the menu again: keep it
     return _finish_open(result, env)
 
 
@@ -200,17 +204,29 @@ def _back_to_parked(result: Result, parked: dict[str, Any]) -> bool:
 
 
 def _has_draft_data(state: State) -> bool:
-    """Whether an owner who is not registered yet has given us anything (after consent)."""
+    """Whether an owner who is not registered yet has given us anything (after consent),
+    in the registration open or in the one left for the menu."""
+    parked = state.draft.get(PARKED)
+    if _registration_parked(parked):
+        return bool(parked["draft"].get("consent_version"))
     return state.flow == REGISTRATION.id and bool(state.draft.get("consent_version"))
+
+
+def _registration_parked(parked: Any) -> TypeGuard[dict[str, Any]]:
+    return isinstance(parked, dict) and parked.get("flow") == REGISTRATION.id
 
 
 def _unpark(result: Result, parked: dict[str, Any], env: Env) -> Result:
     """A side flow (erase, language) ended: back to where the person was."""
-    restored = State.load(parked["flow"], parked["step"], parked["draft"], parked["meta"], env.now)
+    restored = _restored(parked, env)
     result.state = restored
     if restored.flow and restored.step:
         result.replies.append(ask(FLOWS[restored.flow], restored, env))
     return result
+
+
+def _restored(parked: dict[str, Any], env: Env) -> State:
+    return State.load(parked["flow"], parked["step"], parked["draft"], parked["meta"], env.now)
 
 
 def _fix_product(env: Env, rest: str) -> Result | None:
@@ -248,7 +264,12 @@ def _keep_unfinished_product(state: State, env: Env) -> list[SaveProductDraft]:
 
 
 def _park(state: State) -> dict[str, Any] | None:
-    if not state.flow or not state.step or state.flow == MENU_FLOW.id:
+    """Where the person was, to come back to; from the menu, what the menu was opened from
+    (a registration left for "menu", then "menu" again, is still there)."""
+    if state.flow == MENU_FLOW.id:
+        kept: dict[str, Any] | None = state.draft.get(PARKED)
+        return kept if _registration_parked(kept) else None
+    if not state.flow or not state.step:
         return None
     return {"flow": state.flow, "step": state.step, "draft": state.draft, "meta": state.meta()}
 
@@ -361,6 +382,9 @@ def _start(state: State, env: Env, payload: str) -> Result:
         result = answer_consent(state, Nothing(), env)
         result.effects.extend(effects)
         return result
+    parked = state.draft.get(PARKED) if state.flow == MENU_FLOW.id else None
+    if _registration_parked(parked):  # a registration left for the menu: offer to go on
+        state = _restored(parked, env)
     if state.flow and state.step and state.flow != MENU_FLOW.id and (state.history or state.draft):
         state.pending = Resume()
         flow = FLOWS[state.flow]
