@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, TypeGuard
 
 from flows.account import ERASE, LANGUAGE, my_data
@@ -40,8 +41,17 @@ from flows.facilitator import (
     OWNERS,
     read_code,
 )
-from flows.interpret import Command, GlobalWord, Nothing, Utterance, Yes, cleaned, interpret
-from flows.lexicon import MENU, looks_english
+from flows.interpret import (
+    Command,
+    GlobalWord,
+    Nothing,
+    Picked,
+    Utterance,
+    Yes,
+    cleaned,
+    interpret,
+)
+from flows.lexicon import HELP, MENU, looks_english
 from flows.menu import MENU_FLOW
 from flows.messages import Inbound, Outbound, say, t
 from flows.performance import performance
@@ -162,12 +172,7 @@ def _continue(state: State, inbound: Inbound, said: Utterance, env: Env) -> Resu
     """Everything else goes to the open flow, or opens registration or the menu."""
     menu_word = isinstance(said, GlobalWord) and said.kind == MENU
     if menu_word or state.flow is None:
-        if not env.registered and state.flow is None and not _has_role(env):
-            return _open(REGISTRATION, env, welcome=True, english=looks_english(inbound.text))
-        home = HELPING if env.acting_for else MENU_FLOW
-        opened = begin(home, env, {PARKED: _park(state)})
-        opened.effects.extend(_keep_unfinished_product(state, env))
-        return _finish_open(opened, env)
+        return _open_home(state, inbound, env, menu_word)
     flow = FLOWS.get(state.flow, MENU_FLOW)
     refused = _refuse_role(flow.id, env)
     if refused is not None:
@@ -190,6 +195,36 @@ def _continue(state: State, inbound: Inbound, said: Utterance, env: Env) -> Resu
     if parked and _registration_parked(parked) and result.state.flow == MENU_FLOW.id:
         result.state.draft.setdefault(PARKED, parked)  # "Bantuan" shows the menu again: keep it
     return _finish_open(result, env)
+
+
+def _open_home(state: State, inbound: Inbound, env: Env, menu_word: bool) -> Result:
+    """ "menu", or a message with nothing open: the menu (registration for a newcomer)."""
+    if not env.registered and state.flow is None and not _has_role(env):
+        return _open(REGISTRATION, env, welcome=True, english=looks_english(inbound.text))
+    home = HELPING if env.acting_for else MENU_FLOW
+    opened = begin(home, env, {PARKED: _park(state)})
+    opened.effects.extend(_keep_unfinished_product(state, env))
+    if state.flow is None and not menu_word:  # after "batal": "produk saya" is acted on
+        return _home_answers(opened, inbound, env)
+    return _finish_open(opened, env)
+
+
+def _home_answers(opened: Result, inbound: Inbound, env: Env) -> Result:
+    """Nothing was open (a flow ended, "batal"): the message answers the menu just opened.
+
+    "produk saya", "tambah produk", a photo or "bantuan" is acted on at once; what picks
+    nothing there ("halo", or a number for a list not shown yet) gets the menu itself.
+    """
+    flow = FLOWS[opened.state.flow or MENU_FLOW.id]
+    said = interpret(inbound, current_choices(flow, opened.state, env), env.render)
+    if isinstance(said, Picked) and (inbound.text or "").strip().isdigit():
+        return opened
+    state = replace(opened.state, draft=dict(opened.state.draft))
+    answered = advance_flow(flow, state, inbound, env, said)
+    helped = isinstance(said, GlobalWord) and said.kind == HELP
+    if answered.state.flow == flow.id and answered.state.step == flow.first and not helped:
+        return opened  # not one of its options: the menu, not "pilih salah satu"
+    return _finish_open(answered, env)
 
 
 def _back_to_parked(result: Result, parked: dict[str, Any]) -> bool:
