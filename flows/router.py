@@ -51,7 +51,7 @@ from flows.interpret import (
     cleaned,
     interpret,
 )
-from flows.lexicon import HELP, MENU, looks_english
+from flows.lexicon import CANCEL, HELP, MENU, looks_english
 from flows.menu import MENU_FLOW
 from flows.messages import Inbound, Outbound, say, t
 from flows.performance import performance
@@ -188,6 +188,9 @@ def _continue(state: State, inbound: Inbound, said: Utterance, env: Env) -> Resu
         state.pending = Resume()
         state.updated_at = env.now
         return Result(state, [say(flow.resume_question, choices=RESUME_CHOICES)])
+    kept = _draft_kept(state, said, env)
+    if kept is not None:
+        return kept
     parked: dict[str, Any] | None = state.draft.get(PARKED)
     result = advance_flow(flow, state, inbound, env, said)
     if parked and _back_to_parked(result, parked):
@@ -296,6 +299,23 @@ def _keep_unfinished_product(state: State, env: Env) -> list[SaveProductDraft]:
         return []
     data = {key: state.draft.get(key) for key in PRODUCT_FIELDS}
     return [SaveProductDraft(data, product_id=product_id)]
+
+
+def _draft_kept(state: State, said: Utterance, env: Env) -> Result | None:
+    """ "batal" in a product draft continued from "Produk saya": the draft stays, with the
+    answers given since (as when leaving it for the menu), and the owner is told so. Nothing
+    is thrown away, so there is no "yakin?" either. (While one answer is being changed,
+    "batal" undoes that change, as anywhere.)"""
+    if state.flow != PRODUCT.id or not (isinstance(said, GlobalWord) and said.kind == CANCEL):
+        return None
+    if state.edit_queue or state.return_to or (SUMMARY in state.history and state.step != SUMMARY):
+        return None
+    product_id = state.draft.get("product_id")
+    listed = next((p for p in env.products if p.get("id") == product_id), None)
+    if listed is None or listed.get("status") != "draft":
+        return None
+    saved = _keep_unfinished_product(state, env)
+    return Result(State(updated_at=env.now), [say(t("product.draft_kept"))], list(saved))
 
 
 def _park(state: State) -> dict[str, Any] | None:
