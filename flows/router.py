@@ -23,6 +23,7 @@ from flows.effects import (
 from flows.engine import (
     RESUME_CHOICES,
     SUMMARY,
+    Ctx,
     Env,
     Flow,
     Result,
@@ -53,6 +54,7 @@ from flows.interpret import (
 )
 from flows.lexicon import CANCEL, HELP, MENU, looks_english
 from flows.menu import MENU_FLOW
+from flows.menu import help_text as menu_help_text
 from flows.messages import Inbound, Outbound, say, t
 from flows.performance import performance
 from flows.product import FIX_WORDS, PRODUCT, PRODUCT_FIELDS, PRODUCT_MORE, reopened
@@ -145,27 +147,31 @@ def _shortcut(state: State, said: Utterance, env: Env) -> Result | None:
                 return Result(state, [say(t("dash.chat.not_allowed"))])
             return Result(state, [], [DashboardLink()])
         case Command(action="performance"):
-            result = Result(state, performance(env))
-            if state.flow and state.step:
-                result.replies.append(ask(FLOWS[state.flow], state, env))
-            return result
+            return _then_the_question(Result(state, performance(env)), env)
         case Command(action="my_data"):
-            result = Result(
-                state, [my_data(env, state.draft if state.flow == REGISTRATION.id else {})]
-            )
-            if state.flow and state.step:
-                result.replies.append(ask(FLOWS[state.flow], state, env))
-            return result
+            shown = my_data(env, state.draft if state.flow == REGISTRATION.id else {})
+            return _then_the_question(Result(state, [shown]), env)
         case Command(action="register") if not env.registered and state.flow != REGISTRATION.id:
             parked = state.draft.get(PARKED)
             if parked and parked["flow"] == REGISTRATION.id:  # from the menu: where they were
                 return _unpark(Result(state), parked, env)
             return _open(REGISTRATION, env, welcome=True)
+        case GlobalWord(kind=kind) if kind == HELP and state.flow == MENU_FLOW.id and state.step:
+            menu_help = say(menu_help_text(Ctx(state.draft, env)))  # "daftar dulu" before a shop
+            return Result(state, [menu_help, ask(MENU_FLOW, state, env)])
         case GlobalWord(kind="edit", rest=rest) if (
             rest and env.registered and (state.flow in (None, MENU_FLOW.id))
         ):
             return _fix_product(env, rest)
     return None
+
+
+def _then_the_question(result: Result, env: Env) -> Result:
+    """An answer on the side (/performa, /data_saya), then the open question again."""
+    state = result.state
+    if state.flow and state.step:
+        result.replies.append(ask(FLOWS[state.flow], state, env))
+    return result
 
 
 def _continue(state: State, inbound: Inbound, said: Utterance, env: Env) -> Result:
