@@ -47,14 +47,32 @@ def read_pick(msg: Inbound, allowed: tuple[Choice, ...], unclear: Text) -> Readi
     return Invalid(Text(unclear.msgid, {**unclear.params, "first": allowed[0].label}))
 
 
+# What only a registered shop can do: asked for before registering, "register first".
+_NEEDS_A_SHOP = frozenset({"product", "products", "edit_shop"})
+
+
+def _registering(ctx: Ctx) -> bool:
+    """Not registered yet, and registering is on offer (not a facilitator or an admin)."""
+    return any(c.id == "registration" for c in _choices(ctx))
+
+
+def help_text(ctx: Ctx) -> Text:
+    """The menu's help: what to do next, registering first when there is no shop yet."""
+    return t("menu.help_unregistered") if _registering(ctx) else t("menu.help_text")
+
+
 def _read(msg: Inbound, ctx: Ctx) -> Reading:
+    if _registering(ctx):
+        wanted = msg.choice or lexicon().answer("menu", normalize(msg.text))
+        if msg.photos or msg.rejected_photos or wanted in _NEEDS_A_SHOP:
+            return Invalid(t("menu.register_first"))  # a photo, "produk saya": no shop yet
     return read_pick(msg, _choices(ctx), t("menu.unclear"))
 
 
 def _finish(ctx: Ctx) -> Outcome:
     picked = ctx.draft.get("picked")
     if picked == "help":
-        return Outcome(replies=(say(t("menu.help_text")),), start="menu")
+        return Outcome(replies=(say(help_text(ctx)),), start="menu")
     if picked == "edit_shop":
         seller = dict(ctx.env.seller or {})
         return Outcome(start="registration", draft=seller, step="summary")
@@ -79,7 +97,7 @@ MENU_FLOW = Flow(
             _read,
             slot="*",
             next=FINISH,
-            help=t("menu.help_text"),
+            help=t("menu.help_text"),  # before registering, the router says help_text()
             takes_photos=True,
         )
     },

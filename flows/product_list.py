@@ -52,6 +52,8 @@ def _read_pick(msg: Inbound, ctx: Ctx) -> Reading:
         return Parsed(int(msg.choice.split(":")[1]))
     if not ctx.env.products and (msg.choice == "__menu__" or yes_no(ctx)):
         return Parsed(None)
+    if lexicon().answer("menu", normalize(msg.text)) == "product":  # "tambah produk": a new one
+        return Parsed(None)
     return Invalid(t("products.pick_unclear"))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
+import unicodedata
 from collections.abc import Callable
 from string import capwords
 from typing import Any
@@ -219,8 +220,15 @@ def _read_phone(msg: Inbound, ctx: Ctx) -> Reading:
 
 
 def shop_name_key(name: str) -> str:
-    """Uniqueness key: case and spaces do not make a name different."""
-    return re.sub(r"\s+", "", name).casefold()
+    """Uniqueness key: only letters and digits count, so case, spacing, punctuation, symbols
+    and emoji do not make a name different ('SUMBER REJEKI.', 'sumber-rejeki' and
+    'Sumber Rejeki 🙏' are all 'sumberrejeki').
+
+    Stored in `seller.shop_name_key`; migration 0016 brought the keys stored before (case and
+    spaces only) in line, with its own copy of this rule.
+    """
+    folded = unicodedata.normalize("NFKC", name).casefold()
+    return "".join(ch for ch in folded if unicodedata.category(ch)[0] in "LN")
 
 
 def _suggest_shop_name(name: str, ctx: Ctx) -> str | None:
@@ -256,9 +264,25 @@ def _after_the_lead(question: str, text: str) -> str:
     return text
 
 
+# Emoji and the pieces they are made of (skin tones, joiners, variation selectors, keycaps).
+_EMOJI_PARTS = frozenset("\u200d\u20e3\ufe0e\ufe0f")
+# Said after a name, never part of it: "Sumber Rejeki!", "Toko Makmur Jaya."
+_TRAILING_MARKS = ".!?,;:~-…"
+
+
+def _without_decoration(name: str) -> str:
+    """'Sumber Rejeki 🙏' -> 'Sumber Rejeki', 'SUMBER REJEKI.' -> 'SUMBER REJEKI': no emoji
+    or symbols anywhere, no punctuation at the end ('UD. Sinar' keeps its dot)."""
+    kept = "".join(
+        ch for ch in name if ch not in _EMOJI_PARTS and unicodedata.category(ch) not in ("So", "Sk")
+    )
+    return " ".join(kept.split()).rstrip(_TRAILING_MARKS + " ")
+
+
 def _shop_name(text: str) -> str:
     """'toko berkah, jual sembako di sidoarjo' -> 'Toko Berkah'; capitals as typed if any."""
     name = _clean(_after_the_lead("shop_name", text)).strip("*\"'")
+    name = _without_decoration(name).strip("*\"'")  # "*Sumber Rejeki*!" -> "Sumber Rejeki"
     head, comma, rest = name.partition(",")
     if comma and len(rest.split()) >= 2:
         name = head.strip()

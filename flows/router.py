@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import replace
+from typing import Any, TypeGuard
 
 from flows.account import ERASE, LANGUAGE, my_data
 from flows.admin import SIARAN
@@ -22,6 +23,7 @@ from flows.effects import (
 from flows.engine import (
     RESUME_CHOICES,
     SUMMARY,
+    Ctx,
     Env,
     Flow,
     Result,
@@ -40,9 +42,19 @@ from flows.facilitator import (
     OWNERS,
     read_code,
 )
-from flows.interpret import Command, GlobalWord, Nothing, Utterance, Yes, cleaned, interpret
-from flows.lexicon import MENU, looks_english
+from flows.interpret import (
+    Command,
+    GlobalWord,
+    Nothing,
+    Picked,
+    Utterance,
+    Yes,
+    cleaned,
+    interpret,
+)
+from flows.lexicon import CANCEL, HELP, MENU, looks_english
 from flows.menu import MENU_FLOW
+from flows.menu import help_text as menu_help_text
 from flows.messages import Inbound, Outbound, say, t
 from flows.performance import performance
 from flows.product import FIX_WORDS, PRODUCT, PRODUCT_FIELDS, PRODUCT_MORE, reopened
@@ -135,22 +147,18 @@ def _shortcut(state: State, said: Utterance, env: Env) -> Result | None:
                 return Result(state, [say(t("dash.chat.not_allowed"))])
             return Result(state, [], [DashboardLink()])
         case Command(action="performance"):
-            result = Result(state, performance(env))
-            if state.flow and state.step:
-                result.replies.append(ask(FLOWS[state.flow], state, env))
-            return result
+            return _then_the_question(Result(state, performance(env)), env)
         case Command(action="my_data"):
-            result = Result(
-                state, [my_data(env, state.draft if state.flow == REGISTRATION.id else {})]
-            )
-            if state.flow and state.step:
-                result.replies.append(ask(FLOWS[state.flow], state, env))
-            return result
+            shown = my_data(env, state.draft if state.flow == REGISTRATION.id else {})
+            return _then_the_question(Result(state, [shown]), env)
         case Command(action="register") if not env.registered and state.flow != REGISTRATION.id:
             parked = state.draft.get(PARKED)
             if parked and parked["flow"] == REGISTRATION.id:  # from the menu: where they were
                 return _unpark(Result(state), parked, env)
             return _open(REGISTRATION, env, welcome=True)
+        case GlobalWord(kind=kind) if kind == HELP and state.flow == MENU_FLOW.id and state.step:
+            menu_help = say(menu_help_text(Ctx(state.draft, env)))  # "daftar dulu" before a shop
+            return Result(state, [menu_help, ask(MENU_FLOW, state, env)])
         case GlobalWord(kind="edit", rest=rest) if (
             rest and env.registered and (state.flow in (None, MENU_FLOW.id))
         ):
@@ -158,34 +166,74 @@ def _shortcut(state: State, said: Utterance, env: Env) -> Result | None:
     return None
 
 
+def _then_the_question(result: Result, env: Env) -> Result:
+    """An answer on the side (/performa, /data_saya), then the open question again."""
+    state = result.state
+    if state.flow and state.step:
+        result.replies.append(ask(FLOWS[state.flow], state, env))
+    return result
+
+
 def _continue(state: State, inbound: Inbound, said: Utterance, env: Env) -> Result:
     """Everything else goes to the open flow, or opens registration or the menu."""
     menu_word = isinstance(said, GlobalWord) and said.kind == MENU
     if menu_word or state.flow is None:
-        if not env.registered and state.flow is None and not _has_role(env):
-            return _open(REGISTRATION, env, welcome=True, english=looks_english(inbound.text))
-        home = HELPING if env.acting_for else MENU_FLOW
-        opened = begin(home, env, {PARKED: _park(state)})
-        opened.effects.extend(_keep_unfinished_product(state, env))
-        return _finish_open(opened, env)
+        return _open_home(state, inbound, env, menu_word)
     flow = FLOWS.get(state.flow, MENU_FLOW)
     refused = _refuse_role(flow.id, env)
     if refused is not None:
         return Result(State(updated_at=env.now), [refused])
     if state.step is None:
         return _finish_open(begin(flow, env, state.draft), env)
-    if is_paused(state, env) and not isinstance(state.pending, Resume):
+    # The menu is never "paused": it is only a list to pick from, and "mulai dari awal" there
+    # would have dropped a registration left for it.
+    if flow.id != MENU_FLOW.id and is_paused(state, env) and not isinstance(state.pending, Resume):
         if isinstance(said, Yes) and said.pure:  # "lanjut" after a pause: go on at once
             state.updated_at = env.now
             return Result(state, [ask(flow, state, env)])
         state.pending = Resume()
         state.updated_at = env.now
         return Result(state, [say(flow.resume_question, choices=RESUME_CHOICES)])
+    kept = _draft_kept(state, said, env)
+    if kept is not None:
+        return kept
     parked: dict[str, Any] | None = state.draft.get(PARKED)
     result = advance_flow(flow, state, inbound, env, said)
     if parked and _back_to_parked(result, parked):
         return _unpark(result, parked, env)
+    if parked and _registration_parked(parked) and result.state.flow == MENU_FLOW.id:
+        result.state.draft.setdefault(PARKED, parked)  # "Bantuan" shows the menu again: keep it
     return _finish_open(result, env)
+
+
+def _open_home(state: State, inbound: Inbound, env: Env, menu_word: bool) -> Result:
+    """ "menu", or a message with nothing open: the menu (registration for a newcomer)."""
+    if not env.registered and state.flow is None and not _has_role(env):
+        return _open(REGISTRATION, env, welcome=True, english=looks_english(inbound.text))
+    home = HELPING if env.acting_for else MENU_FLOW
+    opened = begin(home, env, {PARKED: _park(state)})
+    opened.effects.extend(_keep_unfinished_product(state, env))
+    if state.flow is None and not menu_word:  # after "batal": "produk saya" is acted on
+        return _home_answers(opened, inbound, env)
+    return _finish_open(opened, env)
+
+
+def _home_answers(opened: Result, inbound: Inbound, env: Env) -> Result:
+    """Nothing was open (a flow ended, "batal"): the message answers the menu just opened.
+
+    "produk saya", "tambah produk", a photo or "bantuan" is acted on at once; what picks
+    nothing there ("halo", or a number for a list not shown yet) gets the menu itself.
+    """
+    flow = FLOWS[opened.state.flow or MENU_FLOW.id]
+    said = interpret(inbound, current_choices(flow, opened.state, env), env.render)
+    if isinstance(said, Picked) and (inbound.text or "").strip().isdigit():
+        return opened
+    state = replace(opened.state, draft=dict(opened.state.draft))
+    answered = advance_flow(flow, state, inbound, env, said)
+    helped = isinstance(said, GlobalWord) and said.kind == HELP
+    if answered.state.flow == flow.id and answered.state.step == flow.first and not helped:
+        return opened  # not one of its options: the menu, not "pilih salah satu"
+    return _finish_open(answered, env)
 
 
 def _back_to_parked(result: Result, parked: dict[str, Any]) -> bool:
@@ -200,17 +248,29 @@ def _back_to_parked(result: Result, parked: dict[str, Any]) -> bool:
 
 
 def _has_draft_data(state: State) -> bool:
-    """Whether an owner who is not registered yet has given us anything (after consent)."""
+    """Whether an owner who is not registered yet has given us anything (after consent),
+    in the registration open or in the one left for the menu."""
+    parked = state.draft.get(PARKED)
+    if _registration_parked(parked):
+        return bool(parked["draft"].get("consent_version"))
     return state.flow == REGISTRATION.id and bool(state.draft.get("consent_version"))
+
+
+def _registration_parked(parked: Any) -> TypeGuard[dict[str, Any]]:
+    return isinstance(parked, dict) and parked.get("flow") == REGISTRATION.id
 
 
 def _unpark(result: Result, parked: dict[str, Any], env: Env) -> Result:
     """A side flow (erase, language) ended: back to where the person was."""
-    restored = State.load(parked["flow"], parked["step"], parked["draft"], parked["meta"], env.now)
+    restored = _restored(parked, env)
     result.state = restored
     if restored.flow and restored.step:
         result.replies.append(ask(FLOWS[restored.flow], restored, env))
     return result
+
+
+def _restored(parked: dict[str, Any], env: Env) -> State:
+    return State.load(parked["flow"], parked["step"], parked["draft"], parked["meta"], env.now)
 
 
 def _fix_product(env: Env, rest: str) -> Result | None:
@@ -247,8 +307,30 @@ def _keep_unfinished_product(state: State, env: Env) -> list[SaveProductDraft]:
     return [SaveProductDraft(data, product_id=product_id)]
 
 
+def _draft_kept(state: State, said: Utterance, env: Env) -> Result | None:
+    """ "batal" in a product draft continued from "Produk saya": the draft stays, with the
+    answers given since (as when leaving it for the menu), and the owner is told so. Nothing
+    is thrown away, so there is no "yakin?" either. (While one answer is being changed,
+    "batal" undoes that change, as anywhere.)"""
+    if state.flow != PRODUCT.id or not (isinstance(said, GlobalWord) and said.kind == CANCEL):
+        return None
+    if state.edit_queue or state.return_to or (SUMMARY in state.history and state.step != SUMMARY):
+        return None
+    product_id = state.draft.get("product_id")
+    listed = next((p for p in env.products if p.get("id") == product_id), None)
+    if listed is None or listed.get("status") != "draft":
+        return None
+    saved = _keep_unfinished_product(state, env)
+    return Result(State(updated_at=env.now), [say(t("product.draft_kept"))], list(saved))
+
+
 def _park(state: State) -> dict[str, Any] | None:
-    if not state.flow or not state.step or state.flow == MENU_FLOW.id:
+    """Where the person was, to come back to; from the menu, what the menu was opened from
+    (a registration left for "menu", then "menu" again, is still there)."""
+    if state.flow == MENU_FLOW.id:
+        kept: dict[str, Any] | None = state.draft.get(PARKED)
+        return kept if _registration_parked(kept) else None
+    if not state.flow or not state.step:
         return None
     return {"flow": state.flow, "step": state.step, "draft": state.draft, "meta": state.meta()}
 
@@ -361,6 +443,9 @@ def _start(state: State, env: Env, payload: str) -> Result:
         result = answer_consent(state, Nothing(), env)
         result.effects.extend(effects)
         return result
+    parked = state.draft.get(PARKED) if state.flow == MENU_FLOW.id else None
+    if _registration_parked(parked):  # a registration left for the menu: offer to go on
+        state = _restored(parked, env)
     if state.flow and state.step and state.flow != MENU_FLOW.id and (state.history or state.draft):
         state.pending = Resume()
         flow = FLOWS[state.flow]
