@@ -17,7 +17,7 @@ Downgrading gives back the old rule's keys, skipping any that are in use.
 
 Revision ID: 0016
 Revises: 0015
-Create Date: 2026-12-02 03:00:00.000000
+Create Date: 2026-11-29 21:00:00.000000
 """
 
 import re
