@@ -195,7 +195,7 @@ def _read_phone_confirm(msg: Inbound, ctx: Ctx) -> Reading:
         return Parsed({"phone": typed, "phone_verified": typed == ctx.env.known_phone})
     said = yes_no(ctx)
     if said is True:
-        return Parsed({"phone": ctx.env.known_phone, "phone_verified": True})
+        return Parsed({"phone": ctx.env.known_phone, "phone_verified": True, "phone_other": False})
     if msg.choice == "other" or said is False:
         return Parsed({"phone": None, "phone_other": True})
     typed = parse_phone(msg.contact_phone or msg.text or "")
@@ -208,11 +208,23 @@ def _ask_phone(ctx: Ctx) -> Outbound:
     return say(t("reg.ask_phone"), request_contact=ctx.env.channel == "telegram")
 
 
+# "Yg ini aja deh", "nomor yang tadi": the number this chat comes from, after all.
+_THIS_NUMBER = frozenset({"ini", "tadi", "itu", "nomor", "nomer", "no", "hp", "wa", "sama"})
+
+
+def _this_number(text: str) -> bool:
+    said = set(normalize(text).split())
+    pointing = _THIS_NUMBER | words("offer_reference")
+    return bool(said & pointing) and said <= pointing | words("softener")
+
+
 def _read_phone(msg: Inbound, ctx: Ctx) -> Reading:
     # Only the channel vouches for a number: a shared card may be someone else's.
     phone = parse_phone(msg.contact_phone or "") or parse_phone(msg.text or "")
     if phone:
         return Parsed({"phone": phone, "phone_verified": phone == ctx.env.known_phone})
+    if ctx.env.known_phone and _this_number(msg.text or ""):
+        return Parsed({"phone": ctx.env.known_phone, "phone_verified": True, "phone_other": False})
     return Invalid(t("reg.phone_invalid"))
 
 
@@ -502,6 +514,7 @@ def _read_address(msg: Inbound, ctx: Ctx) -> Reading:
         if not msg.text:
             return Invalid(t("reg.address_location_thanks"), keep=keep)
     address = _clean(without_lead("address", msg.text or ""))
+    address = _NIB_CLAUSE.sub("", address).strip()  # "…, nib blm ada": the next answer
     if len(address) < 5:
         return Invalid(t("reg.address_too_short"), keep=keep)
     if len(address) > 300:
@@ -514,6 +527,8 @@ def _read_address(msg: Inbound, ctx: Ctx) -> Reading:
 
 
 _RT_RW = re.compile(r"\b(rt|rw)\b", re.IGNORECASE)
+# The NIB said after the address in one message ("…rw 5, nib blm ada"): not part of it.
+_NIB_CLAUSE = re.compile(r"[,;.]?\s*\bnib\b.*$", re.IGNORECASE)
 # A street, a number, a neighbourhood or a village: what an address has somewhere.
 _ADDRESS_MARK = re.compile(
     r"\d|\b(jl|jln|jalan|gg|gang|rt|rw|dusun|dsn|desa|ds|kel|kelurahan|kec|perum|perumahan|"
