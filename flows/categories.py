@@ -114,7 +114,10 @@ def _keywords() -> _Keywords:
     phrases: dict[tuple[str, ...], list[str]] = {}
     for cat in categories():
         for keyword in cat.keywords:
-            parts = tuple(keyword.split())
+            # doubled words once, as the text's are read: "onde onde" is looked up as "onde"
+            parts = tuple(
+                w for n, w in enumerate(keyword.split()) if keyword.split()[n - 1 : n] != [w]
+            )
             if len(parts) == 1:
                 words.setdefault(parts[0], []).append(cat.code)
             else:

@@ -30,6 +30,10 @@ PRINT = "buku-alat-tulis"
 
 # What owners type as a product or shop name, and the one category it surely is.
 PRODUCTS = [
+    # doubled words as the table writes them, whatever follows (cold trial: "Pertanian")
+    ("onde onde isi kacang ijo", FOOD),
+    ("Onde-onde wijen", FOOD),
+    ("otak-otak bandeng", FOOD),
     # the guesses that used to go wrong
     ("kaos sablon", FASHION),
     ("sambel bawang", FOOD),
