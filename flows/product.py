@@ -332,8 +332,10 @@ def _ask_stock(ctx: Ctx) -> Outbound:
 
 def _read_stock(msg: Inbound, ctx: Ctx) -> Reading:
     text = msg.text or ""
-    if text.strip() == "0" or lexicon().answer("stock", normalize(text)) == "none":
+    if text.strip() == "0":
         return Parsed(0)
+    if lexicon().answer("stock", normalize(text)) == "none":  # "habis": asked, never assumed
+        return Parsed(0, confirm=t("product.stock_zero_confirm"))
     stock = parse_quantity(text)
     if stock is None:
         return Invalid(t("product.stock_unreadable"))
