@@ -244,11 +244,16 @@ def shop_name_key(name: str) -> str:
 
 
 def _suggest_shop_name(name: str, ctx: Ctx) -> str | None:
+    """The name with the shop's place ("Keripik Tempe Bu Sri Sidoarjo"), else with the owner's
+    first name, else numbered; the first that is free."""
     owner_first = _clean(ctx.draft.get("owner_name")).split(" ")[0]
-    seller_id = (ctx.env.seller or {}).get("id")
+    seller = ctx.env.seller or {}
+    regency = regencies().get(ctx.draft.get("regency_code") or seller.get("regency_code") or "")
     said = {w.casefold() for w in name.split()}
-    tries = [f"{name} {owner_first}"] if owner_first and owner_first.casefold() not in said else []
+    extras = [regency.name if regency else "", owner_first]
+    tries = [f"{name} {extra}" for extra in extras if extra and extra.casefold() not in said]
     tries += [f"{name} {n}" for n in range(2, 10)]
+    seller_id = seller.get("id")
     for candidate in tries:
         if len(candidate) <= 60 and not ctx.env.directory.shop_name_taken(
             candidate, except_seller=seller_id
