@@ -248,8 +248,7 @@ def _asks_back(flow: Flow, state: State, said: Utterance) -> bool:
     may well ask something: "Mau yang pedas?"."""
     step = flow.steps.get(state.step or "")
     return (
-        isinstance(said, FreeText)
-        and said.text.rstrip().endswith("?")
+        _a_question(said)
         and state.pending is None
         and step is not None
         and step.free_text
@@ -455,7 +454,16 @@ def _answer_step(
     msg = inbound
     if isinstance(said, Picked):  # a button's label (maybe an old button's) is no typed data
         msg = replace(inbound, choice=said.id, text=None if step.free_text else inbound.text)
-    return _take_reading(flow, state, step, step.read(msg, ctx), env, result)
+    reading = step.read(msg, ctx)
+    if isinstance(reading, Invalid) and step.help and _a_question(said):
+        # "ini gratis?" at the terms: what the step is about, not "belum jelas"
+        result.replies += [say(step.help), _reask(flow, state, env)]
+        return result
+    return _take_reading(flow, state, step, reading, env, result)
+
+
+def _a_question(said: Utterance) -> bool:
+    return isinstance(said, FreeText) and said.text.rstrip().endswith("?")
 
 
 def _refusal(step: Step, said: Utterance, ctx: Ctx) -> Outbound | None:
