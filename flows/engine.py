@@ -149,8 +149,13 @@ def is_paused(state: State, env: Env) -> bool:
 def advance_flow(flow: Flow, state: State, inbound: Inbound, env: Env, said: Utterance) -> Result:
     """Take one message inside a flow; `said` is the router's reading of it."""
     result = Result(state)
-    if _asks_back(flow, state, said):
-        said = GlobalWord(HELP)  # "harus ya?" at the shop's name: explained, asked again
+    if _asks_back(flow, state, inbound, said):
+        said = GlobalWord(HELP)
+    if isinstance(said, Keyword) and said.kind == "dont_know":  # "gak tau kak"
+        step = flow.steps.get(state.step or "")
+        said = (
+            GlobalWord(SKIP, means_no=True) if step and step.optional else GlobalWord(HELP)
+        )  # "harus ya?" at the shop's name: explained, asked again
     match said:
         case GlobalWord(kind=kind, means_no=means_no) if kind == CANCEL:
             return _cancel_word(flow, state, inbound, env, result, means_no)
@@ -242,18 +247,16 @@ def _cancel_word(
     return _cancelled(flow, env, result)
 
 
-def _asks_back(flow: Flow, state: State, said: Utterance) -> bool:
-    """A question where a name or an address is asked for (a free-text step filling one
-    field) is the owner asking back, never the answer. A description (several fields, "*")
-    may well ask something: "Mau yang pedas?"."""
+def _asks_back(flow: Flow, state: State, inbound: Inbound, said: Utterance) -> bool:
+    """A question is the owner asking back, never the answer: where a name or an address is
+    asked for (a free-text step filling one field), and wherever it starts with a yes or a
+    no ("boleh dikosongi?", "gak bayar kan?"). A description (several fields, "*") may well
+    ask something: "Mau yang pedas?". An open "betul?" reads its own answers."""
     step = flow.steps.get(state.step or "")
-    return (
-        _a_question(said)
-        and state.pending is None
-        and step is not None
-        and step.free_text
-        and step.slot != "*"
-    )
+    if step is None or state.pending is not None or not _a_question(inbound):
+        return False
+    naming = step.free_text and step.slot != "*"
+    return naming or isinstance(said, Yes | No)
 
 
 def _goes_on(inbound: Inbound) -> bool:
@@ -455,15 +458,17 @@ def _answer_step(
     if isinstance(said, Picked):  # a button's label (maybe an old button's) is no typed data
         msg = replace(inbound, choice=said.id, text=None if step.free_text else inbound.text)
     reading = step.read(msg, ctx)
-    if isinstance(reading, Invalid) and step.help and _a_question(said):
+    if isinstance(reading, Invalid) and step.help and _a_question(inbound):
         # "ini gratis?" at the terms: what the step is about, not "belum jelas"
         result.replies += [say(step.help), _reask(flow, state, env)]
         return result
     return _take_reading(flow, state, step, reading, env, result)
 
 
-def _a_question(said: Utterance) -> bool:
-    return isinstance(said, FreeText) and said.text.rstrip().endswith("?")
+def _a_question(inbound: Inbound) -> bool:
+    """Ends with a question mark, whatever emoji or spaces follow: "wajib diisi? 🙏"."""
+    text = "".join(ch for ch in (inbound.text or "") if ch.isalnum() or ch in "?？ ")
+    return text.rstrip().endswith(("?", "？"))
 
 
 def _refusal(step: Step, said: Utterance, ctx: Ctx) -> Outbound | None:

@@ -316,7 +316,8 @@ def _read_price(msg: Inbound, ctx: Ctx) -> Reading:
     plain = _PLAIN_NUMBER.match(msg.text or "") is not None
     if plain and price < 1000 and not re.search(r"rp", msg.text or "", re.I):
         # "15" or "150" at the price is how people write thousands: asked, never assumed
-        return Parsed(price * 1000, confirm=t("product.price_confirm", price=Money(price * 1000)))
+        guess = t("product.price_thousands_confirm", price=Money(price * 1000), typed=price)
+        return Parsed(price * 1000, confirm=guess)
     if price < PRICE_MIN:
         return Invalid(t("product.price_too_low", min=Money(PRICE_MIN)))
     if price > PRICE_MAX:

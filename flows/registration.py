@@ -30,6 +30,7 @@ from flows.messages import Choice, Inbound, Outbound, say, t
 from flows.parsing import parse_phone
 from flows.regions import (
     EAST_JAVA,
+    RegencyMatch,
     district,
     districts_by_regency,
     match_district,
@@ -208,14 +209,16 @@ def _ask_phone(ctx: Ctx) -> Outbound:
     return say(t("reg.ask_phone"), request_contact=ctx.env.channel == "telegram")
 
 
-# "Yg ini aja deh", "nomor yang tadi": the number this chat comes from, after all.
-_THIS_NUMBER = frozenset({"ini", "tadi", "itu", "nomor", "nomer", "no", "hp", "wa", "sama"})
+# "Yg ini aja deh", "nomor yang tadi": the number this chat comes from, after all. A word
+# that points is needed: "no hp saya" or "no" alone is no answer.
+_POINTING = frozenset({"ini", "tadi", "itu", "sama"})
+_NUMBER_WORDS = frozenset({"nomor", "nomer", "no", "hp", "wa"})
 
 
 def _this_number(text: str) -> bool:
     said = set(normalize(text).split())
-    pointing = _THIS_NUMBER | words("offer_reference")
-    return bool(said & pointing) and said <= pointing | words("softener")
+    pointing = _POINTING | words("offer_reference")
+    return bool(said & pointing) and said <= pointing | _NUMBER_WORDS | words("softener")
 
 
 def _read_phone(msg: Inbound, ctx: Ctx) -> Reading:
@@ -231,6 +234,9 @@ def _read_phone(msg: Inbound, ctx: Ctx) -> Reading:
 # --- shop ------------------------------------------------------------------------------------
 
 
+KEY_LENGTH = 60  # seller.shop_name_key's column
+
+
 def shop_name_key(name: str) -> str:
     """Uniqueness key: only letters and digits count, so case, spacing, punctuation, symbols
     and emoji do not make a name different ('SUMBER REJEKI.', 'sumber-rejeki' and
@@ -239,8 +245,8 @@ def shop_name_key(name: str) -> str:
     Stored in `seller.shop_name_key`; migration 0016 brought the keys stored before (case and
     spaces only) in line, with its own copy of this rule.
     """
-    folded = unicodedata.normalize("NFKC", name).casefold()
-    return "".join(ch for ch in folded if unicodedata.category(ch)[0] in "LN")
+    folded = unicodedata.normalize("NFKC", name).casefold()  # NFKC may lengthen it ("㍿")
+    return "".join(ch for ch in folded if unicodedata.category(ch)[0] in "LN")[:KEY_LENGTH]
 
 
 def _suggest_shop_name(name: str, ctx: Ctx) -> str | None:
@@ -272,7 +278,7 @@ def _after_the_lead(question: str, text: str) -> str:
     words are only dropped before a lead ("Oke Jaya" alone is a name)."""
     said = text.split()
     agreeing = words("yes") | words("softener") | {"tapi", "tp", "cuma"}
-    for start in range(len(said)):
+    for start in range(min(len(said), 6)):  # a few words of agreeing, not a page of them
         rest = " ".join(said[start:])
         if without_lead(question, rest) != rest:
             return without_lead(question, rest)
@@ -399,10 +405,8 @@ def _read_regency(msg: Inbound, ctx: Ctx) -> Reading:
     text = msg.text or ""
     place = _DISTRICT_MARK.split(text, maxsplit=1)[0] or text  # the part before "kec ..."
     found = regency_match(place, EAST_JAVA)
-    named = _REGENCY_NAMED.search(text)  # "desa sukorejo kec bangil kab pasuruan"
-    if named and not (len(found.codes) == 1 and found.sure):
-        by_name = regency_match(named[0], EAST_JAVA)
-        found = by_name if len(by_name.codes) == 1 and by_name.sure else found
+    if not (len(found.codes) == 1 and found.sure):  # "desa sukorejo kec bangil kab pasuruan"
+        found = _named_regency(text) or found
     in_east_java = bool(found.codes)
     if not in_east_java:
         found = regency_match(place)  # an owner elsewhere in Indonesia
@@ -423,8 +427,22 @@ def _read_regency(msg: Inbound, ctx: Ctx) -> Reading:
 
 # "kab pasuruan", "kota malang" anywhere in an address: the regency, wherever it is written
 _REGENCY_NAMED = re.compile(
-    r"\b(?:kab(?:upaten)?|kota|kodya)\b\.?\s*[^\W\d_]+(?:\s+(?!kec)[^\W\d_]+)?", re.IGNORECASE
+    r"\b(?:kab(?:upaten)?|kota|kodya)\b\.?\s*[^\W\d_]+"
+    r"(?:\s+(?!(?:kec|kecamatan|desa|ds|jl|jln|jalan|rt|rw|no|kab|kabupaten|kota)\b)[^\W\d_]+)?",
+    re.IGNORECASE,
 )
+
+
+def _named_regency(text: str) -> RegencyMatch | None:
+    """The last "kab X" / "kota X" in the text that surely names one East Java regency (the
+    last: "jl kota batu 1 kab malang" is in Kabupaten Malang)."""
+    for named in reversed(list(_REGENCY_NAMED.finditer(text))):
+        found = regency_match(named[0], EAST_JAVA)
+        if len(found.codes) == 1 and found.sure:
+            return found
+    return None
+
+
 _DISTRICT_WORD = re.compile(r"\bkec(?:amatan)?\b\.?", re.IGNORECASE)
 _DISTRICT_MARK = re.compile(r",|" + _DISTRICT_WORD.pattern, re.IGNORECASE)
 

@@ -34,12 +34,12 @@ depends_on: str | Sequence[str] | None = None
 
 
 def _letters_and_digits(name: str) -> str:
-    folded = unicodedata.normalize("NFKC", name).casefold()
-    return "".join(ch for ch in folded if unicodedata.category(ch)[0] in "LN")
+    folded = unicodedata.normalize("NFKC", name).casefold()  # NFKC may lengthen it ("㍿")
+    return "".join(ch for ch in folded if unicodedata.category(ch)[0] in "LN")[:60]
 
 
 def _without_spaces(name: str) -> str:
-    return re.sub(r"\s+", "", name).casefold()
+    return re.sub(r"\s+", "", name).casefold()[:60]
 
 
 def _rekey(key_of: Callable[[str], str]) -> None:
@@ -51,15 +51,20 @@ def _rekey(key_of: Callable[[str], str]) -> None:
         )
     ).all()
     used = {key for _, _, key in rows}
+    changes = []
     for seller_id, name, key in rows:
         new = key_of(name or "")
         if new == key or new in used:  # unchanged, or another shop has it: keep this one's
             continue
         used.discard(key)
         used.add(new)
+        changes.append({"key": new, "id": seller_id})
+    # Keys move to free ones only, one after another: sent in that order, no two rows ever
+    # hold one key. Batches keep each round trip (executemany) a reasonable size.
+    for start in range(0, len(changes), 5000):
         connection.execute(
             sa.text("UPDATE seller SET shop_name_key = :key WHERE id = :id"),
-            {"key": new, "id": seller_id},
+            changes[start : start + 5000],
         )
 
 
