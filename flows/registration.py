@@ -193,15 +193,13 @@ def _ask_phone_confirm(ctx: Ctx) -> Outbound:
 def _read_phone_confirm(msg: Inbound, ctx: Ctx) -> Reading:
     typed = parse_phone(msg.contact_phone or msg.text or "")
     if typed:  # "bukan, pake nomer istri 0857 1234 9876": the number says it all
-        return Parsed({"phone": typed, "phone_verified": typed == ctx.env.known_phone})
+        verified = typed == ctx.env.known_phone
+        return Parsed({"phone": typed, "phone_verified": verified, "phone_other": False})
     said = yes_no(ctx)
     if said is True:
         return Parsed({"phone": ctx.env.known_phone, "phone_verified": True, "phone_other": False})
     if msg.choice == "other" or said is False:
         return Parsed({"phone": None, "phone_other": True})
-    typed = parse_phone(msg.contact_phone or msg.text or "")
-    if typed:
-        return Parsed({"phone": typed, "phone_verified": typed == ctx.env.known_phone})
     return Invalid(t("reg.phone_confirm_unclear", phone=display_phone(ctx.env.known_phone or "")))
 
 
