@@ -249,14 +249,18 @@ def _cancel_word(
 
 def _asks_back(flow: Flow, state: State, inbound: Inbound, said: Utterance) -> bool:
     """A question is the owner asking back, never the answer: where a name or an address is
-    asked for (a free-text step filling one field), and wherever it starts with a yes or a
-    no ("boleh dikosongi?", "gak bayar kan?"). A description (several fields, "*") may well
-    ask something: "Mau yang pedas?". An open "betul?" reads its own answers."""
+    asked for (a free-text step filling one field), and in an owner's form when it starts
+    with a yes or a no ("boleh dikosongi?", "gak bayar kan?"). A description (several
+    fields, "*") may well ask something: "Mau yang pedas?". An open "betul?" reads its own
+    answers."""
     step = flow.steps.get(state.step or "")
     if step is None or state.pending is not None or not _a_question(inbound):
         return False
     naming = step.free_text and step.slot != "*"
-    return naming or isinstance(said, Yes | No)
+    # an owner's form, where the bot offers no text of its own: an admin's broadcast text
+    # ("Sudah upload produk hari ini?") and a description are what they are
+    deciding = isinstance(said, Yes | No) and flow.confirm_cancel and step.offer is None
+    return naming or deciding
 
 
 def _goes_on(inbound: Inbound) -> bool:

@@ -270,3 +270,17 @@ def test_the_console_can_be_made_an_admin(app: App, monkeypatch: pytest.MonkeyPa
     assert "untuk siapa" in admin.send({"text": "/siaran"})[-1].text
     demo = ConsoleChannel(app.runner, app.media, None)
     assert "untuk siapa" in demo.send({"text": "/siaran"})[-1].text
+
+
+def test_a_question_is_a_broadcast_text_even_when_it_starts_with_a_yes(
+    app: App, admin: Chat
+) -> None:
+    """Owners asking back ("sudah ya?") get help; an admin's text is the text, question or not."""
+    owner_on_telegram(app, "501", "+6281200000501", "Toko Satu", "sidoarjo")
+    admin.send("/siaran")
+    admin.send("4")
+    admin.send("sidoarjo")
+    assert "Tulis pesannya" in admin.last
+    admin.send("Sudah upload produk hari ini, Kak?")
+    admin.send("sekarang")
+    assert "Sudah upload produk hari ini, Kak?" in admin.last  # the preview
