@@ -150,20 +150,15 @@ def advance_flow(flow: Flow, state: State, inbound: Inbound, env: Env, said: Utt
     """Take one message inside a flow; `said` is the router's reading of it."""
     result = Result(state)
     if _asks_back(flow, state, inbound, said):
-        said = GlobalWord(HELP)
+        said = GlobalWord(HELP)  # "harus ya?" at the shop's name: explained, asked again
     if isinstance(said, Keyword) and said.kind == "dont_know":  # "gak tau kak"
         step = flow.steps.get(state.step or "")
-        said = (
-            GlobalWord(SKIP, means_no=True) if step and step.optional else GlobalWord(HELP)
-        )  # "harus ya?" at the shop's name: explained, asked again
+        said = GlobalWord(SKIP, means_no=True) if step and step.optional else GlobalWord(HELP)
     match said:
         case GlobalWord(kind=kind, means_no=means_no) if kind == CANCEL:
             return _cancel_word(flow, state, inbound, env, result, means_no)
         case GlobalWord(kind=kind) if kind == HELP:
-            step = flow.steps.get(state.step or "")
-            help_text = step.help if step and step.help else t("engine.help_general")
-            result.replies += [say(help_text), _reask(flow, state, env)]
-            return result
+            return _explain(flow, state, env, result)
         case GlobalWord(kind=kind) if kind == BACK:
             return _back(flow, state, env, result)
         case GlobalWord(kind=kind, rest=rest, correction=True) if kind == EDIT and flow.fields:
@@ -232,7 +227,7 @@ def _cancel_word(
 ) -> Result:
     """ "Batal", or "gak jadi": cancel the form (asking first when answers would be lost), or
     never mind what is being asked."""
-    if _changing_one_answer(state):
+    if changing_one_answer(state):
         return _back(flow, state, env, result)  # "gak jadi" undoes the change, not the form
     if means_no and state.pending == RestartAsked():  # to "mulai lagi dari awal?": no
         return _answer(flow, state, inbound, No(), env, result)
@@ -292,7 +287,7 @@ def _restart(flow: Flow, state: State, env: Env, result: Result) -> Result:
     if state.step == SUMMARY:
         result.replies.append(_edit_menu(flow, state, t("engine.edit_which")))
         return result
-    if _changing_one_answer(state):
+    if changing_one_answer(state):
         return _back(flow, state, env, result)
     if not (state.history or state.draft):
         return _restarted(flow, env)
@@ -463,10 +458,16 @@ def _answer_step(
         msg = replace(inbound, choice=said.id, text=None if step.free_text else inbound.text)
     reading = step.read(msg, ctx)
     if isinstance(reading, Invalid) and step.help and _a_question(inbound):
-        # "ini gratis?" at the terms: what the step is about, not "belum jelas"
-        result.replies += [say(step.help), _reask(flow, state, env)]
-        return result
+        return _explain(flow, state, env, result)  # "ini gratis?" at the terms: not "belum jelas"
     return _take_reading(flow, state, step, reading, env, result)
+
+
+def _explain(flow: Flow, state: State, env: Env, result: Result) -> Result:
+    """The open step's help, then what is open asked again."""
+    step = flow.steps.get(state.step or "")
+    help_text = step.help if step and step.help else t("engine.help_general")
+    result.replies += [say(help_text), _reask(flow, state, env)]
+    return result
 
 
 def _a_question(inbound: Inbound) -> bool:
@@ -590,7 +591,7 @@ def _reask(flow: Flow, state: State, env: Env) -> Outbound:
     return ask(flow, state, env)
 
 
-def _changing_one_answer(state: State) -> bool:
+def changing_one_answer(state: State) -> bool:
     """An answer opened from the summary is being changed (the summary comes back after)."""
     editing = state.edit_queue or state.return_to or SUMMARY in state.history
     return bool(editing) and state.step != SUMMARY and state.pending != CancelAsked()

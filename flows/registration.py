@@ -278,8 +278,9 @@ def _after_the_lead(question: str, text: str) -> str:
     agreeing = words("yes") | words("softener") | {"tapi", "tp", "cuma"}
     for start in range(min(len(said), 6)):  # a few words of agreeing, not a page of them
         rest = " ".join(said[start:])
-        if without_lead(question, rest) != rest:
-            return without_lead(question, rest)
+        answer = without_lead(question, rest)
+        if answer != rest:
+            return answer
         if normalize(said[start]) not in agreeing:
             break
     return text

@@ -31,6 +31,7 @@ from flows.engine import (
     advance_flow,
     ask,
     begin,
+    changing_one_answer,
     current_choices,
     is_paused,
     takes_free_text,
@@ -314,7 +315,7 @@ def _draft_kept(state: State, said: Utterance, env: Env) -> Result | None:
     "batal" undoes that change, as anywhere.)"""
     if state.flow != PRODUCT.id or not (isinstance(said, GlobalWord) and said.kind == CANCEL):
         return None
-    if state.edit_queue or state.return_to or (SUMMARY in state.history and state.step != SUMMARY):
+    if changing_one_answer(state):
         return None
     product_id = state.draft.get("product_id")
     listed = next((p for p in env.products if p.get("id") == product_id), None)
