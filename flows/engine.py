@@ -472,8 +472,12 @@ def _explain(flow: Flow, state: State, env: Env, result: Result) -> Result:
 
 def _a_question(inbound: Inbound) -> bool:
     """Ends with a question mark, whatever emoji or spaces follow: "wajib diisi? 🙏"."""
-    text = "".join(ch for ch in (inbound.text or "") if ch.isalnum() or ch in "?？ ")
-    return text.rstrip().endswith(("?", "？"))
+    for ch in reversed(inbound.text or ""):  # from the end: a long message costs nothing more
+        if ch in "?？":
+            return True
+        if ch.isalnum():
+            return False
+    return False
 
 
 def _refusal(step: Step, said: Utterance, ctx: Ctx) -> Outbound | None:

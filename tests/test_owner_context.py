@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -57,6 +58,39 @@ def test_a_registered_owner_s_message_reads_their_context_once(app: App, owner: 
     for table in flagged:
         alone = [s for s in _reads(seen, table) if s not in context]
         assert alone == [], (table, alone)
+
+
+def _writes(seen: list[str], table: str) -> list[str]:
+    return [s for s in seen if re.match(rf"(UPDATE|INSERT INTO) {table}\b", s)]
+
+
+def test_a_message_writes_its_conversation_once_and_the_account_once_a_minute(
+    app: App, owner: Chat, clock: Clock
+) -> None:
+    """When the person last wrote is kept to the minute: the WhatsApp window it decides
+    closes up to a minute early, never late, and most messages write no account row."""
+    register(owner)
+    clock.advance(minutes=5)
+    with statements(app) as seen:
+        owner.send("menu")
+    assert len(_writes(seen, "channel_account")) == 1, seen
+    assert len(_writes(seen, "conversation")) == 1, seen
+    clock.advance(seconds=40)
+    with statements(app) as seen:
+        owner.send("menu")
+    assert _writes(seen, "channel_account") == [], "within a minute of the last"
+    assert len(_writes(seen, "conversation")) == 1, seen
+    with app.db.session() as session:
+        account = session.exec(select(ChannelAccount)).one()
+        conversation = session.exec(select(Conversation)).one()
+    assert account.last_inbound_at == clock.now - timedelta(seconds=40)
+    assert conversation.updated_at == clock.now, "the conversation is saved every message"
+    clock.advance(seconds=30)
+    with statements(app) as seen:
+        owner.send("menu")
+    assert len(_writes(seen, "channel_account")) == 1, "a minute after the last written"
+    with app.db.session() as session:
+        assert session.exec(select(ChannelAccount)).one().last_inbound_at == clock.now
 
 
 def test_a_notice_written_between_messages_comes_with_the_next(app: App, owner: Chat) -> None:
