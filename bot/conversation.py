@@ -314,9 +314,10 @@ class ConversationRunner:
 
     @staticmethod
     def _note_inbound(account: ChannelAccount, inbound: Inbound, now: datetime) -> None:
-        if inbound.sender_phone:
+        # set only when changed: a set attribute, even to the same value, costs a flush
+        if inbound.sender_phone and account.phone != inbound.sender_phone:
             account.phone = inbound.sender_phone
-        if inbound.profile_name:
+        if inbound.profile_name and account.profile_name != inbound.profile_name[:100]:
             account.profile_name = inbound.profile_name[:100]
         seen = account.last_inbound_at
         if seen is None or not timedelta(0) <= now - seen < SEEN_RESOLUTION:
