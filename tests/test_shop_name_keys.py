@@ -3,6 +3,8 @@ the keys stored before that (case and spacing only) are brought in line by migra
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,7 @@ from alembic import command
 from bot.storage.database import Database, _alembic_config
 from bot.storage.models import Seller
 from flows.registration import shop_name_key
+from tests.conftest import PG_ADMIN_URL
 
 
 @pytest.mark.parametrize(
@@ -33,8 +36,29 @@ def _migrate(url: str, revision: str, *, down: bool = False) -> None:
     (command.downgrade if down else command.upgrade)(config, revision)
 
 
-def test_stored_keys_are_recomputed_and_the_older_shop_keeps_a_shared_one(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'pelapak.db'}"
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database with no schema yet, to migrate step by step (the shared test database is
+    at the head already)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'pelapak.db'}"
+        return
+    name = f"pelapak_keys_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+def test_stored_keys_are_recomputed_and_the_older_shop_keeps_a_shared_one(
+    empty_database: str,
+) -> None:
+    url = empty_database
     _migrate(url, "0015")
     db = Database(url)
     shops = [  # as 0015 keyed them: case and spaces only
