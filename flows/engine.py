@@ -462,6 +462,14 @@ def _answer_step(
     return _take_reading(flow, state, step, reading, env, result)
 
 
+def answer_typed(flow: Flow, result: Result, env: Env) -> Result:
+    """A flow just opened at a step with its answer typed already ("ubah harga 20rb" in
+    "Produk saya"): the answer is read there as if sent now."""
+    text, result.answer = result.answer or "", None
+    message = Inbound(user_key="", channel=env.channel, text=text)
+    return _answer_step(flow, result.state, message, read_text(text), env, result)
+
+
 def _explain(flow: Flow, state: State, env: Env, result: Result) -> Result:
     """The open step's help, then what is open asked again."""
     step = flow.steps.get(state.step or "")
@@ -574,6 +582,7 @@ def _finish(flow: Flow, state: State, env: Env, result: Result) -> None:
         result.state.draft = dict(outcome.draft or {})
         result.state.step = outcome.step  # None: the router opens it at its first step
         result.state.return_to = outcome.then
+        result.answer = outcome.answer if outcome.step else None
 
 
 def _reask(flow: Flow, state: State, env: Env) -> Outbound:
@@ -650,11 +659,15 @@ def _field_named(flow: Flow, state: State, env: Env, text: str) -> tuple[str, st
     for n in range(min(len(words), 3), 0, -1):
         picked = pick_choice(normalize(" ".join(words[:n])), choices, env.render)
         if picked is not None:
-            rest = words[n:]
-            while rest and normalize(rest[0]) in _LINKS:
-                rest = rest[1:]
-            return picked, " ".join(rest).strip(" ,.:;-")
+            return picked, new_value(words[n:])
     return None
+
+
+def new_value(typed: list[str]) -> str:
+    """The new value in the words after a field's name: "jadi 30rb" -> "30rb"."""
+    while typed and normalize(typed[0]) in _LINKS:
+        typed = typed[1:]
+    return " ".join(typed).strip(" ,.:;-")
 
 
 def _edit(flow: Flow, state: State, env: Env, result: Result, rest: str) -> Result:
@@ -708,9 +721,11 @@ __all__ = [
     "Stay",
     "Step",
     "advance_flow",
+    "answer_typed",
     "ask",
     "begin",
     "is_paused",
+    "new_value",
     "said_word",
     "yes_no",
 ]

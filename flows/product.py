@@ -308,13 +308,46 @@ def _ask_price(ctx: Ctx) -> Outbound:
 
 
 def _read_price(msg: Inbound, ctx: Ctx) -> Reading:
-    price = parse_price(msg.text or "")
+    """The price, as {"price": ...}; with the stock when it came along ("350rb stok 5")."""
+    both = _price_and_stock(msg.text or "")
+    if both is not None:
+        return both
+    match _price_reading(msg.text or ""):
+        case Parsed(value=price, confirm=confirm):
+            return Parsed({"price": price, STOCK_WITH_PRICE: False}, confirm=confirm)
+        case reading:
+            return reading
+
+
+# "350rb stok 5", "25rb, stoknya 10 pcs": the price, then the stock
+_STOCK_AFTER = re.compile(
+    r"^(?P<price>.+?)[\s,;/-]+(?:stok|stoknya|stock|persediaan|ready|sisa)\b[\s:=]*(?P<stock>.+)$",
+    re.IGNORECASE,
+)
+STOCK_WITH_PRICE = "stock_with_price"  # the stock came with the price: not asked again
+
+
+def _price_and_stock(text: str) -> Reading | None:
+    found = _STOCK_AFTER.match(text.strip())
+    if found is None:
+        return None
+    price = _price_reading(found["price"])
+    stock = parse_quantity(found["stock"])
+    if not isinstance(price, Parsed) or stock is None or stock > STOCK_MAX:
+        return None
+    value = {"price": price.value, "stock": stock, STOCK_WITH_PRICE: True}
+    asked = t("product.price_stock_confirm", price=Money(price.value), stock=stock)
+    return Parsed(value, confirm=asked)
+
+
+def _price_reading(text: str) -> Reading:
+    price = parse_price(text)
     if price is None:
-        if re.search(r"\d.*[-–~].*\d|sampai|hingga", msg.text or ""):
+        if re.search(r"\d.*[-–~].*\d|sampai|hingga", text):
             return Invalid(t("product.price_range"))
         return Invalid(t("product.price_unreadable"))
-    plain = _PLAIN_NUMBER.match(msg.text or "") is not None
-    if plain and price < 1000 and not re.search(r"rp", msg.text or "", re.I):
+    plain = _PLAIN_NUMBER.match(text) is not None
+    if plain and price < 1000 and not re.search(r"rp", text, re.I):
         # "15" or "150" at the price is how people write thousands: asked, never assumed
         guess = t("product.price_thousands_confirm", price=Money(price * 1000), typed=price)
         return Parsed(price * 1000, confirm=guess)
@@ -325,6 +358,10 @@ def _read_price(msg: Inbound, ctx: Ctx) -> Reading:
     if plain:
         return Parsed(price)
     return Parsed(price, confirm=t("product.price_confirm", price=Money(price)))
+
+
+def _after_price(ctx: Ctx) -> str:
+    return "min_order" if ctx.draft.get(STOCK_WITH_PRICE) else "stock"
 
 
 def _ask_stock(ctx: Ctx) -> Outbound:
@@ -634,8 +671,8 @@ STEPS = {
             "price",
             _ask_price,
             _read_price,
-            slot="price",
-            next="stock",
+            slot="*",
+            next=_after_price,
             help=t("product.help.price"),
         ),
         Step(

@@ -5,7 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from flows.effects import DeleteProduct
-from flows.engine import FINISH, Ctx, Flow, Invalid, Outcome, Parsed, Reading, Step, yes_no
+from flows.engine import (
+    FINISH,
+    Ctx,
+    Flow,
+    Invalid,
+    Outcome,
+    Parsed,
+    Reading,
+    Step,
+    new_value,
+    yes_no,
+)
 from flows.interpret import GlobalWord, without_softeners
 from flows.lexicon import lexicon, normalize
 from flows.messages import Choice, Inbound, Money, Outbound, Text, say, t
@@ -80,7 +91,9 @@ def _read_action(msg: Inbound, ctx: Ctx) -> Reading:
         return Parsed({"action": msg.choice})
     match ctx.said:
         case GlobalWord(kind="edit", rest=rest) if rest:  # "ubah harga": straight to the price
-            return Parsed({"action": _verb(ctx), "field": _field_named(rest)})
+            field = _field_named(rest)
+            answer = new_value(rest.split()[1:]) if field else ""  # "ubah harga 20rb": and 20rb
+            return Parsed({"action": _verb(ctx), "field": field, "answer": answer or None})
     phrase = normalize(msg.text)
     typed = lexicon().answer("product_action", phrase) or lexicon().answer(
         "product_action", without_softeners(phrase)
@@ -147,17 +160,20 @@ def _finish(ctx: Ctx) -> Outcome:
             )
         return Outcome(replies=(say(t("products.kept")),), start="menu")
     draft = reopened({**(product.get("data") or {}), "product_id": product["id"]}, ctx.env)
-    return _reopen(draft, ctx.draft.get("field"))
+    return _reopen(draft, ctx.draft.get("field"), ctx.draft.get("answer"))
 
 
-def _reopen(draft: dict[str, Any], field_id: str | None) -> Outcome:
+def _reopen(draft: dict[str, Any], field_id: str | None, answer: str | None) -> Outcome:
     """Open a product where it stopped, or at the field the owner named: then back to the
-    summary (a finished product) or on to where it stopped (a draft)."""
+    summary (a finished product) or on to where it stopped (a draft). A new value typed with
+    the field ("ubah harga 20rb") answers that question at once."""
     where = first_missing_step(draft)
     field = next((f for f in PRODUCT.fields if f.id == field_id), None)
+    if field is not None and field.steps[0] == where:  # stopped right there: answered now
+        return Outcome(start="product", draft=draft, step=where, answer=answer)
     if field is None or not answered(draft, field.id):  # not reached yet: asked in its turn
         return Outcome(start="product", draft=draft, step=where)
-    return Outcome(start="product", draft=draft, step=field.steps[0], then=where)
+    return Outcome(start="product", draft=draft, step=field.steps[0], then=where, answer=answer)
 
 
 PRODUCT_LIST = Flow(

@@ -29,6 +29,7 @@ from flows.engine import (
     Result,
     State,
     advance_flow,
+    answer_typed,
     ask,
     begin,
     changing_one_answer,
@@ -369,6 +370,8 @@ def _finish_open(result: Result, env: Env) -> Result:
         opened.replies[:0] = result.replies
         opened.effects[:0] = result.effects
         return opened
+    if state.flow and state.step and result.answer:  # "ubah harga 20rb": the 20rb, now
+        return answer_typed(FLOWS[state.flow], result, env)
     if state.flow and state.step and not result.replies:
         result.replies.append(ask(FLOWS[state.flow], state, env))
     return result
