@@ -209,9 +209,15 @@ def _global_word(text: str, phrase: str) -> GlobalWord | None:
     if rest and head in lex.words.get(EDIT, ()):
         return GlobalWord(EDIT, _after_words(text, 1))
     marker = _leading(phrase, lex.words.get("correction", frozenset()))
-    if marker and len(phrase.split()) > marker:
+    if marker and len(phrase.split()) > marker and not _only_no(phrase.split()[marker:]):
         return GlobalWord(EDIT, _after_words(text, marker), correction=True)
     return None
+
+
+def _only_no(typed: list[str]) -> bool:
+    """ "jangan", "kak" after "eh" or "salah": the whole message is a no, fixing nothing."""
+    rest = " ".join(typed)
+    return not without_softeners(rest) or parse_yes_no(rest) is False
 
 
 def without_softeners(phrase: str) -> str:
