@@ -235,9 +235,9 @@ def _answer_word(text: str, phrase: str) -> Utterance:
         return Keyword(answer)
     other = lex.word_class(phrase, tuple(c for c in lex.words if c not in _NOT_INSTRUCTIONS))
     other = other or lex.word_class(without_softeners(phrase), _SOFTENED)  # "terserah kak"
-    if other is not None:
-        return Keyword(other)  # "kirim sekarang": an instruction somewhere, data nowhere
     said = parse_yes_no(text)
+    if other is not None and not (other == "correction" and said is False):  # "eh salah": no
+        return Keyword(other)  # "kirim sekarang": an instruction somewhere, data nowhere
     softeners = lex.words.get("softener", frozenset())
     if said is not None:
         plain = lex.words.get("yes", frozenset()) | lex.words.get("no", frozenset())
