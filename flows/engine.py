@@ -228,7 +228,7 @@ def _cancel_word(
     """ "Batal", or "gak jadi": cancel the form (asking first when answers would be lost), or
     never mind what is being asked."""
     if changing_one_answer(state):
-        return _back(flow, state, env, result)  # "gak jadi" undoes the change, not the form
+        return _undo_change(flow, state, env, result)  # the change, not the form
     if means_no and state.pending == RestartAsked():  # to "mulai lagi dari awal?": no
         return _answer(flow, state, inbound, No(), env, result)
     if state.pending == CancelAsked():
@@ -621,6 +621,20 @@ def _back(flow: Flow, state: State, env: Env, result: Result) -> Result:
         state.step = state.history.pop()
         state.pending = None
     result.replies.append(ask(flow, state, env))
+    return result
+
+
+def _undo_change(flow: Flow, state: State, env: Env, result: Result) -> Result:
+    """ "Gak jadi" while one answer is being changed: the whole change is dropped, a "betul?"
+    still open for it too, and the owner told so; then back where the change was asked from
+    (the summary, or the question a draft stopped at)."""
+    state.pending = None
+    back_to = state.return_to or SUMMARY
+    state.edit_queue, state.return_to = [], None
+    if state.before_edit is not None:
+        state.draft, state.before_edit = state.before_edit, None
+    _goto(state, back_to, record=False)
+    result.replies += [say(t("engine.change_undone")), ask(flow, state, env)]
     return result
 
 
