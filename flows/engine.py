@@ -28,6 +28,7 @@ from flows.interpret import (
     Unsupported,
     Utterance,
     Yes,
+    interpret,
     pick_choice,
     read_text,
     without_softeners,
@@ -463,11 +464,12 @@ def _answer_step(
 
 
 def answer_typed(flow: Flow, result: Result, env: Env) -> Result:
-    """A flow just opened at a step with its answer typed already ("ubah harga 20rb" in
-    "Produk saya"): the answer is read there as if sent now."""
-    text, result.answer = result.answer or "", None
-    message = Inbound(user_key="", channel=env.channel, text=text)
-    return _answer_step(flow, result.state, message, read_text(text), env, result)
+    """A flow just opened at a step with its answer sent already ("ubah harga 20rb" in
+    "Produk saya", a photo at the menu): the answer is read there as if sent now."""
+    message, result.answer = result.answer, None
+    if message is None:
+        return result
+    return _answer_step(flow, result.state, message, interpret(message), env, result)
 
 
 def _explain(flow: Flow, state: State, env: Env, result: Result) -> Result:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from string import capwords
 from typing import Any
 
@@ -27,7 +28,18 @@ from flows.engine import (
 )
 from flows.interpret import FreeText, read_text
 from flows.lexicon import lexicon, normalize, without_lead, words
-from flows.messages import Choice, Grams, Inbound, Money, Outbound, PhotoRef, Text, say, t
+from flows.messages import (
+    Choice,
+    Grams,
+    Inbound,
+    Money,
+    Outbound,
+    PhotoRef,
+    RejectedPhoto,
+    Text,
+    say,
+    t,
+)
 from flows.parsing import count_unit, parse_price, parse_quantity, parse_weight_grams
 from flows.registration import category_choices, read_category
 
@@ -794,6 +806,36 @@ def first_missing_step(draft: dict[str, Any]) -> str:
     return next((step for step in ANSWER_KEYS if not answered(draft, step)), "summary")
 
 
+# --- photos sent before a product was begun -----------------------------------------------------
+
+
+def photos_sent(msg: Inbound) -> dict[str, Any]:
+    """Photos sent where no product was being made (the menu): kept to begin one with."""
+    return {
+        "sent": {
+            "photos": [p.to_json() for p in msg.photos],
+            "rejected": [r.reason for r in msg.rejected_photos],
+            "caption": msg.text,
+        }
+    }
+
+
+def new_product(draft: Mapping[str, Any], env: Env) -> Outcome:
+    """A new product; photos sent with the request are read at its photo question as if sent
+    there (a blurry one asked about, a caption offered as the name), never taken unseen."""
+    sent = draft.get("sent")
+    if not sent:
+        return Outcome(start="product")
+    message = Inbound(
+        user_key="",
+        channel=env.channel,
+        text=sent.get("caption"),
+        photos=tuple(PhotoRef.from_json(p) for p in sent.get("photos") or ()),
+        rejected_photos=tuple(RejectedPhoto(r) for r in sent.get("rejected") or ()),
+    )
+    return Outcome(start="product", step="photos", answer=message)
+
+
 # --- after saving -------------------------------------------------------------------------------
 
 
@@ -802,8 +844,8 @@ def _ask_more(ctx: Ctx) -> Outbound:
 
 
 def _read_more(msg: Inbound, ctx: Ctx) -> Reading:
-    if msg.photos:
-        return Parsed({"more": True, "photos_first": [p.to_json() for p in msg.photos]})
+    if msg.photos or msg.rejected_photos:
+        return Parsed({"more": True, **photos_sent(msg)})
     said = yes_no(ctx)
     if said is True:
         return Parsed({"more": True})
@@ -814,8 +856,7 @@ def _read_more(msg: Inbound, ctx: Ctx) -> Reading:
 
 def _finish_more(ctx: Ctx) -> Outcome:
     if ctx.draft.get("more"):
-        first = ctx.draft.get("photos_first")
-        return Outcome(start="product", draft={"photos": first[:MAX_PHOTOS]} if first else None)
+        return new_product(ctx.draft, ctx.env)
     return Outcome(replies=(say(t("product.done_for_now")),), start="menu")
 
 

@@ -180,7 +180,7 @@ class Outcome:
     draft: Mapping[str, Any] | None = None  # its starting draft
     step: str | None = None  # where to begin it (its first step when None)
     then: str | None = None  # where to go once that step is answered (the summary, say)
-    answer: str | None = None  # typed with the request, for that step: "ubah harga 20rb"
+    answer: Inbound | None = None  # sent with the request, for that step: "ubah harga 20rb"
 
 
 @dataclass(frozen=True)
@@ -210,6 +210,6 @@ class Result:
     state: State
     replies: list[Outbound] = field(default_factory=list)
     effects: list[Effect] = field(default_factory=list)
-    # An answer typed with the request that opened the next flow at a step ("ubah harga 20rb"
-    # in "Produk saya"): read there at once, never dropped.
-    answer: str | None = None
+    # An answer sent with the request that opened the next flow at a step ("ubah harga 20rb"
+    # in "Produk saya", a photo at the menu): read there at once, never dropped.
+    answer: Inbound | None = None

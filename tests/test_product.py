@@ -125,6 +125,29 @@ def test_unfinished_product_is_kept_and_continued(app: App, owner: Chat) -> None
     assert "*Makanan & Minuman*" in owner.last  # continues at the first missing answer
 
 
+def test_a_photo_from_the_menu_left_unnamed_is_never_listed_as_a_dash(
+    app: App, owner: Chat
+) -> None:
+    """A photo at the menu starts a product; left before its name, the draft keeps the photo
+    and is listed by what it has ("tanpa nama, 1 foto"), never as "-"."""
+    register(owner)
+    owner.send("menu")
+    owner.send(photos=(app.media.ingest(images.sharp(seed=42)),))
+    assert "1 dari 5" in owner.last  # a new product with that photo
+    owner.send("menu")
+    owner.choose("Produk saya")
+    listed = owner.replies[-1]
+    assert "-" not in [label for _, label in listed.choices]
+    assert "tanpa nama" in listed.text and "\n📝 -" not in listed.text
+    owner.send("1")
+    assert "*-*" not in owner.last and "tanpa nama" in owner.last
+    owner.choose("Lanjutkan")
+    assert "nama produknya" in owner.last  # where it stopped: the name
+    with app.db.session() as s:
+        [draft] = s.exec(select(Product))
+    assert draft.name in (None, "") and len(draft.photos) == 1
+
+
 @pytest.mark.any_backend
 def test_choosing_another_category_from_the_full_list(app: App, owner: Chat) -> None:
     register(owner)
