@@ -436,7 +436,7 @@ def _answer_step(
 ) -> Result:
     step = flow.steps[state.step or flow.first]
     ctx = Ctx(state.draft, env, said)
-    refusal = _refusal(step, said, ctx)
+    refusal = _refusal(step, said, ctx, inbound.text or "")
     if refusal is not None:
         result.replies += [say(*refusal.lines), _reask(flow, state, env)]
         return result
@@ -486,7 +486,7 @@ def _a_question(inbound: Inbound) -> bool:
     return text.rstrip().endswith(("?", "？"))
 
 
-def _refusal(step: Step, said: Utterance, ctx: Ctx) -> Outbound | None:
+def _refusal(step: Step, said: Utterance, ctx: Ctx, typed: str) -> Outbound | None:
     """Why this message cannot answer this step, or None when the step should read it."""
     match said:
         case Unsupported(kind=kind):
@@ -502,10 +502,22 @@ def _refusal(step: Step, said: Utterance, ctx: Ctx) -> Outbound | None:
         case Yes(pure=True) | No(pure=True) | Keyword() | Command() if step.free_text:
             if isinstance(said, Yes) and step.offer and step.offer(ctx) is not None:
                 return None
-            return say(t("engine.not_an_answer"))
+            return say(_not_an_answer(typed))
         case GlobalWord(kind=kind) if kind != SKIP and step.free_text:
-            return say(t("engine.not_an_answer"))
+            return say(_not_an_answer(typed))
     return None
+
+
+# Words that tell the bot to do something ("selesai", "simpan", "lanjut"), unlike "ya" or "halo".
+_ACTION_WORDS = ("done", "save", "keep", "retake", "restart", "later", "now", EDIT)
+
+
+def _not_an_answer(typed: str) -> Text:
+    """ "Lanjut" or "Simpan" where a name is asked: that word is an instruction, and said so."""
+    phrase = normalize(typed)
+    if phrase and (lexicon().word_class(phrase, _ACTION_WORDS) or lexicon().command(phrase)):
+        return t("engine.instruction_word", word=" ".join(typed.split()))
+    return t("engine.not_an_answer")
 
 
 def _take_reading(

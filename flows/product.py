@@ -27,7 +27,7 @@ from flows.engine import (
     yes_no,
 )
 from flows.interpret import FreeText, read_text
-from flows.lexicon import lexicon, normalize, without_lead, words
+from flows.lexicon import an_instruction, lexicon, normalize, without_lead, words
 from flows.messages import (
     Choice,
     Grams,
@@ -259,6 +259,8 @@ def _read_name(msg: Inbound, ctx: Ctx) -> Reading:
     if msg.choice == "caption" and _caption(ctx):
         return Parsed(_caption(ctx))
     name = _just_the_name(" ".join(without_lead("name", msg.text or "").split()))
+    if an_instruction(name):  # "namanya lanjut": an instruction, never the product's name
+        return Invalid(t("product.name_is_word", word=name))
     if len(name) < NAME_MIN:
         return Invalid(t("product.name_too_short"))
     if len(name) > NAME_MAX:

@@ -25,7 +25,7 @@ from flows.engine import (
     Step,
     yes_no,
 )
-from flows.lexicon import lexicon, normalize, without_lead, words
+from flows.lexicon import an_instruction, normalize, without_lead, words
 from flows.messages import Choice, Inbound, Outbound, say, t
 from flows.parsing import parse_phone
 from flows.regions import (
@@ -160,8 +160,7 @@ def _person_name(text: str) -> str:
 def _an_answer_word(name: str) -> bool:
     """What is left of a message once the name is cut out of it may be an answer word: "GK"
     from "GK, 0". That is an instruction, never a name."""
-    lex = lexicon()
-    return lex.word_class(normalize(name), tuple(lex.words)) is not None
+    return an_instruction(name)
 
 
 def _read_owner_name(msg: Inbound, ctx: Ctx) -> Reading:
@@ -347,7 +346,9 @@ def _read_shop_name(msg: Inbound, ctx: Ctx) -> Reading:
         return Invalid(t("reg.shop_name_too_short"))
     if len(name) > 60:
         return Invalid(t("reg.shop_name_too_long", count=len(name)))
-    if not re.search(r"[^\W\d_]", name) or _an_answer_word(name):
+    if _an_answer_word(name):  # "nama tokonya Lanjut": an instruction, said so
+        return Invalid(t("reg.shop_name_is_word", word=name))
+    if not re.search(r"[^\W\d_]", name):
         return Invalid(t("reg.shop_name_invalid"))
     if _typed_at_random(msg.text or "") and ctx.draft.get("unusual_shop_name") != name.casefold():
         # "asdfgh" is refused; a real shop called "Hahaha Snack" is taken when sent again
