@@ -476,6 +476,8 @@ def _explain(flow: Flow, state: State, env: Env, result: Result) -> Result:
     """The open step's help, then what is open asked again."""
     step = flow.steps.get(state.step or "")
     help_text = step.help if step and step.help else t("engine.help_general")
+    if callable(help_text):  # the menu's: "daftar dulu" before there is a shop
+        help_text = help_text(Ctx(state.draft, env))
     result.replies += [say(help_text), _reask(flow, state, env)]
     return result
 

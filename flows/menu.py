@@ -99,7 +99,7 @@ MENU_FLOW = Flow(
             _read,
             slot="*",
             next=FINISH,
-            help=t("menu.help_text"),  # before registering, the router says help_text()
+            help=help_text,  # before registering: "daftar dulu"
             takes_photos=True,
         )
     },

@@ -23,7 +23,6 @@ from flows.effects import (
 from flows.engine import (
     RESUME_CHOICES,
     SUMMARY,
-    Ctx,
     Env,
     Flow,
     Result,
@@ -56,7 +55,6 @@ from flows.interpret import (
 )
 from flows.lexicon import CANCEL, HELP, MENU, lexicon, looks_english, normalize
 from flows.menu import MENU_FLOW
-from flows.menu import help_text as menu_help_text
 from flows.messages import Inbound, Outbound, say, t
 from flows.performance import performance
 from flows.product import FIX_WORDS, PRODUCT, PRODUCT_FIELDS, PRODUCT_MORE, reopened
@@ -158,9 +156,6 @@ def _shortcut(state: State, said: Utterance, env: Env) -> Result | None:
             if parked and parked["flow"] == REGISTRATION.id:  # from the menu: where they were
                 return _unpark(Result(state), parked, env)
             return _open(REGISTRATION, env, welcome=True)
-        case GlobalWord(kind=kind) if kind == HELP and state.flow == MENU_FLOW.id and state.step:
-            menu_help = say(menu_help_text(Ctx(state.draft, env)))  # "daftar dulu" before a shop
-            return Result(state, [menu_help, ask(MENU_FLOW, state, env)])
         case GlobalWord(kind="edit", rest=rest) if (
             rest and env.registered and (state.flow in (None, MENU_FLOW.id))
         ):

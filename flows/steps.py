@@ -153,7 +153,7 @@ class Step:
     read: Callable[[Inbound, Ctx], Reading]
     slot: str | None = None
     next: str | Callable[[Ctx], str] | None = None  # None: go to the summary
-    help: Text | None = None
+    help: Text | Callable[[Ctx], Text] | None = None  # a function when it depends on who asks
     optional: bool = False  # "lewati" stores None; on a required step it is refused
     free_text: bool = False  # the answer is data (a name, an address): never an answer word
     takes_words: tuple[str, ...] = ()  # answer words a free-text step reads itself ("keep")
