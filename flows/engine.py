@@ -10,6 +10,7 @@ out in one transaction.
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Mapping
 from dataclasses import replace
 from functools import cache
@@ -151,7 +152,7 @@ def advance_flow(flow: Flow, state: State, inbound: Inbound, env: Env, said: Utt
     """Take one message inside a flow; `said` is the router's reading of it."""
     result = Result(state)
     if _asks_back(flow, state, inbound, said):
-        said = GlobalWord(HELP)  # "harus ya?" at the shop's name: explained, asked again
+        inbound, said = _question_or_answer(flow, state, inbound)
     if isinstance(said, Keyword) and said.kind == "dont_know":  # "gak tau kak"
         step = flow.steps.get(state.step or "")
         said = GlobalWord(SKIP, means_no=True) if step and step.optional else GlobalWord(HELP)
@@ -257,6 +258,23 @@ def _asks_back(flow: Flow, state: State, inbound: Inbound, said: Utterance) -> b
     # ("Sudah upload produk hari ini?") and a description are what they are
     deciding = isinstance(said, Yes | No) and flow.confirm_cancel and step.offer is None
     return naming or deciding
+
+
+_ASKED = "_asked_back"  # the question back that got the step's help: where, and its words
+
+
+def _question_or_answer(flow: Flow, state: State, inbound: Inbound) -> tuple[Inbound, Utterance]:
+    """A question back is explained ("harus ya?" at the shop's name: help, asked again); where
+    a name is asked, the very same text sent again after the help is the answer after all
+    ("Siti Aminah?" twice is her name), without its question mark."""
+    asked = {"step": state.step, "text": normalize(inbound.text)}
+    step = flow.steps[state.step or flow.first]
+    if state.draft.get(_ASKED) == asked and step.free_text and step.slot != "*":
+        del state.draft[_ASKED]
+        text = re.sub(r"[?？][^\w]*$", "", (inbound.text or "").strip()).strip()
+        return replace(inbound, text=text), read_text(text)
+    state.draft[_ASKED] = asked
+    return inbound, GlobalWord(HELP)
 
 
 def _goes_on(inbound: Inbound) -> bool:
