@@ -21,7 +21,7 @@ from flows.engine import (
 )
 from flows.interpret import GlobalWord, without_softeners
 from flows.lexicon import lexicon, normalize
-from flows.messages import Choice, Inbound, Money, Outbound, Text, say, t
+from flows.messages import Choice, Inbound, Money, Outbound, Text, say, shortened, t
 from flows.product import (
     FIX_WORDS,
     PRODUCT,
@@ -74,7 +74,7 @@ def _ask_pick(ctx: Ctx) -> Outbound:
 
 
 def _short(name: Text | str) -> Text | str:
-    return name[:30] if isinstance(name, str) else name
+    return shortened(name, 30) if isinstance(name, str) else name
 
 
 def _read_pick(msg: Inbound, ctx: Ctx) -> Reading:

@@ -26,7 +26,7 @@ from flows.engine import (
     yes_no,
 )
 from flows.lexicon import an_instruction, normalize, without_lead, words
-from flows.messages import Choice, Inbound, Outbound, say, t
+from flows.messages import Choice, Inbound, Outbound, say, shortened, t
 from flows.parsing import parse_phone
 from flows.regions import (
     EAST_JAVA,
@@ -455,13 +455,6 @@ def _named_district(text: str) -> str:
     return text[marks[-1].end() :].split(",", 1)[0].strip() if marks else ""
 
 
-def _shortened(text: str, limit: int) -> str:
-    """At most `limit` characters, cut between words: "jl soekarno hatta 10 kec…"."""
-    if len(text) <= limit:
-        return text
-    return text[:limit].rsplit(" ", 1)[0] + "…"
-
-
 def _district_in(text: str, regency_code: str) -> str | None:
     """The district named after the regency: 'banyuwangi, kec genteng' -> Genteng's code."""
     parts = _DISTRICT_MARK.split(text, maxsplit=1)
@@ -517,7 +510,7 @@ def _read_district(msg: Inbound, ctx: Ctx) -> Reading:
     return Invalid(
         t(
             "reg.district_unknown",
-            place=_shortened(_clean(msg.text), 40),
+            place=shortened(_clean(msg.text), 40),
             regency=regency_label(regency_code),
             example=_district_example(regency_code),
         )
