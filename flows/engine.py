@@ -616,6 +616,7 @@ def _finish(flow: Flow, state: State, env: Env, result: Result) -> None:
         result.state.draft = dict(outcome.draft or {})
         result.state.step = outcome.step  # None: the router opens it at its first step
         result.state.return_to = outcome.then
+        result.state.history = list(outcome.asked)
         result.answer = outcome.answer if outcome.step else None
 
 

@@ -801,6 +801,18 @@ def answered(draft: dict[str, Any], step: str) -> bool:
     return draft.get(ANSWER_KEYS.get(step, step)) not in (None, "")
 
 
+def steps_before(draft: dict[str, Any], stop: str, env: Env) -> tuple[str, ...]:
+    """The questions a product continued at `stop` went through (its history, so "kembali"
+    and "ubah harga" reach them as if never left)."""
+    path: list[str] = []
+    step: str | None = PRODUCT.first
+    while step and step in STEPS and step != stop and step not in path:
+        path.append(step)
+        nxt = STEPS[step].next
+        step = nxt(Ctx(draft, env)) if callable(nxt) else nxt
+    return tuple(path)
+
+
 def first_missing_step(draft: dict[str, Any]) -> str:
     """Where to continue an unfinished product."""
     if not draft.get("photos"):

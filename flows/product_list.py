@@ -30,6 +30,7 @@ from flows.product import (
     new_product,
     photos_sent,
     reopened,
+    steps_before,
 )
 
 MAX_LISTED = 10
@@ -192,11 +193,13 @@ def _reopen(draft: dict[str, Any], field_id: str | None, typed: str | None, env:
     where = first_missing_step(draft)
     field = next((f for f in PRODUCT.fields if f.id == field_id), None)
     answer = Inbound(user_key="", channel=env.channel, text=typed) if typed else None
+    asked = steps_before(draft, where, env)
     if field is not None and field.steps[0] == where:  # stopped right there: answered now
-        return Outcome(start="product", draft=draft, step=where, answer=answer)
+        return Outcome(start="product", draft=draft, step=where, answer=answer, asked=asked)
     if field is None or not answered(draft, field.id):  # not reached yet: asked in its turn
-        return Outcome(start="product", draft=draft, step=where)
-    return Outcome(start="product", draft=draft, step=field.steps[0], then=where, answer=answer)
+        return Outcome(start="product", draft=draft, step=where, asked=asked)
+    step = field.steps[0]
+    return Outcome(start="product", draft=draft, step=step, then=where, answer=answer, asked=asked)
 
 
 PRODUCT_LIST = Flow(

@@ -181,6 +181,7 @@ class Outcome:
     step: str | None = None  # where to begin it (its first step when None)
     then: str | None = None  # where to go once that step is answered (the summary, say)
     answer: Inbound | None = None  # sent with the request, for that step: "ubah harga 20rb"
+    asked: tuple[str, ...] = ()  # the questions answered before that step (for "kembali", "ubah")
 
 
 @dataclass(frozen=True)
