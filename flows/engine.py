@@ -10,6 +10,7 @@ out in one transaction.
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Mapping
 from dataclasses import replace
 from functools import cache
@@ -28,6 +29,7 @@ from flows.interpret import (
     Unsupported,
     Utterance,
     Yes,
+    interpret,
     pick_choice,
     read_text,
     without_softeners,
@@ -150,7 +152,7 @@ def advance_flow(flow: Flow, state: State, inbound: Inbound, env: Env, said: Utt
     """Take one message inside a flow; `said` is the router's reading of it."""
     result = Result(state)
     if _asks_back(flow, state, inbound, said):
-        said = GlobalWord(HELP)  # "harus ya?" at the shop's name: explained, asked again
+        inbound, said = _question_or_answer(flow, state, inbound)
     if isinstance(said, Keyword) and said.kind == "dont_know":  # "gak tau kak"
         step = flow.steps.get(state.step or "")
         said = GlobalWord(SKIP, means_no=True) if step and step.optional else GlobalWord(HELP)
@@ -228,7 +230,7 @@ def _cancel_word(
     """ "Batal", or "gak jadi": cancel the form (asking first when answers would be lost), or
     never mind what is being asked."""
     if changing_one_answer(state):
-        return _back(flow, state, env, result)  # "gak jadi" undoes the change, not the form
+        return _undo_change(flow, state, env, result)  # the change, not the form
     if means_no and state.pending == RestartAsked():  # to "mulai lagi dari awal?": no
         return _answer(flow, state, inbound, No(), env, result)
     if state.pending == CancelAsked():
@@ -256,6 +258,23 @@ def _asks_back(flow: Flow, state: State, inbound: Inbound, said: Utterance) -> b
     # ("Sudah upload produk hari ini?") and a description are what they are
     deciding = isinstance(said, Yes | No) and flow.confirm_cancel and step.offer is None
     return naming or deciding
+
+
+_ASKED = "_asked_back"  # the question back that got the step's help: where, and its words
+
+
+def _question_or_answer(flow: Flow, state: State, inbound: Inbound) -> tuple[Inbound, Utterance]:
+    """A question back is explained ("harus ya?" at the shop's name: help, asked again); where
+    a name is asked, the very same text sent again after the help is the answer after all
+    ("Siti Aminah?" twice is her name), without its question mark."""
+    asked = {"step": state.step, "text": normalize(inbound.text)}
+    step = flow.steps[state.step or flow.first]
+    if state.draft.get(_ASKED) == asked and step.free_text and step.slot != "*":
+        del state.draft[_ASKED]
+        text = re.sub(r"[?？][^\w]*$", "", (inbound.text or "").strip()).strip()
+        return replace(inbound, text=text), read_text(text)
+    state.draft[_ASKED] = asked
+    return inbound, GlobalWord(HELP)
 
 
 def _goes_on(inbound: Inbound) -> bool:
@@ -435,7 +454,7 @@ def _answer_step(
 ) -> Result:
     step = flow.steps[state.step or flow.first]
     ctx = Ctx(state.draft, env, said)
-    refusal = _refusal(step, said, ctx)
+    refusal = _refusal(step, said, ctx, inbound.text or "")
     if refusal is not None:
         result.replies += [say(*refusal.lines), _reask(flow, state, env)]
         return result
@@ -462,10 +481,21 @@ def _answer_step(
     return _take_reading(flow, state, step, reading, env, result)
 
 
+def answer_typed(flow: Flow, result: Result, env: Env) -> Result:
+    """A flow just opened at a step with its answer sent already ("ubah harga 20rb" in
+    "Produk saya", a photo at the menu): the answer is read there as if sent now."""
+    message, result.answer = result.answer, None
+    if message is None:
+        return result
+    return _answer_step(flow, result.state, message, interpret(message), env, result)
+
+
 def _explain(flow: Flow, state: State, env: Env, result: Result) -> Result:
     """The open step's help, then what is open asked again."""
     step = flow.steps.get(state.step or "")
     help_text = step.help if step and step.help else t("engine.help_general")
+    if callable(help_text):  # the menu's: "daftar dulu" before there is a shop
+        help_text = help_text(Ctx(state.draft, env))
     result.replies += [say(help_text), _reask(flow, state, env)]
     return result
 
@@ -480,7 +510,7 @@ def _a_question(inbound: Inbound) -> bool:
     return False
 
 
-def _refusal(step: Step, said: Utterance, ctx: Ctx) -> Outbound | None:
+def _refusal(step: Step, said: Utterance, ctx: Ctx, typed: str) -> Outbound | None:
     """Why this message cannot answer this step, or None when the step should read it."""
     match said:
         case Unsupported(kind=kind):
@@ -496,10 +526,22 @@ def _refusal(step: Step, said: Utterance, ctx: Ctx) -> Outbound | None:
         case Yes(pure=True) | No(pure=True) | Keyword() | Command() if step.free_text:
             if isinstance(said, Yes) and step.offer and step.offer(ctx) is not None:
                 return None
-            return say(t("engine.not_an_answer"))
+            return say(_not_an_answer(typed))
         case GlobalWord(kind=kind) if kind != SKIP and step.free_text:
-            return say(t("engine.not_an_answer"))
+            return say(_not_an_answer(typed))
     return None
+
+
+# Words that tell the bot to do something ("selesai", "simpan", "lanjut"), unlike "ya" or "halo".
+_ACTION_WORDS = ("done", "save", "keep", "retake", "restart", "later", "now", EDIT)
+
+
+def _not_an_answer(typed: str) -> Text:
+    """ "Lanjut" or "Simpan" where a name is asked: that word is an instruction, and said so."""
+    phrase = normalize(typed)
+    if phrase and (lexicon().word_class(phrase, _ACTION_WORDS) or lexicon().command(phrase)):
+        return t("engine.instruction_word", word=" ".join(typed.split()))
+    return t("engine.not_an_answer")
 
 
 def _take_reading(
@@ -578,6 +620,8 @@ def _finish(flow: Flow, state: State, env: Env, result: Result) -> None:
         result.state.draft = dict(outcome.draft or {})
         result.state.step = outcome.step  # None: the router opens it at its first step
         result.state.return_to = outcome.then
+        result.state.history = list(outcome.asked)
+        result.answer = outcome.answer if outcome.step else None
 
 
 def _reask(flow: Flow, state: State, env: Env) -> Outbound:
@@ -619,6 +663,20 @@ def _back(flow: Flow, state: State, env: Env, result: Result) -> Result:
     return result
 
 
+def _undo_change(flow: Flow, state: State, env: Env, result: Result) -> Result:
+    """ "Gak jadi" while one answer is being changed: the whole change is dropped, a "betul?"
+    still open for it too, and the owner told so; then back where the change was asked from
+    (the summary, or the question a draft stopped at)."""
+    state.pending = None
+    back_to = state.return_to or SUMMARY
+    state.edit_queue, state.return_to = [], None
+    if state.before_edit is not None:
+        state.draft, state.before_edit = state.before_edit, None
+    _goto(state, back_to, record=False)
+    result.replies += [say(t("engine.change_undone")), ask(flow, state, env)]
+    return result
+
+
 # --- changing an answer -----------------------------------------------------------------------
 
 
@@ -654,11 +712,15 @@ def _field_named(flow: Flow, state: State, env: Env, text: str) -> tuple[str, st
     for n in range(min(len(words), 3), 0, -1):
         picked = pick_choice(normalize(" ".join(words[:n])), choices, env.render)
         if picked is not None:
-            rest = words[n:]
-            while rest and normalize(rest[0]) in _LINKS:
-                rest = rest[1:]
-            return picked, " ".join(rest).strip(" ,.:;-")
+            return picked, new_value(words[n:])
     return None
+
+
+def new_value(typed: list[str]) -> str:
+    """The new value in the words after a field's name: "jadi 30rb" -> "30rb"."""
+    while typed and normalize(typed[0]) in _LINKS:
+        typed = typed[1:]
+    return " ".join(typed).strip(" ,.:;-")
 
 
 def _edit(flow: Flow, state: State, env: Env, result: Result, rest: str) -> Result:
@@ -712,9 +774,11 @@ __all__ = [
     "Stay",
     "Step",
     "advance_flow",
+    "answer_typed",
     "ask",
     "begin",
     "is_paused",
+    "new_value",
     "said_word",
     "yes_no",
 ]

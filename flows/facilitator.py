@@ -27,6 +27,7 @@ from flows.engine import (
 from flows.menu import read_pick
 from flows.messages import Choice, Inbound, Outbound, say, t
 from flows.parsing import parse_phone
+from flows.product import new_product
 from flows.registration import FIELDS as SHOP_FIELDS
 from flows.registration import SELLER_FIELDS, display_phone, summary_lines
 from flows.registration import STEPS as SHOP_STEPS
@@ -191,8 +192,7 @@ def _finish_helping(ctx: Ctx) -> Outcome:
         return Outcome(start="registration", draft=dict(ctx.env.seller or {}), step=SUMMARY)
     if picked == "products":
         return Outcome(start="product_list")
-    photos = ctx.draft.get("photos")
-    return Outcome(start="product", draft={"photos": photos[:5]} if photos else None)
+    return new_product(ctx.draft, ctx.env)
 
 
 HELPING = Flow(

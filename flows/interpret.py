@@ -209,9 +209,15 @@ def _global_word(text: str, phrase: str) -> GlobalWord | None:
     if rest and head in lex.words.get(EDIT, ()):
         return GlobalWord(EDIT, _after_words(text, 1))
     marker = _leading(phrase, lex.words.get("correction", frozenset()))
-    if marker and len(phrase.split()) > marker:
+    if marker and len(phrase.split()) > marker and not _only_no(phrase.split()[marker:]):
         return GlobalWord(EDIT, _after_words(text, marker), correction=True)
     return None
+
+
+def _only_no(typed: list[str]) -> bool:
+    """ "jangan", "kak" after "eh" or "salah": the whole message is a no, fixing nothing."""
+    rest = " ".join(typed)
+    return not without_softeners(rest) or parse_yes_no(rest) is False
 
 
 def without_softeners(phrase: str) -> str:
@@ -229,9 +235,9 @@ def _answer_word(text: str, phrase: str) -> Utterance:
         return Keyword(answer)
     other = lex.word_class(phrase, tuple(c for c in lex.words if c not in _NOT_INSTRUCTIONS))
     other = other or lex.word_class(without_softeners(phrase), _SOFTENED)  # "terserah kak"
-    if other is not None:
-        return Keyword(other)  # "kirim sekarang": an instruction somewhere, data nowhere
     said = parse_yes_no(text)
+    if other is not None and not (other == "correction" and said is False):  # "eh salah": no
+        return Keyword(other)  # "kirim sekarang": an instruction somewhere, data nowhere
     softeners = lex.words.get("softener", frozenset())
     if said is not None:
         plain = lex.words.get("yes", frozenset()) | lex.words.get("no", frozenset())

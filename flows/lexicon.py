@@ -154,3 +154,10 @@ def looks_english(text: str | None) -> bool:
     said = normalize(text).split()
     english = [w for w in said if w in words("english")]
     return len(english) >= 2 and len(english) * 5 >= len(said) * 2
+
+
+def an_instruction(text: str) -> bool:
+    """True when the text is one of the lexicon's words or phrases (an answer, an instruction,
+    a filler): never a name, whatever lead came before it ("namanya Lanjut")."""
+    lex = lexicon()
+    return lex.word_class(normalize(text), tuple(lex.words)) is not None

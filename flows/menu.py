@@ -5,6 +5,7 @@ from __future__ import annotations
 from flows.engine import FINISH, Ctx, Flow, Invalid, Outcome, Parsed, Reading, Step
 from flows.lexicon import lexicon, normalize
 from flows.messages import Choice, Inbound, Outbound, Text, say, t
+from flows.product import new_product, photos_sent
 
 
 def _choices(ctx: Ctx) -> tuple[Choice, ...]:
@@ -42,8 +43,8 @@ def read_pick(msg: Inbound, allowed: tuple[Choice, ...], unclear: Text) -> Readi
     picked = msg.choice or lexicon().answer("menu", normalize(msg.text))
     if picked in {c.id for c in allowed}:
         return Parsed({"picked": picked})
-    if msg.photos and "product" in {c.id for c in allowed}:  # a photo says "sell this"
-        return Parsed({"picked": "product", "photos": [p.to_json() for p in msg.photos]})
+    if (msg.photos or msg.rejected_photos) and "product" in {c.id for c in allowed}:
+        return Parsed({"picked": "product", **photos_sent(msg)})  # a photo says "sell this"
     return Invalid(Text(unclear.msgid, {**unclear.params, "first": allowed[0].label}))
 
 
@@ -84,8 +85,9 @@ def _finish(ctx: Ctx) -> Outcome:
         return Outcome(start="binaan")
     if picked == "broadcast":
         return Outcome(start="siaran")
-    photos = ctx.draft.get("photos")
-    return Outcome(start=str(picked), draft={"photos": photos[:5]} if photos else None)
+    if picked == "product":
+        return new_product(ctx.draft, ctx.env)
+    return Outcome(start=str(picked))
 
 
 MENU_FLOW = Flow(
@@ -97,7 +99,7 @@ MENU_FLOW = Flow(
             _read,
             slot="*",
             next=FINISH,
-            help=t("menu.help_text"),  # before registering, the router says help_text()
+            help=help_text,  # before registering: "daftar dulu"
             takes_photos=True,
         )
     },

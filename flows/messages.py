@@ -58,6 +58,18 @@ def label_from_json(data: Any) -> Text | str:
     return str(data)
 
 
+def shortened(text: str, limit: int) -> str:
+    """At most `limit` characters, cut between words and ended with "…" when cut: a button's
+    label "Keripik Tempe Pedas Daun…", never "Keripik Tempe Pedas Daun Jeruk Kh"."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    head = text[: limit - 1]
+    if text[limit - 1] != " " and " " in head:  # the cut falls inside a word: drop that word
+        head = head.rsplit(" ", 1)[0]
+    return head.rstrip(" ,.;:-") + "…"
+
+
 @dataclass(frozen=True)
 class Choice:
     """One button or numbered option; `id` is what comes back when it is picked."""

@@ -1053,6 +1053,7 @@ def parse_phone(text: str) -> str | None:
 _YES_EMOJI = ("👍", "👌", "✅", "✔", "🆗", "🙆")
 _NO_EMOJI = ("👎", "❌", "🙅", "✖", "⛔")
 _NOT_REALLY = ("papa", "apa", "masalah", "salah")  # "gak papa", "tidak salah" mean yes
+_DONT = ("jangan", "jgn", "ojo", "ojok")  # "jangan, salah pencet" is no, never "not wrong"
 
 
 def _squeeze(word: str) -> str:
@@ -1081,7 +1082,7 @@ def parse_yes_no(text: str) -> bool | None:
     said = [w for w in (_squeeze(w) for w in re.findall(r"[a-z']+", raw)) if w]
     if not said:
         return has_yes_emoji if has_yes_emoji != has_no_emoji else None
-    if len(said) > 1 and said[0] in no and said[1] in _NOT_REALLY:
+    if len(said) > 1 and said[0] in no and said[0] not in _DONT and said[1] in _NOT_REALLY:
         return True
     polarity: bool | None = None
     for word in said:

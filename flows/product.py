@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from string import capwords
 from typing import Any
 
@@ -26,8 +27,19 @@ from flows.engine import (
     yes_no,
 )
 from flows.interpret import FreeText, read_text
-from flows.lexicon import lexicon, normalize, without_lead, words
-from flows.messages import Choice, Grams, Inbound, Money, Outbound, PhotoRef, Text, say, t
+from flows.lexicon import an_instruction, lexicon, normalize, without_lead, words
+from flows.messages import (
+    Choice,
+    Grams,
+    Inbound,
+    Money,
+    Outbound,
+    PhotoRef,
+    RejectedPhoto,
+    Text,
+    say,
+    t,
+)
 from flows.parsing import count_unit, parse_price, parse_quantity, parse_weight_grams
 from flows.registration import category_choices, read_category
 
@@ -247,6 +259,8 @@ def _read_name(msg: Inbound, ctx: Ctx) -> Reading:
     if msg.choice == "caption" and _caption(ctx):
         return Parsed(_caption(ctx))
     name = _just_the_name(" ".join(without_lead("name", msg.text or "").split()))
+    if an_instruction(name):  # "namanya lanjut": an instruction, never the product's name
+        return Invalid(t("product.name_is_word", word=name))
     if len(name) < NAME_MIN:
         return Invalid(t("product.name_too_short"))
     if len(name) > NAME_MAX:
@@ -308,13 +322,46 @@ def _ask_price(ctx: Ctx) -> Outbound:
 
 
 def _read_price(msg: Inbound, ctx: Ctx) -> Reading:
-    price = parse_price(msg.text or "")
+    """The price, as {"price": ...}; with the stock when it came along ("350rb stok 5")."""
+    both = _price_and_stock(msg.text or "")
+    if both is not None:
+        return both
+    match _price_reading(msg.text or ""):
+        case Parsed(value=price, confirm=confirm):
+            return Parsed({"price": price, STOCK_WITH_PRICE: False}, confirm=confirm)
+        case reading:
+            return reading
+
+
+# "350rb stok 5", "25rb, stoknya 10 pcs": the price, then the stock
+_STOCK_AFTER = re.compile(
+    r"^(?P<price>.+?)[\s,;/-]+(?:stok|stoknya|stock|persediaan|ready|sisa)\b[\s:=]*(?P<stock>.+)$",
+    re.IGNORECASE,
+)
+STOCK_WITH_PRICE = "stock_with_price"  # the stock came with the price: not asked again
+
+
+def _price_and_stock(text: str) -> Reading | None:
+    found = _STOCK_AFTER.match(text.strip())
+    if found is None:
+        return None
+    price = _price_reading(found["price"])
+    stock = parse_quantity(found["stock"])
+    if not isinstance(price, Parsed) or stock is None or stock > STOCK_MAX:
+        return None
+    value = {"price": price.value, "stock": stock, STOCK_WITH_PRICE: True}
+    asked = t("product.price_stock_confirm", price=Money(price.value), stock=stock)
+    return Parsed(value, confirm=asked)
+
+
+def _price_reading(text: str) -> Reading:
+    price = parse_price(text)
     if price is None:
-        if re.search(r"\d.*[-–~].*\d|sampai|hingga", msg.text or ""):
+        if re.search(r"\d.*[-–~].*\d|sampai|hingga", text):
             return Invalid(t("product.price_range"))
         return Invalid(t("product.price_unreadable"))
-    plain = _PLAIN_NUMBER.match(msg.text or "") is not None
-    if plain and price < 1000 and not re.search(r"rp", msg.text or "", re.I):
+    plain = _PLAIN_NUMBER.match(text) is not None
+    if plain and price < 1000 and not re.search(r"rp", text, re.I):
         # "15" or "150" at the price is how people write thousands: asked, never assumed
         guess = t("product.price_thousands_confirm", price=Money(price * 1000), typed=price)
         return Parsed(price * 1000, confirm=guess)
@@ -325,6 +372,10 @@ def _read_price(msg: Inbound, ctx: Ctx) -> Reading:
     if plain:
         return Parsed(price)
     return Parsed(price, confirm=t("product.price_confirm", price=Money(price)))
+
+
+def _after_price(ctx: Ctx) -> str:
+    return "min_order" if ctx.draft.get(STOCK_WITH_PRICE) else "stock"
 
 
 def _ask_stock(ctx: Ctx) -> Outbound:
@@ -634,8 +685,8 @@ STEPS = {
             "price",
             _ask_price,
             _read_price,
-            slot="price",
-            next="stock",
+            slot="*",
+            next=_after_price,
             help=t("product.help.price"),
         ),
         Step(
@@ -750,11 +801,53 @@ def answered(draft: dict[str, Any], step: str) -> bool:
     return draft.get(ANSWER_KEYS.get(step, step)) not in (None, "")
 
 
+def steps_before(draft: dict[str, Any], stop: str, env: Env) -> tuple[str, ...]:
+    """The questions a product continued at `stop` went through (its history, so "kembali"
+    and "ubah harga" reach them as if never left)."""
+    path: list[str] = []
+    step: str | None = PRODUCT.first
+    while step and step in STEPS and step != stop and step not in path:
+        path.append(step)
+        nxt = STEPS[step].next
+        step = nxt(Ctx(draft, env)) if callable(nxt) else nxt
+    return tuple(path)
+
+
 def first_missing_step(draft: dict[str, Any]) -> str:
     """Where to continue an unfinished product."""
     if not draft.get("photos"):
         return "photos"
     return next((step for step in ANSWER_KEYS if not answered(draft, step)), "summary")
+
+
+# --- photos sent before a product was begun -----------------------------------------------------
+
+
+def photos_sent(msg: Inbound) -> dict[str, Any]:
+    """Photos sent where no product was being made (the menu): kept to begin one with."""
+    return {
+        "sent": {
+            "photos": [p.to_json() for p in msg.photos],
+            "rejected": [r.reason for r in msg.rejected_photos],
+            "caption": msg.text,
+        }
+    }
+
+
+def new_product(draft: Mapping[str, Any], env: Env) -> Outcome:
+    """A new product; photos sent with the request are read at its photo question as if sent
+    there (a blurry one asked about, a caption offered as the name), never taken unseen."""
+    sent = draft.get("sent")
+    if not sent:
+        return Outcome(start="product")
+    message = Inbound(
+        user_key="",
+        channel=env.channel,
+        text=sent.get("caption"),
+        photos=tuple(PhotoRef.from_json(p) for p in sent.get("photos") or ()),
+        rejected_photos=tuple(RejectedPhoto(r) for r in sent.get("rejected") or ()),
+    )
+    return Outcome(start="product", step="photos", answer=message)
 
 
 # --- after saving -------------------------------------------------------------------------------
@@ -765,8 +858,8 @@ def _ask_more(ctx: Ctx) -> Outbound:
 
 
 def _read_more(msg: Inbound, ctx: Ctx) -> Reading:
-    if msg.photos:
-        return Parsed({"more": True, "photos_first": [p.to_json() for p in msg.photos]})
+    if msg.photos or msg.rejected_photos:
+        return Parsed({"more": True, **photos_sent(msg)})
     said = yes_no(ctx)
     if said is True:
         return Parsed({"more": True})
@@ -777,8 +870,7 @@ def _read_more(msg: Inbound, ctx: Ctx) -> Reading:
 
 def _finish_more(ctx: Ctx) -> Outcome:
     if ctx.draft.get("more"):
-        first = ctx.draft.get("photos_first")
-        return Outcome(start="product", draft={"photos": first[:MAX_PHOTOS]} if first else None)
+        return new_product(ctx.draft, ctx.env)
     return Outcome(replies=(say(t("product.done_for_now")),), start="menu")
 
 

@@ -2,14 +2,36 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from flows.effects import DeleteProduct
-from flows.engine import FINISH, Ctx, Flow, Invalid, Outcome, Parsed, Reading, Step, yes_no
+from flows.engine import (
+    FINISH,
+    Ctx,
+    Env,
+    Flow,
+    Invalid,
+    Outcome,
+    Parsed,
+    Reading,
+    Step,
+    new_value,
+    yes_no,
+)
 from flows.interpret import GlobalWord, without_softeners
 from flows.lexicon import lexicon, normalize
-from flows.messages import Choice, Inbound, Money, Outbound, Text, say, t
-from flows.product import FIX_WORDS, PRODUCT, answered, first_missing_step, reopened
+from flows.messages import Choice, Inbound, Money, Outbound, Text, say, shortened, t
+from flows.product import (
+    FIX_WORDS,
+    PRODUCT,
+    answered,
+    first_missing_step,
+    new_product,
+    photos_sent,
+    reopened,
+    steps_before,
+)
 
 MAX_LISTED = 10
 
@@ -23,10 +45,16 @@ _LINES = {
 _ACTIONS = {"continue": t("choice.continue_product"), "edit": t("choice.edit_product")}
 
 
+def product_name(product: Mapping[str, Any]) -> Text | str:
+    """The product's name; a draft left before it was named is called by its photos."""
+    photos = (product.get("data") or {}).get("photos") or []
+    return product.get("name") or t("products.unnamed", count=len(photos))
+
+
 def _status_line(product: dict[str, Any]) -> Any:
     status = product.get("status", "draft")
     params: dict[str, Any] = {
-        "name": product.get("name") or "-",
+        "name": product_name(product),
         "price": Money(int(product.get("price") or 0)),
     }
     params["url"] = product.get("url") or "-"
@@ -42,18 +70,24 @@ def _ask_pick(ctx: Ctx) -> Outbound:
     lines = [t("products.title", count=len(ctx.env.products))]
     lines += [_status_line(dict(p)) for p in products]
     lines.append(t("products.pick"))
-    choices = tuple(Choice(f"p:{p['id']}", str(p.get("name") or "-")[:30]) for p in products)
+    choices = tuple(Choice(f"p:{p['id']}", _short(product_name(p))) for p in products)
     return say(*lines, choices=choices)
+
+
+def _short(name: Text | str) -> Text | str:
+    return shortened(name, 30) if isinstance(name, str) else name
 
 
 def _read_pick(msg: Inbound, ctx: Ctx) -> Reading:
     ids = {f"p:{p['id']}" for p in ctx.env.products}
     if msg.choice in ids:
-        return Parsed(int(msg.choice.split(":")[1]))
+        return Parsed({"product_id": int(msg.choice.split(":")[1])})
+    if msg.photos or msg.rejected_photos:  # a photo here, as at the menu: a new product
+        return Parsed({"product_id": None, **photos_sent(msg)})
     if not ctx.env.products and (msg.choice == "__menu__" or yes_no(ctx)):
-        return Parsed(None)
+        return Parsed({"product_id": None})
     if lexicon().answer("menu", normalize(msg.text)) == "product":  # "tambah produk": a new one
-        return Parsed(None)
+        return Parsed({"product_id": None})
     return Invalid(t("products.pick_unclear"))
 
 
@@ -70,7 +104,7 @@ def _ask_action(ctx: Ctx) -> Outbound:
     product = _product(ctx)
     verb = _verb(ctx)
     return say(
-        t("products.action", name=product.get("name") or "-"),
+        t("products.action", name=product_name(product)),
         choices=(Choice(verb, _ACTIONS[verb]), Choice("delete", t("choice.delete_product"))),
     )
 
@@ -80,7 +114,9 @@ def _read_action(msg: Inbound, ctx: Ctx) -> Reading:
         return Parsed({"action": msg.choice})
     match ctx.said:
         case GlobalWord(kind="edit", rest=rest) if rest:  # "ubah harga": straight to the price
-            return Parsed({"action": _verb(ctx), "field": _field_named(rest)})
+            field = _field_named(rest)
+            answer = new_value(rest.split()[1:]) if field else ""  # "ubah harga 20rb": and 20rb
+            return Parsed({"action": _verb(ctx), "field": field, "answer": answer or None})
     phrase = normalize(msg.text)
     typed = lexicon().answer("product_action", phrase) or lexicon().answer(
         "product_action", without_softeners(phrase)
@@ -112,7 +148,7 @@ def _after_action(ctx: Ctx) -> str:
 
 def _ask_delete(ctx: Ctx) -> Outbound:
     product = _product(ctx)
-    name = product.get("name") or "-"
+    name = product_name(product)
     # A draft was never sent to the marketplace: there is nothing to take down.
     question = (
         t("products.delete_confirm_draft", name=name)
@@ -137,27 +173,33 @@ def _read_delete(msg: Inbound, ctx: Ctx) -> Reading:
 def _finish(ctx: Ctx) -> Outcome:
     product = _product(ctx)
     if not product:
-        return Outcome(start="product")
+        return new_product(ctx.draft, ctx.env)
     if ctx.draft.get("action") == "delete":
         if ctx.draft.get("delete"):
             return Outcome(
                 effects=(DeleteProduct(product["id"]),),
-                replies=(say(t("products.deleted", name=product.get("name") or "-")),),
+                replies=(say(t("products.deleted", name=product_name(product))),),
                 start="menu",
             )
         return Outcome(replies=(say(t("products.kept")),), start="menu")
     draft = reopened({**(product.get("data") or {}), "product_id": product["id"]}, ctx.env)
-    return _reopen(draft, ctx.draft.get("field"))
+    return _reopen(draft, ctx.draft.get("field"), ctx.draft.get("answer"), ctx.env)
 
 
-def _reopen(draft: dict[str, Any], field_id: str | None) -> Outcome:
+def _reopen(draft: dict[str, Any], field_id: str | None, typed: str | None, env: Env) -> Outcome:
     """Open a product where it stopped, or at the field the owner named: then back to the
-    summary (a finished product) or on to where it stopped (a draft)."""
+    summary (a finished product) or on to where it stopped (a draft). A new value typed with
+    the field ("ubah harga 20rb") answers that question at once."""
     where = first_missing_step(draft)
     field = next((f for f in PRODUCT.fields if f.id == field_id), None)
+    answer = Inbound(user_key="", channel=env.channel, text=typed) if typed else None
+    asked = steps_before(draft, where, env)
+    if field is not None and field.steps[0] == where:  # stopped right there: answered now
+        return Outcome(start="product", draft=draft, step=where, answer=answer, asked=asked)
     if field is None or not answered(draft, field.id):  # not reached yet: asked in its turn
-        return Outcome(start="product", draft=draft, step=where)
-    return Outcome(start="product", draft=draft, step=field.steps[0], then=where)
+        return Outcome(start="product", draft=draft, step=where, asked=asked)
+    step = field.steps[0]
+    return Outcome(start="product", draft=draft, step=step, then=where, answer=answer, asked=asked)
 
 
 PRODUCT_LIST = Flow(
@@ -165,7 +207,7 @@ PRODUCT_LIST = Flow(
     steps={
         s.id: s
         for s in (
-            Step("pick", _ask_pick, _read_pick, slot="product_id", next=_after_pick),
+            Step("pick", _ask_pick, _read_pick, slot="*", next=_after_pick, takes_photos=True),
             Step("action", _ask_action, _read_action, slot="*", next=_after_action),
             Step("confirm_delete", _ask_delete, _read_delete, slot="delete", next=FINISH),
         )

@@ -25,8 +25,8 @@ from flows.engine import (
     Step,
     yes_no,
 )
-from flows.lexicon import lexicon, normalize, without_lead, words
-from flows.messages import Choice, Inbound, Outbound, say, t
+from flows.lexicon import an_instruction, normalize, without_lead, words
+from flows.messages import Choice, Inbound, Outbound, say, shortened, t
 from flows.parsing import parse_phone
 from flows.regions import (
     EAST_JAVA,
@@ -160,8 +160,7 @@ def _person_name(text: str) -> str:
 def _an_answer_word(name: str) -> bool:
     """What is left of a message once the name is cut out of it may be an answer word: "GK"
     from "GK, 0". That is an instruction, never a name."""
-    lex = lexicon()
-    return lex.word_class(normalize(name), tuple(lex.words)) is not None
+    return an_instruction(name)
 
 
 def _read_owner_name(msg: Inbound, ctx: Ctx) -> Reading:
@@ -347,7 +346,9 @@ def _read_shop_name(msg: Inbound, ctx: Ctx) -> Reading:
         return Invalid(t("reg.shop_name_too_short"))
     if len(name) > 60:
         return Invalid(t("reg.shop_name_too_long", count=len(name)))
-    if not re.search(r"[^\W\d_]", name) or _an_answer_word(name):
+    if _an_answer_word(name):  # "nama tokonya Lanjut": an instruction, said so
+        return Invalid(t("reg.shop_name_is_word", word=name))
+    if not re.search(r"[^\W\d_]", name):
         return Invalid(t("reg.shop_name_invalid"))
     if _typed_at_random(msg.text or "") and ctx.draft.get("unusual_shop_name") != name.casefold():
         # "asdfgh" is refused; a real shop called "Hahaha Snack" is taken when sent again
@@ -454,13 +455,6 @@ def _named_district(text: str) -> str:
     return text[marks[-1].end() :].split(",", 1)[0].strip() if marks else ""
 
 
-def _shortened(text: str, limit: int) -> str:
-    """At most `limit` characters, cut between words: "jl soekarno hatta 10 kec…"."""
-    if len(text) <= limit:
-        return text
-    return text[:limit].rsplit(" ", 1)[0] + "…"
-
-
 def _district_in(text: str, regency_code: str) -> str | None:
     """The district named after the regency: 'banyuwangi, kec genteng' -> Genteng's code."""
     parts = _DISTRICT_MARK.split(text, maxsplit=1)
@@ -516,7 +510,7 @@ def _read_district(msg: Inbound, ctx: Ctx) -> Reading:
     return Invalid(
         t(
             "reg.district_unknown",
-            place=_shortened(_clean(msg.text), 40),
+            place=shortened(_clean(msg.text), 40),
             regency=regency_label(regency_code),
             example=_district_example(regency_code),
         )

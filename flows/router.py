@@ -23,12 +23,12 @@ from flows.effects import (
 from flows.engine import (
     RESUME_CHOICES,
     SUMMARY,
-    Ctx,
     Env,
     Flow,
     Result,
     State,
     advance_flow,
+    answer_typed,
     ask,
     begin,
     changing_one_answer,
@@ -53,14 +53,13 @@ from flows.interpret import (
     cleaned,
     interpret,
 )
-from flows.lexicon import CANCEL, HELP, MENU, looks_english
+from flows.lexicon import CANCEL, HELP, MENU, lexicon, looks_english, normalize
 from flows.menu import MENU_FLOW
-from flows.menu import help_text as menu_help_text
 from flows.messages import Inbound, Outbound, say, t
 from flows.performance import performance
 from flows.product import FIX_WORDS, PRODUCT, PRODUCT_FIELDS, PRODUCT_MORE, reopened
 from flows.product_list import PRODUCT_LIST
-from flows.registration import REGISTRATION
+from flows.registration import REGISTRATION, SELLER_FIELDS
 from flows.state import Resume
 
 FLOWS: dict[str, Flow] = {
@@ -157,9 +156,6 @@ def _shortcut(state: State, said: Utterance, env: Env) -> Result | None:
             if parked and parked["flow"] == REGISTRATION.id:  # from the menu: where they were
                 return _unpark(Result(state), parked, env)
             return _open(REGISTRATION, env, welcome=True)
-        case GlobalWord(kind=kind) if kind == HELP and state.flow == MENU_FLOW.id and state.step:
-            menu_help = say(menu_help_text(Ctx(state.draft, env)))  # "daftar dulu" before a shop
-            return Result(state, [menu_help, ask(MENU_FLOW, state, env)])
         case GlobalWord(kind="edit", rest=rest) if (
             rest and env.registered and (state.flow in (None, MENU_FLOW.id))
         ):
@@ -195,7 +191,7 @@ def _continue(state: State, inbound: Inbound, said: Utterance, env: Env) -> Resu
         state.pending = Resume()
         state.updated_at = env.now
         return Result(state, [say(flow.resume_question, choices=RESUME_CHOICES)])
-    kept = _draft_kept(state, said, env)
+    kept = _draft_kept(state, said, env) or _leave_shop_edit(state, inbound, env)
     if kept is not None:
         return kept
     parked: dict[str, Any] | None = state.draft.get(PARKED)
@@ -212,7 +208,8 @@ def _open_home(state: State, inbound: Inbound, env: Env, menu_word: bool) -> Res
     if not env.registered and state.flow is None and not _has_role(env):
         return _open(REGISTRATION, env, welcome=True, english=looks_english(inbound.text))
     home = HELPING if env.acting_for else MENU_FLOW
-    opened = begin(home, env, {PARKED: _park(state)})
+    opened = begin(home, env, {PARKED: None if _editing_shop(state, env) else _park(state)})
+    opened.replies[:0] = _unsaved_shop_edit(state, env)
     opened.effects.extend(_keep_unfinished_product(state, env))
     if state.flow is None and not menu_word:  # after "batal": "produk saya" is acted on
         return _home_answers(opened, inbound, env)
@@ -325,6 +322,31 @@ def _draft_kept(state: State, said: Utterance, env: Env) -> Result | None:
     return Result(State(updated_at=env.now), [say(t("product.draft_kept"))], list(saved))
 
 
+def _editing_shop(state: State, env: Env) -> bool:
+    """The registered shop's data is being changed ("Ubah data toko")."""
+    return env.registered and state.flow == REGISTRATION.id
+
+
+def _unsaved_shop_edit(state: State, env: Env) -> list[Outbound]:
+    """Leaving the change of the shop's data before "Simpan": said, when something changed."""
+    seller = env.seller or {}
+    changed = any(state.draft.get(key) != seller.get(key) for key in SELLER_FIELDS)
+    return [say(t("reg.edit_not_saved"))] if _editing_shop(state, env) and changed else []
+
+
+def _leave_shop_edit(state: State, inbound: Inbound, env: Env) -> Result | None:
+    """ "Produk saya" or "tambah produk" at the summary of the shop's change: it is left (the
+    owner told a change was not saved) and the menu's answer acted on, not "belum jelas"."""
+    if not (_editing_shop(state, env) and state.step == SUMMARY):
+        return None
+    if lexicon().answer("menu", normalize(inbound.text)) not in ("product", "products"):
+        return None
+    home = HELPING if env.acting_for else MENU_FLOW
+    result = _home_answers(begin(home, env), inbound, env)
+    result.replies[:0] = _unsaved_shop_edit(state, env)
+    return result
+
+
 def _park(state: State) -> dict[str, Any] | None:
     """Where the person was, to come back to; from the menu, what the menu was opened from
     (a registration left for "menu", then "menu" again, is still there)."""
@@ -369,6 +391,8 @@ def _finish_open(result: Result, env: Env) -> Result:
         opened.replies[:0] = result.replies
         opened.effects[:0] = result.effects
         return opened
+    if state.flow and state.step and result.answer:  # "ubah harga 20rb": the 20rb, now
+        return answer_typed(FLOWS[state.flow], result, env)
     if state.flow and state.step and not result.replies:
         result.replies.append(ask(FLOWS[state.flow], state, env))
     return result

@@ -153,7 +153,7 @@ class Step:
     read: Callable[[Inbound, Ctx], Reading]
     slot: str | None = None
     next: str | Callable[[Ctx], str] | None = None  # None: go to the summary
-    help: Text | None = None
+    help: Text | Callable[[Ctx], Text] | None = None  # a function when it depends on who asks
     optional: bool = False  # "lewati" stores None; on a required step it is refused
     free_text: bool = False  # the answer is data (a name, an address): never an answer word
     takes_words: tuple[str, ...] = ()  # answer words a free-text step reads itself ("keep")
@@ -180,6 +180,8 @@ class Outcome:
     draft: Mapping[str, Any] | None = None  # its starting draft
     step: str | None = None  # where to begin it (its first step when None)
     then: str | None = None  # where to go once that step is answered (the summary, say)
+    answer: Inbound | None = None  # sent with the request, for that step: "ubah harga 20rb"
+    asked: tuple[str, ...] = ()  # the questions answered before that step (for "kembali", "ubah")
 
 
 @dataclass(frozen=True)
@@ -209,3 +211,6 @@ class Result:
     state: State
     replies: list[Outbound] = field(default_factory=list)
     effects: list[Effect] = field(default_factory=list)
+    # An answer sent with the request that opened the next flow at a step ("ubah harga 20rb"
+    # in "Produk saya", a photo at the menu): read there at once, never dropped.
+    answer: Inbound | None = None

@@ -199,7 +199,27 @@ def test_yes(text: str) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["tidak", "gak", "nggak", "enggak", "ndak", "mboten", "ga jadi", "tidak kak", "belum", "👎"],
+    [
+        "tidak",
+        "gak",
+        "nggak",
+        "enggak",
+        "ndak",
+        "mboten",
+        "ga jadi",
+        "tidak kak",
+        "belum",
+        "👎",
+        # "don't": never the "gak papa" kind of yes, whatever follows
+        "jangan, salah pencet",
+        "jangan salah",
+        "jgn apa2in",
+        "eh jangan",
+        "aduh jangan kak",
+        "eh salah",
+        "ojo",
+        "gausah",
+    ],
 )
 def test_no(text: str) -> None:
     assert parse_yes_no(text) is False

@@ -7,6 +7,7 @@ from sqlmodel import select
 
 from bot.app import App
 from bot.storage.models import OutboxEvent, Product
+from flows.messages import shortened
 from tests import images
 from tests.conftest import Chat
 from tests.test_registration import register
@@ -123,6 +124,66 @@ def test_unfinished_product_is_kept_and_continued(app: App, owner: Chat) -> None
     owner.send("1")
     owner.choose("Lanjutkan")
     assert "*Makanan & Minuman*" in owner.last  # continues at the first missing answer
+
+
+def test_a_photo_from_the_menu_left_unnamed_is_never_listed_as_a_dash(
+    app: App, owner: Chat
+) -> None:
+    """A photo at the menu starts a product; left before its name, the draft keeps the photo
+    and is listed by what it has ("tanpa nama, 1 foto"), never as "-"."""
+    register(owner)
+    owner.send("menu")
+    owner.send(photos=(app.media.ingest(images.sharp(seed=42)),))
+    assert "1 dari 5" in owner.last  # a new product with that photo
+    owner.send("menu")
+    owner.choose("Produk saya")
+    listed = owner.replies[-1]
+    assert "-" not in [label for _, label in listed.choices]
+    assert "tanpa nama" in listed.text and "\n📝 -" not in listed.text
+    owner.send("1")
+    assert "*-*" not in owner.last and "tanpa nama" in owner.last
+    owner.choose("Lanjutkan")
+    assert "nama produknya" in owner.last  # where it stopped: the name
+    with app.db.session() as s:
+        [draft] = s.exec(select(Product))
+    assert draft.name in (None, "") and len(draft.photos) == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "limit", "expected"),
+    [
+        ("Keripik Tempe", 30, "Keripik Tempe"),
+        ("Keripik Tempe Pedas Daun Jeruk Khas Malang", 30, "Keripik Tempe Pedas Daun…"),
+        ("Sambal Bawang", 10, "Sambal…"),
+        ("Supercalifragilistic", 10, "Supercali…"),  # one long word: cut, still with "…"
+        ("Kopi Tubruk ", 11, "Kopi Tubruk"),
+    ],
+)
+def test_labels_are_shortened_between_words(text: str, limit: int, expected: str) -> None:
+    assert shortened(text, limit) == expected
+    assert len(shortened(text, limit)) <= limit
+
+
+def test_a_telegram_button_is_cut_between_words() -> None:
+    from bot.channels.telegram import _markup
+    from bot.outgoing import Reply
+
+    caption = "Keripik Tempe Pedas Daun Jeruk Khas Malang Asli Buatan Ibu Rumah Tangga"
+    markup = _markup(Reply(text="", choices=(("caption", caption),)))
+    assert markup is not None
+    label = markup.inline_keyboard[0][0].text
+    assert label == "Keripik Tempe Pedas Daun Jeruk Khas Malang Asli Buatan Ibu…"
+
+
+def test_a_long_product_name_on_its_button_is_cut_between_words(app: App, owner: Chat) -> None:
+    register(owner)
+    owner.send(photos=(app.media.ingest(images.sharp(seed=43)),))
+    owner.send("selesai")
+    owner.send("Keripik Tempe Pedas Daun Jeruk Khas Malang")
+    owner.send("menu")
+    owner.choose("Produk saya")
+    [(_, label)] = owner.replies[-1].choices
+    assert label == "Keripik Tempe Pedas Daun…"  # not "...Daun Jeruk Kh" cut mid-word
 
 
 @pytest.mark.any_backend

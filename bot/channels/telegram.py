@@ -50,7 +50,7 @@ from bot.storage.database import Database
 from bot.storage.models import InboundUpdate
 from bot.tls import tls_context
 from flows.lexicon import LOCALES, MENU_COMMANDS, command_name
-from flows.messages import Inbound, Location, PhotoRef, RejectedPhoto, t
+from flows.messages import Inbound, Location, PhotoRef, RejectedPhoto, shortened, t
 from flows.parsing import parse_phone
 
 log = logging.getLogger(__name__)
@@ -517,7 +517,7 @@ def _markup(reply: Reply) -> InlineKeyboardMarkup | ReplyKeyboardMarkup | None:
         return None
     buttons = [
         InlineKeyboardButton(
-            label[:64], callback_data=cid if len(cid.encode()) <= 64 else f"#{number}"
+            shortened(label, 64), callback_data=cid if len(cid.encode()) <= 64 else f"#{number}"
         )
         for number, (cid, label) in enumerate(reply.choices, start=1)
     ]
