@@ -13,7 +13,8 @@ from sqlmodel import Session, col, select
 from bot.reminders import quiet_hours
 from bot.sales import local_day, seller_windows
 from bot.storage.database import Database
-from bot.storage.models import ChannelAccount, Notice, Product, SalesDigest, Seller
+from bot.storage.models import Notice, Product, SalesDigest, Seller
+from bot.storage.sellers import latest_account
 from flows.messages import t
 
 DIGEST = t("perf.digest")
@@ -53,11 +54,7 @@ def _digest(
     session: Session, seller_id: int, product_ids: list[int], sunday: date, week: date
 ) -> int:
     session.add(SalesDigest(seller_id=seller_id, week=week))  # decided once, sent or not
-    account = session.exec(
-        select(ChannelAccount)
-        .where(ChannelAccount.seller_id == seller_id)
-        .order_by(col(ChannelAccount.last_inbound_at).desc())
-    ).first()
+    account = latest_account(session, seller_id)
     if account is None or account.id is None or account.opted_out:
         return 0
     windows = seller_windows(session, product_ids, sunday, windows=(7,))

@@ -35,7 +35,6 @@ from sqlmodel import Session, col, select
 
 from bot.storage.database import Database
 from bot.storage.models import (
-    ChannelAccount,
     ListingStatus,
     MarketplaceEvent,
     Notice,
@@ -44,6 +43,7 @@ from bot.storage.models import (
     UTCDateTime,
     utcnow,
 )
+from bot.storage.sellers import latest_account
 from flows.messages import Text, label_to_json, t
 from flows.product import FIX_WORDS
 
@@ -617,11 +617,7 @@ def _apply_to_product(
 
 def _notify(session: Session, seller_id: int, message: Text) -> None:
     """A notice on the channel the owner used most recently (as the sync worker does)."""
-    account = session.exec(
-        select(ChannelAccount)
-        .where(ChannelAccount.seller_id == seller_id)
-        .order_by(col(ChannelAccount.last_inbound_at).desc())
-    ).first()
+    account = latest_account(session, seller_id)
     if account is not None and account.id is not None:
         session.add(Notice(account_id=account.id, msgid=message.msgid, params=dict(message.params)))
 

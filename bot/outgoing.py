@@ -161,6 +161,9 @@ def queue(
     waits for that chat, so this process's sender sends them without a transaction of its
     own to claim them (the common case: one reply batch at a time per chat).
     """
+    payloads = [reply.to_json() for reply in replies]
+    if not payloads:
+        return 0
     created = now or utcnow()
     claimed = claim_seconds is not None and not _anything_waiting(session, channel, chat_key)
     until = created + timedelta(seconds=claim_seconds or 0) if claimed else None
@@ -169,15 +172,13 @@ def queue(
             id=None,
             channel=channel,
             chat_key=chat_key,
-            payload=reply.to_json(),
+            payload=payload,
             forget_when_sent=forget_when_sent,
             claimed_by=PROCESS if claimed else None,
             claimed_until=until,
         )
-        for reply in replies
+        for payload in payloads
     ]
-    if not rows:
-        return 0
     # Core: the ORM's unit of work cost several times the insert itself
     values = [{**row.columns(), "created_at": created} for row in rows]
     connection = session.connection()

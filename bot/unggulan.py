@@ -19,13 +19,13 @@ from bot.spreadsheet import csv_row, keep_text
 from bot.storage.database import Database
 from bot.storage.locks import hold_until_commit
 from bot.storage.models import (
-    ChannelAccount,
     Facilitator,
     Notice,
     Product,
     ProdukUnggulan,
     Seller,
 )
+from bot.storage.sellers import latest_account
 from flows.messages import t
 from flows.regions import regencies
 
@@ -210,11 +210,7 @@ def _parts(ranked: Ranked) -> dict[str, Any]:
 
 
 def _congratulate(session: Session, seller: Seller, product: Product, ranked: Ranked) -> None:
-    account = session.exec(
-        select(ChannelAccount)
-        .where(ChannelAccount.seller_id == seller.id)
-        .order_by(col(ChannelAccount.last_inbound_at).desc())
-    ).first()
+    account = latest_account(session, seller.id)
     if account is None or account.id is None:
         return
     found = regencies().get(ranked.figures.regency)

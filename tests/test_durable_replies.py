@@ -17,7 +17,7 @@ from bot.app import App, build_app
 from bot.channels.telegram import to_html
 from bot.config import Settings
 from bot.inbox import SequenceGate, Turn
-from bot.outgoing import Outgoing, Reply, Undeliverable, queue
+from bot.outgoing import CLAIMED, Outgoing, Queued, Reply, Undeliverable, queue
 from bot.storage.models import InboundUpdate, OutgoingMessage
 from flows.messages import Inbound
 from tests.conftest import Clock
@@ -330,3 +330,28 @@ def test_replies_sent_before_their_hand_over_arrived_are_not_sent_again(
     asyncio.run(out._send_rows("91", out._waiting("91")))  # read and sent by a running sender
     asyncio.run(out._send_chat("91"))  # then the copies handed over by the commit
     assert sent == ["satu", "dua"]
+
+
+def test_a_stored_reply_reads_back_whole_and_in_the_order_it_was_queued(app: App) -> None:
+    """Every field of a reply survives the store (a field added to `Reply` but not to its
+    JSON would be lost here), and replies handed to the sender carry their stored ids."""
+    replies = [
+        Reply(
+            text=f"Balasan {n}",
+            choices=(("yes", "Ya"), ("no", "Tidak")),
+            photo="ab" * 32,
+            prompt="reg.ask_phone",
+            contact_button="Kirim nomor",
+            location_button="Kirim lokasi",
+            msgids=("reg.ask_phone", "engine.example"),
+        )
+        for n in range(3)
+    ]
+    with app.db.session() as session:
+        assert queue(session, "telegram", "77", replies, claim_seconds=20) == 3
+        handed: list[Queued] = list(session.info[CLAIMED])
+        assert queue(session, "telegram", "77", []) == 0
+    stored = unsent(app)
+    assert [Reply.from_json(row.payload) for row in stored] == replies
+    assert [row.id for row in stored] == [row.id for row in handed]
+    assert all(row.claimed_by and row.claimed_until for row in stored)

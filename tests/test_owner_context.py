@@ -15,9 +15,11 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from bot.app import App
+from bot.conversation import ConversationRunner
 from bot.roles import add_admin
 from bot.storage.context import load_context
-from bot.storage.models import ChannelAccount, Conversation, Notice
+from bot.storage.models import ChannelAccount, Conversation, Notice, Seller
+from bot.storage.sellers import latest_account
 from tests.conftest import Chat, Clock
 from tests.test_registration import register
 
@@ -91,6 +93,32 @@ def test_a_message_writes_its_conversation_once_and_the_account_once_a_minute(
     assert len(_writes(seen, "channel_account")) == 1, "a minute after the last written"
     with app.db.session() as session:
         assert session.exec(select(ChannelAccount)).one().last_inbound_at == clock.now
+
+
+def test_notices_go_to_the_channel_written_on_last_even_within_a_minute(
+    app: App, runner: ConversationRunner, clock: Clock
+) -> None:
+    """One shop on WhatsApp and Telegram: a notice (a sync outcome, a digest, produk
+    unggulan) goes to the channel of the owner's last message, also when the two were used
+    within the minute to which the account keeps when they last wrote (found by review)."""
+    phone = "+6281234500077"
+    whatsapp = Chat(runner, phone, channel="whatsapp", phone=phone)
+    whatsapp.send("halo")
+    telegram = Chat(runner, "7700", channel="telegram")
+    for answer in ("/start", "ya", "Sri Wahyuni"):
+        telegram.send(answer)
+    telegram.send(contact_phone=phone, sender_phone=phone)
+    for answer in ("Keripik Bu Sri", "1", "sidoarjo", "lewati", "Jl. Raya Waru 1", "lewati"):
+        telegram.send(answer)
+    telegram.send("simpan")
+    whatsapp.send("menu")  # linked to the shop by its verified number
+    for chat, channel in ((whatsapp, "whatsapp"), (telegram, "telegram"), (whatsapp, "whatsapp")):
+        clock.advance(seconds=20)
+        chat.send("menu")
+        with app.db.session() as session:
+            seller_id = session.exec(select(Seller.id)).one()
+            account = latest_account(session, seller_id)
+            assert account is not None and account.channel == channel
 
 
 def test_a_notice_written_between_messages_comes_with_the_next(app: App, owner: Chat) -> None:

@@ -280,3 +280,21 @@ def _forget_account(
         conversation.flow = conversation.step = None
         conversation.draft, conversation.meta = {}, {}
         session.add(conversation)
+
+
+def latest_account(session: Session, seller_id: int | None) -> ChannelAccount | None:
+    """The shop's account on the channel its owner wrote on last, where notices go.
+
+    By the conversation's last message (saved with every one): when the person last wrote
+    is kept on the account to the minute only, and two channels used within a minute would
+    tie on it. An account that never wrote comes last."""
+    return session.exec(
+        select(ChannelAccount)
+        .outerjoin(Conversation, col(Conversation.account_id) == col(ChannelAccount.id))
+        .where(ChannelAccount.seller_id == seller_id)
+        .order_by(
+            col(Conversation.updated_at).desc().nulls_last(),
+            col(ChannelAccount.last_inbound_at).desc().nulls_last(),
+            col(ChannelAccount.id).desc(),
+        )
+    ).first()

@@ -26,8 +26,9 @@ from bot import metrics
 from bot.lifecycle import pause_unless_stopped
 from bot.media import MediaStore
 from bot.storage.database import Database
-from bot.storage.models import ChannelAccount, Notice, OutboxEvent, Product, Seller, utcnow
+from bot.storage.models import Notice, OutboxEvent, Product, Seller, utcnow
 from bot.storage.outbox import enqueue, seller_payload
+from bot.storage.sellers import latest_account
 from bot.sync.client import Done, MarketplaceClient, Outcome, Rejected, Retry, Unauthorized
 from flows.messages import Text, t
 from flows.product import FIX_WORDS
@@ -304,11 +305,7 @@ class SyncWorker:
         self, session: Session, event: OutboxEvent, message: Text, params: dict[str, Any]
     ) -> None:
         """Queue a notice for the seller on the channel they used most recently."""
-        account = session.exec(
-            select(ChannelAccount)
-            .where(ChannelAccount.seller_id == event.seller_id)
-            .order_by(col(ChannelAccount.last_inbound_at).desc())
-        ).first()
+        account = latest_account(session, event.seller_id)
         if account is not None and account.id is not None:
             session.add(Notice(account_id=account.id, msgid=message.msgid, params=params))
 
