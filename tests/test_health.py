@@ -17,6 +17,7 @@ from bot.app import App, build_app
 from bot.config import Settings
 from bot.storage.models import InboundUpdate
 from bot.web import create_web_app
+from tests.conftest import fresh_postgres_database
 from tests.served import Served, free_port
 
 
@@ -140,19 +141,13 @@ def test_run_refuses_a_webhook_without_a_secret(tmp_path: Path) -> None:
     assert "TELEGRAM_WEBHOOK_SECRET" in done.stderr and "Traceback" not in done.stderr
 
 
-def test_processes_starting_together_migrate_one_at_a_time(postgres_url: str) -> None:
+def test_processes_starting_together_migrate_one_at_a_time() -> None:
     """Three processes upgrading a fresh PostgreSQL database at once: no error, one head."""
-    import uuid
     from concurrent.futures import ThreadPoolExecutor
 
     from bot.storage.database import Database
 
-    name = f"pelapak_migrate_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(postgres_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    url = postgres_url.rsplit("/", 1)[0] + "/" + name
-    try:
+    with fresh_postgres_database("pelapak_migrate") as url:
         databases = [Database(url) for _ in range(3)]
         with ThreadPoolExecutor(3) as pool:
             list(pool.map(lambda db: db.migrate(), databases))
@@ -161,7 +156,3 @@ def test_processes_starting_together_migrate_one_at_a_time(postgres_url: str) ->
         assert len(heads) == 1
         for db in databases:
             db.dispose()
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()

@@ -109,12 +109,17 @@ def test_products_list_edit_and_delete(app: App, owner: Chat) -> None:
     assert kinds[-1] == "product.delete"
 
 
-def test_unfinished_product_is_kept_and_continued(app: App, owner: Chat) -> None:
+def _named_draft_left_for_the_menu(app: App, owner: Chat, name: str, seed: int) -> None:
+    """A registered owner sends a photo, names the product, then goes to the menu."""
     register(owner)
-    owner.send(photos=(app.media.ingest(images.sharp(seed=41)),))
+    owner.send(photos=(app.media.ingest(images.sharp(seed=seed)),))
     owner.send("selesai")
-    owner.send("Sambal Bawang Bu Sri")
+    owner.send(name)
     owner.send("menu")
+
+
+def test_unfinished_product_is_kept_and_continued(app: App, owner: Chat) -> None:
+    _named_draft_left_for_the_menu(app, owner, "Sambal Bawang Bu Sri", seed=41)
     assert "Mau apa sekarang" in owner.last
     with app.db.session() as s:
         [draft] = s.exec(select(Product))
@@ -176,11 +181,9 @@ def test_a_telegram_button_is_cut_between_words() -> None:
 
 
 def test_a_long_product_name_on_its_button_is_cut_between_words(app: App, owner: Chat) -> None:
-    register(owner)
-    owner.send(photos=(app.media.ingest(images.sharp(seed=43)),))
-    owner.send("selesai")
-    owner.send("Keripik Tempe Pedas Daun Jeruk Khas Malang")
-    owner.send("menu")
+    _named_draft_left_for_the_menu(
+        app, owner, "Keripik Tempe Pedas Daun Jeruk Khas Malang", seed=43
+    )
     owner.choose("Produk saya")
     [(_, label)] = owner.replies[-1].choices
     assert label == "Keripik Tempe Pedas Daun…"  # not "...Daun Jeruk Kh" cut mid-word

@@ -3,7 +3,6 @@ the keys stored before that (case and spacing only) are brought in line by migra
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +13,7 @@ from alembic import command
 from bot.storage.database import Database, _alembic_config
 from bot.storage.models import Seller
 from flows.registration import shop_name_key
-from tests.conftest import PG_ADMIN_URL
+from tests.conftest import fresh_postgres_database
 
 
 @pytest.mark.parametrize(
@@ -43,16 +42,8 @@ def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[s
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'pelapak.db'}"
         return
-    name = f"pelapak_keys_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
+    with fresh_postgres_database("pelapak_keys") as url:
+        yield url
 
 
 def test_stored_keys_are_recomputed_and_the_older_shop_keeps_a_shared_one(
