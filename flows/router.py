@@ -191,7 +191,11 @@ def _continue(state: State, inbound: Inbound, said: Utterance, env: Env) -> Resu
         state.pending = Resume()
         state.updated_at = env.now
         return Result(state, [say(flow.resume_question, choices=RESUME_CHOICES)])
-    kept = _draft_kept(state, said, env) or _leave_shop_edit(state, inbound, env)
+    kept = (
+        _draft_kept(state, said, env)
+        or _leave_shop_edit(state, inbound, env)
+        or _leave_product(state, inbound, env)
+    )
     if kept is not None:
         return kept
     parked: dict[str, Any] | None = state.draft.get(PARKED)
@@ -345,6 +349,46 @@ def _leave_shop_edit(state: State, inbound: Inbound, env: Env) -> Result | None:
     result = _home_answers(begin(home, env), inbound, env)
     result.replies[:0] = _unsaved_shop_edit(state, env)
     return result
+
+
+# The menu's answers that leave a product for another place; only a phrase of two words or
+# more ("produk saya", "tambah produk"): a lone "foto" or "jual" may well answer a question.
+_LEAVING_PRODUCT = ("product", "products", "edit_shop")
+
+
+def _leave_product(state: State, inbound: Inbound, env: Env) -> Result | None:
+    """ "Produk saya", "tambah produk" or "ubah data toko" at a product's question or summary
+    is never its name: the product is left as with "menu" (a new one kept as a draft, a
+    listed one as it was, the owner told when a change was not saved) and the menu's answer
+    acted on."""
+    if state.flow != PRODUCT.id or not state.step:
+        return None
+    phrase = normalize(inbound.text)
+    if len(phrase.split()) < 2 or lexicon().answer("menu", phrase) not in _LEAVING_PRODUCT:
+        return None
+    kept = _keep_unfinished_product(state, env)
+    home = HELPING if env.acting_for else MENU_FLOW
+    opened = begin(home, env)
+    new_draft = kept and not state.draft.get("product_id")
+    if new_draft and lexicon().answer("menu", phrase) == "products":
+        result = opened  # not listed before the next message: the menu, its note says where
+    else:
+        result = _home_answers(opened, inbound, env)
+    notes = [say(t("product.draft_kept"))] if kept else _unsaved_product_edit(state, env)
+    result.replies[:0] = notes
+    result.effects[:0] = kept
+    return result
+
+
+def _unsaved_product_edit(state: State, env: Env) -> list[Outbound]:
+    """Leaving the change of a listed product before "Simpan": said, when something changed."""
+    product_id = state.draft.get("product_id")
+    listed = next((p for p in env.products if p.get("id") == product_id), None)
+    if listed is None or listed.get("status") == "draft":
+        return []
+    data = listed.get("data") or {}
+    changed = any(state.draft.get(key) != data.get(key) for key in PRODUCT_FIELDS)
+    return [say(t("product.edit_not_saved"))] if changed else []
 
 
 def _park(state: State) -> dict[str, Any] | None:
