@@ -368,8 +368,9 @@ def _answer_confirm(
 
 
 def _cancelled(flow: Flow, env: Env, result: Result) -> Result:
+    editing = flow.editing(Ctx(result.state.draft, env)) if flow.editing else env.registered
     result.state = State(updated_at=env.now)
-    said = flow.cancelled_edit if flow.cancelled_edit and env.registered else flow.cancelled
+    said = flow.cancelled_edit if flow.cancelled_edit and editing else flow.cancelled
     result.replies.append(say(said))
     return result
 

@@ -588,8 +588,7 @@ def _finish(ctx: Ctx) -> Outcome:
     data = {key: ctx.draft.get(key) for key in PRODUCT_FIELDS}
     data["min_order"] = data["min_order"] or 1
     product_id = ctx.draft.get("product_id")
-    listed = any(p.get("id") == product_id and p.get("status") != "draft" for p in ctx.env.products)
-    if listed:  # a change to a listed product: done, back to the menu
+    if listed_product(ctx):  # a change to a listed product: done, back to the menu
         return Outcome(
             effects=(SaveProduct(data, product_id=product_id),),
             replies=(say(t("product.updated", name=data["name"])),),
@@ -770,6 +769,12 @@ FIX_WORDS = {
     "kondisi": "condition",
 }
 
+def listed_product(ctx: Ctx) -> bool:
+    """The draft changes a product already saved (not a draft): cancelling keeps it as it was."""
+    product_id = ctx.draft.get("product_id")
+    return any(p.get("id") == product_id and p.get("status") != "draft" for p in ctx.env.products)
+
+
 PRODUCT = Flow(
     id="product",
     steps=STEPS,
@@ -779,6 +784,8 @@ PRODUCT = Flow(
     fields=FIELDS,
     resume_question=t("product.resume_question"),
     cancelled=t("product.cancelled"),
+    cancelled_edit=t("product.edit_cancelled"),
+    editing=listed_product,
     confirm_cancel=True,
     derive=_derived,
 )

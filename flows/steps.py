@@ -196,6 +196,9 @@ class Flow:
     cancelled: Text = field(default_factory=lambda: t("engine.cancelled"))
     # Said instead when the flow was changing what is already registered (editing the shop).
     cancelled_edit: Text | None = None
+    # Whether the draft changes something already stored (for `cancelled_edit`); when None,
+    # whether the person is registered (the shop's own data).
+    editing: Callable[[Ctx], bool] | None = None
     # Ask "yakin?" before a cancel drops answers already given (a shop, a product).
     confirm_cancel: bool = False
     # Draft values computed from others (a generated description), refreshed on every change.
