@@ -163,7 +163,18 @@ def _an_answer_word(name: str) -> bool:
     return an_instruction(name)
 
 
+# A phone number: eight digits or more, maybe written with dashes or spaces ("0812-9999-0000").
+_PHONE_IN_TEXT = re.compile(r"\d(?:[\s-]?\d){7,}")
+
+
+def _has_phone_number(msg: Inbound) -> bool:
+    """A name typed with a phone number in it ("pake 081355551212 aja"): never stored as one."""
+    return not msg.choice and _PHONE_IN_TEXT.search(msg.text or "") is not None
+
+
 def _read_owner_name(msg: Inbound, ctx: Ctx) -> Reading:
+    if _has_phone_number(msg):
+        return Invalid(t("reg.owner_name_phone"))
     typed = _person_name(msg.text or "")
     name = (_offered_name(ctx) or "") if msg.choice == "profile" else typed
     if not name:
@@ -341,6 +352,8 @@ def _typed_at_random(name: str) -> bool:
 def _read_shop_name(msg: Inbound, ctx: Ctx) -> Reading:
     if msg.choice and msg.choice.startswith("shop:"):
         return Parsed(msg.choice[5:])
+    if _has_phone_number(msg):
+        return Invalid(t("reg.shop_name_phone"))
     name = _shop_name(msg.text or "")
     if len(name) < 3:
         return Invalid(t("reg.shop_name_too_short"))
