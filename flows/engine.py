@@ -164,14 +164,30 @@ def advance_flow(flow: Flow, state: State, inbound: Inbound, env: Env, said: Utt
         case GlobalWord(kind=kind) if kind == BACK:
             return _back(flow, state, env, result)
         case GlobalWord(kind=kind, rest=rest, correction=True) if kind == EDIT and flow.fields:
-            named = _field_named(flow, state, env, rest)
-            if named is not None:
-                return _open_field(flow, state, env, result, *named)
-            fixed = replace(inbound, text=rest)  # "eh salah, Siti Aminah": this answer, fixed
-            return _answer(flow, state, fixed, read_text(rest), env, result)
+            return _correction(flow, state, inbound, env, result, rest)
         case GlobalWord(kind=kind, rest=rest) if kind == EDIT and flow.fields:
             return _edit(flow, state, env, result, rest)
     return _answer(flow, state, inbound, said, env, result)
+
+
+def _correction(
+    flow: Flow, state: State, inbound: Inbound, env: Env, result: Result, rest: str
+) -> Result:
+    """ "Eh salah, Siti Aminah": this answer, fixed; "eh salah, harganya 20rb": that field. The
+    field of the open question named with its value ("eh salah, nomornya 0813-5555-1212" at
+    "Nomor HP Kakak ..., betul?") answers the open question with that value."""
+    named = _field_named(flow, state, env, rest)
+    if named is not None and not (named[1] and _asked_here(flow, state, named[0])):
+        return _open_field(flow, state, env, result, *named)
+    text = named[1] if named is not None else rest
+    fixed = replace(inbound, text=text)
+    return _answer(flow, state, fixed, read_text(text), env, result)
+
+
+def _asked_here(flow: Flow, state: State, field_id: str) -> bool:
+    """The open question is (one of) the field's own: its first step or one asking it too."""
+    field = next((f for f in flow.fields if f.id == field_id), None)
+    return field is not None and state.step in (field.steps[0], *field.asked_at)
 
 
 def _answer(
