@@ -769,6 +769,7 @@ FIX_WORDS = {
     "kondisi": "condition",
 }
 
+
 def listed_product(ctx: Ctx) -> bool:
     """The draft changes a product already saved (not a draft): cancelling keeps it as it was."""
     product_id = ctx.draft.get("product_id")
