@@ -213,7 +213,7 @@ def _open_home(state: State, inbound: Inbound, env: Env, menu_word: bool) -> Res
         return _open(REGISTRATION, env, welcome=True, english=looks_english(inbound.text))
     home = HELPING if env.acting_for else MENU_FLOW
     opened = begin(home, env, {PARKED: None if _editing_shop(state, env) else _park(state)})
-    opened.replies[:0] = _unsaved_shop_edit(state, env)
+    opened.replies[:0] = _unsaved_shop_edit(state, env) + _unsaved_product_edit(state, env)
     opened.effects.extend(_keep_unfinished_product(state, env))
     if state.flow is None and not menu_word:  # after "batal": "produk saya" is acted on
         return _home_answers(opened, inbound, env)
@@ -384,7 +384,7 @@ def _unsaved_product_edit(state: State, env: Env) -> list[Outbound]:
     """Leaving the change of a listed product before "Simpan": said, when something changed."""
     product_id = state.draft.get("product_id")
     listed = next((p for p in env.products if p.get("id") == product_id), None)
-    if listed is None or listed.get("status") == "draft":
+    if state.flow != PRODUCT.id or listed is None or listed.get("status") == "draft":
         return []
     data = listed.get("data") or {}
     changed = any(state.draft.get(key) != data.get(key) for key in PRODUCT_FIELDS)
