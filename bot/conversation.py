@@ -46,7 +46,9 @@ _MARK_PROCESSED = PROCESSED.insert()  # built once, bound per message
 CONVERSATION: sa.Table = Conversation.__table__  # type: ignore[attr-defined]
 _SAVE_CONVERSATION = CONVERSATION.update().where(CONVERSATION.c.id == sa.bindparam("row_id"))
 # When the person last wrote, to the minute: a message within a minute of the last one writes
-# no account row (most of a chat's messages). Uses order by it or ask "within 24 hours".
+# no account row (most of a chat's messages). It answers "within 24 hours?" (the WhatsApp
+# window, closed up to a minute early) and sorts lists; which channel a shop's owner wrote
+# on last is told by the conversation, saved with every message (`latest_account`).
 SEEN_RESOLUTION = timedelta(minutes=1)
 ERASED = "account.erased"  # session.info: this transaction erased the person's data
 
