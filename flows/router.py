@@ -364,16 +364,15 @@ def _leave_product(state: State, inbound: Inbound, env: Env) -> Result | None:
     if state.flow != PRODUCT.id or not state.step:
         return None
     phrase = normalize(inbound.text)
-    if len(phrase.split()) < 2 or lexicon().answer("menu", phrase) not in _LEAVING_PRODUCT:
+    asked = lexicon().answer("menu", phrase) if len(phrase.split()) >= 2 else None
+    if asked not in _LEAVING_PRODUCT:
         return None
     kept = _keep_unfinished_product(state, env)
     home = HELPING if env.acting_for else MENU_FLOW
     opened = begin(home, env)
-    new_draft = kept and not state.draft.get("product_id")
-    if new_draft and lexicon().answer("menu", phrase) == "products":
-        result = opened  # not listed before the next message: the menu, its note says where
-    else:
-        result = _home_answers(opened, inbound, env)
+    # a new draft is not listed before the next message: the menu, and its note says where
+    listing_new_draft = kept and not state.draft.get("product_id") and asked == "products"
+    result = opened if listing_new_draft else _home_answers(opened, inbound, env)
     notes = [say(t("product.draft_kept"))] if kept else _unsaved_product_edit(state, env)
     result.replies[:0] = notes
     result.effects[:0] = kept
