@@ -41,7 +41,11 @@ def texts(fake: FakeTelegram, chat: int) -> list[str]:
 def unsent(app: App) -> list[OutgoingMessage]:
     with app.db.read_session() as session:
         return list(
-            session.exec(select(OutgoingMessage).where(col(OutgoingMessage.sent_at).is_(None)))
+            session.exec(
+                select(OutgoingMessage)
+                .where(col(OutgoingMessage.sent_at).is_(None))
+                .order_by(col(OutgoingMessage.id))  # PostgreSQL gives no order unasked
+            )
         )
 
 
