@@ -118,6 +118,10 @@ def _read_action(msg: Inbound, ctx: Ctx) -> Reading:
             answer = new_value(rest.split()[1:]) if field else ""  # "ubah harga 20rb": and 20rb
             return Parsed({"action": _verb(ctx), "field": field, "answer": answer or None})
     phrase = normalize(msg.text)
+    field = _field_named(phrase)
+    if field is not None:  # "harganya jadi 25 ribu": as "ubah harga 25 ribu"
+        answer = new_value((msg.text or "").split()[1:])
+        return Parsed({"action": _verb(ctx), "field": field, "answer": answer or None})
     typed = lexicon().answer("product_action", phrase) or lexicon().answer(
         "product_action", without_softeners(phrase)
     )  # "lanjutin aja kak", "hapus"

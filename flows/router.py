@@ -195,6 +195,7 @@ def _continue(state: State, inbound: Inbound, said: Utterance, env: Env) -> Resu
         _draft_kept(state, said, env)
         or _leave_shop_edit(state, inbound, env)
         or _leave_product(state, inbound, env)
+        or _leave_product_list(state, inbound, env)
     )
     if kept is not None:
         return kept
@@ -376,6 +377,22 @@ def _leave_product(state: State, inbound: Inbound, env: Env) -> Result | None:
     notes = [say(t("product.draft_kept"))] if kept else _unsaved_product_edit(state, env)
     result.replies[:0] = notes
     result.effects[:0] = kept
+    return result
+
+
+def _leave_product_list(state: State, inbound: Inbound, env: Env) -> Result | None:
+    """ "Produk saya" at "yakin hapus?", "ubah data toko" in the list: the menu's answer, acted
+    on (nothing deleted, and said so when a delete was being asked), not "belum jelas"."""
+    if state.flow != PRODUCT_LIST.id or not state.step:
+        return None
+    phrase = normalize(inbound.text)
+    asked = lexicon().answer("menu", phrase) if len(phrase.split()) >= 2 else None
+    if asked not in _LEAVING_PRODUCT:
+        return None
+    home = HELPING if env.acting_for else MENU_FLOW
+    result = _home_answers(begin(home, env), inbound, env)
+    if state.step == "confirm_delete":
+        result.replies.insert(0, say(t("products.kept")))
     return result
 
 
