@@ -211,8 +211,9 @@ def _answer(
             return _cancelled(flow, env, result)
         case CancelAsked(), No():
             return _cancel_kept(flow, state, env, result)
-        case CancelAsked(), _:
-            state.pending = None  # they answered the question instead: carry on with it
+        case CancelAsked(), _:  # "Toko Budi Jaya": never taken unseen while dropping is asked
+            result.replies.append(say(t("engine.cancel_sure_again"), choices=CANCEL_CHOICES))
+            return result
         case Resume(), Yes():
             state.pending = None
             result.replies.append(ask(flow, state, env))
