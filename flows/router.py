@@ -60,7 +60,7 @@ from flows.performance import performance
 from flows.product import FIX_WORDS, PRODUCT, PRODUCT_FIELDS, PRODUCT_MORE, reopened
 from flows.product_list import PRODUCT_LIST
 from flows.registration import REGISTRATION, SELLER_FIELDS
-from flows.state import Resume
+from flows.state import RestartAsked, Resume
 
 FLOWS: dict[str, Flow] = {
     f.id: f
@@ -319,6 +319,8 @@ def _draft_kept(state: State, said: Utterance, env: Env) -> Result | None:
         return None
     if changing_one_answer(state):
         return None
+    if said.means_no and isinstance(state.pending, RestartAsked):
+        return None  # "gak jadi" to "mulai lagi dari awal?": no, go on with the draft
     product_id = state.draft.get("product_id")
     listed = next((p for p in env.products if p.get("id") == product_id), None)
     if listed is None or listed.get("status") != "draft":
