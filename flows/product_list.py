@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from flows.effects import DeleteProduct
@@ -34,6 +35,16 @@ from flows.product import (
 )
 
 MAX_LISTED = 10
+# The id a draft kept by this very message is listed under: it has no id of its own before
+# the host saves it. A tap on it later means the newest draft (a typed "1" is read against
+# the list as it is then, with the real id).
+JUST_KEPT = 0
+
+
+def with_kept_draft(env: Env, data: Mapping[str, Any]) -> Env:
+    """The env with a draft being kept now at the top of the products (newest first)."""
+    kept = {"id": JUST_KEPT, "name": data.get("name"), "price": data.get("price")}
+    return replace(env, products=({**kept, "status": "draft", "data": dict(data)}, *env.products))
 
 
 _LINES = {
@@ -80,6 +91,9 @@ def _short(name: Text | str) -> Text | str:
 
 def _read_pick(msg: Inbound, ctx: Ctx) -> Reading:
     ids = {f"p:{p['id']}" for p in ctx.env.products}
+    if msg.choice == f"p:{JUST_KEPT}" and msg.choice not in ids:  # listed as it was kept
+        newest = next((p for p in ctx.env.products if _is_draft(dict(p))), None)
+        msg = replace(msg, choice=f"p:{newest['id']}" if newest else None)
     if msg.choice in ids:
         return Parsed({"product_id": int(msg.choice.split(":")[1])})
     if msg.photos or msg.rejected_photos:  # a photo here, as at the menu: a new product

@@ -58,7 +58,7 @@ from flows.menu import MENU_FLOW
 from flows.messages import Inbound, Outbound, say, t
 from flows.performance import performance
 from flows.product import FIX_WORDS, PRODUCT, PRODUCT_FIELDS, PRODUCT_MORE, reopened
-from flows.product_list import PRODUCT_LIST
+from flows.product_list import PRODUCT_LIST, with_kept_draft
 from flows.registration import REGISTRATION, SELLER_FIELDS
 from flows.state import RestartAsked, Resume
 
@@ -372,10 +372,9 @@ def _leave_product(state: State, inbound: Inbound, env: Env) -> Result | None:
         return None
     kept = _keep_unfinished_product(state, env)
     home = HELPING if env.acting_for else MENU_FLOW
-    opened = begin(home, env)
-    # a new draft is not listed before the next message: the menu, and its note says where
-    listing_new_draft = kept and not state.draft.get("product_id") and asked == "products"
-    result = opened if listing_new_draft else _home_answers(opened, inbound, env)
+    if kept and not state.draft.get("product_id"):  # a new draft: listed as it is kept
+        env = with_kept_draft(env, kept[0].data)
+    result = _home_answers(begin(home, env), inbound, env)
     notes = [say(t("product.draft_kept"))] if kept else _unsaved_product_edit(state, env)
     result.replies[:0] = notes
     result.effects[:0] = kept
