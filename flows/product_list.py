@@ -201,7 +201,18 @@ def _finish(ctx: Ctx) -> Outcome:
             )
         return Outcome(replies=(say(t("products.kept")),), start="menu")
     draft = reopened({**(product.get("data") or {}), "product_id": product["id"]}, ctx.env)
+    if _is_draft(product):
+        draft = _min_order_unasked(draft)
     return _reopen(draft, ctx.draft.get("field"), ctx.draft.get("answer"), ctx.env)
+
+
+def _min_order_unasked(draft: dict[str, Any]) -> dict[str, Any]:
+    """A stored draft has a minimum order of 1 whether or not it was asked (the column has a
+    default): before the weight, asked right after it, is answered, it was most likely not,
+    so it is asked in its turn ("1" is one tap away) instead of passed over unseen."""
+    if draft.get("min_order") == 1 and not answered(draft, "weight"):
+        return {**draft, "min_order": None}
+    return draft
 
 
 def _reopen(draft: dict[str, Any], field_id: str | None, typed: str | None, env: Env) -> Outcome:
