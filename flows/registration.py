@@ -454,9 +454,17 @@ def _read_regency(msg: Inbound, ctx: Ctx) -> Reading:
     if found.codes:
         several_provinces = len({regencies()[c].province_code for c in found.codes}) > 1
         options = tuple(Choice(c, regency_label(c, several_provinces)) for c in found.codes[:8])
-        place = _clean(msg.text).title()
-        return Clarify(t("reg.regency_which", place=place), options)
+        return Clarify(t("reg.regency_which", place=_asked_place(found.codes, text)), options)
     return Invalid(t("reg.regency_unknown", place=_clean(msg.text)[:40]))
+
+
+def _asked_place(codes: tuple[str, ...], typed: str) -> str:
+    """The place a "yang mana?" names: the name the regencies share ("Malang" for Kabupaten
+    and Kota Malang), never the whole message ("Di Malang Kak yang mana, Kak?")."""
+    names = {regencies()[c].name for c in codes}
+    if len(names) == 1:
+        return names.pop()
+    return capwords(without_lead("address", _clean(typed)))
 
 
 # "kab pasuruan", "kota malang" anywhere in an address: the regency, wherever it is written
