@@ -211,8 +211,9 @@ def _answer(
             return _cancelled(flow, env, result)
         case CancelAsked(), No():
             return _cancel_kept(flow, state, env, result)
-        case CancelAsked(), _:
-            state.pending = None  # they answered the question instead: carry on with it
+        case CancelAsked(), _:  # "Toko Budi Jaya": never taken unseen while dropping is asked
+            result.replies.append(say(t("engine.cancel_sure_again"), choices=CANCEL_CHOICES))
+            return result
         case Resume(), Yes():
             state.pending = None
             result.replies.append(ask(flow, state, env))
@@ -444,11 +445,12 @@ def _answer_while_confirming(
 ) -> Result:
     """A new answer replaces the guess; one the step cannot read asks "betul?" again."""
     step = flow.steps[state.step or flow.first]
-    reading = step.read(inbound, Ctx(state.draft, env, said))
+    confirming = state.pending.value if isinstance(state.pending, Confirm) else None
+    reading = step.read(inbound, Ctx(state.draft, env, said, confirming))
     if isinstance(reading, Invalid):
         state.draft.update(reading.keep)  # "send it again to keep it" holds here too
         # a name that cannot be one ("asdfgh") says why; another step's asks for yes or no
-        why = reading.reason if step.free_text else t("engine.confirm_again")
+        why = reading.reason if step.free_text or reading.at_confirm else t("engine.confirm_again")
         result.replies.append(say(why, question, choices=YES_CHOICES))
         return result
     state.pending = None

@@ -323,14 +323,35 @@ def _ask_price(ctx: Ctx) -> Outbound:
 
 def _read_price(msg: Inbound, ctx: Ctx) -> Reading:
     """The price, as {"price": ...}; with the stock when it came along ("350rb stok 5")."""
-    both = _price_and_stock(msg.text or "")
+    text = without_lead("price", msg.text or "")  # "kan udah tadi 350rb"
+    if ctx.confirming is not None and _small_plain_number(text):
+        # "10" at "Harga Rp20.000 ya?" is an answer to another question, or a slip: asked
+        return Invalid(t("product.price_confirm_small", typed=text.strip()), at_confirm=True)
+    both = _price_and_stock(text)
     if both is not None:
         return both
-    match _price_reading(msg.text or ""):
+    match _price_reading(text):
         case Parsed(value=price, confirm=confirm):
-            return Parsed({"price": price, STOCK_WITH_PRICE: False}, confirm=confirm)
+            return _with_stock_given(price, confirm, ctx)
         case reading:
             return reading
+
+
+def _small_plain_number(text: str) -> bool:
+    """A bare number under a thousand ("10", "150"), no "Rp": never a price typed in full."""
+    price = parse_price(text) if _PLAIN_NUMBER.match(text) else None
+    return price is not None and price < 1000 and not re.search(r"rp", text, re.I)
+
+
+def _with_stock_given(price: int, confirm: Text | None, ctx: Ctx) -> Parsed:
+    """A new price; the stock given with the one it replaces ("350rb stok 5", then "eh salah
+    35rb") stays, and both are asked again."""
+    before = ctx.confirming if isinstance(ctx.confirming, dict) else {}
+    if not before.get(STOCK_WITH_PRICE):
+        return Parsed({"price": price, STOCK_WITH_PRICE: False}, confirm=confirm)
+    stock = before["stock"]
+    asked = t("product.price_stock_confirm", price=Money(price), stock=stock)
+    return Parsed({"price": price, "stock": stock, STOCK_WITH_PRICE: True}, confirm=asked)
 
 
 # "350rb stok 5", "25rb, stoknya 10 pcs": the price, then the stock

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from flows.effects import DeleteProduct
@@ -34,6 +35,16 @@ from flows.product import (
 )
 
 MAX_LISTED = 10
+# The id a draft kept by this very message is listed under: it has no id of its own before
+# the host saves it. A tap on it later means the newest draft (a typed "1" is read against
+# the list as it is then, with the real id).
+JUST_KEPT = 0
+
+
+def with_kept_draft(env: Env, data: Mapping[str, Any]) -> Env:
+    """The env with a draft being kept now at the top of the products (newest first)."""
+    kept = {"id": JUST_KEPT, "name": data.get("name"), "price": data.get("price")}
+    return replace(env, products=({**kept, "status": "draft", "data": dict(data)}, *env.products))
 
 
 _LINES = {
@@ -80,6 +91,9 @@ def _short(name: Text | str) -> Text | str:
 
 def _read_pick(msg: Inbound, ctx: Ctx) -> Reading:
     ids = {f"p:{p['id']}" for p in ctx.env.products}
+    if msg.choice == f"p:{JUST_KEPT}" and msg.choice not in ids:  # listed as it was kept
+        newest = next((p for p in ctx.env.products if _is_draft(dict(p))), None)
+        msg = replace(msg, choice=f"p:{newest['id']}" if newest else None)
     if msg.choice in ids:
         return Parsed({"product_id": int(msg.choice.split(":")[1])})
     if msg.photos or msg.rejected_photos:  # a photo here, as at the menu: a new product
@@ -118,6 +132,10 @@ def _read_action(msg: Inbound, ctx: Ctx) -> Reading:
             answer = new_value(rest.split()[1:]) if field else ""  # "ubah harga 20rb": and 20rb
             return Parsed({"action": _verb(ctx), "field": field, "answer": answer or None})
     phrase = normalize(msg.text)
+    field = _field_named(phrase)
+    if field is not None:  # "harganya jadi 25 ribu": as "ubah harga 25 ribu"
+        answer = new_value((msg.text or "").split()[1:])
+        return Parsed({"action": _verb(ctx), "field": field, "answer": answer or None})
     typed = lexicon().answer("product_action", phrase) or lexicon().answer(
         "product_action", without_softeners(phrase)
     )  # "lanjutin aja kak", "hapus"
@@ -183,7 +201,18 @@ def _finish(ctx: Ctx) -> Outcome:
             )
         return Outcome(replies=(say(t("products.kept")),), start="menu")
     draft = reopened({**(product.get("data") or {}), "product_id": product["id"]}, ctx.env)
+    if _is_draft(product):
+        draft = _min_order_unasked(draft)
     return _reopen(draft, ctx.draft.get("field"), ctx.draft.get("answer"), ctx.env)
+
+
+def _min_order_unasked(draft: dict[str, Any]) -> dict[str, Any]:
+    """A stored draft has a minimum order of 1 whether or not it was asked (the column has a
+    default): before the weight, asked right after it, is answered, it was most likely not,
+    so it is asked in its turn ("1" is one tap away) instead of passed over unseen."""
+    if draft.get("min_order") == 1 and not answered(draft, "weight"):
+        return {**draft, "min_order": None}
+    return draft
 
 
 def _reopen(draft: dict[str, Any], field_id: str | None, typed: str | None, env: Env) -> Outcome:

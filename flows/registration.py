@@ -25,8 +25,8 @@ from flows.engine import (
     Step,
     yes_no,
 )
-from flows.lexicon import an_instruction, normalize, without_lead, words
-from flows.messages import Choice, Inbound, Outbound, say, shortened, t
+from flows.lexicon import an_instruction, lexicon, normalize, without_lead, words
+from flows.messages import Choice, Inbound, Outbound, Text, say, shortened, t
 from flows.parsing import parse_phone
 from flows.regions import (
     EAST_JAVA,
@@ -172,6 +172,22 @@ def _has_phone_number(msg: Inbound) -> bool:
     return not msg.choice and _PHONE_IN_TEXT.search(msg.text or "") is not None
 
 
+def _not_a_name(name: str) -> Text | None:
+    """Why words that are never in a person's name are refused ("mau jualan", "pake nomor
+    lain"), or None."""
+    said = {lexicon().answer("owner_name", word) for word in normalize(name).split()}
+    if "number" in said:
+        return t("reg.owner_name_phone")  # the number is asked next
+    return t("reg.owner_name_not_a_name") if "not_a_name" in said else None
+
+
+def _wants_another_number(text: str) -> bool:
+    """ "Nomor hp nya salah", "pake nomor lain": another number is coming, none is typed."""
+    phrase = normalize(text)
+    said = {phrase, *phrase.split()}
+    return not re.search(r"\d", text) and any(lexicon().answer("phone", w) for w in said)
+
+
 def _read_owner_name(msg: Inbound, ctx: Ctx) -> Reading:
     if _has_phone_number(msg):
         return Invalid(t("reg.owner_name_phone"))
@@ -183,6 +199,9 @@ def _read_owner_name(msg: Inbound, ctx: Ctx) -> Reading:
         return Invalid(t("reg.owner_name_invalid"))
     if len(name.split()) > 5:
         return Invalid(t("reg.owner_name_sentence"))
+    not_a_name = _not_a_name(name)
+    if not_a_name is not None:
+        return Invalid(not_a_name)
     if len(name) > 100:
         return Invalid(t("reg.owner_name_too_long"))
     if not _valid_person_name(name):
@@ -208,7 +227,7 @@ def _read_phone_confirm(msg: Inbound, ctx: Ctx) -> Reading:
     said = yes_no(ctx)
     if said is True:
         return Parsed({"phone": ctx.env.known_phone, "phone_verified": True, "phone_other": False})
-    if msg.choice == "other" or said is False:
+    if msg.choice == "other" or said is False or _wants_another_number(msg.text or ""):
         return Parsed({"phone": None, "phone_other": True})
     return Invalid(t("reg.phone_confirm_unclear", phone=display_phone(ctx.env.known_phone or "")))
 
@@ -236,6 +255,8 @@ def _read_phone(msg: Inbound, ctx: Ctx) -> Reading:
         return Parsed({"phone": phone, "phone_verified": phone == ctx.env.known_phone})
     if ctx.env.known_phone and _this_number(msg.text or ""):
         return Parsed({"phone": ctx.env.known_phone, "phone_verified": True, "phone_other": False})
+    if _wants_another_number(msg.text or ""):
+        return Invalid(t("reg.phone_send_other"))
     return Invalid(t("reg.phone_invalid"))
 
 
@@ -433,9 +454,17 @@ def _read_regency(msg: Inbound, ctx: Ctx) -> Reading:
     if found.codes:
         several_provinces = len({regencies()[c].province_code for c in found.codes}) > 1
         options = tuple(Choice(c, regency_label(c, several_provinces)) for c in found.codes[:8])
-        place = _clean(msg.text).title()
-        return Clarify(t("reg.regency_which", place=place), options)
+        return Clarify(t("reg.regency_which", place=_asked_place(found.codes, text)), options)
     return Invalid(t("reg.regency_unknown", place=_clean(msg.text)[:40]))
+
+
+def _asked_place(codes: tuple[str, ...], typed: str) -> str:
+    """The place a "yang mana?" names: the name the regencies share ("Malang" for Kabupaten
+    and Kota Malang), never the whole message ("Di Malang Kak yang mana, Kak?")."""
+    names = {regencies()[c].name for c in codes}
+    if len(names) == 1:
+        return names.pop()
+    return capwords(without_lead("address", _clean(typed)))
 
 
 # "kab pasuruan", "kota malang" anywhere in an address: the regency, wherever it is written

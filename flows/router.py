@@ -58,9 +58,9 @@ from flows.menu import MENU_FLOW
 from flows.messages import Inbound, Outbound, say, t
 from flows.performance import performance
 from flows.product import FIX_WORDS, PRODUCT, PRODUCT_FIELDS, PRODUCT_MORE, reopened
-from flows.product_list import PRODUCT_LIST
+from flows.product_list import PRODUCT_LIST, with_kept_draft
 from flows.registration import REGISTRATION, SELLER_FIELDS
-from flows.state import Resume
+from flows.state import RestartAsked, Resume
 
 FLOWS: dict[str, Flow] = {
     f.id: f
@@ -195,6 +195,7 @@ def _continue(state: State, inbound: Inbound, said: Utterance, env: Env) -> Resu
         _draft_kept(state, said, env)
         or _leave_shop_edit(state, inbound, env)
         or _leave_product(state, inbound, env)
+        or _leave_product_list(state, inbound, env)
     )
     if kept is not None:
         return kept
@@ -318,6 +319,8 @@ def _draft_kept(state: State, said: Utterance, env: Env) -> Result | None:
         return None
     if changing_one_answer(state):
         return None
+    if said.means_no and isinstance(state.pending, RestartAsked):
+        return None  # "gak jadi" to "mulai lagi dari awal?": no, go on with the draft
     product_id = state.draft.get("product_id")
     listed = next((p for p in env.products if p.get("id") == product_id), None)
     if listed is None or listed.get("status") != "draft":
@@ -369,13 +372,28 @@ def _leave_product(state: State, inbound: Inbound, env: Env) -> Result | None:
         return None
     kept = _keep_unfinished_product(state, env)
     home = HELPING if env.acting_for else MENU_FLOW
-    opened = begin(home, env)
-    # a new draft is not listed before the next message: the menu, and its note says where
-    listing_new_draft = kept and not state.draft.get("product_id") and asked == "products"
-    result = opened if listing_new_draft else _home_answers(opened, inbound, env)
+    if kept and not state.draft.get("product_id"):  # a new draft: listed as it is kept
+        env = with_kept_draft(env, kept[0].data)
+    result = _home_answers(begin(home, env), inbound, env)
     notes = [say(t("product.draft_kept"))] if kept else _unsaved_product_edit(state, env)
     result.replies[:0] = notes
     result.effects[:0] = kept
+    return result
+
+
+def _leave_product_list(state: State, inbound: Inbound, env: Env) -> Result | None:
+    """ "Produk saya" at "yakin hapus?", "ubah data toko" in the list: the menu's answer, acted
+    on (nothing deleted, and said so when a delete was being asked), not "belum jelas"."""
+    if state.flow != PRODUCT_LIST.id or not state.step:
+        return None
+    phrase = normalize(inbound.text)
+    asked = lexicon().answer("menu", phrase) if len(phrase.split()) >= 2 else None
+    if asked not in _LEAVING_PRODUCT:
+        return None
+    home = HELPING if env.acting_for else MENU_FLOW
+    result = _home_answers(begin(home, env), inbound, env)
+    if state.step == "confirm_delete":
+        result.replies.insert(0, say(t("products.kept")))
     return result
 
 

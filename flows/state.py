@@ -44,7 +44,7 @@ class ConsentShown:
 
 @dataclass(frozen=True)
 class CancelAsked:
-    """ "Yakin dibatalkan?": yes drops the draft; no, or an answer, carries on."""
+    """ "Yakin dibatalkan?": yes drops the draft; no carries on; anything else asks again."""
 
 
 @dataclass(frozen=True)

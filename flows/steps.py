@@ -99,6 +99,8 @@ class Invalid:
 
     reason: Text
     keep: Mapping[str, Any] = field(default_factory=dict)  # draft updates worth keeping
+    # Said as it is at an open "betul?" too, before it is asked again (else "ya atau bukan?")
+    at_confirm: bool = False
 
 
 @dataclass(frozen=True)
@@ -127,6 +129,7 @@ class Ctx:
     draft: Mapping[str, Any]
     env: Env
     said: Utterance = field(default_factory=Nothing)  # the message, interpreted once
+    confirming: Any = None  # the guess an open "betul?" waits for, when this message answers it
 
 
 def yes_no(ctx: Ctx) -> bool | None:

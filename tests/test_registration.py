@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from sqlmodel import select
 
 from bot.app import App
 from bot.conversation import ConversationRunner
 from bot.storage.models import ChannelAccount, Conversation, OutboxEvent, Seller
+from flows.engine import Clarify, Ctx, Env
+from flows.messages import Inbound
+from flows.registration import REGISTRATION
 from tests.conftest import Chat, Clock
 
 
@@ -255,3 +260,13 @@ def test_a_name_taken_while_at_the_summary_is_renamed_and_back_to_the_summary(
     assert "Simpan" in [label for _, label in late.replies[-1].choices], late.last
     late.send("simpan")
     assert {s.shop_name for s in sellers(app)} == {"Keripik Tempe Bu Sri", "Keripik Tempe Mbak Sri"}
+
+
+def test_an_ambiguous_place_is_asked_about_by_its_name_not_the_whole_message() -> None:
+    """ "di malang kak" is asked as "Malang yang mana, Kak?", never "Di Malang Kak yang mana"."""
+    step = REGISTRATION.steps["regency"]
+    env = Env(now=datetime(2026, 11, 28, tzinfo=UTC), channel="console", directory=None)  # type: ignore[arg-type]
+    for typed in ("di malang kak", "Malang", "malang yang mana ya"):
+        reading = step.read(Inbound(user_key="u", channel="console", text=typed), Ctx({}, env))
+        assert isinstance(reading, Clarify)
+        assert reading.question.params["place"] == "Malang"
