@@ -56,7 +56,7 @@ test: setup lint typecheck
 	PYTHONDONTWRITEBYTECODE= $(BIN)/pytest -q -n 4
 
 # Deeper fuzzing by hand: new adversarial messages every run, 25x as many as `make test` sends
-# at every step of every flow (about 20 minutes on 2 cores).
+# at every step of every flow (about 6 minutes on 2 cores).
 FUZZ_EXAMPLES ?= 1000
 fuzz: setup
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_RANDOM=1 PYTHONDONTWRITEBYTECODE= $(BIN)/pytest -q -n 4 \
