@@ -165,13 +165,18 @@ def truncate_all(url: str) -> None:
         conn.exec_driver_sql(_EMPTYING[url])
 
 
+@pytest.fixture(scope="session")
+def base_settings() -> Settings:
+    """The settings every test starts from, read from the environment once: reading it (92
+    fields, two sources) took 10 ms, paid by every test."""
+    return Settings(_env_file=None, strict_messages=True)
+
+
 @pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> Settings:
-    return Settings(
-        _env_file=None,
-        database_url=database_url,
-        media_dir=tmp_path / "media",
-        strict_messages=True,
+def settings(base_settings: Settings, database_url: str, tmp_path: Path) -> Settings:
+    # a deep copy: a test's change to a list or a dict of its settings stays its own
+    return base_settings.model_copy(
+        update={"database_url": database_url, "media_dir": tmp_path / "media"}, deep=True
     )
 
 
