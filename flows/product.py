@@ -323,7 +323,7 @@ def _ask_price(ctx: Ctx) -> Outbound:
 
 def _read_price(msg: Inbound, ctx: Ctx) -> Reading:
     """The price, as {"price": ...}; with the stock when it came along ("350rb stok 5")."""
-    both = _price_and_stock(msg.text or "")
+    both = _price_and_stock(msg.text or "") or _stock_instead(msg.text or "", ctx)
     if both is not None:
         return both
     match _price_reading(msg.text or ""):
@@ -352,6 +352,17 @@ def _price_and_stock(text: str) -> Reading | None:
     value = {"price": price.value, "stock": stock, STOCK_WITH_PRICE: True}
     asked = t("product.price_stock_confirm", price=Money(price.value), stock=stock)
     return Parsed(value, confirm=asked)
+
+
+def _stock_instead(text: str, ctx: Ctx) -> Reading | None:
+    """ "Ya, tapi stoknya 6" to "Harga Rp350.000, stok 5 ya?": that price, this stock."""
+    guess = ctx.guess if isinstance(ctx.guess, dict) else {}
+    if guess.get("price") is None or not _STOCK_WORD.match(text.strip()):
+        return None
+    return _price_and_stock(f"{guess['price']} {text}")
+
+
+_STOCK_WORD = re.compile(r"(?:stok|stoknya|stock|persediaan|sisa)\b", re.IGNORECASE)
 
 
 def _price_reading(text: str) -> Reading:

@@ -127,6 +127,7 @@ class Ctx:
     draft: Mapping[str, Any]
     env: Env
     said: Utterance = field(default_factory=Nothing)  # the message, interpreted once
+    guess: Any = None  # the value an open "betul?" proposed, when an answer corrects part of it
 
 
 def yes_no(ctx: Ctx) -> bool | None:
