@@ -48,6 +48,7 @@ PRICE_MIN, PRICE_MAX = 100, 100_000_000
 NAME_MIN, NAME_MAX = 3, 70
 DESCRIPTION_MIN, DESCRIPTION_MAX = 20, 2000
 WEIGHT_MAX = 500_000
+KILOS_BELOW = 10  # a weight typed without a unit under this is read as kilograms (asked)
 STOCK_MAX = 999_999
 # Bought new by nature: condition is not asked, the listing says new.
 NEW_ONLY = {"makanan-minuman", "pertanian", "peternakan-perikanan", "kecantikan", "kesehatan"}
@@ -439,6 +440,8 @@ def _read_weight(msg: Inbound, ctx: Ctx) -> Reading:
     if grams > WEIGHT_MAX:
         return Invalid(t("product.weight_too_high"))
     if not _MASS_UNIT.search(msg.text or ""):  # "250", "seratus lima puluh": grams, betul?
+        if grams < KILOS_BELOW:  # a bare "2" is 2 kg far more often than 2 gr: asked as kilos
+            grams *= 1000
         return Parsed(grams, confirm=t("product.weight_confirm", weight=Grams(grams)))
     return Parsed(grams)
 
