@@ -23,6 +23,7 @@ from flows.engine import (
     Reading,
     Stay,
     Step,
+    new_value,
     said_word,
     yes_no,
 )
@@ -324,6 +325,9 @@ def _ask_price(ctx: Ctx) -> Outbound:
 
 def _read_price(msg: Inbound, ctx: Ctx) -> Reading:
     """The price, as {"price": ...}; with the stock when it came along ("350rb stok 5")."""
+    changed = _price_change(msg.text or "", ctx)
+    if changed is not None:
+        return changed
     both = _price_and_stock(msg.text or "") or _stock_instead(msg.text or "", ctx)
     if both is not None:
         return both
@@ -386,6 +390,56 @@ def _price_reading(text: str) -> Reading:
     return Parsed(price, confirm=t("product.price_confirm", price=Money(price)))
 
 
+def _change(text: str) -> tuple[int, str] | None:
+    """A change from what it is now: "tambah 10 lagi" -> (1, "10 lagi"), "turun 2rb" ->
+    (-1, "2rb"); None without a change word, or for a new value ("naik jadi 30rb")."""
+    typed = text.split()
+    for at, word in enumerate(typed):
+        direction = lexicon().answer("change", normalize(word))
+        rest = typed[at + 1 :]
+        if direction is None:
+            continue
+        after = normalize(" ".join(rest[:1]))
+        about = lexicon().answer("change", f"{normalize(word)} {after}") == "about"
+        if about or not rest or new_value(rest) != " ".join(rest).strip(" ,.:;-"):
+            return None  # "kurang lebih 10", "naik jadi 30rb": what it is, not a change
+        return (1 if direction == "up" else -1), " ".join(rest)
+    return None
+
+
+def _price_change(text: str, ctx: Ctx) -> Reading | None:
+    """ "Harga naik 2rb" from Rp25.000: Rp27.000, asked."""
+    current, change = ctx.draft.get("price"), _change(text)
+    if change is None or not isinstance(current, int):
+        return None
+    amount = parse_price(change[1])
+    if amount is None:
+        return Invalid(t("product.price_unreadable"))
+    if _PLAIN_NUMBER.match(change[1]) and amount < 1000:
+        amount *= 1000  # "naik 2": two thousand, and the new price is asked anyway
+    price = current + change[0] * amount
+    if price < PRICE_MIN:
+        return Invalid(t("product.price_too_low", min=Money(PRICE_MIN)))
+    if price > PRICE_MAX:
+        return Invalid(t("product.price_too_high", max=Money(PRICE_MAX)))
+    asked = t("product.price_confirm", price=Money(price))
+    return Parsed({"price": price, STOCK_WITH_PRICE: False}, confirm=asked)
+
+
+def _stock_change(text: str, ctx: Ctx) -> Reading | None:
+    """ "Stok tambah 10" from 30: 40, "kurangi 2" from 5: 3 (never below 0), asked."""
+    current, change = ctx.draft.get("stock"), _change(text)
+    if change is None or not isinstance(current, int):
+        return None
+    amount = parse_quantity(change[1])
+    if amount is None:
+        return Invalid(t("product.stock_unreadable"))
+    stock = max(0, current + change[0] * amount)
+    if stock > STOCK_MAX:
+        return Invalid(t("product.stock_too_high"))
+    return Parsed(stock, confirm=t("product.stock_change_confirm", stock=stock, before=current))
+
+
 def _after_price(ctx: Ctx) -> str:
     return "min_order" if ctx.draft.get(STOCK_WITH_PRICE) else "stock"
 
@@ -398,6 +452,9 @@ def _read_stock(msg: Inbound, ctx: Ctx) -> Reading:
     text = msg.text or ""
     if text.strip() == "0":
         return Parsed(0)
+    changed = _stock_change(text, ctx)
+    if changed is not None:
+        return changed
     if lexicon().answer("stock", normalize(text)) == "none":  # "habis": asked, never assumed
         return Parsed(0, confirm=t("product.stock_zero_confirm"))
     stock = parse_quantity(text)
