@@ -706,18 +706,36 @@ def _read_photo_edit(msg: Inbound, ctx: Ctx) -> Reading:
     if _says_done(msg, ctx):
         if not photos:
             return Invalid(t("product.photos_needed"))
-        return Parsed({"photos": photos, "held_photos": []})
+        return Parsed({"photos": photos, "held_photos": [], PHOTO_NUMBERS: None})
     match = re.fullmatch(r"(hapus|buang|delete|utama|cover|depan)\s*(?:foto\s*)?(\d)", words)
     if not match or not 1 <= int(match[2]) <= len(photos):
         return Invalid(t("product.photo_edit_unclear", count=len(photos)))
-    index = int(match[2]) - 1
+    number = int(match[2])
+    numbered = _numbered(ctx, photos)
+    chosen = numbered[number - 1]["sha256"]
+    others = [p for p in photos if p["sha256"] != chosen]
     if match[1] in ("hapus", "buang", "delete"):
         if len(photos) == 1:
             return Invalid(t("product.photos_keep_one"))
-        photos.pop(index)
-        return Stay(t("product.photo_removed", count=len(photos)), keep={"photos": photos})
-    photos.insert(0, photos.pop(index))
-    return Stay(t("product.photo_cover_set", number=index + 1), keep={"photos": photos})
+        order = [p["sha256"] for p in numbered if p["sha256"] != chosen]
+        removed = t("product.photo_removed", number=number, count=len(others))
+        return Stay(removed, keep={"photos": others, PHOTO_NUMBERS: order})
+    cover = [numbered[number - 1], *others]  # the cover goes first; the numbers stay
+    order = [p["sha256"] for p in numbered]
+    cover_set = t("product.photo_cover_set", number=number)
+    return Stay(cover_set, keep={"photos": cover, PHOTO_NUMBERS: order}, photo=chosen)
+
+
+# The photos' numbers as the owner knows them while changing the photos: "utama 2" makes
+# photo 2 the cover without renumbering, so a "hapus 1" after it still means photo 1.
+PHOTO_NUMBERS = "photo_numbers"
+
+
+def _numbered(ctx: Ctx, photos: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The photos in the owner's numbering: as first shown, new ones after them."""
+    known = {p["sha256"]: p for p in photos}
+    order = [s for s in ctx.draft.get(PHOTO_NUMBERS) or [] if s in known]
+    return [known[s] for s in order] + [p for p in photos if p["sha256"] not in order]
 
 
 STEPS = {
