@@ -344,16 +344,8 @@ def _answer_confirm(
     """An answer to "betul?": yes stores the guess, no (maybe with the right answer) drops it,
     another answer replaces it; None when they simply answered the question instead."""
     match state.pending, said:
-        case Confirm(value=value, question=question), Yes(pure=False) if (
-            question and inbound.text and _open_step_takes_free_text(flow, state)
-        ):
-            rest = _after_words(inbound.text, "yes")  # "ya, Sumber Rejeki": a name of their own
-            if rest and not _points_at_the_offer(rest):
-                fixed = replace(inbound, text=rest)
-                return _answer_while_confirming(
-                    flow, state, fixed, read_text(rest), env, result, question
-                )
-            return _take_guess(flow, state, value, env, result)  # "iya pake itu aja"
+        case Confirm(value=value, question=question), Yes(pure=False) if question and inbound.text:
+            return _yes_and_more(flow, state, inbound, env, result, question)
         case Confirm(value), Yes():
             return _take_guess(flow, state, value, env, result)
         case Confirm(question=question), No(pure=False) if question and inbound.text:
@@ -382,6 +374,39 @@ def _answer_confirm(
         case Confirm(question=question), FreeText() if question:
             return _answer_while_confirming(flow, state, inbound, said, env, result, question)
     return None
+
+
+def _yes_and_more(
+    flow: Flow, state: State, inbound: Inbound, env: Env, result: Result, question: Text | str
+) -> Result:
+    """A yes with more words to "betul?". "Ya, tapi 30rb aja": the yes was only a start, the
+    rest corrects the guess, read like "bukan, 30rb"; "iya, eh 30rb ding" (a value other than
+    the guess) too; "ya, Sumber Rejeki" where a name is asked: a name of their own. "Iya pake
+    itu aja", "ya betul 25rb": the yes."""
+    value = state.pending.value if isinstance(state.pending, Confirm) else None
+    typed = inbound.text or ""
+    but = any(normalize(w) in words("but") for w in typed.split())
+    after = _after_words(typed, "yes").split()
+    rest = " ".join(w for w in after if normalize(w) not in words("but")).strip(" ,.:;-")
+    if but and not rest:  # "ya, tapi...": more was meant than a yes
+        result.replies.append(say(t("engine.confirm_again"), question, choices=YES_CHOICES))
+        return result
+    if not rest or _points_at_the_offer(rest):
+        return _take_guess(flow, state, value, env, result)
+    fixed = replace(inbound, text=rest)
+    if but or _open_step_takes_free_text(flow, state) or _another_value(flow, state, fixed, env):
+        return _answer_while_confirming(flow, state, fixed, read_text(rest), env, result, question)
+    return _take_guess(flow, state, value, env, result)  # "ya mantap": the yes
+
+
+def _another_value(flow: Flow, state: State, inbound: Inbound, env: Env) -> bool:
+    """The words after a yes read as an answer other than the guess ("iya, eh 30rb ding")."""
+    if not isinstance(state.pending, Confirm):
+        return False
+    step = flow.steps[state.step or flow.first]
+    said = read_text(inbound.text or "")
+    reading = step.read(inbound, Ctx(state.draft, env, said, guess=state.pending.value))
+    return isinstance(reading, Parsed) and reading.value != state.pending.value
 
 
 def _cancelled(flow: Flow, env: Env, result: Result) -> Result:
@@ -445,8 +470,8 @@ def _answer_while_confirming(
 ) -> Result:
     """A new answer replaces the guess; one the step cannot read asks "betul?" again."""
     step = flow.steps[state.step or flow.first]
-    confirming = state.pending.value if isinstance(state.pending, Confirm) else None
-    reading = step.read(inbound, Ctx(state.draft, env, said, confirming))
+    guess = state.pending.value if isinstance(state.pending, Confirm) else None
+    reading = step.read(inbound, Ctx(state.draft, env, said, guess=guess))
     if isinstance(reading, Invalid):
         state.draft.update(reading.keep)  # "send it again to keep it" holds here too
         # a name that cannot be one ("asdfgh") says why; another step's asks for yes or no

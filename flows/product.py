@@ -23,6 +23,7 @@ from flows.engine import (
     Reading,
     Stay,
     Step,
+    new_value,
     said_word,
     yes_no,
 )
@@ -48,6 +49,7 @@ PRICE_MIN, PRICE_MAX = 100, 100_000_000
 NAME_MIN, NAME_MAX = 3, 70
 DESCRIPTION_MIN, DESCRIPTION_MAX = 20, 2000
 WEIGHT_MAX = 500_000
+KILOS_BELOW = 10  # a weight typed without a unit under this is read as kilograms (asked)
 STOCK_MAX = 999_999
 # Bought new by nature: condition is not asked, the listing says new.
 NEW_ONLY = {"makanan-minuman", "pertanian", "peternakan-perikanan", "kecantikan", "kesehatan"}
@@ -324,10 +326,13 @@ def _ask_price(ctx: Ctx) -> Outbound:
 def _read_price(msg: Inbound, ctx: Ctx) -> Reading:
     """The price, as {"price": ...}; with the stock when it came along ("350rb stok 5")."""
     text = without_lead("price", msg.text or "")  # "kan udah tadi 350rb"
-    if ctx.confirming is not None and _small_plain_number(text):
+    if ctx.guess is not None and _small_plain_number(text):
         # "10" at "Harga Rp20.000 ya?" is an answer to another question, or a slip: asked
         return Invalid(t("product.price_confirm_small", typed=text.strip()), at_confirm=True)
-    both = _price_and_stock(text)
+    changed = _price_change(text, ctx)
+    if changed is not None:
+        return changed
+    both = _price_and_stock(text) or _stock_instead(text, ctx)
     if both is not None:
         return both
     match _price_reading(text):
@@ -346,7 +351,7 @@ def _small_plain_number(text: str) -> bool:
 def _with_stock_given(price: int, confirm: Text | None, ctx: Ctx) -> Parsed:
     """A new price; the stock given with the one it replaces ("350rb stok 5", then "eh salah
     35rb") stays, and both are asked again."""
-    before = ctx.confirming if isinstance(ctx.confirming, dict) else {}
+    before = ctx.guess if isinstance(ctx.guess, dict) else {}
     if not before.get(STOCK_WITH_PRICE):
         return Parsed({"price": price, STOCK_WITH_PRICE: False}, confirm=confirm)
     stock = before["stock"]
@@ -375,6 +380,17 @@ def _price_and_stock(text: str) -> Reading | None:
     return Parsed(value, confirm=asked)
 
 
+def _stock_instead(text: str, ctx: Ctx) -> Reading | None:
+    """ "Ya, tapi stoknya 6" to "Harga Rp350.000, stok 5 ya?": that price, this stock."""
+    guess = ctx.guess if isinstance(ctx.guess, dict) else {}
+    if guess.get("price") is None or not _STOCK_WORD.match(text.strip()):
+        return None
+    return _price_and_stock(f"{guess['price']} {text}")
+
+
+_STOCK_WORD = re.compile(r"(?:stok|stoknya|stock|persediaan|sisa)\b", re.IGNORECASE)
+
+
 def _price_reading(text: str) -> Reading:
     price = parse_price(text)
     if price is None:
@@ -395,6 +411,56 @@ def _price_reading(text: str) -> Reading:
     return Parsed(price, confirm=t("product.price_confirm", price=Money(price)))
 
 
+def _change(text: str) -> tuple[int, str] | None:
+    """A change from what it is now: "tambah 10 lagi" -> (1, "10 lagi"), "turun 2rb" ->
+    (-1, "2rb"); None without a change word, or for a new value ("naik jadi 30rb")."""
+    typed = text.split()
+    for at, word in enumerate(typed):
+        direction = lexicon().answer("change", normalize(word))
+        rest = typed[at + 1 :]
+        if direction is None:
+            continue
+        after = normalize(" ".join(rest[:1]))
+        about = lexicon().answer("change", f"{normalize(word)} {after}") == "about"
+        if about or not rest or new_value(rest) != " ".join(rest).strip(" ,.:;-"):
+            return None  # "kurang lebih 10", "naik jadi 30rb": what it is, not a change
+        return (1 if direction == "up" else -1), " ".join(rest)
+    return None
+
+
+def _price_change(text: str, ctx: Ctx) -> Reading | None:
+    """ "Harga naik 2rb" from Rp25.000: Rp27.000, asked."""
+    current, change = ctx.draft.get("price"), _change(text)
+    if change is None or not isinstance(current, int):
+        return None
+    amount = parse_price(change[1])
+    if amount is None:
+        return Invalid(t("product.price_unreadable"))
+    if _PLAIN_NUMBER.match(change[1]) and amount < 1000:
+        amount *= 1000  # "naik 2": two thousand, and the new price is asked anyway
+    price = current + change[0] * amount
+    if price < PRICE_MIN:
+        return Invalid(t("product.price_too_low", min=Money(PRICE_MIN)))
+    if price > PRICE_MAX:
+        return Invalid(t("product.price_too_high", max=Money(PRICE_MAX)))
+    asked = t("product.price_confirm", price=Money(price))
+    return Parsed({"price": price, STOCK_WITH_PRICE: False}, confirm=asked)
+
+
+def _stock_change(text: str, ctx: Ctx) -> Reading | None:
+    """ "Stok tambah 10" from 30: 40, "kurangi 2" from 5: 3 (never below 0), asked."""
+    current, change = ctx.draft.get("stock"), _change(text)
+    if change is None or not isinstance(current, int):
+        return None
+    amount = parse_quantity(change[1])
+    if amount is None:
+        return Invalid(t("product.stock_unreadable"))
+    stock = max(0, current + change[0] * amount)
+    if stock > STOCK_MAX:
+        return Invalid(t("product.stock_too_high"))
+    return Parsed(stock, confirm=t("product.stock_change_confirm", stock=stock, before=current))
+
+
 def _after_price(ctx: Ctx) -> str:
     return "min_order" if ctx.draft.get(STOCK_WITH_PRICE) else "stock"
 
@@ -407,6 +473,9 @@ def _read_stock(msg: Inbound, ctx: Ctx) -> Reading:
     text = msg.text or ""
     if text.strip() == "0":
         return Parsed(0)
+    changed = _stock_change(text, ctx)
+    if changed is not None:
+        return changed
     if lexicon().answer("stock", normalize(text)) == "none":  # "habis": asked, never assumed
         return Parsed(0, confirm=t("product.stock_zero_confirm"))
     stock = parse_quantity(text)
@@ -449,6 +518,8 @@ def _read_weight(msg: Inbound, ctx: Ctx) -> Reading:
     if grams > WEIGHT_MAX:
         return Invalid(t("product.weight_too_high"))
     if not _MASS_UNIT.search(msg.text or ""):  # "250", "seratus lima puluh": grams, betul?
+        if grams < KILOS_BELOW:  # a bare "2" is 2 kg far more often than 2 gr: asked as kilos
+            grams *= 1000
         return Parsed(grams, confirm=t("product.weight_confirm", weight=Grams(grams)))
     return Parsed(grams)
 
@@ -656,18 +727,36 @@ def _read_photo_edit(msg: Inbound, ctx: Ctx) -> Reading:
     if _says_done(msg, ctx):
         if not photos:
             return Invalid(t("product.photos_needed"))
-        return Parsed({"photos": photos, "held_photos": []})
+        return Parsed({"photos": photos, "held_photos": [], PHOTO_NUMBERS: None})
     match = re.fullmatch(r"(hapus|buang|delete|utama|cover|depan)\s*(?:foto\s*)?(\d)", words)
     if not match or not 1 <= int(match[2]) <= len(photos):
         return Invalid(t("product.photo_edit_unclear", count=len(photos)))
-    index = int(match[2]) - 1
+    number = int(match[2])
+    numbered = _numbered(ctx, photos)
+    chosen = numbered[number - 1]["sha256"]
+    others = [p for p in photos if p["sha256"] != chosen]
     if match[1] in ("hapus", "buang", "delete"):
         if len(photos) == 1:
             return Invalid(t("product.photos_keep_one"))
-        photos.pop(index)
-        return Stay(t("product.photo_removed", count=len(photos)), keep={"photos": photos})
-    photos.insert(0, photos.pop(index))
-    return Stay(t("product.photo_cover_set", number=index + 1), keep={"photos": photos})
+        order = [p["sha256"] for p in numbered if p["sha256"] != chosen]
+        removed = t("product.photo_removed", number=number, count=len(others))
+        return Stay(removed, keep={"photos": others, PHOTO_NUMBERS: order})
+    cover = [numbered[number - 1], *others]  # the cover goes first; the numbers stay
+    order = [p["sha256"] for p in numbered]
+    cover_set = t("product.photo_cover_set", number=number)
+    return Stay(cover_set, keep={"photos": cover, PHOTO_NUMBERS: order}, photo=chosen)
+
+
+# The photos' numbers as the owner knows them while changing the photos: "utama 2" makes
+# photo 2 the cover without renumbering, so a "hapus 1" after it still means photo 1.
+PHOTO_NUMBERS = "photo_numbers"
+
+
+def _numbered(ctx: Ctx, photos: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The photos in the owner's numbering: as first shown, new ones after them."""
+    known = {p["sha256"]: p for p in photos}
+    order = [s for s in ctx.draft.get(PHOTO_NUMBERS) or [] if s in known]
+    return [known[s] for s in order] + [p for p in photos if p["sha256"] not in order]
 
 
 STEPS = {

@@ -244,4 +244,7 @@ PRODUCT_LIST = Flow(
     first="pick",
     finish=_finish,
     cancelled=t("products.closed"),
+    # "ya, eh ga jadi" at "hapus produk?": said plainly that it was not deleted
+    cancelled_edit=t("products.kept"),
+    editing=lambda ctx: ctx.draft.get("action") == "delete",
 )

@@ -129,7 +129,7 @@ class Ctx:
     draft: Mapping[str, Any]
     env: Env
     said: Utterance = field(default_factory=Nothing)  # the message, interpreted once
-    confirming: Any = None  # the guess an open "betul?" waits for, when this message answers it
+    guess: Any = None  # the value an open "betul?" proposed, when this message answers it
 
 
 def yes_no(ctx: Ctx) -> bool | None:

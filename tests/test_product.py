@@ -35,8 +35,8 @@ def test_product_with_album_and_shorthand_price(app: App, owner: Chat) -> None:
     assert "belum kebaca" in owner.last
     owner.send("selusin")
     owner.choose("1")
-    owner.send("3")  # a bare number is grams: the bot checks
-    assert "3 gr" in owner.last
+    owner.send("3")  # a bare small number is kilos: the bot checks
+    assert "3 kg" in owner.last
     owner.send("tidak")
     owner.send("2 ons")
     owner.send("second")
