@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import math
-import re
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 from flows.categories import categories
@@ -15,11 +14,10 @@ from flows.messages import Choice, Inbound, Outbound, Text, When, say, t
 from flows.parsing import match_regency
 from flows.regions import EAST_JAVA, regencies
 from flows.registration import category_choices, regency_label
+from flows.send_time import LATEST, at_night, parse_send_time
 
 FLOW_ID = "siaran"
-WIB = timezone(timedelta(hours=7))
 TEXT_MIN, TEXT_MAX = 5, 1000
-LATEST = timedelta(days=60)
 
 SEGMENTS = (
     Choice("everyone", t("siaran.segment.everyone")),
@@ -41,49 +39,6 @@ STALLED_STEPS = (
     Choice("step:price", t("field.price")),
     Choice("step:description", t("field.description")),
 )
-
-
-def parse_send_time(text: str, now: datetime) -> datetime | None:
-    """'09:00', 'besok 9.30', '30/11 08:00', '30/11/2026 8:00' in WIB; None if unreadable.
-
-    A time of day that has passed today means tomorrow. A day and month without a year that
-    has passed means next year only when that is soon ('5/1' in December); yesterday's date
-    stays yesterday's, for the caller to refuse as past rather than send a year late.
-    """
-    words = " ".join(text.lower().split())
-    match = re.fullmatch(
-        r"(?:(besok|lusa|tomorrow)\s+)?(?:(\d{1,2})[/-](\d{1,2})(?:[/-](\d{2,4}))?\s+)?"
-        r"(?:jam|pukul|at\s+)?\s*(\d{1,2})(?:[.:](\d{2}))?(?:\s*wib)?",
-        words,
-    )
-    if not match:
-        return None
-    relative, day, month, year, hour, minute = match.groups()
-    local_now = now.astimezone(WIB)
-    try:
-        if day:
-            full_year = int(year) + (2000 if year and len(year) == 2 else 0) if year else None
-            at = datetime(
-                full_year or local_now.year,
-                int(month),
-                int(day),
-                int(hour),
-                int(minute or 0),
-                tzinfo=WIB,
-            )
-            if full_year is None and at < local_now:
-                next_year = at.replace(year=at.year + 1)
-                if next_year - local_now <= LATEST:
-                    at = next_year
-        else:
-            at = local_now.replace(hour=int(hour), minute=int(minute or 0), second=0, microsecond=0)
-            if relative:
-                at += timedelta(days=2 if relative == "lusa" else 1)
-            elif at <= local_now:
-                at += timedelta(days=1)
-    except ValueError:
-        return None
-    return at.astimezone(UTC)
 
 
 def _segment_label(draft: dict[str, Any]) -> Text | str:
@@ -212,6 +167,7 @@ def _summary(ctx: Ctx) -> Outbound:
         t("siaran.preview_count", count=count),
         t("siaran.preview_eta", eta=_eta(seconds)),
         t("siaran.preview_when_at", at=When(when)) if when else t("siaran.preview_when_now"),
+        *([t("siaran.preview_night")] if when and at_night(datetime.fromisoformat(when)) else []),
         t("siaran.preview_text", text=draft["text"]),
         t("siaran.preview_question"),
     )

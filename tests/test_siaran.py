@@ -153,12 +153,48 @@ def test_an_admin_removed_mid_way_cannot_send(app: App, clock: Clock) -> None:
         ("28/11 09:30", datetime(2026, 11, 28, 2, 30, tzinfo=UTC)),  # half an hour ago
         ("31/2 10:00", None),
         ("25:00", None),
-        ("nanti sore", None),
+        # as admins say it (a cold trial): the part of the day, a weekday
+        ("nanti sore", datetime(2026, 11, 28, 9, 0, tzinfo=UTC)),  # 16:00 WIB
+        ("jam 3 sore", datetime(2026, 11, 28, 8, 0, tzinfo=UTC)),
+        ("besok jam 3 sore", datetime(2026, 11, 29, 8, 0, tzinfo=UTC)),
+        ("besok jam 3", datetime(2026, 11, 28, 20, 0, tzinfo=UTC)),  # 03:00 WIB: night
+        ("jam 1 siang", datetime(2026, 11, 28, 6, 0, tzinfo=UTC)),
+        ("jam 7 malam", datetime(2026, 11, 28, 12, 0, tzinfo=UTC)),
+        ("jam 12 malam", datetime(2026, 11, 28, 17, 0, tzinfo=UTC)),  # midnight, coming
+        ("15.00 sore", datetime(2026, 11, 28, 8, 0, tzinfo=UTC)),
+        ("senin 08:00", datetime(2026, 11, 30, 1, 0, tzinfo=UTC)),  # the 28th is a Saturday
+        ("sabtu 08:00", datetime(2026, 12, 5, 1, 0, tzinfo=UTC)),  # today's 08:00 has passed
+        ("Jum'at pagi", datetime(2026, 12, 4, 1, 0, tzinfo=UTC)),
+        ("besok minggu jam 9", datetime(2026, 11, 29, 2, 0, tzinfo=UTC)),
+        ("jam20", datetime(2026, 11, 28, 13, 0, tzinfo=UTC)),
+        ("pkl. 14.30 wib", datetime(2026, 11, 28, 7, 30, tzinfo=UTC)),
+        ("15.00 pagi", None),
+        ("besok senin", None),  # tomorrow is a Sunday: which one?
+        ("besok 30/11 09:00", None),
+        ("sore sore", None),
+        ("harga 9", None),  # a sentence with a number in it is no time
+        ("jam 9 atau jam 10", None),
     ],
 )
 def test_parse_send_time(text: str, expected: datetime | None) -> None:
     now = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)  # 10:00 WIB
     assert parse_send_time(text, now) == expected
+
+
+def test_a_broadcast_planned_for_the_night_is_pointed_out(app: App, admin: Chat) -> None:
+    """ "besok jam 3" is 03:00, as written; the preview says people are asleep then, and
+    "jam 3 sore" is the afternoon."""
+    admin.send("/siaran")
+    admin.send("1")
+    admin.send("Kak, pelatihan foto produk gratis besok!")
+    admin.send("besok jam 3")
+    assert "03:00" in admin.last and "sudah tidur" in admin.last
+    admin.send("ubah waktu")
+    admin.send("besok jam 3 sore")
+    assert "15:00" in admin.last and "sudah tidur" not in admin.last
+    admin.choose("Simpan")
+    [broadcast] = broadcasts(app)
+    assert broadcast.send_at == datetime(2026, 11, 29, 8, 0, tzinfo=UTC)  # 15:00 WIB
 
 
 @pytest.mark.any_backend
