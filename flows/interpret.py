@@ -124,7 +124,7 @@ Utterance = (
 Render = Callable[[Text | str], str]
 
 # Word lists that describe how people write rather than what they ask for.
-_NOT_INSTRUCTIONS = ("english", "softener", "person_word")
+_NOT_INSTRUCTIONS = ("english", "softener", "person_word", "filler")
 # Answer words still meant with a softener around them: "terserah aja kak".
 _SOFTENED = ("whatever", "restart", "dont_know")
 _YES_NO_IDS: dict[str, Utterance] = {"yes": Yes(), "no": No()}

@@ -14,6 +14,7 @@ from flows.effects import SaveSeller
 from flows.engine import (
     FINISH,
     SUMMARY,
+    WHICH_FIELD,
     Clarify,
     Ctx,
     Field,
@@ -23,6 +24,7 @@ from flows.engine import (
     Parsed,
     Reading,
     Step,
+    new_value,
     yes_no,
 )
 from flows.lexicon import an_instruction, normalize, without_lead, words
@@ -855,11 +857,64 @@ FIELDS = (
     Field("phone", t("field.phone"), ("phone",), asked_at=("phone_confirm",)),
     Field("shop_name", t("field.shop_name"), ("shop_name",)),
     Field("category", t("field.category"), ("category",)),
-    Field("regency", t("field.regency"), ("regency", "district")),
+    # a new regency asks the street again: the old one was in the old place
+    Field("regency", t("field.regency"), ("regency", "district", "address")),
     Field("district", t("field.district"), ("district",)),
     Field("address", t("field.address"), ("address",)),
     Field("nib", t("field.nib"), ("nib",)),
 )
+
+# --- a change said as a sentence at the summary ------------------------------------------------
+
+_PLACE_FIELDS = ("regency", "district", "address")
+
+
+def _read_change(
+    text: str, field_named: Callable[[str], tuple[str, str] | None], ctx: Ctx
+) -> tuple[str, str] | None:
+    """ "tokonya pindah ke kota batu": the regency, not the shop's name; "tokonya sekarang jual
+    kerajinan juga": the category; "no hp 0813...", "nama saya ganti Sri": those fields."""
+    named = field_named(text)
+    value = named[1] if named else text
+    moved = without_lead("move", value)
+    if moved != value:
+        return _moved_to(new_value(moved.split()), named, field_named)
+    sold = without_lead("category", value)
+    if sold != value and suggest_categories(sold):
+        return "category", new_value(sold.split())
+    if named is not None:
+        return named
+    phone = _PHONE_IN_TEXT.search(text)
+    if phone:
+        return "phone", phone[0]
+    return _owner_named(text)
+
+
+def _moved_to(
+    place: str, named: tuple[str, str] | None, field_named: Callable[[str], tuple[str, str] | None]
+) -> tuple[str, str]:
+    """Where the shop moved: the place field named, a regency, a street; else asked."""
+    if named is not None and named[0] in _PLACE_FIELDS:  # "alamat pindah ke jl. sedati 9"
+        return named[0], place
+    inside = field_named(place)  # "pindah alamat jl. kartini 7"
+    if inside is not None and inside[0] in _PLACE_FIELDS:
+        return inside
+    found = regency_match(place, EAST_JAVA)
+    if len(found.codes) == 1 and found.sure:
+        return "regency", place
+    if _ADDRESS_MARK.search(place):
+        return "address", place
+    return WHICH_FIELD, ""
+
+
+def _owner_named(text: str) -> tuple[str, str] | None:
+    """ "nama saya ganti Sri Wahyuni": the owner's name (a bare "saya ..." says too little)."""
+    rest = without_lead("owner_name", text)
+    lead = normalize(text[: len(text) - len(rest)])
+    if rest == text or lead in words("person_word"):
+        return None
+    return "owner_name", new_value(rest.split())
+
 
 REGISTRATION = Flow(
     id=FLOW_ID,
@@ -872,4 +927,5 @@ REGISTRATION = Flow(
     cancelled=t("reg.cancelled"),
     cancelled_edit=t("reg.edit_cancelled"),  # "pendaftaran dibatalkan" scared registered owners
     confirm_cancel=True,
+    read_change=_read_change,
 )
