@@ -27,7 +27,7 @@ from flows.engine import (
     new_value,
     yes_no,
 )
-from flows.lexicon import an_instruction, normalize, without_lead, words
+from flows.lexicon import an_instruction, lexicon, normalize, without_lead, words
 from flows.messages import Choice, Inbound, Outbound, say, shortened, t
 from flows.parsing import parse_phone
 from flows.regions import (
@@ -145,7 +145,7 @@ def _person_name(text: str) -> str:
 
     'nama saya Bu Siti Rahayu, jualan tas rajut' -> 'Siti Rahayu'; 'Sri Wahyuni, S.Pd' stays.
     """
-    name = _clean(without_lead("owner_name", text))
+    name = _clean(_BRACKETED.sub(" ", without_lead("owner_name", text)))
     head, comma, rest = name.partition(",")
     if comma and not _is_title(rest):  # "Slamet, penjahit"; "Sri Wahyuni, S.Pd" stays
         name = head.strip()
@@ -157,6 +157,16 @@ def _person_name(text: str) -> str:
     while len(said) > 1 and said[-1].lower().strip(".") in _TRAILING:  # "Siti Aminah kak"
         said = said[:-1]
     return _HONORIFICS.sub("", " ".join(said))
+
+
+# Said in brackets after a name: "sri (panggil aja mbak sri)" is Sri.
+_BRACKETED = re.compile(r"\([^)]*\)?")
+
+
+def _names_goods(name: str) -> bool:
+    """ "Keripik tempe bu sri": what is sold, a shop's or a product's name, not a person's
+    (one word alone may be a person's: "Padi")."""
+    return len(name.split()) >= 2 and bool(suggest_categories(name))
 
 
 def _an_answer_word(name: str) -> bool:
@@ -183,7 +193,7 @@ def _read_owner_name(msg: Inbound, ctx: Ctx) -> Reading:
         return Invalid(t("reg.owner_name_missing"))
     if _an_answer_word(name):
         return Invalid(t("reg.owner_name_invalid"))
-    if len(name.split()) > 5:
+    if len(name.split()) > 5 or _names_goods(name):
         return Invalid(t("reg.owner_name_sentence"))
     if len(name) > 100:
         return Invalid(t("reg.owner_name_too_long"))
@@ -351,6 +361,15 @@ def _typed_at_random(name: str) -> bool:
     return False
 
 
+def _no_name_yet(text: str) -> bool:
+    """ "Belum ada namanya mas", "gak ada nama tokonya": there is no name, said in words."""
+    said = normalize(text).split()
+    start = next((n for n in range(len(said), 0, -1) if " ".join(said[:n]) in words("skip")), 0)
+    around = words("softener") | words("person_word") | words("filler")
+    around |= {w for lead in lexicon().leads.get("shop_name", ()) for w in lead.split()}
+    return start > 0 and all(w in around for w in said[start:])
+
+
 def _read_shop_name(msg: Inbound, ctx: Ctx) -> Reading:
     if msg.choice and msg.choice.startswith("shop:"):
         return Parsed(msg.choice[5:])
@@ -363,6 +382,8 @@ def _read_shop_name(msg: Inbound, ctx: Ctx) -> Reading:
         return Invalid(t("reg.shop_name_too_long", count=len(name)))
     if _an_answer_word(name):  # "nama tokonya Lanjut": an instruction, said so
         return Invalid(t("reg.shop_name_is_word", word=name))
+    if _no_name_yet(msg.text or ""):  # "belum ada namanya mas": helped to find one
+        return Invalid(t("reg.shop_name_none"))
     if not re.search(r"[^\W\d_]", name):
         return Invalid(t("reg.shop_name_invalid"))
     if _typed_at_random(msg.text or "") and ctx.draft.get("unusual_shop_name") != name.casefold():
