@@ -521,7 +521,15 @@ def _answer_step(
     reading = step.read(msg, ctx)
     if isinstance(reading, Invalid) and step.help and _a_question(inbound):
         return _explain(flow, state, env, result)  # "ini gratis?" at the terms: not "belum jelas"
+    if isinstance(reading, Invalid) and _only_a_correction(said, inbound):
+        return _back(flow, state, env, result)  # "eh salah" at the category: the shop's name
     return _take_reading(flow, state, step, reading, env, result)
+
+
+def _only_a_correction(said: Utterance, inbound: Inbound) -> bool:
+    """ "Eh salah", "ralat" and nothing else: the answer before this question was wrong."""
+    phrase = normalize(inbound.text)
+    return isinstance(said, No) and lexicon().word_class(phrase, ("correction",)) is not None
 
 
 def answer_typed(flow: Flow, result: Result, env: Env) -> Result:

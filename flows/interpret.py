@@ -135,6 +135,8 @@ _EXPAND = {
     "kodya": "kota",
     "kotamadya": "kota",
     "kec": "kecamatan",
+    "pake": "pakai",  # "pake nomer lain" is the button "Pakai nomor lain"
+    "nomer": "nomor",
 }
 
 

@@ -532,12 +532,10 @@ def _read_district(msg: Inbound, ctx: Ctx) -> Reading:
     text = msg.text or ""
     codes = match_district(text, regency_code)
     named = _named_district(text)
-    if not codes and named:  # "jl raya sumberpucung no 12 ... kec sumberpucung": the part named
-        words = named.split()  # less and less of what follows: "lowokwaru kota malang"
-        for end in range(len(words), 0, -1):
-            codes = match_district(" ".join(words[:end]), regency_code)
-            if codes:
-                break
+    if not codes:  # "jl raya sumberpucung no 12 ... kec sumberpucung": the part named, less
+        codes = _district_first(named, regency_code)  # and less of it: "lowokwaru kota malang"
+    if not codes:  # "waru, deket bundaran": the district first, a landmark after it
+        codes = _district_first(text.split(",", 1)[0], regency_code)
     if len(codes) == 1:
         return Parsed(codes[0])
     if codes:
@@ -551,6 +549,16 @@ def _read_district(msg: Inbound, ctx: Ctx) -> Reading:
             example=_district_example(regency_code),
         )
     )
+
+
+def _district_first(text: str, regency_code: str) -> list[str]:
+    """The districts named by the longest start of the text that names any."""
+    said = text.split()
+    for end in range(len(said), 0, -1):
+        codes = match_district(" ".join(said[:end]), regency_code)
+        if codes:
+            return codes
+    return []
 
 
 def _ask_address(ctx: Ctx) -> Outbound:
