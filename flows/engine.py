@@ -49,6 +49,7 @@ from flows.state import (
 from flows.steps import (
     FINISH,
     SUMMARY,
+    WHICH_FIELD,
     Clarify,
     Ctx,
     Directory,
@@ -237,7 +238,7 @@ def _answer(
         case Resume(), _:
             state.pending = None  # they simply answered the question: carry on
     if state.step == SUMMARY:
-        return _answer_summary(flow, state, said, env, result)
+        return _answer_summary(flow, state, inbound, said, env, result)
     return _answer_step(flow, state, inbound, said, env, result)
 
 
@@ -482,15 +483,40 @@ def _answer_while_confirming(
     return _take_reading(flow, state, step, reading, env, result)
 
 
-def _answer_summary(flow: Flow, state: State, said: Utterance, env: Env, result: Result) -> Result:
+def _answer_summary(
+    flow: Flow, state: State, inbound: Inbound, said: Utterance, env: Env, result: Result
+) -> Result:
     match said:
         case Yes() | Picked(id="save") | Keyword(kind="save"):
             _finish(flow, state, env, result)
             return result
-        case FreeText(text=text) if named := _field_named(flow, state, env, text):
-            return _open_field(flow, state, env, result, *named)  # "harga 135rb"
+        case FreeText() | No(pure=False) if named := _change_named(
+            flow, state, env, inbound.text or ""
+        ):  # "harga 135rb"; "no hp 0813 1111 2222" starts with a "no"
+            return _open_change(flow, state, env, result, named)
     result.replies += [say(t("engine.summary_unclear")), ask(flow, state, env)]
     return result
+
+
+def _change_named(flow: Flow, state: State, env: Env, text: str) -> tuple[str, str] | None:
+    """The field a change names and its new value: the engine's reading of the field named
+    first, refined by the flow's own reading of a sentence when it has one."""
+
+    def field_named(typed: str) -> tuple[str, str] | None:
+        return _field_named(flow, state, env, typed)
+
+    if flow.read_change is None:
+        return field_named(text)
+    return flow.read_change(text, field_named, Ctx(state.draft, env))
+
+
+def _open_change(
+    flow: Flow, state: State, env: Env, result: Result, named: tuple[str, str]
+) -> Result:
+    if named[0] == WHICH_FIELD:  # unsure which field is meant: asked, never guessed
+        result.replies.append(_edit_menu(flow, state, t("engine.edit_which")))
+        return result
+    return _open_field(flow, state, env, result, *named)
 
 
 def _answer_step(
@@ -522,7 +548,15 @@ def _answer_step(
     reading = step.read(msg, ctx)
     if isinstance(reading, Invalid) and step.help and _a_question(inbound):
         return _explain(flow, state, env, result)  # "ini gratis?" at the terms: not "belum jelas"
+    if isinstance(reading, Invalid) and _only_a_correction(said, inbound):
+        return _back(flow, state, env, result)  # "eh salah" at the category: the shop's name
     return _take_reading(flow, state, step, reading, env, result)
+
+
+def _only_a_correction(said: Utterance, inbound: Inbound) -> bool:
+    """ "Eh salah", "ralat" and nothing else: the answer before this question was wrong."""
+    phrase = normalize(inbound.text)
+    return isinstance(said, No) and lexicon().word_class(phrase, ("correction",)) is not None
 
 
 def answer_typed(flow: Flow, result: Result, env: Env) -> Result:
@@ -761,9 +795,13 @@ def _field_named(flow: Flow, state: State, env: Env, text: str) -> tuple[str, st
 
 
 def new_value(typed: list[str]) -> str:
-    """The new value in the words after a field's name: "jadi 30rb" -> "30rb"."""
-    while typed and normalize(typed[0]) in _LINKS:
+    """The new value in the words after a field's name, without the words around it:
+    "jadi 30rb" -> "30rb", "ganti aja jadi Sri Rejeki dong" -> "Sri Rejeki"."""
+    filler = words("filler")
+    while typed and (normalize(typed[0]) in _LINKS or normalize(typed[0]) in filler):
         typed = typed[1:]
+    while len(typed) > 1 and normalize(typed[-1]) in filler:
+        typed = typed[:-1]
     return " ".join(typed).strip(" ,.:;-")
 
 
@@ -771,9 +809,9 @@ def _edit(flow: Flow, state: State, env: Env, result: Result, rest: str) -> Resu
     if not _editable(flow, state):
         result.replies += [say(t("engine.edit_nothing_yet")), ask(flow, state, env)]
         return result
-    named = _field_named(flow, state, env, rest)  # "ubah harga 30rb": the field, its new value
+    named = _change_named(flow, state, env, rest)  # "ubah harga 30rb": the field, its value
     if named is not None:
-        return _open_field(flow, state, env, result, *named)
+        return _open_change(flow, state, env, result, named)
     result.replies.append(_edit_menu(flow, state, t("engine.edit_which")))
     return result
 
@@ -800,6 +838,7 @@ def _open_field(
 __all__ = [
     "FINISH",
     "SUMMARY",
+    "WHICH_FIELD",
     "Clarify",
     "Command",
     "Ctx",

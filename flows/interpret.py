@@ -124,7 +124,7 @@ Utterance = (
 Render = Callable[[Text | str], str]
 
 # Word lists that describe how people write rather than what they ask for.
-_NOT_INSTRUCTIONS = ("english", "softener", "person_word", "but")
+_NOT_INSTRUCTIONS = ("english", "softener", "person_word", "but", "filler")
 # Answer words still meant with a softener around them: "terserah aja kak".
 _SOFTENED = ("whatever", "restart", "dont_know", "save")  # "simpen kak", "disimpan aja"
 _YES_NO_IDS: dict[str, Utterance] = {"yes": Yes(), "no": No()}
@@ -135,6 +135,8 @@ _EXPAND = {
     "kodya": "kota",
     "kotamadya": "kota",
     "kec": "kecamatan",
+    "pake": "pakai",  # "pake nomer lain" is the button "Pakai nomor lain"
+    "nomer": "nomor",
 }
 
 

@@ -25,6 +25,9 @@ CANCEL, BACK, HELP, MENU, EDIT, SKIP = "cancel", "back", "help", "menu", "edit",
 GLOBAL_WORDS = (CANCEL, BACK, HELP, MENU, EDIT, SKIP)
 # Answer words a step may take: they are never stored as a name, a shop or an address.
 ANSWER_WORDS = ("yes", "no", "done", "keep", "retake", "save")
+# The questions whose answers are instructions (the menu's "tambah produk", a product's
+# "hapus"): never a name either.
+INSTRUCTION_ANSWERS = ("menu", "product_action", "erase")
 
 
 @dataclass(frozen=True)
@@ -158,6 +161,10 @@ def looks_english(text: str | None) -> bool:
 
 def an_instruction(text: str) -> bool:
     """True when the text is one of the lexicon's words or phrases (an answer, an instruction,
-    a filler): never a name, whatever lead came before it ("namanya Lanjut")."""
+    a filler), a command or a menu phrase ("tambah produk", "hapus"): never a name, whatever
+    lead came before it ("namanya Lanjut")."""
     lex = lexicon()
-    return lex.word_class(normalize(text), tuple(lex.words)) is not None
+    phrase = normalize(text)
+    if lex.word_class(phrase, tuple(lex.words)) is not None or lex.command(phrase):
+        return True
+    return any(lex.answer(question, phrase) for question in INSTRUCTION_ANSWERS)

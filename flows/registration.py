@@ -14,6 +14,7 @@ from flows.effects import SaveSeller
 from flows.engine import (
     FINISH,
     SUMMARY,
+    WHICH_FIELD,
     Clarify,
     Ctx,
     Field,
@@ -23,6 +24,7 @@ from flows.engine import (
     Parsed,
     Reading,
     Step,
+    new_value,
     yes_no,
 )
 from flows.lexicon import an_instruction, lexicon, normalize, without_lead, words
@@ -143,7 +145,7 @@ def _person_name(text: str) -> str:
 
     'nama saya Bu Siti Rahayu, jualan tas rajut' -> 'Siti Rahayu'; 'Sri Wahyuni, S.Pd' stays.
     """
-    name = _clean(without_lead("owner_name", text))
+    name = _clean(_BRACKETED.sub(" ", without_lead("owner_name", text)))
     head, comma, rest = name.partition(",")
     if comma and not _is_title(rest):  # "Slamet, penjahit"; "Sri Wahyuni, S.Pd" stays
         name = head.strip()
@@ -155,6 +157,16 @@ def _person_name(text: str) -> str:
     while len(said) > 1 and said[-1].lower().strip(".") in _TRAILING:  # "Siti Aminah kak"
         said = said[:-1]
     return _HONORIFICS.sub("", " ".join(said))
+
+
+# Said in brackets after a name: "sri (panggil aja mbak sri)" is Sri.
+_BRACKETED = re.compile(r"\([^)]*\)?")
+
+
+def _names_goods(name: str) -> bool:
+    """ "Keripik tempe bu sri": what is sold, a shop's or a product's name, not a person's
+    (one word alone may be a person's: "Padi")."""
+    return len(name.split()) >= 2 and bool(suggest_categories(name))
 
 
 def _an_answer_word(name: str) -> bool:
@@ -197,7 +209,7 @@ def _read_owner_name(msg: Inbound, ctx: Ctx) -> Reading:
         return Invalid(t("reg.owner_name_missing"))
     if _an_answer_word(name):
         return Invalid(t("reg.owner_name_invalid"))
-    if len(name.split()) > 5:
+    if len(name.split()) > 5 or _names_goods(name):
         return Invalid(t("reg.owner_name_sentence"))
     not_a_name = _not_a_name(name)
     if not_a_name is not None:
@@ -370,6 +382,15 @@ def _typed_at_random(name: str) -> bool:
     return False
 
 
+def _no_name_yet(text: str) -> bool:
+    """ "Belum ada namanya mas", "gak ada nama tokonya": there is no name, said in words."""
+    said = normalize(text).split()
+    start = next((n for n in range(len(said), 0, -1) if " ".join(said[:n]) in words("skip")), 0)
+    around = words("softener") | words("person_word") | words("filler")
+    around |= {w for lead in lexicon().leads.get("shop_name", ()) for w in lead.split()}
+    return start > 0 and all(w in around for w in said[start:])
+
+
 def _read_shop_name(msg: Inbound, ctx: Ctx) -> Reading:
     if msg.choice and msg.choice.startswith("shop:"):
         return Parsed(msg.choice[5:])
@@ -382,6 +403,8 @@ def _read_shop_name(msg: Inbound, ctx: Ctx) -> Reading:
         return Invalid(t("reg.shop_name_too_long", count=len(name)))
     if _an_answer_word(name):  # "nama tokonya Lanjut": an instruction, said so
         return Invalid(t("reg.shop_name_is_word", word=name))
+    if _no_name_yet(msg.text or ""):  # "belum ada namanya mas": helped to find one
+        return Invalid(t("reg.shop_name_none"))
     if not re.search(r"[^\W\d_]", name):
         return Invalid(t("reg.shop_name_invalid"))
     if _typed_at_random(msg.text or "") and ctx.draft.get("unusual_shop_name") != name.casefold():
@@ -538,12 +561,10 @@ def _read_district(msg: Inbound, ctx: Ctx) -> Reading:
     text = msg.text or ""
     codes = match_district(text, regency_code)
     named = _named_district(text)
-    if not codes and named:  # "jl raya sumberpucung no 12 ... kec sumberpucung": the part named
-        words = named.split()  # less and less of what follows: "lowokwaru kota malang"
-        for end in range(len(words), 0, -1):
-            codes = match_district(" ".join(words[:end]), regency_code)
-            if codes:
-                break
+    if not codes:  # "jl raya sumberpucung no 12 ... kec sumberpucung": the part named, less
+        codes = _district_first(named, regency_code)  # and less of it: "lowokwaru kota malang"
+    if not codes:  # "waru, deket bundaran": the district first, a landmark after it
+        codes = _district_first(text.split(",", 1)[0], regency_code)
     if len(codes) == 1:
         return Parsed(codes[0])
     if codes:
@@ -557,6 +578,16 @@ def _read_district(msg: Inbound, ctx: Ctx) -> Reading:
             example=_district_example(regency_code),
         )
     )
+
+
+def _district_first(text: str, regency_code: str) -> list[str]:
+    """The districts named by the longest start of the text that names any."""
+    said = text.split()
+    for end in range(len(said), 0, -1):
+        codes = match_district(" ".join(said[:end]), regency_code)
+        if codes:
+            return codes
+    return []
 
 
 def _ask_address(ctx: Ctx) -> Outbound:
@@ -884,11 +915,64 @@ FIELDS = (
     Field("phone", t("field.phone"), ("phone",), asked_at=("phone_confirm",)),
     Field("shop_name", t("field.shop_name"), ("shop_name",)),
     Field("category", t("field.category"), ("category",)),
-    Field("regency", t("field.regency"), ("regency", "district")),
+    # a new regency asks the street again: the old one was in the old place
+    Field("regency", t("field.regency"), ("regency", "district", "address")),
     Field("district", t("field.district"), ("district",)),
     Field("address", t("field.address"), ("address",)),
     Field("nib", t("field.nib"), ("nib",)),
 )
+
+# --- a change said as a sentence at the summary ------------------------------------------------
+
+_PLACE_FIELDS = ("regency", "district", "address")
+
+
+def _read_change(
+    text: str, field_named: Callable[[str], tuple[str, str] | None], ctx: Ctx
+) -> tuple[str, str] | None:
+    """ "tokonya pindah ke kota batu": the regency, not the shop's name; "tokonya sekarang jual
+    kerajinan juga": the category; "no hp 0813...", "nama saya ganti Sri": those fields."""
+    named = field_named(text)
+    value = named[1] if named else text
+    moved = without_lead("move", value)
+    if moved != value:
+        return _moved_to(new_value(moved.split()), named, field_named)
+    sold = without_lead("category", value)
+    if sold != value and suggest_categories(sold):
+        return "category", new_value(sold.split())
+    if named is not None:
+        return named
+    phone = _PHONE_IN_TEXT.search(text)
+    if phone:
+        return "phone", phone[0]
+    return _owner_named(text)
+
+
+def _moved_to(
+    place: str, named: tuple[str, str] | None, field_named: Callable[[str], tuple[str, str] | None]
+) -> tuple[str, str]:
+    """Where the shop moved: the place field named, a regency, a street; else asked."""
+    if named is not None and named[0] in _PLACE_FIELDS:  # "alamat pindah ke jl. sedati 9"
+        return named[0], place
+    inside = field_named(place)  # "pindah alamat jl. kartini 7"
+    if inside is not None and inside[0] in _PLACE_FIELDS:
+        return inside
+    found = regency_match(place, EAST_JAVA)
+    if len(found.codes) == 1 and found.sure:
+        return "regency", place
+    if _ADDRESS_MARK.search(place):
+        return "address", place
+    return WHICH_FIELD, ""
+
+
+def _owner_named(text: str) -> tuple[str, str] | None:
+    """ "nama saya ganti Sri Wahyuni": the owner's name (a bare "saya ..." says too little)."""
+    rest = without_lead("owner_name", text)
+    lead = normalize(text[: len(text) - len(rest)])
+    if rest == text or lead in words("person_word"):
+        return None
+    return "owner_name", new_value(rest.split())
+
 
 REGISTRATION = Flow(
     id=FLOW_ID,
@@ -901,4 +985,5 @@ REGISTRATION = Flow(
     cancelled=t("reg.cancelled"),
     cancelled_edit=t("reg.edit_cancelled"),  # "pendaftaran dibatalkan" scared registered owners
     confirm_cancel=True,
+    read_change=_read_change,
 )

@@ -187,6 +187,10 @@ class Outcome:
     asked: tuple[str, ...] = ()  # the questions answered before that step (for "kembali", "ubah")
 
 
+# The field a text names at its start and the new value after it ("alamat jl. kartini 7").
+FieldReader = Callable[[str], "tuple[str, str] | None"]
+
+
 @dataclass(frozen=True)
 class Flow:
     id: str
@@ -206,9 +210,14 @@ class Flow:
     confirm_cancel: bool = False
     # Draft values computed from others (a generated description), refreshed on every change.
     derive: Callable[[Ctx], Mapping[str, Any]] | None = None
+    # A change said as a sentence at the summary ("tokonya pindah ke kota batu"): given the
+    # text, the engine's reading of a field named at its start and the context, the field
+    # and its new value; `WHICH_FIELD` to ask which field is meant; None when it names none.
+    read_change: Callable[[str, FieldReader, Ctx], tuple[str, str] | None] | None = None
 
 
 SUMMARY = "summary"
+WHICH_FIELD = "__which__"  # a change whose field is unclear: the owner picks it
 FINISH = "__finish__"  # a step's `next` that ends the flow without a summary
 
 

@@ -103,12 +103,15 @@ def under_ubah(name: str, kab: str, kota: str) -> dict[str, Any]:
             {"send": f"kab {name.lower()}", "expect": ["reg.ask_district"]},
             {
                 "send": "lewati",
-                "expect": ["reg.summary.title"],
+                "expect": ["reg.ask_address"],  # the street was in the old place
                 "draft": {"regency_code": kab, "district_code": None},
             },
+            {"send": "Jl. Melati 5", "expect": ["reg.summary.title"]},
             {"send": "simpan", "expect": ["reg.registered"]},
         ],
-        "stored": {"seller": {"regency_code": kab, "province_code": "35"}},
+        "stored": {
+            "seller": {"regency_code": kab, "province_code": "35", "address": "Jl. Melati 5"}
+        },
     }
 
 
