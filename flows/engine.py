@@ -780,7 +780,10 @@ def _edit_menu(flow: Flow, state: State, question: Text) -> Outbound:
 
 
 # Words between a field and its new value: "ubah harga jadi 30rb", "harganya ganti ke 22rb".
-_LINKS = {"jadi", "jd", "ke", "menjadi", "dadi", "to", "ganti", "diganti", "ubah", "diubah", "="}
+_LINKS = {
+    *("jadi", "jd", "ke", "menjadi", "to", "ganti", "diganti", "ubah", "diubah", "="),
+    *("dadi", "nang", "neng", "menyang"),  # Javanese: "alamate pindah nang jl. kartini 7"
+}
 
 
 def _field_named(flow: Flow, state: State, env: Env, text: str) -> tuple[str, str] | None:
@@ -803,6 +806,18 @@ def new_value(typed: list[str]) -> str:
     while len(typed) > 1 and normalize(typed[-1]) in filler:
         typed = typed[:-1]
     return " ".join(typed).strip(" ,.:;-")
+
+
+def sets_a_value(typed: list[str]) -> bool:
+    """Whether the words start with a link, maybe after filler ("jadi 30rb", "aja jadi 30rb"):
+    the value it becomes, not a change by that much."""
+    filler = words("filler")
+    for word in typed:
+        if normalize(word) in _LINKS:
+            return True
+        if normalize(word) not in filler:
+            return False
+    return False
 
 
 def _edit(flow: Flow, state: State, env: Env, result: Result, rest: str) -> Result:

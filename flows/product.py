@@ -25,6 +25,7 @@ from flows.engine import (
     Step,
     new_value,
     said_word,
+    sets_a_value,
     yes_no,
 )
 from flows.interpret import FreeText, read_text
@@ -422,9 +423,9 @@ def _change(text: str) -> tuple[int, str] | None:
             continue
         after = normalize(" ".join(rest[:1]))
         about = lexicon().answer("change", f"{normalize(word)} {after}") == "about"
-        if about or not rest or new_value(rest) != " ".join(rest).strip(" ,.:;-"):
+        if about or not rest or sets_a_value(rest):
             return None  # "kurang lebih 10", "naik jadi 30rb": what it is, not a change
-        return (1 if direction == "up" else -1), " ".join(rest)
+        return (1 if direction == "up" else -1), new_value(rest)  # "naik 3rb aja": 3rb
     return None
 
 
