@@ -41,6 +41,7 @@ from flows.facilitator import (
     CONSENT_CODE,
     HELPING,
     OWNERS,
+    owner_phone_problem,
     read_code,
 )
 from flows.interpret import (
@@ -200,7 +201,7 @@ def _continue(state: State, inbound: Inbound, said: Utterance, env: Env) -> Resu
     if kept is not None:
         return kept
     parked: dict[str, Any] | None = state.draft.get(PARKED)
-    result = advance_flow(flow, state, inbound, env, said)
+    result = _helped_shop_number(advance_flow(flow, state, inbound, env, said), env)
     if parked and _back_to_parked(result, parked):
         return _unpark(result, parked, env)
     if parked and _registration_parked(parked) and result.state.flow == MENU_FLOW.id:
@@ -332,6 +333,36 @@ def _draft_kept(state: State, said: Utterance, env: Env) -> Result | None:
 def _editing_shop(state: State, env: Env) -> bool:
     """The registered shop's data is being changed ("Ubah data toko")."""
     return env.registered and state.flow == REGISTRATION.id
+
+
+_PHONE_STEPS = ("phone", "phone_confirm")
+
+
+def _helped_shop_number(result: Result, env: Env) -> Result:
+    """A facilitator changing the number of the shop they help (its "Ubah data toko").
+
+    A live shop's number is its owner's own contact: refused, as soon as it is asked for. A
+    shop awaiting consent may be corrected (its request moves to the new number), but not to
+    the facilitator's own number or another shop's. Either way, back at the summary.
+    """
+    shop = env.acting_for or {}
+    state = result.state
+    if not shop or state.flow != REGISTRATION.id or not state.step:
+        return result
+    typed = state.draft.get("phone")
+    if shop.get("status") == "active":
+        asked = state.step in _PHONE_STEPS or typed != shop.get("phone")
+        refusal = t("fac.phone_owner_only", shop=shop.get("shop_name") or "-") if asked else None
+    elif typed and typed != shop.get("phone") and state.step == SUMMARY:
+        refusal = owner_phone_problem(typed, env, shop_id=shop.get("id"))
+    else:
+        refusal = None
+    if refusal is None:
+        return result
+    state.draft.update(phone=shop.get("phone"), phone_verified=shop.get("phone_verified"))
+    state.step, state.pending, state.edit_queue = SUMMARY, None, []
+    state.return_to, state.before_edit = None, None
+    return Result(state, [say(refusal), ask(REGISTRATION, state, env)], result.effects)
 
 
 def _unsaved_shop_edit(state: State, env: Env) -> list[Outbound]:
