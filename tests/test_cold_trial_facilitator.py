@@ -124,3 +124,22 @@ def test_a_landline_is_not_taken_at_the_owners_own_phone_question(running: Runni
     owner.send("0812 3456 7890")
     assert "nama toko" in owner.last.lower()
 
+
+@pytest.mark.any_backend
+@pytest.mark.parametrize(
+    "words", ["Setuju tp nama tokonya ganti Batik Rina Pujon", "setuju, tapi alamatnya salah"]
+)
+def test_a_yes_with_a_correction_is_not_consent(running: Running, words: str) -> None:
+    """'Setuju tp nama tokonya ganti Batik Rina Pujon' at the request was taken as SETUJU:
+    the shop went out under the name the owner had just corrected."""
+    app = running.app
+    chat, _ = joined(app)
+    register_owner(chat)
+    owner = Chat(app.runner, OWNER_PHONE, channel="whatsapp", phone=OWNER_PHONE)
+    owner.send("halo")
+    owner.send(words)
+    assert "Terima kasih" not in owner.text
+    assert seller_named(app, SHOP).status == "awaiting_consent"
+    assert "belum" in owner.text and "pendamping" in owner.text and "*SETUJU*" in owner.last
+    owner.send("setuju")  # still theirs to agree to, as it is
+    assert "Terima kasih" in owner.text and seller_named(app, SHOP).status == "active"
