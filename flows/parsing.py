@@ -24,8 +24,8 @@ from flows.regions import RegencyMatch, match_regency, regency_match
 __all__ = [
     "RegencyMatch",
     "count_unit",
-    "match_regency",
     "is_mobile",
+    "match_regency",
     "parse_phone",
     "parse_price",
     "parse_quantity",

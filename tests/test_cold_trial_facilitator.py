@@ -76,6 +76,24 @@ def test_a_corrected_number_moves_the_consent_request_to_it(
 
 
 @pytest.mark.any_backend
+def test_a_corrected_number_is_not_the_facilitators_own(running: Running) -> None:
+    """Correcting the number of a shop awaiting consent to the facilitator's own number
+    would send the owner's request (and its code) to the facilitator."""
+    app = running.app
+    chat, _ = joined(app)
+    register_owner(chat)
+    chat.choose("Ubah data toko")
+    chat.choose("Ubah")
+    chat.send("nomor hp")
+    chat.send("0857-0000-0001")  # the facilitator's own
+    assert "nomor Kakak sendiri" in chat.text and "0812-0000-9001" in chat.last  # the summary
+    chat.send("simpan")
+    assert seller_named(app, SHOP).phone == OWNER_PHONE
+    with app.db.session() as s:
+        assert s.exec(select(ConsentRequest)).one().phone == OWNER_PHONE
+
+
+@pytest.mark.any_backend
 def test_a_facilitator_cannot_change_a_live_shops_number(running: Running) -> None:
     """Helping a shop whose owner agreed, 'ubah nomor hp' and 'simpan' changed the owner's
     own number silently, and a seller.upsert with it was queued."""
@@ -143,3 +161,46 @@ def test_a_yes_with_a_correction_is_not_consent(running: Running, words: str) ->
     assert "belum" in owner.text and "pendamping" in owner.text and "*SETUJU*" in owner.last
     owner.send("setuju")  # still theirs to agree to, as it is
     assert "Terima kasih" in owner.text and seller_named(app, SHOP).status == "active"
+
+
+def half_registered(chat: Chat) -> str:
+    """/daftarkan answered up to the shop's category; returns that question."""
+    chat.send("/daftarkan")
+    chat.send("0812-0000-9001")
+    chat.send("siti aminah")
+    chat.send("Sambal Bu Siti")
+    return chat.last
+
+
+@pytest.mark.any_backend
+def test_menu_or_binaan_in_the_middle_of_daftarkan_keeps_the_draft(running: Running) -> None:
+    """'/binaan' or 'menu' half-way through /daftarkan threw the owner's answers away,
+    without a word; the owner standing there had to give them all again."""
+    chat, _ = joined(running.app)
+    question = half_registered(chat)
+    chat.send("menu")
+    assert "/daftarkan" in chat.text  # told it is kept, and how to go on
+    chat.choose("Daftarkan pemilik")
+    assert chat.last == question
+    chat.send("/binaan")
+    assert "/daftarkan" in chat.text
+    chat.send("/daftarkan")
+    assert chat.last == question
+    chat.send("1")
+    chat.send("sidoarjo")
+    chat.send("lewati")
+    chat.send("Jl. Mawar 3, Candi")
+    chat.send("lewati")
+    assert "Siti Aminah" in chat.last and "Sambal Bu Siti" in chat.last
+
+
+@pytest.mark.any_backend
+def test_menu_at_yakin_dibatalkan_keeps_the_draft(running: Running) -> None:
+    chat, _ = joined(running.app)
+    question = half_registered(chat)
+    chat.send("batal")
+    assert "Yakin" in chat.last
+    chat.send("menu")
+    assert "/daftarkan" in chat.text
+    chat.send("/daftarkan")
+    assert chat.last == question  # not "yakin?" any more: a "ya" now is an answer
