@@ -558,7 +558,7 @@ def _role_command(state: State, env: Env, action: str) -> Result:
         kept = kept if flow is OWNERS else None
         draft = {PARKED: kept} if _registration_parked(kept) else None
         opened = begin(flow, env, draft)
-        opened.replies[:0] = _assisted_kept(state)
+        opened.replies[:0] = _assisted_kept(state) if kept else []
     opened.effects.extend(_keep_unfinished_product(state, env))
     if flow is ASSISTED and env.acting_for:
         opened.effects.append(ActFor(None))  # a new owner: stop working on the last one

@@ -204,3 +204,5 @@ def test_menu_at_yakin_dibatalkan_keeps_the_draft(running: Running) -> None:
     assert "/daftarkan" in chat.text
     chat.send("/daftarkan")
     assert chat.last == question  # not "yakin?" any more: a "ya" now is an answer
+    chat.send("/daftarkan")  # again, while it is open: nothing is said to be kept
+    assert "saya simpan" not in chat.text
