@@ -38,6 +38,7 @@ from bot.storage.sellers import SellerDirectory, erase_seller, save_seller, sell
 from flows import effects as fx
 from flows.engine import Env, Result, State
 from flows.messages import Inbound, Outbound, Text, say, t
+from flows.registration import display_phone
 from flows.router import advance
 
 log = logging.getLogger(__name__)
@@ -392,7 +393,9 @@ class ConversationRunner:
         said: list[Outbound] = []
         for effect in result.effects:
             if isinstance(effect, fx.SaveSeller):
-                seller = save_seller(session, account, effect.data, source=channel, helped=helped)
+                seller = self._save_seller(
+                    session, account, effect.data, channel, helped, now, said
+                )
             elif isinstance(effect, fx.JoinAsFacilitator | fx.RegisterForOwner | fx.ActFor):
                 helped = self._apply_facilitator(session, account, effect, facilitator, now, said)
                 seller = helped or seller
@@ -432,6 +435,43 @@ class ConversationRunner:
             elif isinstance(effect, fx.DeleteProduct):
                 delete_product(session, seller, effect.product_id)
         return said
+
+    def _save_seller(
+        self,
+        session: Session,
+        account: ChannelAccount,
+        data: dict[str, Any],
+        channel: str,
+        helped: Seller | None,
+        now: datetime,
+        said: list[Outbound],
+    ) -> Seller:
+        """Save the shop; a facilitator's change of a helped shop's number follows its rules.
+
+        A live shop's number is its owner's to change (the flow refuses it too). A shop still
+        awaiting consent gets its request moved to the corrected number, the old one's
+        withdrawn: whoever has the mistyped number must not see or accept it.
+        """
+        old_phone = helped.phone if helped is not None else None
+        if helped is not None and helped.status == "active":
+            data = {k: v for k, v in data.items() if k not in ("phone", "phone_verified")}
+        seller = save_seller(session, account, data, source=channel, helped=helped)
+        if helped is None or seller.status != "awaiting_consent" or seller.phone == old_phone:
+            return seller
+        seller.phone_verified = False  # typed by the facilitator: the owner's answer proves it
+        session.add(seller)
+        moved = consent.readdress(
+            session,
+            seller,
+            old_phone or "",
+            now,
+            timedelta(hours=self.settings.consent_code_hours),
+            whatsapp_enabled=bool(self.settings.twilio_account_sid),
+        )
+        if moved:
+            phone = display_phone(seller.phone or "")
+            said.append(say(t("fac.request_moved", shop=seller.shop_name or "-", phone=phone)))
+        return seller
 
     def _apply_facilitator(
         self,

@@ -8,7 +8,7 @@ from typing import Any
 from flows.effects import DeclineConsent, GiveConsent
 from flows.engine import Env, Result, State
 from flows.interpret import FreeText, No, Picked, Utterance, Yes, pick_choice, without_softeners
-from flows.lexicon import lexicon, normalize
+from flows.lexicon import lexicon, normalize, words
 from flows.messages import Choice, say, t
 from flows.registration import summary_lines
 from flows.state import ConsentShown
@@ -45,6 +45,17 @@ def _decision(said: Utterance, text: str, shown: bool, env: Env) -> str | None:
     return None
 
 
+def _with_a_correction(text: str) -> bool:
+    """ "Setuju tp nama tokonya ganti Batik Rina Pujon": a yes with a "but" and more after
+    it (the same words as a "ya, tapi..." at a "betul?") is no SETUJU: something is to change."""
+    said = normalize(text).split()
+    buts = [n for n, word in enumerate(said) if word in words("but")]
+    if not buts or buts[0] == len(said) - 1:
+        return False
+    agreeing = words("yes") | set(lexicon().answers.get("consent", {}).get("agree", ()))
+    return any(word in agreeing for word in said[: buts[0]])
+
+
 def _settled_by_code(request: Mapping[str, Any], decision: str | None, env: Env) -> Result:
     """The facilitator already typed the code the owner handed over: the shop is theirs."""
     shop = request.get("shop_name") or "-"
@@ -69,6 +80,13 @@ def answer_consent(state: State, said: Utterance, env: Env, text: str = "") -> R
     decision = _decision(said, text, shown, env)
     if request.get("given"):
         return _settled_by_code(request, decision, env)
+    if decision != "refuse" and _with_a_correction(text):
+        asking = State(pending=ConsentShown(seller_id), updated_at=env.now)
+        facilitator = request.get("facilitator_name") or "-"
+        return Result(
+            asking,
+            [say(t("consent.agree_but", shop=shop, facilitator=facilitator), choices=CHOICES)],
+        )
     if decision == "agree":
         done = State(updated_at=env.now)
         return Result(done, [say(t("consent.thanks", shop=shop))], [GiveConsent(seller_id)])

@@ -25,8 +25,8 @@ from flows.engine import (
     Step,
 )
 from flows.menu import read_pick
-from flows.messages import Choice, Inbound, Outbound, say, t
-from flows.parsing import parse_phone
+from flows.messages import Choice, Inbound, Outbound, Text, say, t
+from flows.parsing import is_mobile, parse_phone
 from flows.product import new_product
 from flows.registration import FIELDS as SHOP_FIELDS
 from flows.registration import SELLER_FIELDS, display_phone, summary_lines
@@ -54,15 +54,26 @@ def _ask_owner_phone(ctx: Ctx) -> Outbound:
     return say(t("fac.ask_owner_phone"))
 
 
+def owner_phone_problem(phone: str, env: Env, shop_id: int | None = None) -> Text | None:
+    """Why this number cannot be an owner's the facilitator registers (or corrects, for the
+    shop `shop_id`), or None: a landline, the facilitator's own, another shop's."""
+    if not is_mobile(phone):
+        return t("fac.owner_phone_not_mobile")
+    if phone == env.known_phone:
+        return t("fac.owner_phone_is_yours")
+    existing = env.directory.seller_with_phone(phone)
+    if existing is not None and (shop_id is None or existing.get("id") != shop_id):
+        return t("fac.owner_phone_taken", shop=existing.get("shop_name") or "-")
+    return None
+
+
 def _read_owner_phone(msg: Inbound, ctx: Ctx) -> Reading:
     phone = parse_phone(msg.contact_phone or msg.text or "")
     if not phone:
         return Invalid(t("fac.owner_phone_invalid"))
-    if phone == ctx.env.known_phone:
-        return Invalid(t("fac.owner_phone_is_yours"))
-    existing = ctx.env.directory.seller_with_phone(phone)
-    if existing is not None:
-        return Invalid(t("fac.owner_phone_taken", shop=existing.get("shop_name") or "-"))
+    problem = owner_phone_problem(phone, ctx.env)
+    if problem is not None:
+        return Invalid(problem)
     record = ctx.env.directory.imported_with_phone(phone)
     return Parsed(
         {

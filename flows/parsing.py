@@ -24,6 +24,7 @@ from flows.regions import RegencyMatch, match_regency, regency_match
 __all__ = [
     "RegencyMatch",
     "count_unit",
+    "is_mobile",
     "match_regency",
     "parse_phone",
     "parse_price",
@@ -1048,6 +1049,24 @@ def parse_phone(text: str) -> str | None:
         if phonenumbers.is_valid_number(number) or looks_mobile:
             return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     return None
+
+
+_MOBILE_TYPES = (
+    phonenumbers.PhoneNumberType.MOBILE,
+    phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+)
+
+
+def is_mobile(e164: str) -> bool:
+    """Whether a number `parse_phone` gave can have WhatsApp: a mobile one (08xx), not a
+    landline ('0341 123456', Malang's area code)."""
+    try:
+        number = phonenumbers.parse(e164, "ID")
+    except phonenumbers.NumberParseException:
+        return False
+    if phonenumbers.is_valid_number(number):
+        return phonenumbers.number_type(number) in _MOBILE_TYPES
+    return str(number.national_number).startswith("8")  # parse_phone's "looks mobile"
 
 
 _YES_EMOJI = ("👍", "👌", "✅", "✔", "🆗", "🙆")

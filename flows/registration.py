@@ -29,7 +29,7 @@ from flows.engine import (
 )
 from flows.lexicon import an_instruction, lexicon, normalize, without_lead, words
 from flows.messages import Choice, Inbound, Outbound, Text, say, shortened, t
-from flows.parsing import parse_phone
+from flows.parsing import is_mobile, parse_phone
 from flows.regions import (
     EAST_JAVA,
     RegencyMatch,
@@ -233,6 +233,8 @@ def _ask_phone_confirm(ctx: Ctx) -> Outbound:
 
 def _read_phone_confirm(msg: Inbound, ctx: Ctx) -> Reading:
     typed = parse_phone(msg.contact_phone or msg.text or "")
+    if typed and not is_mobile(typed):
+        return Invalid(t("reg.phone_not_mobile"))
     if typed:  # "bukan, pake nomer istri 0857 1234 9876": the number says it all
         verified = typed == ctx.env.known_phone
         return Parsed({"phone": typed, "phone_verified": verified, "phone_other": False})
@@ -263,6 +265,8 @@ def _this_number(text: str) -> bool:
 def _read_phone(msg: Inbound, ctx: Ctx) -> Reading:
     # Only the channel vouches for a number: a shared card may be someone else's.
     phone = parse_phone(msg.contact_phone or "") or parse_phone(msg.text or "")
+    if phone and not is_mobile(phone):
+        return Invalid(t("reg.phone_not_mobile"))
     if phone:
         return Parsed({"phone": phone, "phone_verified": phone == ctx.env.known_phone})
     if ctx.env.known_phone and _this_number(msg.text or ""):

@@ -41,6 +41,7 @@ from flows.facilitator import (
     CONSENT_CODE,
     HELPING,
     OWNERS,
+    owner_phone_problem,
     read_code,
 )
 from flows.interpret import (
@@ -60,7 +61,7 @@ from flows.performance import performance
 from flows.product import FIX_WORDS, PRODUCT, PRODUCT_FIELDS, PRODUCT_MORE, reopened
 from flows.product_list import PRODUCT_LIST, with_kept_draft
 from flows.registration import REGISTRATION, SELLER_FIELDS
-from flows.state import RestartAsked, Resume
+from flows.state import CancelAsked, RestartAsked, Resume
 
 FLOWS: dict[str, Flow] = {
     f.id: f
@@ -200,10 +201,10 @@ def _continue(state: State, inbound: Inbound, said: Utterance, env: Env) -> Resu
     if kept is not None:
         return kept
     parked: dict[str, Any] | None = state.draft.get(PARKED)
-    result = advance_flow(flow, state, inbound, env, said)
+    result = _helped_shop_number(advance_flow(flow, state, inbound, env, said), env)
     if parked and _back_to_parked(result, parked):
         return _unpark(result, parked, env)
-    if parked and _registration_parked(parked) and result.state.flow == MENU_FLOW.id:
+    if parked and _registration_parked(parked) and result.state.flow in _KEEPS_PARKED:
         result.state.draft.setdefault(PARKED, parked)  # "Bantuan" shows the menu again: keep it
     return _finish_open(result, env)
 
@@ -214,7 +215,9 @@ def _open_home(state: State, inbound: Inbound, env: Env, menu_word: bool) -> Res
         return _open(REGISTRATION, env, welcome=True, english=looks_english(inbound.text))
     home = HELPING if env.acting_for else MENU_FLOW
     opened = begin(home, env, {PARKED: None if _editing_shop(state, env) else _park(state)})
-    opened.replies[:0] = _unsaved_shop_edit(state, env) + _unsaved_product_edit(state, env)
+    opened.replies[:0] = (
+        _unsaved_shop_edit(state, env) + _unsaved_product_edit(state, env) + _assisted_kept(state)
+    )
     opened.effects.extend(_keep_unfinished_product(state, env))
     if state.flow is None and not menu_word:  # after "batal": "produk saya" is acted on
         return _home_answers(opened, inbound, env)
@@ -247,7 +250,7 @@ def _back_to_parked(result: Result, parked: dict[str, Any]) -> bool:
     if any(isinstance(e, EraseMyData) for e in result.effects) or result.state.step is not None:
         return False
     ended = result.state.flow is None
-    return ended or result.state.flow == parked["flow"] == REGISTRATION.id
+    return ended or (result.state.flow == parked["flow"] and _registration_parked(parked))
 
 
 def _has_draft_data(state: State) -> bool:
@@ -260,12 +263,35 @@ def _has_draft_data(state: State) -> bool:
 
 
 def _registration_parked(parked: Any) -> TypeGuard[dict[str, Any]]:
-    return isinstance(parked, dict) and parked.get("flow") == REGISTRATION.id
+    """A registration left for the menu: the owner's own, or a facilitator's /daftarkan."""
+    return isinstance(parked, dict) and parked.get("flow") in (REGISTRATION.id, ASSISTED.id)
+
+
+# Where a registration left for the menu is carried along: the menu, and the facilitator's
+# /binaan and the shop they pick there (/daftarkan goes back to it from any of them).
+_KEEPS_PARKED = (MENU_FLOW.id, OWNERS.id, HELPING.id)
+
+
+def _parked_assisted(state: State) -> dict[str, Any] | None:
+    """A facilitator's /daftarkan left for the menu or /binaan, maybe under a shop's menu."""
+    parked = state.draft.get(PARKED)
+    for _ in range(3):
+        if not isinstance(parked, dict) or parked.get("flow") == ASSISTED.id:
+            break
+        parked = (parked.get("draft") or {}).get(PARKED)
+    return parked if _registration_parked(parked) and parked["flow"] == ASSISTED.id else None
+
+
+def _assisted_kept(state: State) -> list[Outbound]:
+    """Said when a /daftarkan half-way is left for the menu or /binaan: it is kept."""
+    return [say(t("fac.draft_kept"))] if state.flow == ASSISTED.id and state.step else []
 
 
 def _unpark(result: Result, parked: dict[str, Any], env: Env) -> Result:
     """A side flow (erase, language) ended: back to where the person was."""
     restored = _restored(parked, env)
+    if isinstance(restored.pending, CancelAsked):  # "yakin dibatalkan?" is not shown now
+        restored.pending = None
     result.state = restored
     if restored.flow and restored.step:
         result.replies.append(ask(FLOWS[restored.flow], restored, env))
@@ -332,6 +358,36 @@ def _draft_kept(state: State, said: Utterance, env: Env) -> Result | None:
 def _editing_shop(state: State, env: Env) -> bool:
     """The registered shop's data is being changed ("Ubah data toko")."""
     return env.registered and state.flow == REGISTRATION.id
+
+
+_PHONE_STEPS = ("phone", "phone_confirm")
+
+
+def _helped_shop_number(result: Result, env: Env) -> Result:
+    """A facilitator changing the number of the shop they help (its "Ubah data toko").
+
+    A live shop's number is its owner's own contact: refused, as soon as it is asked for. A
+    shop awaiting consent may be corrected (its request moves to the new number), but not to
+    the facilitator's own number or another shop's. Either way, back at the summary.
+    """
+    shop = env.acting_for or {}
+    state = result.state
+    if not shop or state.flow != REGISTRATION.id or not state.step:
+        return result
+    typed = state.draft.get("phone")
+    if shop.get("status") == "active":
+        asked = state.step in _PHONE_STEPS or typed != shop.get("phone")
+        refusal = t("fac.phone_owner_only", shop=shop.get("shop_name") or "-") if asked else None
+    elif typed and typed != shop.get("phone") and state.step == SUMMARY:
+        refusal = owner_phone_problem(typed, env, shop_id=shop.get("id"))
+    else:
+        refusal = None
+    if refusal is None:
+        return result
+    state.draft.update(phone=shop.get("phone"), phone_verified=shop.get("phone_verified"))
+    state.step, state.pending, state.edit_queue = SUMMARY, None, []
+    state.return_to, state.before_edit = None, None
+    return Result(state, [say(refusal), ask(REGISTRATION, state, env)], result.effects)
 
 
 def _unsaved_shop_edit(state: State, env: Env) -> list[Outbound]:
@@ -494,7 +550,15 @@ def _role_command(state: State, env: Env, action: str) -> Result:
     refused = _refuse_role(flow.id, env)
     if refused is not None:
         return Result(state, [refused])
-    opened = begin(flow, env)
+    parked = _parked_assisted(state)
+    if flow is ASSISTED and parked is not None:  # left for the menu or /binaan: go on
+        opened = _unpark(Result(state), parked, env)
+    else:
+        kept = _park(state) if state.flow == ASSISTED.id else _parked_assisted(state)
+        kept = kept if flow is OWNERS else None
+        draft = {PARKED: kept} if _registration_parked(kept) else None
+        opened = begin(flow, env, draft)
+        opened.replies[:0] = _assisted_kept(state) if kept else []
     opened.effects.extend(_keep_unfinished_product(state, env))
     if flow is ASSISTED and env.acting_for:
         opened.effects.append(ActFor(None))  # a new owner: stop working on the last one

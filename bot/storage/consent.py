@@ -75,8 +75,52 @@ def register_for_owner(
         expires_at=now + code_valid_for,
     )
     session.add(request)
+    _notify_owner(session, seller, facilitator.name, code, whatsapp_enabled, now)
+    return Registered(seller, code)
+
+
+def readdress(
+    session: Session,
+    seller: Seller,
+    old_phone: str,
+    now: datetime,
+    code_valid_for: timedelta,
+    whatsapp_enabled: bool,
+) -> bool:
+    """The facilitator corrected the number of a shop awaiting consent: the request moves.
+
+    The old number's copy is withdrawn (unsent notices, and the request no longer shows or
+    takes SETUJU there), a new code replaces the old one, and the new number is told as a
+    new request is. False when there was no open request to move.
+    """
+    found = _pending(session, seller.id or 0)
+    if found is None:
+        return False
+    request, _ = found
+    _withdraw_request_notices(session, old_phone, seller, now)
+    facilitator = session.get(Facilitator, request.facilitator_id)
+    code = f"{secrets.randbelow(10**6):06d}"
+    request.phone = seller.phone or ""
+    request.code_hash = _hash(seller.ref, code)
+    request.attempts = 0
+    request.created_at, request.expires_at = now, now + code_valid_for
+    session.add(request)
+    _notify_owner(
+        session, seller, facilitator.name if facilitator else "", code, whatsapp_enabled, now
+    )
+    return True
+
+
+def _notify_owner(
+    session: Session,
+    seller: Seller,
+    facilitator_name: str,
+    code: str,
+    whatsapp_enabled: bool,
+    now: datetime,
+) -> None:
     params = {
-        "facilitator": facilitator.name,
+        "facilitator": facilitator_name,
         "shop": seller.shop_name or "",
         "code": code,
         "seller_id": seller.id,  # not shown: which request it is, whatever the shop is renamed
@@ -85,7 +129,6 @@ def register_for_owner(
         session.add(
             Notice(account_id=account.id or 0, msgid=t("consent.notice").msgid, params=params)
         )
-    return Registered(seller, code)
 
 
 def _owner_accounts(
@@ -266,18 +309,17 @@ def _consented(
     if via != "code":  # the facilitator who typed the code is answered there and then
         shop = seller.shop_name or ""
         _tell_facilitator(session, request, t("fac.consent_given_notice").msgid, shop)
-    _withdraw_request_notices(session, request, seller, now)
+    _withdraw_request_notices(session, request.phone, seller, now)
 
 
-def _withdraw_request_notices(
-    session: Session, request: ConsentRequest, seller: Seller, now: datetime
-) -> None:
-    """The owner's copy of the request, not yet delivered, is moot once it is answered."""
+def _withdraw_request_notices(session: Session, phone: str, seller: Seller, now: datetime) -> None:
+    """The owner's copy of the request, not yet delivered, is moot once it is answered (or
+    moved to another number)."""
     query = (
         select(Notice)
         .join(ChannelAccount, col(ChannelAccount.id) == col(Notice.account_id))
         .where(
-            ChannelAccount.phone == request.phone,
+            ChannelAccount.phone == phone,
             Notice.msgid == t("consent.notice").msgid,
             col(Notice.sent_at).is_(None),
         )
@@ -310,7 +352,7 @@ def decline(session: Session, account: ChannelAccount, seller_id: int, now: date
     scrub_seller(seller, now)
     session.add(seller)
     _tell_facilitator(session, request, t("fac.consent_declined_notice").msgid, shop)
-    _withdraw_request_notices(session, request, seller, now)
+    _withdraw_request_notices(session, request.phone, seller, now)
     return True
 
 
