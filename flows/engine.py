@@ -659,6 +659,9 @@ def _goto(state: State, step_id: str, record: bool = True) -> None:
 
 
 def _next_step(flow: Flow, state: State, step: Step, env: Env) -> str:
+    follow = step.then_ask(Ctx(state.draft, env)) if step.then_ask else None
+    if follow and follow != step.id:  # this answer left that one out of bounds: asked now
+        return follow
     if state.edit_queue:
         return state.edit_queue.pop(0)
     state.before_edit = None  # the edit is complete

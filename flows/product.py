@@ -487,7 +487,23 @@ def _read_stock(msg: Inbound, ctx: Ctx) -> Reading:
 
 
 def _ask_min_order(ctx: Ctx) -> Outbound:
+    if _min_order_above_stock(ctx):  # the stock was just lowered under it: said why
+        stock, min_order = ctx.draft["stock"], ctx.draft["min_order"]
+        above = t("product.min_order_above_new_stock", stock=stock, min_order=min_order)
+        return say(above, t("product.ask_min_order"), choices=(Choice("one", "1"),))
     return say(t("product.ask_min_order"), choices=(Choice("one", "1"),))
+
+
+def _min_order_above_stock(ctx: Ctx) -> bool:
+    """More must be bought at once than there is (stock 0, sold out, is no limit: as when a
+    product is added)."""
+    stock, min_order = ctx.draft.get("stock"), ctx.draft.get("min_order")
+    return isinstance(stock, int) and isinstance(min_order, int) and 0 < stock < min_order
+
+
+def _min_order_again(ctx: Ctx) -> str | None:
+    """After a new stock (or a price with its stock) under the minimum order: ask that again."""
+    return "min_order" if _min_order_above_stock(ctx) else None
 
 
 def _read_min_order(msg: Inbound, ctx: Ctx) -> Reading:
@@ -679,6 +695,8 @@ PRODUCT_FIELDS = (
 def _finish(ctx: Ctx) -> Outcome:
     data = {key: ctx.draft.get(key) for key in PRODUCT_FIELDS}
     data["min_order"] = data["min_order"] or 1
+    if data["stock"] and data["min_order"] > data["stock"]:  # never more than there is
+        data["min_order"] = data["stock"]
     product_id = ctx.draft.get("product_id")
     if listed_product(ctx):  # a change to a listed product: done, back to the menu
         return Outcome(
@@ -797,6 +815,7 @@ STEPS = {
             slot="*",
             next=_after_price,
             help=t("product.help.price"),
+            then_ask=_min_order_again,
         ),
         Step(
             "stock",
@@ -805,6 +824,7 @@ STEPS = {
             slot="stock",
             next="min_order",
             help=t("product.help.stock"),
+            then_ask=_min_order_again,
         ),
         Step(
             "min_order",
