@@ -228,7 +228,9 @@ def _answer(
         case EditMenu(), Picked(id=field_id):
             return _open_field(flow, state, env, result, field_id)
         case EditMenu(), _:
-            result.replies.append(_edit_menu(flow, state, t("engine.edit_which_again")))
+            added = _photo_at_summary(flow, state, inbound, said, env, result)
+            if added is None:
+                result.replies.append(_edit_menu(flow, state, t("engine.edit_which_again")))
             return result
         case Confirm(), _:
             answered = _answer_confirm(flow, state, inbound, said, env, result)
@@ -483,9 +485,23 @@ def _answer_while_confirming(
     return _take_reading(flow, state, step, reading, env, result)
 
 
+def _photo_at_summary(
+    flow: Flow, state: State, inbound: Inbound, said: Utterance, env: Env, result: Result
+) -> Result | None:
+    """A photo at the summary (or at its "which one?"): added through the photos' question,
+    as if sent there (a product's photo editor). None when it is no photo for that."""
+    field_id = _photo_field(flow)
+    if state.step != SUMMARY or not field_id or not isinstance(said, Photos):
+        return None
+    return _open_field(flow, state, env, result, field_id, inbound)
+
+
 def _answer_summary(
     flow: Flow, state: State, inbound: Inbound, said: Utterance, env: Env, result: Result
 ) -> Result:
+    added = _photo_at_summary(flow, state, inbound, said, env, result)
+    if added is not None:
+        return added
     match said:
         case Yes() | Picked(id="save") | Keyword(kind="save"):
             _finish(flow, state, env, result)
@@ -819,8 +835,19 @@ def _edit(flow: Flow, state: State, env: Env, result: Result, rest: str) -> Resu
     return result
 
 
+def _photo_field(flow: Flow) -> str:
+    """The field whose question takes photos (a product's photos), or "" when none does."""
+    taking = (f for f in flow.fields if flow.steps[f.steps[0]].takes_photos)
+    return next((f.id for f in taking), "")
+
+
 def _open_field(
-    flow: Flow, state: State, env: Env, result: Result, field_id: str, answer: str = ""
+    flow: Flow,
+    state: State,
+    env: Env,
+    result: Result,
+    field_id: str,
+    answer: str | Inbound = "",
 ) -> Result:
     chosen = next((f for f in _editable(flow, state) if f.id == field_id), None)
     if chosen is None:
@@ -831,6 +858,8 @@ def _open_field(
     state.edit_queue = list(chosen.steps[1:])
     state.before_edit = copy.deepcopy(state.draft)
     _goto(state, chosen.steps[0], record=_after_summary(state))
+    if isinstance(answer, Inbound):  # a photo sent for it: read there as if sent now
+        return _answer_step(flow, state, answer, interpret(answer), env, result)
     if answer:  # the new value came with the request
         message = Inbound(user_key="", channel=env.channel, text=answer)
         return _answer_step(flow, state, message, read_text(answer), env, result)

@@ -27,7 +27,7 @@ from flows.engine import (
     said_word,
     yes_no,
 )
-from flows.interpret import FreeText, read_text
+from flows.interpret import FreeText, read_text, without_softeners
 from flows.lexicon import an_instruction, lexicon, normalize, without_lead, words
 from flows.messages import (
     Choice,
@@ -43,6 +43,7 @@ from flows.messages import (
 )
 from flows.parsing import count_unit, parse_price, parse_quantity, parse_weight_grams
 from flows.registration import category_choices, read_category
+from flows.steps import FieldReader
 
 MAX_PHOTOS = 5
 PRICE_MIN, PRICE_MAX = 100, 100_000_000
@@ -741,6 +742,10 @@ def _read_photo_edit(msg: Inbound, ctx: Ctx) -> Reading:
         return Stay(t("product.photos_full", max=MAX_PHOTOS), keep=reading.value)
     if reading is not None:
         return reading
+    if msg.rejected_photos and not msg.photos:  # said why, as on the way in
+        return Invalid(
+            PHOTO_REJECTED.get(msg.rejected_photos[0].reason, PHOTO_REJECTED["not_image"])
+        )
     words = " ".join((msg.text or "").lower().split())
     if _says_done(msg, ctx):
         if not photos:
@@ -900,6 +905,17 @@ FIX_WORDS = {
 }
 
 
+def _read_change(text: str, field_named: FieldReader, ctx: Ctx) -> tuple[str, str] | None:
+    """A change said at the summary: "tambah foto" opens the photos (to add one)."""
+    phrase = normalize(text)
+    if "photos" in (
+        lexicon().answer("product_action", phrase),
+        lexicon().answer("product_action", without_softeners(phrase)),
+    ):
+        return "photos", ""
+    return field_named(text)
+
+
 def listed_product(ctx: Ctx) -> bool:
     """The draft changes a product already saved (not a draft): cancelling keeps it as it was."""
     product_id = ctx.draft.get("product_id")
@@ -919,6 +935,7 @@ PRODUCT = Flow(
     editing=listed_product,
     confirm_cancel=True,
     derive=_derived,
+    read_change=_read_change,
 )
 
 
