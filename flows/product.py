@@ -312,7 +312,12 @@ def _read_category(msg: Inbound, ctx: Ctx) -> Reading:
     said = yes_no(ctx)
     if msg.choice == "other" or said is False:
         return Clarify(t("product.ask_category"), category_choices())
-    return read_category(msg, ctx)
+    reading = read_category(msg, ctx)
+    if isinstance(reading, Invalid) and (_suggested_category(ctx) or _guesses(ctx)):
+        # "pick the number" is about the whole list; the buttons shown are a guess ("Ya",
+        # "Kategori lain"), where *1* means yes: the list is shown with the hint
+        return Clarify(reading.reason, category_choices())
+    return reading
 
 
 # --- numbers ------------------------------------------------------------------------------------
