@@ -145,6 +145,8 @@ def _read_action(msg: Inbound, ctx: Ctx) -> Reading:
             answer = new_value(rest.split()[1:]) if field else ""  # "ubah harga 20rb": and 20rb
             return Parsed({"action": _verb(ctx), "field": field, "answer": answer or None})
     phrase = normalize(msg.text)
+    if _sold_out(phrase):  # "udah habis kak": the stock, 0, asked as at the stock question
+        return Parsed({"action": _verb(ctx), "field": "stock", "answer": "habis"})
     field = _field_named(phrase)
     if field is not None:  # "harganya jadi 25 ribu": as "ubah harga 25 ribu"
         answer = new_value((msg.text or "").split()[1:])
@@ -159,6 +161,13 @@ def _read_action(msg: Inbound, ctx: Ctx) -> Reading:
     if typed == "go_on" or yes_no(ctx) is True:
         return Parsed({"action": _verb(ctx)})
     return Invalid(t("products.action_unclear", go_on=_ACTIONS[_verb(ctx)]))
+
+
+def _sold_out(phrase: str) -> bool:
+    """The stock's "none" words ("habis", "udah habis kak", "kosong"), not a bare "0"."""
+    bare = without_softeners(phrase)
+    said = lexicon().answer("stock", phrase) or lexicon().answer("stock", bare)
+    return said == "none" and not bare.isdigit()
 
 
 def _field_named(rest: str) -> str | None:
