@@ -704,6 +704,8 @@ def _finish(ctx: Ctx) -> Outcome:
     if data["stock"] and data["min_order"] > data["stock"]:  # never more than there is
         data["min_order"] = data["stock"]
     product_id = ctx.draft.get("product_id")
+    if listed_product(ctx) and data == _as_stored(ctx, product_id):  # "simpan", no change
+        return Outcome(replies=(say(t("product.unchanged", name=data["name"])),), start="menu")
     if listed_product(ctx):  # a change to a listed product: done, back to the menu
         return Outcome(
             effects=(SaveProduct(data, product_id=product_id),),
@@ -715,6 +717,14 @@ def _finish(ctx: Ctx) -> Outcome:
         replies=(say(_saved(ctx, data["name"])),),
         start="product_more",
     )
+
+
+def _as_stored(ctx: Ctx, product_id: Any) -> dict[str, Any]:
+    """The product's fields as saved now, as `_finish` would save them."""
+    stored = next((p for p in ctx.env.products if p.get("id") == product_id), {})
+    data = {key: (stored.get("data") or {}).get(key) for key in PRODUCT_FIELDS}
+    data["min_order"] = data["min_order"] or 1
+    return data
 
 
 def _saved(ctx: Ctx, name: Any) -> Text:
