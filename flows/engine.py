@@ -201,7 +201,7 @@ def _answer(
         said = No()  # "lanjutin aja": carry on, never "yes, throw it away"
     match state.pending, said:
         case RestartAsked(), Yes():
-            return _restarted(flow, env)
+            return _restarted(flow, env, state)
         case RestartAsked(), No():
             state.pending = None
             result.replies += [say(t("engine.restart_kept")), ask(flow, state, env)]
@@ -220,7 +220,7 @@ def _answer(
             result.replies.append(ask(flow, state, env))
             return result
         case Resume(), No() | Keyword(kind="restart") | Command(action="opt_in"):
-            return _restarted(flow, env)
+            return _restarted(flow, env, state)
         case Resume(), _ if _open_step_takes_free_text(flow, state):
             state.pending = None  # "maaf baru sempat" is no shop name: ask the question again
             result.replies.append(ask(flow, state, env))
@@ -309,7 +309,7 @@ def _restart_word(flow: Flow, state: State, inbound: Inbound, said: Utterance) -
     if not flow.confirm_cancel:
         return False
     match said:
-        case Keyword(kind="restart"):
+        case Keyword(kind="restart") | Command(action="opt_in", slash=False):  # "mulai lagi"
             return True
         case Keyword(kind="retake"):  # "ulang" at a photo means send that photo again
             step = flow.steps.get(state.step or "")
@@ -322,21 +322,24 @@ def _restart(flow: Flow, state: State, env: Env, result: Result) -> Result:
     """Start the form again, asking first when answers would be lost; at the summary or while
     changing one answer nothing is thrown away: the edit menu, or back to the summary."""
     if isinstance(state.pending, Resume | RestartAsked):  # asked already: this is the answer
-        return _restarted(flow, env)
+        return _restarted(flow, env, state)
     if state.step == SUMMARY:
         result.replies.append(_edit_menu(flow, state, t("engine.edit_which")))
         return result
     if changing_one_answer(state):
         return _back(flow, state, env, result)
     if not (state.history or state.draft):
-        return _restarted(flow, env)
+        return _restarted(flow, env, state)
     state.pending = RestartAsked()
     result.replies.append(say(t("engine.restart_sure"), choices=RESTART_CHOICES))
     return result
 
 
-def _restarted(flow: Flow, env: Env) -> Result:
-    restarted = begin(flow, env)
+def _restarted(flow: Flow, env: Env, state: State | None = None) -> Result:
+    """The form from its first question; what it replaces (a stored draft) is kept to be
+    replaced, never left beside it."""
+    kept = flow.restart_keeps(Ctx(state.draft, env)) if state and flow.restart_keeps else {}
+    restarted = begin(flow, env, kept)
     restarted.replies.insert(0, say(t("engine.restarting")))
     return restarted
 

@@ -931,6 +931,13 @@ def _read_change(text: str, field_named: FieldReader, ctx: Ctx) -> tuple[str, st
     return field_named(text)
 
 
+def _restart_keeps(ctx: Ctx) -> dict[str, Any]:
+    """Starting a stored draft again replaces it (its id kept); a listed product's is never
+    replaced by a new one."""
+    product_id = ctx.draft.get("product_id")
+    return {"product_id": product_id} if product_id and not listed_product(ctx) else {}
+
+
 def listed_product(ctx: Ctx) -> bool:
     """The draft changes a product already saved (not a draft): cancelling keeps it as it was."""
     product_id = ctx.draft.get("product_id")
@@ -951,6 +958,7 @@ PRODUCT = Flow(
     confirm_cancel=True,
     derive=_derived,
     read_change=_read_change,
+    restart_keeps=_restart_keeps,
 )
 
 

@@ -217,6 +217,9 @@ class Flow:
     # text, the engine's reading of a field named at its start and the context, the field
     # and its new value; `WHICH_FIELD` to ask which field is meant; None when it names none.
     read_change: Callable[[str, FieldReader, Ctx], tuple[str, str] | None] | None = None
+    # What "mulai dari awal" keeps of the draft (a stored draft's id, so it is replaced by
+    # the new answers, not left as a second one); None: nothing.
+    restart_keeps: Callable[[Ctx], Mapping[str, Any]] | None = None
 
 
 SUMMARY = "summary"
