@@ -201,7 +201,7 @@ def _answer(
         said = No()  # "lanjutin aja": carry on, never "yes, throw it away"
     match state.pending, said:
         case RestartAsked(), Yes():
-            return _restarted(flow, env)
+            return _restarted(flow, env, state)
         case RestartAsked(), No():
             state.pending = None
             result.replies += [say(t("engine.restart_kept")), ask(flow, state, env)]
@@ -220,7 +220,7 @@ def _answer(
             result.replies.append(ask(flow, state, env))
             return result
         case Resume(), No() | Keyword(kind="restart") | Command(action="opt_in"):
-            return _restarted(flow, env)
+            return _restarted(flow, env, state)
         case Resume(), _ if _open_step_takes_free_text(flow, state):
             state.pending = None  # "maaf baru sempat" is no shop name: ask the question again
             result.replies.append(ask(flow, state, env))
@@ -228,7 +228,9 @@ def _answer(
         case EditMenu(), Picked(id=field_id):
             return _open_field(flow, state, env, result, field_id)
         case EditMenu(), _:
-            result.replies.append(_edit_menu(flow, state, t("engine.edit_which_again")))
+            added = _photo_at_summary(flow, state, inbound, said, env, result)
+            if added is None:
+                result.replies.append(_edit_menu(flow, state, t("engine.edit_which_again")))
             return result
         case Confirm(), _:
             answered = _answer_confirm(flow, state, inbound, said, env, result)
@@ -307,7 +309,7 @@ def _restart_word(flow: Flow, state: State, inbound: Inbound, said: Utterance) -
     if not flow.confirm_cancel:
         return False
     match said:
-        case Keyword(kind="restart"):
+        case Keyword(kind="restart") | Command(action="opt_in", slash=False):  # "mulai lagi"
             return True
         case Keyword(kind="retake"):  # "ulang" at a photo means send that photo again
             step = flow.steps.get(state.step or "")
@@ -320,21 +322,24 @@ def _restart(flow: Flow, state: State, env: Env, result: Result) -> Result:
     """Start the form again, asking first when answers would be lost; at the summary or while
     changing one answer nothing is thrown away: the edit menu, or back to the summary."""
     if isinstance(state.pending, Resume | RestartAsked):  # asked already: this is the answer
-        return _restarted(flow, env)
+        return _restarted(flow, env, state)
     if state.step == SUMMARY:
         result.replies.append(_edit_menu(flow, state, t("engine.edit_which")))
         return result
     if changing_one_answer(state):
         return _back(flow, state, env, result)
     if not (state.history or state.draft):
-        return _restarted(flow, env)
+        return _restarted(flow, env, state)
     state.pending = RestartAsked()
     result.replies.append(say(t("engine.restart_sure"), choices=RESTART_CHOICES))
     return result
 
 
-def _restarted(flow: Flow, env: Env) -> Result:
-    restarted = begin(flow, env)
+def _restarted(flow: Flow, env: Env, state: State | None = None) -> Result:
+    """The form from its first question; what it replaces (a stored draft) is kept to be
+    replaced, never left beside it."""
+    kept = flow.restart_keeps(Ctx(state.draft, env)) if state and flow.restart_keeps else {}
+    restarted = begin(flow, env, kept)
     restarted.replies.insert(0, say(t("engine.restarting")))
     return restarted
 
@@ -483,9 +488,23 @@ def _answer_while_confirming(
     return _take_reading(flow, state, step, reading, env, result)
 
 
+def _photo_at_summary(
+    flow: Flow, state: State, inbound: Inbound, said: Utterance, env: Env, result: Result
+) -> Result | None:
+    """A photo at the summary (or at its "which one?"): added through the photos' question,
+    as if sent there (a product's photo editor). None when it is no photo for that."""
+    field_id = _photo_field(flow)
+    if state.step != SUMMARY or not field_id or not isinstance(said, Photos):
+        return None
+    return _open_field(flow, state, env, result, field_id, inbound)
+
+
 def _answer_summary(
     flow: Flow, state: State, inbound: Inbound, said: Utterance, env: Env, result: Result
 ) -> Result:
+    added = _photo_at_summary(flow, state, inbound, said, env, result)
+    if added is not None:
+        return added
     match said:
         case Yes() | Picked(id="save") | Keyword(kind="save"):
             _finish(flow, state, env, result)
@@ -659,6 +678,9 @@ def _goto(state: State, step_id: str, record: bool = True) -> None:
 
 
 def _next_step(flow: Flow, state: State, step: Step, env: Env) -> str:
+    follow = step.then_ask(Ctx(state.draft, env)) if step.then_ask else None
+    if follow and follow != step.id:  # this answer left that one out of bounds: asked now
+        return follow
     if state.edit_queue:
         return state.edit_queue.pop(0)
     state.before_edit = None  # the edit is complete
@@ -831,8 +853,19 @@ def _edit(flow: Flow, state: State, env: Env, result: Result, rest: str) -> Resu
     return result
 
 
+def _photo_field(flow: Flow) -> str:
+    """The field whose question takes photos (a product's photos), or "" when none does."""
+    taking = (f for f in flow.fields if flow.steps[f.steps[0]].takes_photos)
+    return next((f.id for f in taking), "")
+
+
 def _open_field(
-    flow: Flow, state: State, env: Env, result: Result, field_id: str, answer: str = ""
+    flow: Flow,
+    state: State,
+    env: Env,
+    result: Result,
+    field_id: str,
+    answer: str | Inbound = "",
 ) -> Result:
     chosen = next((f for f in _editable(flow, state) if f.id == field_id), None)
     if chosen is None:
@@ -843,6 +876,8 @@ def _open_field(
     state.edit_queue = list(chosen.steps[1:])
     state.before_edit = copy.deepcopy(state.draft)
     _goto(state, chosen.steps[0], record=_after_summary(state))
+    if isinstance(answer, Inbound):  # a photo sent for it: read there as if sent now
+        return _answer_step(flow, state, answer, interpret(answer), env, result)
     if answer:  # the new value came with the request
         message = Inbound(user_key="", channel=env.channel, text=answer)
         return _answer_step(flow, state, message, read_text(answer), env, result)

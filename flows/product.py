@@ -28,7 +28,7 @@ from flows.engine import (
     sets_a_value,
     yes_no,
 )
-from flows.interpret import FreeText, read_text
+from flows.interpret import FreeText, read_text, without_softeners
 from flows.lexicon import an_instruction, lexicon, normalize, without_lead, words
 from flows.messages import (
     Choice,
@@ -44,6 +44,7 @@ from flows.messages import (
 )
 from flows.parsing import count_unit, parse_price, parse_quantity, parse_weight_grams
 from flows.registration import category_choices, read_category
+from flows.steps import FieldReader
 
 MAX_PHOTOS = 5
 PRICE_MIN, PRICE_MAX = 100, 100_000_000
@@ -312,7 +313,12 @@ def _read_category(msg: Inbound, ctx: Ctx) -> Reading:
     said = yes_no(ctx)
     if msg.choice == "other" or said is False:
         return Clarify(t("product.ask_category"), category_choices())
-    return read_category(msg, ctx)
+    reading = read_category(msg, ctx)
+    if isinstance(reading, Invalid) and (_suggested_category(ctx) or _guesses(ctx)):
+        # "pick the number" is about the whole list; the buttons shown are a guess ("Ya",
+        # "Kategori lain"), where *1* means yes: the list is shown with the hint
+        return Clarify(reading.reason, category_choices())
+    return reading
 
 
 # --- numbers ------------------------------------------------------------------------------------
@@ -488,7 +494,23 @@ def _read_stock(msg: Inbound, ctx: Ctx) -> Reading:
 
 
 def _ask_min_order(ctx: Ctx) -> Outbound:
+    if _min_order_above_stock(ctx):  # the stock was just lowered under it: said why
+        stock, min_order = ctx.draft["stock"], ctx.draft["min_order"]
+        above = t("product.min_order_above_new_stock", stock=stock, min_order=min_order)
+        return say(above, t("product.ask_min_order"), choices=(Choice("one", "1"),))
     return say(t("product.ask_min_order"), choices=(Choice("one", "1"),))
+
+
+def _min_order_above_stock(ctx: Ctx) -> bool:
+    """More must be bought at once than there is (stock 0, sold out, is no limit: as when a
+    product is added)."""
+    stock, min_order = ctx.draft.get("stock"), ctx.draft.get("min_order")
+    return isinstance(stock, int) and isinstance(min_order, int) and 0 < stock < min_order
+
+
+def _min_order_again(ctx: Ctx) -> str | None:
+    """After a new stock (or a price with its stock) under the minimum order: ask that again."""
+    return "min_order" if _min_order_above_stock(ctx) else None
 
 
 def _read_min_order(msg: Inbound, ctx: Ctx) -> Reading:
@@ -680,7 +702,11 @@ PRODUCT_FIELDS = (
 def _finish(ctx: Ctx) -> Outcome:
     data = {key: ctx.draft.get(key) for key in PRODUCT_FIELDS}
     data["min_order"] = data["min_order"] or 1
+    if data["stock"] and data["min_order"] > data["stock"]:  # never more than there is
+        data["min_order"] = data["stock"]
     product_id = ctx.draft.get("product_id")
+    if listed_product(ctx) and data == _as_stored(ctx, product_id):  # "simpan", no change
+        return Outcome(replies=(say(t("product.unchanged", name=data["name"])),), start="menu")
     if listed_product(ctx):  # a change to a listed product: done, back to the menu
         return Outcome(
             effects=(SaveProduct(data, product_id=product_id),),
@@ -692,6 +718,14 @@ def _finish(ctx: Ctx) -> Outcome:
         replies=(say(_saved(ctx, data["name"])),),
         start="product_more",
     )
+
+
+def _as_stored(ctx: Ctx, product_id: Any) -> dict[str, Any]:
+    """The product's fields as saved now, as `_finish` would save them."""
+    stored = next((p for p in ctx.env.products if p.get("id") == product_id), {})
+    data = {key: (stored.get("data") or {}).get(key) for key in PRODUCT_FIELDS}
+    data["min_order"] = data["min_order"] or 1
+    return data
 
 
 def _saved(ctx: Ctx, name: Any) -> Text:
@@ -724,6 +758,10 @@ def _read_photo_edit(msg: Inbound, ctx: Ctx) -> Reading:
         return Stay(t("product.photos_full", max=MAX_PHOTOS), keep=reading.value)
     if reading is not None:
         return reading
+    if msg.rejected_photos and not msg.photos:  # said why, as on the way in
+        return Invalid(
+            PHOTO_REJECTED.get(msg.rejected_photos[0].reason, PHOTO_REJECTED["not_image"])
+        )
     words = " ".join((msg.text or "").lower().split())
     if _says_done(msg, ctx):
         if not photos:
@@ -798,6 +836,7 @@ STEPS = {
             slot="*",
             next=_after_price,
             help=t("product.help.price"),
+            then_ask=_min_order_again,
         ),
         Step(
             "stock",
@@ -806,6 +845,7 @@ STEPS = {
             slot="stock",
             next="min_order",
             help=t("product.help.stock"),
+            then_ask=_min_order_again,
         ),
         Step(
             "min_order",
@@ -881,6 +921,24 @@ FIX_WORDS = {
 }
 
 
+def _read_change(text: str, field_named: FieldReader, ctx: Ctx) -> tuple[str, str] | None:
+    """A change said at the summary: "tambah foto" opens the photos (to add one)."""
+    phrase = normalize(text)
+    if "photos" in (
+        lexicon().answer("product_action", phrase),
+        lexicon().answer("product_action", without_softeners(phrase)),
+    ):
+        return "photos", ""
+    return field_named(text)
+
+
+def _restart_keeps(ctx: Ctx) -> dict[str, Any]:
+    """Starting a stored draft again replaces it (its id kept); a listed product's is never
+    replaced by a new one."""
+    product_id = ctx.draft.get("product_id")
+    return {"product_id": product_id} if product_id and not listed_product(ctx) else {}
+
+
 def listed_product(ctx: Ctx) -> bool:
     """The draft changes a product already saved (not a draft): cancelling keeps it as it was."""
     product_id = ctx.draft.get("product_id")
@@ -900,6 +958,8 @@ PRODUCT = Flow(
     editing=listed_product,
     confirm_cancel=True,
     derive=_derived,
+    read_change=_read_change,
+    restart_keeps=_restart_keeps,
 )
 
 

@@ -22,7 +22,18 @@ from flows.engine import (
 )
 from flows.interpret import GlobalWord, without_softeners
 from flows.lexicon import lexicon, normalize
-from flows.messages import Choice, Inbound, Money, Outbound, Text, say, shortened, t
+from flows.messages import (
+    Choice,
+    Inbound,
+    Money,
+    Outbound,
+    PhotoRef,
+    RejectedPhoto,
+    Text,
+    say,
+    shortened,
+    t,
+)
 from flows.product import (
     FIX_WORDS,
     PRODUCT,
@@ -126,12 +137,16 @@ def _ask_action(ctx: Ctx) -> Outbound:
 def _read_action(msg: Inbound, ctx: Ctx) -> Reading:
     if msg.choice in ("edit", "continue", "delete"):
         return Parsed({"action": msg.choice})
+    if msg.photos or msg.rejected_photos:  # a photo for this product: added to its photos
+        return Parsed({"action": _verb(ctx), "field": "photos", **photos_sent(msg)})
     match ctx.said:
         case GlobalWord(kind="edit", rest=rest) if rest:  # "ubah harga": straight to the price
             field = _field_named(rest)
             answer = new_value(rest.split()[1:]) if field else ""  # "ubah harga 20rb": and 20rb
             return Parsed({"action": _verb(ctx), "field": field, "answer": answer or None})
     phrase = normalize(msg.text)
+    if _sold_out(phrase):  # "udah habis kak": the stock, 0, asked as at the stock question
+        return Parsed({"action": _verb(ctx), "field": "stock", "answer": "habis"})
     field = _field_named(phrase)
     if field is not None:  # "harganya jadi 25 ribu": as "ubah harga 25 ribu"
         answer = new_value((msg.text or "").split()[1:])
@@ -141,9 +156,18 @@ def _read_action(msg: Inbound, ctx: Ctx) -> Reading:
     )  # "lanjutin aja kak", "hapus"
     if typed == "delete":
         return Parsed({"action": "delete"})
+    if typed == "photos":  # "tambah foto": its photos, to add one
+        return Parsed({"action": _verb(ctx), "field": "photos"})
     if typed == "go_on" or yes_no(ctx) is True:
         return Parsed({"action": _verb(ctx)})
     return Invalid(t("products.action_unclear", go_on=_ACTIONS[_verb(ctx)]))
+
+
+def _sold_out(phrase: str) -> bool:
+    """The stock's "none" words ("habis", "udah habis kak", "kosong"), not a bare "0"."""
+    bare = without_softeners(phrase)
+    said = lexicon().answer("stock", phrase) or lexicon().answer("stock", bare)
+    return said == "none" and not bare.isdigit()
 
 
 def _field_named(rest: str) -> str | None:
@@ -203,7 +227,22 @@ def _finish(ctx: Ctx) -> Outcome:
     draft = reopened({**(product.get("data") or {}), "product_id": product["id"]}, ctx.env)
     if _is_draft(product):
         draft = _min_order_unasked(draft)
-    return _reopen(draft, ctx.draft.get("field"), ctx.draft.get("answer"), ctx.env)
+    return _reopen(draft, ctx.draft.get("field"), _sent_along(ctx), ctx.env)
+
+
+def _sent_along(ctx: Ctx) -> Inbound | None:
+    """What came with the choice, for the question it opens: the new value typed with the
+    field ("ubah harga 20rb"), or the photos sent at the product."""
+    sent, typed = ctx.draft.get("sent"), ctx.draft.get("answer")
+    if sent:
+        return Inbound(
+            user_key="",
+            channel=ctx.env.channel,
+            text=sent.get("caption"),
+            photos=tuple(PhotoRef.from_json(p) for p in sent.get("photos") or ()),
+            rejected_photos=tuple(RejectedPhoto(r) for r in sent.get("rejected") or ()),
+        )
+    return Inbound(user_key="", channel=ctx.env.channel, text=typed) if typed else None
 
 
 def _min_order_unasked(draft: dict[str, Any]) -> dict[str, Any]:
@@ -215,14 +254,17 @@ def _min_order_unasked(draft: dict[str, Any]) -> dict[str, Any]:
     return draft
 
 
-def _reopen(draft: dict[str, Any], field_id: str | None, typed: str | None, env: Env) -> Outcome:
+def _reopen(
+    draft: dict[str, Any], field_id: str | None, answer: Inbound | None, env: Env
+) -> Outcome:
     """Open a product where it stopped, or at the field the owner named: then back to the
     summary (a finished product) or on to where it stopped (a draft). A new value typed with
-    the field ("ubah harga 20rb") answers that question at once."""
+    the field ("ubah harga 20rb"), or a photo sent, answers that question at once."""
     where = first_missing_step(draft)
     field = next((f for f in PRODUCT.fields if f.id == field_id), None)
-    answer = Inbound(user_key="", channel=env.channel, text=typed) if typed else None
     asked = steps_before(draft, where, env)
+    if field_id == "photos" and where == "photos":  # no photo yet: this is the first
+        return Outcome(start="product", draft=draft, step=where, answer=answer, asked=asked)
     if field is not None and field.steps[0] == where:  # stopped right there: answered now
         return Outcome(start="product", draft=draft, step=where, answer=answer, asked=asked)
     if field is None or not answered(draft, field.id):  # not reached yet: asked in its turn
@@ -237,7 +279,14 @@ PRODUCT_LIST = Flow(
         s.id: s
         for s in (
             Step("pick", _ask_pick, _read_pick, slot="*", next=_after_pick, takes_photos=True),
-            Step("action", _ask_action, _read_action, slot="*", next=_after_action),
+            Step(
+                "action",
+                _ask_action,
+                _read_action,
+                slot="*",
+                next=_after_action,
+                takes_photos=True,
+            ),
             Step("confirm_delete", _ask_delete, _read_delete, slot="delete", next=FINISH),
         )
     },

@@ -163,6 +163,9 @@ class Step:
     offer: Callable[[Ctx], Any] | None = None  # the value a plain "ya" accepts, if any
     takes_photos: bool = False
     takes_location: bool = False
+    # A step to ask right after this one, even while one answer is changed from the summary,
+    # when this answer put it out of bounds (a stock below the minimum order); None: none.
+    then_ask: Callable[[Ctx], str | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -214,6 +217,9 @@ class Flow:
     # text, the engine's reading of a field named at its start and the context, the field
     # and its new value; `WHICH_FIELD` to ask which field is meant; None when it names none.
     read_change: Callable[[str, FieldReader, Ctx], tuple[str, str] | None] | None = None
+    # What "mulai dari awal" keeps of the draft (a stored draft's id, so it is replaced by
+    # the new answers, not left as a second one); None: nothing.
+    restart_keeps: Callable[[Ctx], Mapping[str, Any]] | None = None
 
 
 SUMMARY = "summary"
