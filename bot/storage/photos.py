@@ -75,10 +75,12 @@ def record_uploads(session: Session, account: ChannelAccount, photos: Iterable[P
 def erase_photos(
     session: Session, accounts: Sequence[ChannelAccount], seller: Seller | None
 ) -> int:
-    """Delete what these accounts sent and the seller's products show; returns photos erased.
+    """Delete what these accounts sent and the seller's products show; returns how many of
+    their photos were taken out of their data (what the owner is told).
 
-    Their upload rows (and uploads made for the seller) always go; a photo goes unless it is
-    shared. Call before the products are scrubbed: their photo lists say what to look for.
+    Their upload rows (and uploads made for the seller) always go; a photo's row and file go
+    unless another shop sent the same bytes (that copy is theirs, and stays). Call before the
+    products are scrubbed: their photo lists say what to look for.
     """
     account_ids = [a.id for a in accounts if a.id is not None]
     theirs: sa.ColumnElement[bool] = col(PhotoUpload.account_id).in_(account_ids)
@@ -96,6 +98,7 @@ def erase_photos(
             shas.update(_shas(draft))
     for sha in sorted(shas):  # one order everywhere: two erasures never wait on each other
         lock_photo(session, sha)
+    stored = session.exec(select(Photo.sha256).where(col(Photo.sha256).in_(shas))).all()
     gone = sorted(shas - _shared(session, shas, account_ids, seller))
     for upload in uploads:
         session.delete(upload)
@@ -104,7 +107,7 @@ def erase_photos(
     for row in rows:
         session.delete(row)
     session.info.setdefault(RELEASED, set()).update(gone)
-    return len(rows)
+    return len(stored)
 
 
 def forget_unconsented(
