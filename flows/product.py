@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from string import capwords
 from typing import Any
 
-from flows.categories import categories, suggest_categories
+from flows.categories import categories, rank_categories, suggest_categories
 from flows.effects import SaveProduct
 from flows.engine import (
     FINISH,
@@ -153,7 +153,20 @@ def read_photos(msg: Inbound, ctx: Ctx) -> Reading:
         return Parsed({"photos": photos, "held_photos": []})
     if msg.text and not photos:
         return Invalid(t("product.photos_first"))
+    if _names_the_product(msg, ctx):  # "keripik tempe pedas": on to the name, offered as it
+        return Parsed({"photos": photos, "held_photos": [], "caption": msg.text})
     return Invalid(t("product.photos_unclear", count=len(photos)))
+
+
+def _names_the_product(msg: Inbound, ctx: Ctx) -> bool:
+    """Text after the photos of a product not named yet that names a product ("keripik tempe
+    pedas", "batik tulis"): the owner has moved on to its name. Words that name no product
+    ("bentar ya", "fotonya kurang jelas") still get the photo question; a held photo is
+    asked about first."""
+    text = " ".join((msg.text or "").split())
+    if ctx.draft.get("name") or ctx.draft.get("held_photos") or "?" in text:
+        return False
+    return isinstance(read_text(text), FreeText) and bool(rank_categories(text))
 
 
 def _with_kept(photos: list[dict[str, Any]], held: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -215,10 +215,14 @@ def _open_home(state: State, inbound: Inbound, env: Env, menu_word: bool) -> Res
         return _open(REGISTRATION, env, welcome=True, english=looks_english(inbound.text))
     home = HELPING if env.acting_for else MENU_FLOW
     opened = begin(home, env, {PARKED: None if _editing_shop(state, env) else _park(state)})
+    kept = _keep_unfinished_product(state, env)
     opened.replies[:0] = (
-        _unsaved_shop_edit(state, env) + _unsaved_product_edit(state, env) + _assisted_kept(state)
+        _unsaved_shop_edit(state, env)
+        + _unsaved_product_edit(state, env)
+        + _assisted_kept(state)
+        + ([say(t("product.draft_kept"))] if kept else [])
     )
-    opened.effects.extend(_keep_unfinished_product(state, env))
+    opened.effects.extend(kept)
     if state.flow is None and not menu_word:  # after "batal": "produk saya" is acted on
         return _home_answers(opened, inbound, env)
     return _finish_open(opened, env)
