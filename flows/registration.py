@@ -386,6 +386,17 @@ def _typed_at_random(name: str) -> bool:
     return False
 
 
+# A street, an alley or a housing estate with its number, or an RT/RW: an address.
+_ADDRESS_START = re.compile(r"^(?:jl|jln|jalan|gg|gang|perum|perumahan)\b.*\d", re.I)
+_RT_RW = re.compile(r"\b(?:rt|rw)\.?\s*\d", re.I)
+
+
+def _an_address(text: str) -> bool:
+    """ "jl melati 5 lowokwaru", "gg. mawar 3", "rt 02 rw 05": the address, sent early."""
+    text = " ".join(text.split())
+    return bool(_ADDRESS_START.search(text) or _RT_RW.search(text))
+
+
 def _no_name_yet(text: str) -> bool:
     """ "Belum ada namanya mas", "gak ada nama tokonya": there is no name, said in words."""
     said = normalize(text).split()
@@ -411,7 +422,10 @@ def _read_shop_name(msg: Inbound, ctx: Ctx) -> Reading:
         return Invalid(t("reg.shop_name_none"))
     if not re.search(r"[^\W\d_]", name):
         return Invalid(t("reg.shop_name_invalid"))
-    if _typed_at_random(msg.text or "") and ctx.draft.get("unusual_shop_name") != name.casefold():
+    unusual = ctx.draft.get("unusual_shop_name") == name.casefold()
+    if _an_address(name) and not unusual:  # its question comes later; a real "Gang 5" is kept
+        return Invalid(t("reg.shop_name_address"), keep={"unusual_shop_name": name.casefold()})
+    if _typed_at_random(msg.text or "") and not unusual:
         # "asdfgh" is refused; a real shop called "Hahaha Snack" is taken when sent again
         return Invalid(t("reg.shop_name_gibberish"), keep={"unusual_shop_name": name.casefold()})
     seller_id = (ctx.env.seller or {}).get("id")
