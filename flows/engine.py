@@ -185,6 +185,28 @@ def _correction(
     return _answer(flow, state, fixed, read_text(text), env, result)
 
 
+def _another_field(flow: Flow, state: State, env: Env, inbound: Inbound) -> tuple[str, str] | None:
+    """A number for another field answered before, named first ("harga naik 2rb" at the
+    stock's question or its "betul?", "no hp 0813..." at the NIB): that field and its value,
+    to change it (this question comes back after). None where a name or an address is asked
+    (any words may be one), and for a field the open "betul?" proposes too ("stoknya 6" to
+    "Harga Rp350.000, stok 5 ya?")."""
+    step = flow.steps.get(state.step or "")
+    text = (inbound.text or "").strip()
+    if step is None or step.free_text or not re.match(r"[^\W\d_]", text):
+        return None
+    named = _field_named(flow, state, env, text)
+    if named is None or _asked_here(flow, state, named[0]) or not re.search(r"\d", named[1]):
+        return None
+    field = next((f for f in _editable(flow, state) if f.id == named[0]), None)
+    if field is None:
+        return None
+    guess = state.pending.value if isinstance(state.pending, Confirm) else None
+    if isinstance(guess, dict) and flow.steps[field.steps[0]].slot in guess:
+        return None
+    return named
+
+
 def _asked_here(flow: Flow, state: State, field_id: str) -> bool:
     """The open question is (one of) the field's own: its first step or one asking it too."""
     field = next((f for f in flow.fields if f.id == field_id), None)
@@ -232,6 +254,9 @@ def _answer(
             if added is None:
                 result.replies.append(_edit_menu(flow, state, t("engine.edit_which_again")))
             return result
+        case None | Confirm(), FreeText() if named := _another_field(flow, state, env, inbound):
+            state.pending = None  # "harga naik 2rb" at the stock: the price, never the stock
+            return _open_field(flow, state, env, result, *named)
         case Confirm(), _:
             answered = _answer_confirm(flow, state, inbound, said, env, result)
             if answered is not None:

@@ -1007,6 +1007,12 @@ def parse_weight_grams(text: str) -> int | None:
     return _positive_int(reading.value)
 
 
+def names_a_mass(text: str) -> bool:
+    """ "250 gr", "1 kg", "setengah kilo": a unit of mass is said (a weight, never a count)."""
+    items = _weight_items(text) if text else None
+    return any(i.kind is _K.BIG and i.mass for i in items or ())
+
+
 def count_unit(text: str) -> str | None:
     """The count or packing word of an answer that has no mass unit, normalized
     ('2lsn' -> 'lusin', '3 bks' -> 'bungkus'); None when there is none or a mass is given."""

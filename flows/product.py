@@ -42,7 +42,13 @@ from flows.messages import (
     say,
     t,
 )
-from flows.parsing import count_unit, parse_price, parse_quantity, parse_weight_grams
+from flows.parsing import (
+    count_unit,
+    names_a_mass,
+    parse_price,
+    parse_quantity,
+    parse_weight_grams,
+)
 from flows.registration import category_choices, read_category
 from flows.steps import FieldReader
 
@@ -498,6 +504,8 @@ def _read_stock(msg: Inbound, ctx: Ctx) -> Reading:
         return changed
     if lexicon().answer("stock", normalize(text)) == "none":  # "habis": asked, never assumed
         return Parsed(0, confirm=t("product.stock_zero_confirm"))
+    if names_a_mass(text):  # "250 gr" at the stock: the weight, sent early
+        return Invalid(t("product.stock_is_weight"))
     stock = parse_quantity(text)
     if stock is None:
         return Invalid(t("product.stock_unreadable"))
