@@ -145,7 +145,7 @@ def _person_name(text: str) -> str:
 
     'nama saya Bu Siti Rahayu, jualan tas rajut' -> 'Siti Rahayu'; 'Sri Wahyuni, S.Pd' stays.
     """
-    name = _clean(_BRACKETED.sub(" ", without_lead("owner_name", text)))
+    name = _clean(_without_nickname(_BRACKETED.sub(" ", without_lead("owner_name", text))))
     head, comma, rest = name.partition(",")
     if comma and not _is_title(rest):  # "Slamet, penjahit"; "Sri Wahyuni, S.Pd" stays
         name = head.strip()
@@ -161,6 +161,21 @@ def _person_name(text: str) -> str:
 
 # Said in brackets after a name: "sri (panggil aja mbak sri)" is Sri.
 _BRACKETED = re.compile(r"\([^)]*\)?")
+# What follows a name, never part of it: "sri tp biasa dipanggil yuyun" is Sri.
+_BUT = re.compile(r"\s*,?\s*\b(?:tp|tpi|tapi|tetapi)\b.*$", re.I)
+# "biasa dipanggil", "panggilannya", "panggil aja": the name before it, else the one after.
+_CALLED = re.compile(
+    r"\b(?:(?:biasa|sering)\s+)?(?:di)?panggil(?:annya|an)?\b(?:\s+(?:aja|saja))?", re.I
+)
+
+
+def _without_nickname(text: str) -> str:
+    """ "sri tp biasa dipanggil yuyun" -> "sri"; "panggil aja yuyun" -> "yuyun"."""
+    text = _BUT.sub("", text)
+    called = _CALLED.search(text)
+    if called is None:
+        return text
+    return text[: called.start()].strip(" ,") or text[called.end() :].strip(" ,")
 
 
 def _names_goods(name: str) -> bool:
@@ -388,13 +403,13 @@ def _typed_at_random(name: str) -> bool:
 
 # A street, an alley or a housing estate with its number, or an RT/RW: an address.
 _ADDRESS_START = re.compile(r"^(?:jl|jln|jalan|gg|gang|perum|perumahan)\b.*\d", re.I)
-_RT_RW = re.compile(r"\b(?:rt|rw)\.?\s*\d", re.I)
+_RT_RW_NUMBER = re.compile(r"\b(?:rt|rw)\.?\s*\d", re.I)
 
 
 def _an_address(text: str) -> bool:
     """ "jl melati 5 lowokwaru", "gg. mawar 3", "rt 02 rw 05": the address, sent early."""
     text = " ".join(text.split())
-    return bool(_ADDRESS_START.search(text) or _RT_RW.search(text))
+    return bool(_ADDRESS_START.search(text) or _RT_RW_NUMBER.search(text))
 
 
 def _no_name_yet(text: str) -> bool:
@@ -620,7 +635,8 @@ def _read_address(msg: Inbound, ctx: Ctx) -> Reading:
         keep = {"latitude": msg.location.latitude, "longitude": msg.location.longitude}
         if not msg.text:
             return Invalid(t("reg.address_location_thanks"), keep=keep)
-    address = _clean(without_lead("address", msg.text or ""))
+    # "alamate pindah nang jl kartini 7": the new address after what is said before it
+    address = _clean(without_lead("move", without_lead("address", msg.text or "")))
     address = _NIB_CLAUSE.sub("", address).strip()  # "…, nib blm ada": the next answer
     if len(address) < 5:
         return Invalid(t("reg.address_too_short"), keep=keep)
