@@ -249,10 +249,16 @@ def _answer(
             return result
         case EditMenu(), Picked(id=field_id):
             return _open_field(flow, state, env, result, field_id)
+        case EditMenu(), Yes() | Keyword(kind="save") | Picked(id="save"):
+            state.pending = None  # "simpan" at "mau ubah yang mana?": nothing to change after all
+            result.replies.append(ask(flow, state, env))
+            return result
+        case EditMenu(), FreeText() if named := _change_named(flow, state, env, inbound.text or ""):
+            return _open_change(flow, state, env, result, named)  # "alamat jl. kartini 7"
         case EditMenu(), _:
             added = _photo_at_summary(flow, state, inbound, said, env, result)
             if added is None:
-                result.replies.append(_edit_menu(flow, state, t("engine.edit_which_again")))
+                result.replies.append(_which_field_again(flow, state, env, inbound.text or ""))
             return result
         case None | Confirm(), FreeText() if named := _another_field(flow, state, env, inbound):
             state.pending = None  # "harga naik 2rb" at the stock: the price, never the stock
@@ -815,6 +821,28 @@ def _editable(flow: Flow, state: State) -> tuple[Field, ...]:
         return flow.fields
     asked = {*state.history, state.step}
     return tuple(f for f in flow.fields if asked & {f.steps[0], *f.asked_at})
+
+
+def _which_field_again(flow: Flow, state: State, env: Env, text: str) -> Outbound:
+    """The field menu again; a word two fields share ("nama": the owner's or the shop's) says
+    which two, with their numbers."""
+    typed = set(normalize(text).split())
+    alike = [
+        (number, field)
+        for number, field in enumerate(_editable(flow, state), start=1)
+        if typed & set(normalize(env.render(field.label)).split())
+    ]
+    if len(alike) < 2:
+        return _edit_menu(flow, state, t("engine.edit_which_again"))
+    (first_n, first), (second_n, second) = alike[:2]
+    question = t(
+        "engine.edit_which_of",
+        first=first.label,
+        first_n=first_n,
+        second=second.label,
+        second_n=second_n,
+    )
+    return _edit_menu(flow, state, question)
 
 
 def _field_choices(fields: tuple[Field, ...]) -> tuple[Choice, ...]:
