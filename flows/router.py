@@ -202,7 +202,7 @@ def _continue(state: State, inbound: Inbound, said: Utterance, env: Env) -> Resu
         return kept
     parked: dict[str, Any] | None = state.draft.get(PARKED)
     result = _helped_shop_number(advance_flow(flow, state, inbound, env, said), env)
-    if parked and _back_to_parked(result, parked):
+    if parked and _back_to_parked(result, parked) and not _stops_acting(result):
         return _unpark(result, parked, env)
     if parked and _registration_parked(parked) and result.state.flow in _KEEPS_PARKED:
         result.state.draft.setdefault(PARKED, parked)  # "Bantuan" shows the menu again: keep it
@@ -501,7 +501,7 @@ def _finish_open(result: Result, env: Env) -> Result:
         flow = FLOWS.get(state.flow, MENU_FLOW)
         if flow.id == PRODUCT.id and not env.registered and not _saving_seller(result):
             flow = MENU_FLOW
-        if flow.id == MENU_FLOW.id and env.acting_for:
+        if flow.id == MENU_FLOW.id and env.acting_for and not _stops_acting(result):
             flow = HELPING  # while helping a shop, "menu" is that shop's menu
         refused = _refuse_role(flow.id, env)
         if refused is not None and not _acting_from_now(result):
@@ -534,6 +534,11 @@ def _refuse_role(flow_id: str, env: Env) -> Outbound | None:
     if flow_id in _ADMIN_FLOWS and not env.is_admin:
         return say(t("role.admin_only"))
     return None
+
+
+def _stops_acting(result: Result) -> bool:
+    """ "Selesai membantu" was just picked: this turn's env still names the shop."""
+    return any(isinstance(e, ActFor) and e.seller_id is None for e in result.effects)
 
 
 def _acting_from_now(result: Result) -> bool:

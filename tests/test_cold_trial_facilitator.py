@@ -206,3 +206,19 @@ def test_menu_at_yakin_dibatalkan_keeps_the_draft(running: Running) -> None:
     assert chat.last == question  # not "yakin?" any more: a "ya" now is an answer
     chat.send("/daftarkan")  # again, while it is open: nothing is said to be kept
     assert "saya simpan" not in chat.text
+
+
+@pytest.mark.any_backend
+def test_the_selesai_membantu_button_after_menu_ends_the_help(running: Running) -> None:
+    """The facilitator opened 'menu' while helping a shop, then pressed 'Selesai membantu':
+    the bot said it was done, then showed the same shop's menu again, whose buttons then
+    answered 'Kakak sedang tidak membantu toko mana pun'."""
+    chat, _ = joined(running.app)
+    register_owner(chat)
+    assert "sedang membantu" in chat.last
+    chat.send("menu")
+    chat.choose("Selesai membantu")
+    assert "Selesai membantu toko" in chat.text
+    assert "sedang membantu" not in chat.text
+    chat.send("menu")
+    assert "Mau apa sekarang" in chat.text and "sedang membantu" not in chat.text
