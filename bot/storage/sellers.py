@@ -104,8 +104,14 @@ class SellerDirectory:
         registered = select(Seller.id).where(
             Seller.phone == UmkmRecord.phone, Seller.status != "erased"
         )
+        # An owner who answered TOLAK to a registration is not offered to register again.
+        refused = select(ConsentRequest.id).where(
+            ConsentRequest.phone == UmkmRecord.phone, ConsentRequest.status == "declined"
+        )
         query = select(UmkmRecord).where(
-            UmkmRecord.facilitator_id == facilitator_id, ~registered.exists()
+            UmkmRecord.facilitator_id == facilitator_id,
+            ~registered.exists(),
+            ~refused.exists(),
         )
         count = self.session.exec(select(func.count()).select_from(query.subquery())).one()
         leads = self.session.exec(query.order_by(col(UmkmRecord.id)).limit(limit)).all()
