@@ -282,6 +282,22 @@ def _parked_assisted(state: State) -> dict[str, Any] | None:
     return parked if _registration_parked(parked) and parked["flow"] == ASSISTED.id else None
 
 
+# What a facilitator does for the shop they help: closed with it when its owner refuses.
+_HELPED_SHOP_FLOWS = (HELPING.id, CONSENT_CODE.id, PRODUCT.id, PRODUCT_MORE.id, PRODUCT_LIST.id)
+
+
+def closed_for_refusal(state: State) -> State:
+    """The facilitator's chat once the owner of the shop they help answered TOLAK: whatever
+    was open for that shop (its menu, a product, a change of its data) is closed, and the
+    next message gets their own menu; a /daftarkan left half-way is still kept for it."""
+    if state.flow not in (*_HELPED_SHOP_FLOWS, REGISTRATION.id):
+        return state
+    kept = _parked_assisted(state)
+    return State(
+        flow=MENU_FLOW.id, draft={PARKED: kept} if kept else {}, updated_at=state.updated_at
+    )
+
+
 def _assisted_kept(state: State) -> list[Outbound]:
     """Said when a /daftarkan half-way is left for the menu or /binaan: it is kept."""
     return [say(t("fac.draft_kept"))] if state.flow == ASSISTED.id and state.step else []

@@ -1,0 +1,100 @@
+# ruff: noqa: F811  (the running fixture is imported from test_facilitators)
+"""Facilitator and consent problems a cold trial left open; each docstring says what was
+typed and what the bot did then."""
+
+from __future__ import annotations
+
+from sqlmodel import col, select
+
+from bot.importer import import_umkm
+from bot.roles import assign_leads
+from bot.storage.models import Facilitator, UmkmRecord
+from tests.conftest import Chat
+from tests.test_facilitators import (  # noqa: F401  (running is a fixture)
+    OWNER_PHONE,
+    SAMPLE,
+    joined,
+    labels,
+    register_owner,
+    running,
+    seller_named,
+)
+from tests.test_whatsapp import Running
+
+SHOP = "Sambal Bu Siti"
+
+
+def owner_of(running: Running, phone: str = OWNER_PHONE) -> Chat:
+    return Chat(running.app.runner, phone, channel="whatsapp", phone=phone)
+
+
+def a_lead(running: Running) -> tuple[str, str]:
+    """Imported businesses assigned to the facilitator; one with a number: (phone, name)."""
+    with running.app.db.session() as s:
+        facilitator = s.exec(select(Facilitator)).one()
+        assert assign_leads(s, facilitator, None) > 0
+        record = s.exec(
+            select(UmkmRecord)
+            .where(UmkmRecord.facilitator_id == facilitator.id, col(UmkmRecord.phone).is_not(None))
+            .order_by(col(UmkmRecord.id))
+        ).first()
+        assert record is not None
+        return record.phone or "", record.business_name
+
+
+def test_a_refused_lead_is_not_offered_again(running: Running) -> None:
+    """The owner of an imported business answered TOLAK; /binaan listed the business again
+    among those 'belum terdaftar', to be registered again."""
+    app = running.app
+    import_umkm(app.db, SAMPLE)
+    chat, _ = joined(app)
+    phone, business = a_lead(running)
+    chat.send("/binaan")
+    assert business in chat.text
+    chat.send("/daftarkan")
+    chat.send("0" + phone[3:])
+    chat.send("ya, betul")
+    while "Cek dulu data pemilik" not in chat.last:
+        assert chat.sent < 20, chat.last
+        chat.send("lewati")
+    chat.send("simpan")
+    owner = owner_of(running, phone)
+    owner.send("tolak")
+    assert "sudah kami hapus" in owner.last
+    chat.send("/binaan")
+    leads = chat.last.split("belum terdaftar")[-1]
+    assert business not in leads
+
+
+def test_the_helping_menu_closes_when_the_owner_refuses(running: Running) -> None:
+    """The facilitator had the shop's menu up when its owner answered TOLAK; it stayed up
+    (its "Masukkan kode pemilik" still asked for a code), and a product being added for the
+    shop went on, to be dropped when saved."""
+    app = running.app
+    chat, _ = joined(app)
+    register_owner(chat)
+    chat.choose("Tambah produk")
+    owner_of(running).send("tolak")
+    chat.send("Sambal Bawang Pedas")
+    assert "menolak" in chat.text and "menu toko itu saya tutup" in chat.text
+    assert "Sambal Bawang" not in chat.text
+    assert "Daftarkan pemilik" in labels(chat) and "Masukkan kode pemilik" not in labels(chat)
+
+
+def test_binaan_after_a_refusal_still_has_the_kept_daftarkan(running: Running) -> None:
+    """A /daftarkan left half-way for a shop's menu is still there once that shop's owner
+    refuses and its menu closes."""
+    app = running.app
+    chat, _ = joined(app)
+    register_owner(chat)
+    chat.send("/daftarkan")
+    chat.send("0812 0000 9002")
+    chat.send("Rina Wati")
+    chat.send("/binaan")
+    assert "saya simpan dulu" in chat.text
+    chat.choose(SHOP)
+    owner_of(running).send("tolak")
+    chat.send("1")
+    assert "menolak" in chat.text
+    chat.send("/daftarkan")
+    assert "nama toko" in chat.last.lower() and "Rina Wati" not in chat.last  # where it was
