@@ -4,6 +4,7 @@ typed and what the bot did then."""
 
 from __future__ import annotations
 
+import pytest
 from sqlmodel import col, select
 
 from bot.importer import import_umkm
@@ -98,3 +99,33 @@ def test_binaan_after_a_refusal_still_has_the_kept_daftarkan(running: Running) -
     assert "menolak" in chat.text
     chat.send("/daftarkan")
     assert "nama toko" in chat.last.lower() and "Rina Wati" not in chat.last  # where it was
+
+
+def test_changing_a_helped_shop_asks_about_its_owner(running: Running) -> None:
+    """'Ubah data toko' on a shop the facilitator helps, then 'Nama pemilik' or 'Nomor HP':
+    asked 'Siapa nama Kakak?' and 'Berapa nomor HP/WA Kakak?', about the facilitator."""
+    chat, _ = joined(running.app)
+    register_owner(chat)
+    chat.choose("Ubah data toko")
+    chat.choose("Ubah")
+    chat.choose("Nama pemilik")
+    assert "nama pemilik" in chat.last and "nama Kakak" not in chat.last
+    chat.send("0812 0000 9005")
+    assert "nama pemilik" in chat.last and "nama Kakak" not in chat.last
+    chat.send("Siti Aminah")
+    chat.choose("Ubah")
+    chat.choose("Nomor HP")
+    assert "HP pemilik" in chat.last and "Kakak?" not in chat.last
+    chat.send("halo")
+    assert "HP pemilik" in chat.last
+
+
+@pytest.mark.parametrize("typed", ["0812 0000 9005", "gak tau"])
+def test_daftarkan_asks_the_owners_name_not_the_facilitators(running: Running, typed: str) -> None:
+    """At /daftarkan's 'nama pemilik' a number was answered 'Di sini yang ditanya nama
+    Kakak', as if the facilitator were the owner."""
+    chat, _ = joined(running.app)
+    chat.send("/daftarkan")
+    chat.send("0812 0000 9001")
+    chat.send(typed)
+    assert "nama pemilik" in chat.last and "nama Kakak" not in chat.last
