@@ -41,6 +41,7 @@ from flows.facilitator import (
     CONSENT_CODE,
     HELPING,
     OWNERS,
+    code_in_sentence,
     owner_phone_problem,
     read_code,
 )
@@ -592,7 +593,7 @@ def _command_with_argument(state: State, env: Env, command: str, argument: str) 
         return Result(state, [say(t("role.facilitator_only"))])
     if not env.acting_for:
         return Result(state, [say(t("fac.not_helping"))])
-    code = read_code(value)
+    code = read_code(value) or code_in_sentence(value)
     if code is None:
         return Result(state, [say(t("fac.consent_code_invalid"))])
     opened = begin(HELPING, env)

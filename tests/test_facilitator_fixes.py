@@ -14,6 +14,7 @@ from tests.conftest import Chat
 from tests.test_facilitators import (  # noqa: F401  (running is a fixture)
     OWNER_PHONE,
     SAMPLE,
+    consent_code,
     joined,
     labels,
     register_owner,
@@ -129,3 +130,36 @@ def test_daftarkan_asks_the_owners_name_not_the_facilitators(running: Running, t
     chat.send("0812 0000 9001")
     chat.send(typed)
     assert "nama pemilik" in chat.last and "nama Kakak" not in chat.last
+
+
+@pytest.mark.parametrize(
+    ("how", "words"),
+    [
+        ("step", "kodenya {code}"),
+        ("step", "ini kak kodenya: {three} {rest}"),
+        ("menu", "kodenya {code}"),
+        ("menu", "kode dari bu siti {code}"),
+        ("command", "/kode kodenya {code}"),
+    ],
+)
+def test_a_code_in_a_short_sentence_is_read(running: Running, how: str, words: str) -> None:
+    """'kodenya 111111' where the owner's code is asked was 'Tulis kode 6 angka', the code
+    not read out of the sentence."""
+    app = running.app
+    chat, _ = joined(app)
+    register_owner(chat)
+    code = consent_code(app, OWNER_PHONE)
+    if how == "step":
+        chat.choose("Masukkan kode pemilik")
+    chat.send(words.format(code=code, three=code[:3], rest=code[3:]))
+    assert "Kode cocok" in chat.text
+    assert seller_named(app, SHOP).status == "active"
+
+
+def test_a_price_in_the_helping_menu_is_no_code(running: Running) -> None:
+    """Six digits in a sentence at the shop's menu are not taken for the code unless the
+    sentence says it is one: nothing counted as a wrong code."""
+    chat, _ = joined(running.app)
+    register_owner(chat)
+    chat.send("harga 150000")
+    assert "belum cocok" not in chat.text and "Kode cocok" not in chat.text
