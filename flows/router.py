@@ -205,9 +205,23 @@ def _continue(state: State, inbound: Inbound, said: Utterance, env: Env) -> Resu
     result = _helped_shop_number(advance_flow(flow, state, inbound, env, said), env)
     if parked and _back_to_parked(result, parked):
         return _unpark(result, parked, env)
-    if parked and _registration_parked(parked) and result.state.flow in _KEEPS_PARKED:
-        result.state.draft.setdefault(PARKED, parked)  # "Bantuan" shows the menu again: keep it
-    return _finish_open(result, env)
+    registration = parked if _registration_parked(parked) else _parked_assisted(state)
+    if registration and result.state.flow in _KEEPS_PARKED:  # "Bantuan" shows the menu again
+        result.state.draft.setdefault(PARKED, registration)
+    return _keep_under_shop_edit(state, _finish_open(result, env))
+
+
+def _keep_under_shop_edit(state: State, result: Result) -> Result:
+    """The helped shop's "Ubah data toko" with a /daftarkan kept under its menu: the menu is
+    kept under the change ("batal" goes back to it), with the /daftarkan, and said so."""
+    opened = result.state
+    if state.flow != HELPING.id or opened.flow != REGISTRATION.id or not opened.step:
+        return result
+    if _parked_assisted(state) is None:
+        return result
+    opened.draft[PARKED] = _park(state)
+    result.replies.insert(0, say(t("fac.draft_kept")))
+    return result
 
 
 def _open_home(state: State, inbound: Inbound, env: Env, menu_word: bool) -> Result:
@@ -215,7 +229,8 @@ def _open_home(state: State, inbound: Inbound, env: Env, menu_word: bool) -> Res
     if not env.registered and state.flow is None and not _has_role(env):
         return _open(REGISTRATION, env, welcome=True, english=looks_english(inbound.text))
     home = HELPING if env.acting_for else MENU_FLOW
-    opened = begin(home, env, {PARKED: None if _editing_shop(state, env) else _park(state)})
+    kept = _parked_assisted(state) if _editing_shop(state, env) else _park(state)
+    opened = begin(home, env, {PARKED: kept})
     opened.replies[:0] = (
         _unsaved_shop_edit(state, env) + _unsaved_product_edit(state, env) + _assisted_kept(state)
     )
@@ -422,7 +437,7 @@ def _leave_shop_edit(state: State, inbound: Inbound, env: Env) -> Result | None:
     if lexicon().answer("menu", normalize(inbound.text)) not in ("product", "products"):
         return None
     home = HELPING if env.acting_for else MENU_FLOW
-    result = _home_answers(begin(home, env), inbound, env)
+    result = _home_answers(begin(home, env, {PARKED: _parked_assisted(state)}), inbound, env)
     result.replies[:0] = _unsaved_shop_edit(state, env)
     return result
 

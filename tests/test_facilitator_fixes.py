@@ -163,3 +163,45 @@ def test_a_price_in_the_helping_menu_is_no_code(running: Running) -> None:
     register_owner(chat)
     chat.send("harga 150000")
     assert "belum cocok" not in chat.text and "Kode cocok" not in chat.text
+
+
+def parked_daftarkan(running: Running) -> Chat:
+    """A shop registered, then a /daftarkan for another owner left at its shop name for
+    /binaan, and the first shop picked there."""
+    chat, _ = joined(running.app)
+    register_owner(chat)
+    chat.send("/daftarkan")
+    chat.send("0812 0000 9002")
+    chat.send("Rina Wati")
+    chat.send("/binaan")
+    assert "saya simpan dulu" in chat.text
+    chat.choose(SHOP)
+    return chat
+
+
+@pytest.mark.parametrize("leave", ["simpan", "batal", "menu", "/binaan"])
+def test_a_kept_daftarkan_survives_changing_a_helped_shop(running: Running, leave: str) -> None:
+    """A /daftarkan put aside, then the helped shop's 'Ubah data toko': the draft was gone
+    (/daftarkan asked for a new owner's number)."""
+    chat = parked_daftarkan(running)
+    chat.choose("Ubah data toko")
+    assert "saya simpan dulu" in chat.text  # still kept, and said so
+    chat.send(leave)
+    if leave == "batal":  # "yakin?", then back at the shop's menu the change was opened from
+        chat.choose("Ya, batalkan")
+        assert "Masukkan kode pemilik" in labels(chat)
+    chat.send("/daftarkan")
+    assert "nama toko" in chat.last.lower() and "Nomor HP pemilik" not in chat.last
+
+
+def test_a_kept_daftarkan_survives_a_change_saved(running: Running) -> None:
+    chat = parked_daftarkan(running)
+    chat.choose("Ubah data toko")
+    chat.choose("Ubah")
+    chat.choose("Alamat")
+    chat.send("Jl. Melati 5, Candi")
+    chat.send("simpan")
+    assert seller_named(running.app, SHOP).address == "Jl. Melati 5, Candi"
+    assert "Masukkan kode pemilik" in labels(chat)  # back at the shop's menu
+    chat.send("/daftarkan")
+    assert "nama toko" in chat.last.lower() and "Nomor HP pemilik" not in chat.last
