@@ -7,10 +7,12 @@ from __future__ import annotations
 import pytest
 from sqlmodel import col, select
 
+from bot.app import App
+from bot.conversation import ConversationRunner
 from bot.importer import import_umkm
 from bot.roles import assign_leads
 from bot.storage.models import Facilitator, UmkmRecord
-from tests.conftest import Chat
+from tests.conftest import Chat, Clock
 from tests.test_facilitators import (  # noqa: F401  (running is a fixture)
     OWNER_PHONE,
     SAMPLE,
@@ -205,3 +207,53 @@ def test_a_kept_daftarkan_survives_a_change_saved(running: Running) -> None:
     assert "Masukkan kode pemilik" in labels(chat)  # back at the shop's menu
     chat.send("/daftarkan")
     assert "nama toko" in chat.last.lower() and "Nomor HP pemilik" not in chat.last
+
+
+def siaran_admin(app: App, clock: Clock, names: tuple[str, ...]) -> Chat:
+    with app.db.session() as s:
+        for n, name in enumerate(names, start=1):
+            code = f"PDP-3507-00{n}"
+            s.add(Facilitator(code=code, name=name, regency_code="3507", invite_code=f"I{n}"))
+    settings = app.settings.model_copy(update={"admin_telegram_ids": [424242]})
+    return Chat(ConversationRunner(app.db, settings, clock=clock), "424242", channel="telegram")
+
+
+@pytest.mark.parametrize("typed", ["bu rina", "Rina", "binaan bu rinna", "pdp-3507-001"])
+def test_siaran_takes_the_facilitators_name(app: App, clock: Clock, typed: str) -> None:
+    """/siaran to a facilitator's owners took only the code ('PDP-3507-001'); 'bu rina'
+    was 'Kode pendamping BU RINA tidak ada'."""
+    admin = siaran_admin(app, clock, ("Bu Rina", "Pak Eko Prasetyo"))
+    admin.send("/siaran")
+    admin.send("binaan satu pendamping")
+    admin.send(typed)
+    assert "Tulis pesannya" in admin.last
+    admin.send("Kumpul di balai desa besok jam 9")
+    admin.send("sekarang")
+    assert "Bu Rina" in admin.text and "PDP-3507-001" in admin.text  # whose owners
+
+
+def test_siaran_binaan_and_a_name_at_once(app: App, clock: Clock) -> None:
+    admin = siaran_admin(app, clock, ("Bu Rina", "Pak Eko Prasetyo"))
+    admin.send("/siaran")
+    admin.send("binaan pak eko")
+    assert "Tulis pesannya" in admin.last
+
+
+def test_siaran_asks_which_facilitator_when_the_name_fits_several(app: App, clock: Clock) -> None:
+    admin = siaran_admin(app, clock, ("Rina Wati", "Rina Susanti", "Eko"))
+    admin.send("/siaran")
+    admin.send("binaan bu rina")
+    assert labels(admin) == ["Rina Wati (PDP-3507-001)", "Rina Susanti (PDP-3507-002)"]
+    admin.send("2")
+    assert "Tulis pesannya" in admin.last
+    admin.send("Kumpul di balai desa besok jam 9")
+    admin.send("sekarang")
+    assert "Rina Susanti" in admin.text
+
+
+def test_siaran_an_unknown_name_is_asked_again(app: App, clock: Clock) -> None:
+    admin = siaran_admin(app, clock, ("Bu Rina",))
+    admin.send("/siaran")
+    admin.send("binaan satu pendamping")
+    admin.send("bu sinta")
+    assert "belum ketemu" in admin.last and "Tulis pesannya" not in admin.text

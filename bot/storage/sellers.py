@@ -121,6 +121,12 @@ class SellerDirectory:
         found = self.session.exec(select(Facilitator.id).where(Facilitator.code == code)).first()
         return found is not None
 
+    def facilitators(self) -> list[dict[str, Any]]:
+        found = self.session.exec(
+            select(Facilitator.code, Facilitator.name).order_by(col(Facilitator.id))
+        )
+        return [{"code": code, "name": name} for code, name in found]
+
     def audience(self, segment: str, value: str | None) -> tuple[int, float]:
         return self._audience(self.session, segment, value) if self._audience else (0, 0.0)
 
