@@ -7,7 +7,7 @@ from typing import Any, TypeGuard
 
 from flows.account import ERASE, LANGUAGE, my_data
 from flows.admin import SIARAN
-from flows.consent import answer_consent, erase_asked
+from flows.consent import OWN_DRAFT, answer_consent, erase_asked, own_draft_back
 from flows.effects import (
     ActFor,
     DashboardLink,
@@ -226,6 +226,9 @@ def _keep_under_shop_edit(state: State, result: Result) -> Result:
 
 def _open_home(state: State, inbound: Inbound, env: Env, menu_word: bool) -> Result:
     """ "menu", or a message with nothing open: the menu (registration for a newcomer)."""
+    own = state.draft.get(OWN_DRAFT) if state.flow is None and not env.registered else None
+    if own:  # put aside for a facilitator's request that is gone now: theirs again
+        return own_draft_back(own, env, [])
     if not env.registered and state.flow is None and not _has_role(env):
         return _open(REGISTRATION, env, welcome=True, english=looks_english(inbound.text))
     home = HELPING if env.acting_for else MENU_FLOW
@@ -632,6 +635,11 @@ def _start(state: State, env: Env, payload: str) -> Result:
         state.pending = Resume()
         flow = FLOWS[state.flow]
         result = Result(state, [say(flow.resume_question, choices=RESUME_CHOICES)], effects)
+        return result
+    own = state.draft.get(OWN_DRAFT) if state.flow is None and not env.registered else None
+    if own:  # put aside for a facilitator's request that is gone now: theirs again
+        result = own_draft_back(own, env, [])
+        result.effects.extend(effects)
         return result
     if not env.registered and not _has_role(env):
         result = _open(REGISTRATION, env, welcome=True)

@@ -257,3 +257,52 @@ def test_siaran_an_unknown_name_is_asked_again(app: App, clock: Clock) -> None:
     admin.send("binaan satu pendamping")
     admin.send("bu sinta")
     assert "belum ketemu" in admin.last and "Tulis pesannya" not in admin.text
+
+
+def owner_half_way(running: Running) -> tuple[Chat, Chat]:
+    """An owner who started signing up alone (agreed, gave their name), then was registered
+    by a facilitator."""
+    owner = owner_of(running)
+    owner.send("halo")
+    owner.send("setuju")
+    owner.send("Siti Aminah")
+    assert "0812-0000-9001" in owner.last  # "is this your number?"
+    chat, _ = joined(running.app)
+    register_owner(chat)
+    owner.send("halo")
+    assert "*SETUJU*" in owner.text
+    assert "mulai daftar sendiri" in owner.text  # told what happens to their own draft
+    return owner, chat
+
+
+def test_tolak_gives_the_owner_their_own_registration_back(running: Running) -> None:
+    """The owner had started registering themselves; at the facilitator's request they saw
+    only SETUJU or TOLAK, and their own answers were gone either way, without a word."""
+    owner, _ = owner_half_way(running)
+    owner.send("tolak")
+    assert "sudah kami hapus" in owner.text
+    assert "masih ada" in owner.text and "0812-0000-9001" in owner.last  # where they were
+    owner.send("ya")
+    assert "nama toko" in owner.last.lower()
+
+
+def test_setuju_uses_the_facilitators_registration(running: Running) -> None:
+    owner, _ = owner_half_way(running)
+    owner.send("setuju")
+    assert "Terima kasih" in owner.text
+    assert seller_named(running.app, SHOP).status == "active"
+    owner.send("menu")
+    assert "nama toko" not in owner.last.lower()
+
+
+def test_a_request_moved_away_gives_the_owner_their_registration_back(running: Running) -> None:
+    """The facilitator corrected the number after the owner had seen the request: the
+    owner's own registration, put aside for the request, is theirs to go on with."""
+    owner, chat = owner_half_way(running)
+    chat.choose("Ubah data toko")
+    chat.choose("Ubah")
+    chat.send("nomor hp")
+    chat.send("0812 0000 9007")
+    chat.send("simpan")
+    owner.send("halo")
+    assert "masih ada" in owner.text and "0812-0000-9001" in owner.last
