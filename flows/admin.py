@@ -145,6 +145,8 @@ def _read_facilitator(msg: Inbound, ctx: Ctx) -> str | Reading:
     if picked is not None:
         return str(picked["code"])
     named = _facilitators_named(msg.text or "", ctx)
+    exact = [f for f in named if _name_words(str(f.get("name"))) == _name_words(msg.text or "")]
+    named = exact if len(exact) == 1 else named  # "bu rina": Bu Rina, before Rina Susanti
     if len(named) == 1:
         return str(named[0]["code"])
     if named:

@@ -218,18 +218,28 @@ def siaran_admin(app: App, clock: Clock, names: tuple[str, ...]) -> Chat:
     return Chat(ConversationRunner(app.db, settings, clock=clock), "424242", channel="telegram")
 
 
-@pytest.mark.parametrize("typed", ["bu rina", "Rina", "binaan bu rinna", "pdp-3507-001"])
-def test_siaran_takes_the_facilitators_name(app: App, clock: Clock, typed: str) -> None:
+@pytest.mark.parametrize(
+    ("typed", "who"),
+    [
+        ("bu rina", "Bu Rina (PDP-3507-001)"),  # her whole name: not "which?" with Rina Susanti
+        ("Rina", "Bu Rina (PDP-3507-001)"),
+        ("pak ekko", "Pak Eko Prasetyo (PDP-3507-002)"),  # mistyped
+        ("binaan prasetyo", "Pak Eko Prasetyo (PDP-3507-002)"),
+        ("rina sus", "Rina Susanti (PDP-3507-003)"),
+        ("pdp-3507-001", "Bu Rina (PDP-3507-001)"),
+    ],
+)
+def test_siaran_takes_the_facilitators_name(app: App, clock: Clock, typed: str, who: str) -> None:
     """/siaran to a facilitator's owners took only the code ('PDP-3507-001'); 'bu rina'
     was 'Kode pendamping BU RINA tidak ada'."""
-    admin = siaran_admin(app, clock, ("Bu Rina", "Pak Eko Prasetyo"))
+    admin = siaran_admin(app, clock, ("Bu Rina", "Pak Eko Prasetyo", "Rina Susanti"))
     admin.send("/siaran")
     admin.send("binaan satu pendamping")
     admin.send(typed)
     assert "Tulis pesannya" in admin.last
     admin.send("Kumpul di balai desa besok jam 9")
     admin.send("sekarang")
-    assert "Bu Rina" in admin.text and "PDP-3507-001" in admin.text  # whose owners
+    assert f"binaan pendamping {who}" in admin.text  # whose owners
 
 
 def test_siaran_binaan_and_a_name_at_once(app: App, clock: Clock) -> None:
