@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from datetime import datetime, timedelta
+from difflib import SequenceMatcher
 from typing import Any
 
 from flows.categories import categories
 from flows.effects import CreateBroadcast
 from flows.engine import Clarify, Ctx, Field, Flow, Invalid, Outcome, Parsed, Reading, Stay, Step
-from flows.lexicon import lexicon, normalize
+from flows.lexicon import lexicon, normalize, words
 from flows.messages import Choice, Inbound, Outbound, Text, When, say, t
 from flows.parsing import match_regency
 from flows.regions import EAST_JAVA, regencies
@@ -41,7 +43,7 @@ STALLED_STEPS = (
 )
 
 
-def _segment_label(draft: dict[str, Any]) -> Text | str:
+def _segment_label(draft: dict[str, Any], ctx: Ctx) -> Text | str:
     segment, value = draft.get("segment"), draft.get("segment_value")
     if segment == "regency" and value in regencies():
         return t("siaran.to.regency", value=regency_label(value))
@@ -52,7 +54,10 @@ def _segment_label(draft: dict[str, Any]) -> Text | str:
         label = next((c.label for c in STALLED_STEPS if c.id == f"step:{value}"), value or "-")
         return t("siaran.to.stalled", value=label)
     if segment == "facilitator":
-        return t("siaran.to.facilitator", value=value or "-")
+        found = next((f for f in ctx.env.directory.facilitators() if f.get("code") == value), None)
+        return t(
+            "siaran.to.facilitator", value=_facilitator_label(found) if found else value or "-"
+        )
     return next(c.label for c in SEGMENTS if c.id == segment)
 
 
@@ -81,12 +86,75 @@ def _read_segment(msg: Inbound, ctx: Ctx) -> Reading:
             return Parsed({"segment": msg.choice, "segment_value": None, "awaiting": None})
         return _ask_value(msg.choice)  # type: ignore[arg-type]
     awaiting = ctx.draft.get("awaiting")
+    if awaiting is None and _says_binaan(msg.text or ""):  # "binaan bu rina": who, at once
+        awaiting = "facilitator"
     if awaiting is None:
         return Invalid(t("siaran.segment_unclear"))
     value = _read_value(awaiting, msg, ctx)
     if isinstance(value, str):
         return Parsed({"segment": awaiting, "segment_value": value, "awaiting": None})
     return value
+
+
+# --- a facilitator, by code or by name ------------------------------------------------------
+
+
+def _name_words(text: str) -> list[str]:
+    """The words of a name, without "bu", "pak" or "binaan": "binaan bu rina" -> ["rina"]."""
+    dropped = words("person_word") | words("facilitator_segment")
+    return [word for word in normalize(text).split() if word not in dropped]
+
+
+def _says_binaan(text: str) -> bool:
+    """ "Binaan bu rina", "binaan pendamping eko": the segment and a name in one message."""
+    said = normalize(text).split()
+    return bool(said) and said[0] in words("facilitator_segment") and bool(_name_words(text))
+
+
+def _same_word(typed: str, word: str) -> bool:
+    """ "rin" for "rina", "rinna" for "rina": the start of the word, or the word mistyped."""
+    if typed == word or (len(typed) >= 3 and word.startswith(typed)):
+        return True
+    return len(typed) >= 4 and SequenceMatcher(None, typed, word).ratio() >= 0.8
+
+
+def _facilitators_named(text: str, ctx: Ctx) -> list[dict[str, Any]]:
+    typed = _name_words(text)
+    if not typed:
+        return []
+    found = []
+    for facilitator in ctx.env.directory.facilitators():
+        name = _name_words(str(facilitator.get("name") or ""))
+        if all(any(_same_word(word, part) for part in name) for word in typed):
+            found.append(dict(facilitator))
+    return found
+
+
+def _facilitator_label(facilitator: Mapping[str, Any]) -> str:
+    return f"{facilitator.get('name') or '-'} ({facilitator.get('code')})"
+
+
+def _read_facilitator(msg: Inbound, ctx: Ctx) -> str | Reading:
+    """A facilitator's code ("PDP-3515-001"), or their name, however typed ("bu rina"): the
+    one it fits, or which one when it fits several."""
+    facilitators = {str(f.get("code")): f for f in ctx.env.directory.facilitators()}
+    picked = facilitators.get(str(msg.choice or ""))
+    code = " ".join((msg.text or "").split()).upper()
+    if picked is None and code and ctx.env.directory.facilitator_exists(code):
+        picked = facilitators.get(code, {"code": code})
+    if picked is not None:
+        return str(picked["code"])
+    named = _facilitators_named(msg.text or "", ctx)
+    exact = [f for f in named if _name_words(str(f.get("name"))) == _name_words(msg.text or "")]
+    named = exact if len(exact) == 1 else named  # "bu rina": Bu Rina, before Rina Susanti
+    if len(named) == 1:
+        return str(named[0]["code"])
+    if named:
+        options = tuple(Choice(str(f["code"]), _facilitator_label(f)) for f in named[:8])
+        keep = {"awaiting": "facilitator"}
+        return Stay(t("siaran.facilitator_which"), keep=keep, choices=options)
+    typed = " ".join((msg.text or "").split())[:40] or "-"
+    return Invalid(t("siaran.facilitator_unknown", code=typed))
 
 
 def _read_value(segment: str, msg: Inbound, ctx: Ctx) -> str | Reading:
@@ -108,10 +176,7 @@ def _read_value(segment: str, msg: Inbound, ctx: Ctx) -> str | Reading:
             options = tuple(Choice(c, regency_label(c, True)) for c in codes[:8])
             return Clarify(t("siaran.regency_which"), options)
         return Invalid(t("reg.regency_unknown", place=" ".join((msg.text or "").split())[:40]))
-    code = " ".join((msg.text or "").split()).upper()
-    if code and ctx.env.directory.facilitator_exists(code):
-        return code
-    return Invalid(t("siaran.facilitator_unknown", code=code[:32] or "-"))
+    return _read_facilitator(msg, ctx)
 
 
 # --- what and when --------------------------------------------------------------------------
@@ -163,7 +228,7 @@ def _summary(ctx: Ctx) -> Outbound:
     when = draft.get("when")
     return say(
         t("siaran.preview_title"),
-        t("siaran.preview_to", segment=_segment_label(draft)),
+        t("siaran.preview_to", segment=_segment_label(draft, ctx)),
         t("siaran.preview_count", count=count),
         t("siaran.preview_eta", eta=_eta(seconds)),
         t("siaran.preview_when_at", at=When(when)) if when else t("siaran.preview_when_now"),

@@ -6,11 +6,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from flows.effects import DeclineConsent, GiveConsent
-from flows.engine import Env, Result, State
+from flows.engine import Env, Result, State, ask
 from flows.interpret import FreeText, No, Picked, Utterance, Yes, pick_choice, without_softeners
 from flows.lexicon import lexicon, normalize, words
-from flows.messages import Choice, say, t
-from flows.registration import summary_lines
+from flows.messages import Choice, Outbound, say, t
+from flows.registration import REGISTRATION, summary_lines
 from flows.state import ConsentShown
 
 CHOICES = (Choice("agree", t("choice.consent_agree")), Choice("refuse", t("choice.consent_refuse")))
@@ -70,6 +70,28 @@ def _settled_by_code(request: Mapping[str, Any], decision: str | None, env: Env)
     return Result(State(updated_at=env.now), [say(told)], [GiveConsent(seller_id)])
 
 
+# The owner's own registration, half-way when a facilitator's request came: kept aside while
+# the request waits (no nudge about it then), given back on TOLAK, replaced on SETUJU.
+OWN_DRAFT = "_own_registration"
+
+
+def _own_draft(state: State) -> dict[str, Any] | None:
+    if state.flow == REGISTRATION.id and state.step and state.draft:
+        return {"step": state.step, "draft": state.draft, "meta": state.meta()}
+    kept = state.draft.get(OWN_DRAFT)
+    return dict(kept) if isinstance(kept, dict) else None
+
+
+def own_draft_back(own: Mapping[str, Any], env: Env, replies: list[Outbound]) -> Result:
+    """TOLAK with their own registration aside (or the request gone, its number corrected):
+    it goes on where they were."""
+    state = State.load(REGISTRATION.id, own["step"], own["draft"], own["meta"], env.now)
+    state.pending = None
+    replies.append(say(t("consent.own_draft_back")))
+    replies.append(ask(REGISTRATION, state, env))
+    return Result(state, replies)
+
+
 def answer_consent(state: State, said: Utterance, env: Env, text: str = "") -> Result:
     """SETUJU links the owner to the shop; TOLAK erases it; a bare no waits; anything else
     shows it again."""
@@ -80,8 +102,10 @@ def answer_consent(state: State, said: Utterance, env: Env, text: str = "") -> R
     decision = _decision(said, text, shown, env)
     if request.get("given"):
         return _settled_by_code(request, decision, env)
+    own = _own_draft(state)
+    keep = {OWN_DRAFT: own} if own else {}
     if decision != "refuse" and _with_a_correction(text):
-        asking = State(pending=ConsentShown(seller_id), updated_at=env.now)
+        asking = State(pending=ConsentShown(seller_id), draft=keep, updated_at=env.now)
         facilitator = request.get("facilitator_name") or "-"
         return Result(
             asking,
@@ -91,13 +115,18 @@ def answer_consent(state: State, said: Utterance, env: Env, text: str = "") -> R
         done = State(updated_at=env.now)
         return Result(done, [say(t("consent.thanks", shop=shop))], [GiveConsent(seller_id)])
     if decision == "refuse":
-        done = State(updated_at=env.now)
-        return Result(done, [say(t("consent.refused", shop=shop))], [DeclineConsent(seller_id)])
+        refused = [say(t("consent.refused", shop=shop))]
+        if own:
+            back = own_draft_back(own, env, refused)
+            back.effects.append(DeclineConsent(seller_id))
+            return back
+        return Result(State(updated_at=env.now), refused, [DeclineConsent(seller_id)])
     if decision == "not_yet":  # nothing erased on a "belum": how to fix it, or to refuse;
         # not "shown" any more, so a bare "ya" to that is not taken for SETUJU
-        return Result(State(updated_at=env.now), [say(t("consent.not_yet", shop=shop))])
+        waiting = State(draft=keep, updated_at=env.now)
+        return Result(waiting, [say(t("consent.not_yet", shop=shop))])
     # Whatever they were doing, this comes first: a shop is waiting for their answer.
-    asking = State(pending=ConsentShown(seller_id), updated_at=env.now)
+    asking = State(pending=ConsentShown(seller_id), draft=keep, updated_at=env.now)
     return Result(
         asking,
         [
@@ -105,6 +134,7 @@ def answer_consent(state: State, said: Utterance, env: Env, text: str = "") -> R
                 t("consent.request_title", facilitator=request.get("facilitator_name") or "-"),
                 *summary_lines(dict(request.get("seller") or {})),
                 t("consent.products", count=request.get("products", 0)),
+                *([t("consent.own_draft")] if own else []),
                 t("consent.question"),
                 choices=CHOICES,
             )

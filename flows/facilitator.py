@@ -24,6 +24,7 @@ from flows.engine import (
     Reading,
     Step,
 )
+from flows.lexicon import normalize, words
 from flows.menu import read_pick
 from flows.messages import Choice, Inbound, Outbound, Text, say, t
 from flows.parsing import is_mobile, parse_phone
@@ -174,7 +175,8 @@ def _ask_helping(ctx: Ctx) -> Outbound:
 
 def _read_helping(msg: Inbound, ctx: Ctx) -> Reading:
     shop = ctx.env.acting_for or {}
-    code = read_code(msg.text) if shop.get("status") == "awaiting_consent" else None
+    awaiting = shop.get("status") == "awaiting_consent"
+    code = read_code(msg.text) or code_in_sentence(msg.text, named=True) if awaiting else None
     if code is not None:  # the owner read it out and they typed just that
         return Parsed({"picked": "consent_code", "code": code})
     return read_pick(msg, _helping_choices(), t("fac.helping_unclear"))
@@ -229,8 +231,27 @@ HELPING = Flow(
 
 
 def read_code(text: str | None) -> str | None:
+    """The code typed alone ("482913", "482 913")."""
     digits = re.sub(r"[\s.\-]", "", text or "")
     return digits if digits.isdigit() and len(digits) == CODE_LENGTH else None
+
+
+# Digits written in groups ("482 913", "482-913") are one number.
+_BETWEEN_DIGITS = re.compile(r"(?<=\d)[\s.\-]+(?=\d)")
+_SHORT = 8  # words, the code included: "ini kak kodenya dari bu siti 482913"
+
+
+def code_in_sentence(text: str | None, named: bool = False) -> str | None:
+    """The code in a short sentence ("kodenya 482913", "ini kodenya: 482 913"): its one
+    number of six digits. With `named`, only when the sentence says it is a code ("kode",
+    "otp"): where a code is not the question, "harga 150000" is a price."""
+    said = _BETWEEN_DIGITS.sub("", text or "")
+    numbers = re.findall(r"\d+", said)
+    if len(numbers) != 1 or len(numbers[0]) != CODE_LENGTH or len(said.split()) > _SHORT:
+        return None
+    if named and not set(normalize(said).split()) & words("code"):
+        return None
+    return numbers[0]
 
 
 def _ask_code(ctx: Ctx) -> Outbound:
@@ -238,7 +259,7 @@ def _ask_code(ctx: Ctx) -> Outbound:
 
 
 def _read_code(msg: Inbound, ctx: Ctx) -> Reading:
-    code = read_code(msg.text)
+    code = read_code(msg.text) or code_in_sentence(msg.text)
     return Parsed(code) if code else Invalid(t("fac.consent_code_invalid"))
 
 

@@ -88,9 +88,20 @@ def _read_consent(msg: Inbound, ctx: Ctx) -> Reading:
 # --- owner and phone ------------------------------------------------------------------------------
 
 
+def about_the_owner(ctx: Ctx) -> bool:
+    """Asked of a facilitator registering an owner (/daftarkan), or changing the data of the
+    shop they help: the questions are about the owner, not about whoever types."""
+    return bool(ctx.draft.get("assisted") or ctx.env.acting_for)
+
+
+def _owners(ctx: Ctx, own: Text, owners: Text) -> Text:
+    """The message to the owner themselves, or the one about the owner (`about_the_owner`)."""
+    return owners if about_the_owner(ctx) else own
+
+
 def _offered_name(ctx: Ctx) -> str | None:
     """The channel's profile name (without emoji), offered when it looks like a person's."""
-    if ctx.draft.get("assisted"):  # a facilitator's own name is not the owner's
+    if about_the_owner(ctx):  # a facilitator's own name is not the owner's
         return None
     profile = _clean(re.sub(r"[^\w\s.'-]", " ", ctx.env.profile_name or ""))
     if not profile or not _valid_person_name(profile) or _NOT_A_PERSON.search(profile):
@@ -99,7 +110,7 @@ def _offered_name(ctx: Ctx) -> str | None:
 
 
 def _ask_owner_name(ctx: Ctx) -> Outbound:
-    if ctx.draft.get("assisted"):
+    if about_the_owner(ctx):
         return say(t("fac.ask_owner_name"))
     offered = _offered_name(ctx)
     if offered:
@@ -199,13 +210,19 @@ def _has_phone_number(msg: Inbound) -> bool:
     return not msg.choice and _PHONE_IN_TEXT.search(msg.text or "") is not None
 
 
-def _not_a_name(name: str) -> Text | None:
+def _not_a_name(name: str, ctx: Ctx) -> Text | None:
     """Why words that are never in a person's name are refused ("mau jualan", "pake nomor
     lain"), or None."""
     said = {lexicon().answer("owner_name", word) for word in normalize(name).split()}
     if "number" in said:
-        return t("reg.owner_name_phone")  # the number is asked next
-    return t("reg.owner_name_not_a_name") if "not_a_name" in said else None
+        return _owners(
+            ctx, t("reg.owner_name_phone"), t("fac.owner_name_phone")
+        )  # the number is asked next
+    return (
+        _owners(ctx, t("reg.owner_name_not_a_name"), t("fac.owner_name_not_a_name"))
+        if "not_a_name" in said
+        else None
+    )
 
 
 def _wants_another_number(text: str) -> bool:
@@ -217,16 +234,16 @@ def _wants_another_number(text: str) -> bool:
 
 def _read_owner_name(msg: Inbound, ctx: Ctx) -> Reading:
     if _has_phone_number(msg):
-        return Invalid(t("reg.owner_name_phone"))
+        return Invalid(_owners(ctx, t("reg.owner_name_phone"), t("fac.owner_name_phone")))
     typed = _person_name(msg.text or "")
     name = (_offered_name(ctx) or "") if msg.choice == "profile" else typed
     if not name:
-        return Invalid(t("reg.owner_name_missing"))
+        return Invalid(_owners(ctx, t("reg.owner_name_missing"), t("fac.owner_name_missing")))
     if _an_answer_word(name):
         return Invalid(t("reg.owner_name_invalid"))
     if len(name.split()) > 5 or _names_goods(name):
         return Invalid(t("reg.owner_name_sentence"))
-    not_a_name = _not_a_name(name)
+    not_a_name = _not_a_name(name, ctx)
     if not_a_name is not None:
         return Invalid(not_a_name)
     if len(name) > 100:
@@ -262,6 +279,8 @@ def _read_phone_confirm(msg: Inbound, ctx: Ctx) -> Reading:
 
 
 def _ask_phone(ctx: Ctx) -> Outbound:
+    if about_the_owner(ctx):  # the contact button would share the facilitator's own
+        return say(t("fac.ask_owner_phone"))
     return say(t("reg.ask_phone"), request_contact=ctx.env.channel == "telegram")
 
 
@@ -281,14 +300,14 @@ def _read_phone(msg: Inbound, ctx: Ctx) -> Reading:
     # Only the channel vouches for a number: a shared card may be someone else's.
     phone = parse_phone(msg.contact_phone or "") or parse_phone(msg.text or "")
     if phone and not is_mobile(phone):
-        return Invalid(t("reg.phone_not_mobile"))
+        return Invalid(_owners(ctx, t("reg.phone_not_mobile"), t("fac.owner_phone_not_mobile")))
     if phone:
         return Parsed({"phone": phone, "phone_verified": phone == ctx.env.known_phone})
-    if ctx.env.known_phone and _this_number(msg.text or ""):
+    if ctx.env.known_phone and not about_the_owner(ctx) and _this_number(msg.text or ""):
         return Parsed({"phone": ctx.env.known_phone, "phone_verified": True, "phone_other": False})
     if _wants_another_number(msg.text or ""):
-        return Invalid(t("reg.phone_send_other"))
-    return Invalid(t("reg.phone_invalid"))
+        return Invalid(_owners(ctx, t("reg.phone_send_other"), t("fac.owner_phone_invalid")))
+    return Invalid(_owners(ctx, t("reg.phone_invalid"), t("fac.owner_phone_invalid")))
 
 
 # --- shop ------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from typing import Any, TypeGuard
 
 from flows.account import ERASE, LANGUAGE, my_data
 from flows.admin import SIARAN
-from flows.consent import answer_consent, erase_asked
+from flows.consent import OWN_DRAFT, answer_consent, erase_asked, own_draft_back
 from flows.effects import (
     ActFor,
     DashboardLink,
@@ -41,6 +41,7 @@ from flows.facilitator import (
     CONSENT_CODE,
     HELPING,
     OWNERS,
+    code_in_sentence,
     owner_phone_problem,
     read_code,
 )
@@ -204,17 +205,35 @@ def _continue(state: State, inbound: Inbound, said: Utterance, env: Env) -> Resu
     result = _helped_shop_number(advance_flow(flow, state, inbound, env, said), env)
     if parked and _back_to_parked(result, parked) and not _stops_acting(result):
         return _unpark(result, parked, env)
-    if parked and _registration_parked(parked) and result.state.flow in _KEEPS_PARKED:
-        result.state.draft.setdefault(PARKED, parked)  # "Bantuan" shows the menu again: keep it
-    return _finish_open(result, env)
+    registration = parked if _registration_parked(parked) else _parked_assisted(state)
+    if registration and result.state.flow in _KEEPS_PARKED:  # "Bantuan" shows the menu again
+        result.state.draft.setdefault(PARKED, registration)
+    return _keep_under_shop_edit(state, _finish_open(result, env))
+
+
+def _keep_under_shop_edit(state: State, result: Result) -> Result:
+    """The helped shop's "Ubah data toko" with a /daftarkan kept under its menu: the menu is
+    kept under the change ("batal" goes back to it), with the /daftarkan, and said so."""
+    opened = result.state
+    if state.flow != HELPING.id or opened.flow != REGISTRATION.id or not opened.step:
+        return result
+    if _parked_assisted(state) is None:
+        return result
+    opened.draft[PARKED] = _park(state)
+    result.replies.insert(0, say(t("fac.draft_kept")))
+    return result
 
 
 def _open_home(state: State, inbound: Inbound, env: Env, menu_word: bool) -> Result:
     """ "menu", or a message with nothing open: the menu (registration for a newcomer)."""
+    own = state.draft.get(OWN_DRAFT) if state.flow is None and not env.registered else None
+    if own:  # put aside for a facilitator's request that is gone now: theirs again
+        return own_draft_back(own, env, [])
     if not env.registered and state.flow is None and not _has_role(env):
         return _open(REGISTRATION, env, welcome=True, english=looks_english(inbound.text))
     home = HELPING if env.acting_for else MENU_FLOW
-    opened = begin(home, env, {PARKED: None if _editing_shop(state, env) else _park(state)})
+    parked = _parked_assisted(state) if _editing_shop(state, env) else _park(state)
+    opened = begin(home, env, {PARKED: parked})
     kept = _keep_unfinished_product(state, env)
     opened.replies[:0] = (
         _unsaved_shop_edit(state, env)
@@ -284,6 +303,22 @@ def _parked_assisted(state: State) -> dict[str, Any] | None:
             break
         parked = (parked.get("draft") or {}).get(PARKED)
     return parked if _registration_parked(parked) and parked["flow"] == ASSISTED.id else None
+
+
+# What a facilitator does for the shop they help: closed with it when its owner refuses.
+_HELPED_SHOP_FLOWS = (HELPING.id, CONSENT_CODE.id, PRODUCT.id, PRODUCT_MORE.id, PRODUCT_LIST.id)
+
+
+def closed_for_refusal(state: State) -> State:
+    """The facilitator's chat once the owner of the shop they help answered TOLAK: whatever
+    was open for that shop (its menu, a product, a change of its data) is closed, and the
+    next message gets their own menu; a /daftarkan left half-way is still kept for it."""
+    if state.flow not in (*_HELPED_SHOP_FLOWS, REGISTRATION.id):
+        return state
+    kept = _parked_assisted(state)
+    return State(
+        flow=MENU_FLOW.id, draft={PARKED: kept} if kept else {}, updated_at=state.updated_at
+    )
 
 
 def _assisted_kept(state: State) -> list[Outbound]:
@@ -409,7 +444,7 @@ def _leave_shop_edit(state: State, inbound: Inbound, env: Env) -> Result | None:
     if lexicon().answer("menu", normalize(inbound.text)) not in ("product", "products"):
         return None
     home = HELPING if env.acting_for else MENU_FLOW
-    result = _home_answers(begin(home, env), inbound, env)
+    result = _home_answers(begin(home, env, {PARKED: _parked_assisted(state)}), inbound, env)
     result.replies[:0] = _unsaved_shop_edit(state, env)
     return result
 
@@ -585,7 +620,7 @@ def _command_with_argument(state: State, env: Env, command: str, argument: str) 
         return Result(state, [say(t("role.facilitator_only"))])
     if not env.acting_for:
         return Result(state, [say(t("fac.not_helping"))])
-    code = read_code(value)
+    code = read_code(value) or code_in_sentence(value)
     if code is None:
         return Result(state, [say(t("fac.consent_code_invalid"))])
     opened = begin(HELPING, env)
@@ -609,6 +644,11 @@ def _start(state: State, env: Env, payload: str) -> Result:
         state.pending = Resume()
         flow = FLOWS[state.flow]
         result = Result(state, [say(flow.resume_question, choices=RESUME_CHOICES)], effects)
+        return result
+    own = state.draft.get(OWN_DRAFT) if state.flow is None and not env.registered else None
+    if own:  # put aside for a facilitator's request that is gone now: theirs again
+        result = own_draft_back(own, env, [])
+        result.effects.extend(effects)
         return result
     if not env.registered and not _has_role(env):
         result = _open(REGISTRATION, env, welcome=True)

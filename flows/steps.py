@@ -43,6 +43,10 @@ class Directory(Protocol):
 
     def facilitator_exists(self, code: str) -> bool: ...
 
+    def facilitators(self) -> Sequence[Mapping[str, Any]]:
+        """Every facilitator: their code and name."""
+        ...
+
     def audience(self, segment: str, value: str | None) -> tuple[int, float]:
         """How many a broadcast would reach (opted-out left out) and seconds to send."""
         ...

@@ -268,6 +268,9 @@ class FlowHost:
     def facilitator_exists(self, code: str) -> bool:
         return False
 
+    def facilitators(self) -> list[Mapping[str, Any]]:
+        return []
+
     def audience(self, segment: str, value: str | None) -> tuple[int, float]:
         return 0, 0.0
 

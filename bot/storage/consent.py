@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 from bot.storage.models import (
     ChannelAccount,
     ConsentRequest,
+    Conversation,
     Facilitator,
     Notice,
     Product,
@@ -30,6 +31,8 @@ from bot.storage.photos import erase_photos
 from bot.storage.sellers import apply_seller_fields, scrub_products, scrub_seller
 from flows.messages import t
 from flows.registration import CONSENT_VERSION, shop_name_key
+from flows.router import closed_for_refusal
+from flows.state import State
 
 MAX_CODE_ATTEMPTS = 5
 
@@ -349,11 +352,33 @@ def decline(session: Session, account: ChannelAccount, seller_id: int, now: date
     ):
         helper.acting_seller_id = None
         session.add(helper)
+        _close_helped_shop(session, helper)
     scrub_seller(seller, now)
     session.add(seller)
     _tell_facilitator(session, request, t("fac.consent_declined_notice").msgid, shop)
     _withdraw_request_notices(session, request.phone, seller, now)
     return True
+
+
+def _close_helped_shop(session: Session, helper: ChannelAccount) -> None:
+    """The shop's menu (or its product, or its change) open in the facilitator's chat closes."""
+    conversation = session.exec(
+        select(Conversation).where(Conversation.account_id == helper.id)
+    ).first()
+    if conversation is None:
+        return
+    state = State.load(
+        conversation.flow,
+        conversation.step,
+        conversation.draft,
+        conversation.meta,
+        conversation.updated_at,
+    )
+    closed = closed_for_refusal(state)
+    if closed is not state:
+        conversation.flow, conversation.step = closed.flow, closed.step
+        conversation.draft, conversation.meta = closed.draft, closed.meta()
+        session.add(conversation)
 
 
 def _tell_facilitator(session: Session, request: ConsentRequest, msgid: str, shop: str) -> None:

@@ -104,8 +104,14 @@ class SellerDirectory:
         registered = select(Seller.id).where(
             Seller.phone == UmkmRecord.phone, Seller.status != "erased"
         )
+        # An owner who answered TOLAK to a registration is not offered to register again.
+        refused = select(ConsentRequest.id).where(
+            ConsentRequest.phone == UmkmRecord.phone, ConsentRequest.status == "declined"
+        )
         query = select(UmkmRecord).where(
-            UmkmRecord.facilitator_id == facilitator_id, ~registered.exists()
+            UmkmRecord.facilitator_id == facilitator_id,
+            ~registered.exists(),
+            ~refused.exists(),
         )
         count = self.session.exec(select(func.count()).select_from(query.subquery())).one()
         leads = self.session.exec(query.order_by(col(UmkmRecord.id)).limit(limit)).all()
@@ -114,6 +120,12 @@ class SellerDirectory:
     def facilitator_exists(self, code: str) -> bool:
         found = self.session.exec(select(Facilitator.id).where(Facilitator.code == code)).first()
         return found is not None
+
+    def facilitators(self) -> list[dict[str, Any]]:
+        found = self.session.exec(
+            select(Facilitator.code, Facilitator.name).order_by(col(Facilitator.id))
+        )
+        return [{"code": code, "name": name} for code, name in found]
 
     def audience(self, segment: str, value: str | None) -> tuple[int, float]:
         return self._audience(self.session, segment, value) if self._audience else (0, 0.0)
