@@ -22,7 +22,7 @@ from bot.notices import take_for_account
 from bot.outgoing import Reply, queue
 from bot.roles import facilitator_of, is_admin, join_reply, lead_referral
 from bot.storage import consent
-from bot.storage.context import OwnerContext, load_context
+from bot.storage.context import OwnerContext, load_context, state_of
 from bot.storage.database import Database
 from bot.storage.models import (
     ChannelAccount,
@@ -250,13 +250,7 @@ class ConversationRunner:
                 else None
             ),
         )
-        state = State.load(
-            conversation.flow,
-            conversation.step,
-            conversation.draft,
-            conversation.meta,
-            conversation.updated_at,
-        )
+        state = state_of(conversation)
         result = advance(state, inbound, env)
         outcomes = self._apply(
             session, account, result, inbound.channel, helped, facilitator, now, inbound.message_id

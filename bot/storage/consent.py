@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, exists, or_
 from sqlmodel import Session, col, select
 
+from bot.storage.context import state_of
 from bot.storage.models import (
     ChannelAccount,
     ConsentRequest,
@@ -32,7 +33,6 @@ from bot.storage.sellers import apply_seller_fields, scrub_products, scrub_selle
 from flows.messages import t
 from flows.registration import CONSENT_VERSION, shop_name_key
 from flows.router import closed_for_refusal
-from flows.state import State
 
 MAX_CODE_ATTEMPTS = 5
 
@@ -367,13 +367,7 @@ def _close_helped_shop(session: Session, helper: ChannelAccount) -> None:
     ).first()
     if conversation is None:
         return
-    state = State.load(
-        conversation.flow,
-        conversation.step,
-        conversation.draft,
-        conversation.meta,
-        conversation.updated_at,
-    )
+    state = state_of(conversation)
     closed = closed_for_refusal(state)
     if closed is not state:
         conversation.flow, conversation.step = closed.flow, closed.step

@@ -26,6 +26,7 @@ from bot.storage.models import (
     Seller,
     UmkmRecord,
 )
+from flows.state import State
 
 _CONTEXT = (
     sa.select(
@@ -135,4 +136,15 @@ def load_context(
         verified_shop=bool(shop),
         imported=bool(imported),
         known=True,
+    )
+
+
+def state_of(conversation: Conversation) -> State:
+    """The flows' state a stored conversation holds."""
+    return State.load(
+        conversation.flow,
+        conversation.step,
+        conversation.draft,
+        conversation.meta,
+        conversation.updated_at,
     )
