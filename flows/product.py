@@ -533,6 +533,10 @@ def _ask_weight(ctx: Ctx) -> Outbound:
 
 def _read_weight(msg: Inbound, ctx: Ctx) -> Reading:
     grams = parse_weight_grams(msg.text or "")
+    if grams is None and _BARE_KILOS.match(msg.text or ""):  # "1,5", "setengah": kilos, asked
+        grams = parse_weight_grams(f"{msg.text} kg")
+        if grams is not None:
+            return Parsed(grams, confirm=t("product.weight_confirm", weight=Grams(grams)))
     if grams is None:
         unit = count_unit(msg.text or "")
         if unit is not None:  # "1 lusin" is how many, not how heavy
@@ -547,6 +551,8 @@ def _read_weight(msg: Inbound, ctx: Ctx) -> Reading:
     return Parsed(grams)
 
 
+# A part of a kilo without its unit: "1,5", "0.5", "setengah" (never "1.500": grams)
+_BARE_KILOS = re.compile(r"^\s*(\d[.,]\d{1,2}|0[.,]\d{3}|setengah|separo|separuh)\s*$", re.I)
 _MASS_UNIT = re.compile(
     r"(\d|\b)(g|gr|grm|gram|kg|kilo|kilogram|ons|on|ton)\b|\bsekilo|\bseons", re.I
 )
