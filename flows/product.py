@@ -435,6 +435,23 @@ def _change(text: str) -> tuple[int, str] | None:
     return None
 
 
+_CHANGED_BY = ("price", "stock")  # the fields a change by so much is read for
+
+
+def verb_first(text: str) -> str | None:
+    """A change said verb first, the way its field comes first: "tambah stok 10" -> "stok
+    tambah 10", "turunin harga jadi 20rb" -> "harga jadi 20rb" (the new value itself); None
+    when it does not start with a change word and the price or the stock."""
+    typed = text.split()
+    if len(typed) < 3 or lexicon().answer("change", normalize(typed[0])) not in ("up", "down"):
+        return None
+    field = normalize(typed[1])
+    if FIX_WORDS.get(field, FIX_WORDS.get(field.removesuffix("nya"))) not in _CHANGED_BY:
+        return None
+    rest = typed[2:]
+    return " ".join([typed[1], *rest] if sets_a_value(rest) else [typed[1], typed[0], *rest])
+
+
 def _price_change(text: str, ctx: Ctx) -> Reading | None:
     """ "Harga naik 2rb" from Rp25.000: Rp27.000, asked."""
     current, change = ctx.draft.get("price"), _change(text)
@@ -928,14 +945,15 @@ FIX_WORDS = {
 
 
 def _read_change(text: str, field_named: FieldReader, ctx: Ctx) -> tuple[str, str] | None:
-    """A change said at the summary: "tambah foto" opens the photos (to add one)."""
+    """A change said at the summary: "tambah foto" opens the photos (to add one); "tambah stok
+    10" is "stok tambah 10"."""
     phrase = normalize(text)
     if "photos" in (
         lexicon().answer("product_action", phrase),
         lexicon().answer("product_action", without_softeners(phrase)),
     ):
         return "photos", ""
-    return field_named(text)
+    return field_named(verb_first(text) or text)
 
 
 def _restart_keeps(ctx: Ctx) -> dict[str, Any]:

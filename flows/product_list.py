@@ -43,6 +43,7 @@ from flows.product import (
     photos_sent,
     reopened,
     steps_before,
+    verb_first,
 )
 
 MAX_LISTED = 10
@@ -147,9 +148,10 @@ def _read_action(msg: Inbound, ctx: Ctx) -> Reading:
     phrase = normalize(msg.text)
     if _sold_out(phrase):  # "udah habis kak": the stock, 0, asked as at the stock question
         return Parsed({"action": _verb(ctx), "field": "stock", "answer": "habis"})
-    field = _field_named(phrase)
+    typed = verb_first(msg.text or "") or msg.text or ""  # "tambah stok 10": "stok tambah 10"
+    field = _field_named(normalize(typed))
     if field is not None:  # "harganya jadi 25 ribu": as "ubah harga 25 ribu"
-        answer = new_value((msg.text or "").split()[1:])
+        answer = new_value(typed.split()[1:])
         return Parsed({"action": _verb(ctx), "field": field, "answer": answer or None})
     typed = lexicon().answer("product_action", phrase) or lexicon().answer(
         "product_action", without_softeners(phrase)
