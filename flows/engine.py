@@ -821,10 +821,20 @@ def _field_named(flow: Flow, state: State, env: Env, text: str) -> tuple[str, st
 
 def new_value(typed: list[str]) -> str:
     """The new value in the words after a field's name, without the words around it:
-    "jadi 30rb" -> "30rb", "ganti aja jadi Sri Rejeki dong" -> "Sri Rejeki"."""
+    "jadi 30rb" -> "30rb", "ganti aja jadi Sri Rejeki dong" -> "Sri Rejeki", "salah,
+    harusnya blimbing" -> "blimbing"."""
     filler = words("filler")
-    while typed and (normalize(typed[0]) in _LINKS or normalize(typed[0]) in filler):
-        typed = typed[1:]
+    said_wrong = words("correction") | words("should")
+    while typed:
+        skipped = next(
+            (n for n in (2, 1) if normalize(" ".join(typed[:n])) in said_wrong), 0
+        )  # "yang bener", "salah"
+        if skipped:
+            typed = typed[skipped:]
+        elif normalize(typed[0]) in _LINKS or normalize(typed[0]) in filler:
+            typed = typed[1:]
+        else:
+            break
     while len(typed) > 1 and normalize(typed[-1]) in filler:
         typed = typed[:-1]
     return " ".join(typed).strip(" ,.:;-")

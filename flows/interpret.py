@@ -124,7 +124,7 @@ Utterance = (
 Render = Callable[[Text | str], str]
 
 # Word lists that describe how people write rather than what they ask for.
-_NOT_INSTRUCTIONS = ("english", "softener", "person_word", "but", "filler")
+_NOT_INSTRUCTIONS = ("english", "softener", "person_word", "but", "filler", "should")
 # Answer words still meant with a softener around them: "terserah aja kak".
 _SOFTENED = ("whatever", "restart", "dont_know", "save")  # "simpen kak", "disimpan aja"
 _YES_NO_IDS: dict[str, Utterance] = {"yes": Yes(), "no": No()}
@@ -137,6 +137,14 @@ _EXPAND = {
     "kec": "kecamatan",
     "pake": "pakai",  # "pake nomer lain" is the button "Pakai nomor lain"
     "nomer": "nomor",
+    # Javanese: "jenenge tokone" is "nama tokonya", "alamate" "alamatnya"
+    "jeneng": "nama",
+    "jenenge": "nama",
+    "tokone": "toko",
+    "alamate": "alamat",
+    "kecamatane": "kecamatan",
+    "regane": "harga",
+    "regone": "harga",
 }
 
 

@@ -953,7 +953,11 @@ def _read_change(text: str, field_named: FieldReader, ctx: Ctx) -> tuple[str, st
         lexicon().answer("product_action", without_softeners(phrase)),
     ):
         return "photos", ""
-    return field_named(verb_first(text) or text)
+    named = field_named(verb_first(text) or text)
+    rest = without_lead("name", text)  # "namanya ganti Kripik Singkong": the product's name
+    if named is None and rest != text:
+        return "name", new_value(rest.split())
+    return named
 
 
 def _restart_keeps(ctx: Ctx) -> dict[str, Any]:
