@@ -154,6 +154,8 @@ def advance_flow(flow: Flow, state: State, inbound: Inbound, env: Env, said: Utt
     result = Result(state)
     if _asks_back(flow, state, inbound, said):
         inbound, said = _question_or_answer(flow, state, inbound)
+    if isinstance(said, Keyword) and said.kind == "keep_old" and changing_one_answer(state):
+        return _undo_change(flow, state, env, result)  # "eh ga jadi, tetap yang lama"
     if isinstance(said, Keyword) and said.kind == "dont_know":  # "gak tau kak"
         step = flow.steps.get(state.step or "")
         said = GlobalWord(SKIP, means_no=True) if step and step.optional else GlobalWord(HELP)
