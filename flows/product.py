@@ -1072,12 +1072,16 @@ def _read_more(msg: Inbound, ctx: Ctx) -> Reading:
         return Parsed({"more": True})
     if said is False or said_word(ctx, "done") or said_word(ctx, "later"):
         return Parsed({"more": False})
+    if lexicon().answer("menu", normalize(msg.text)) == "products":  # "produk saya": the list
+        return Parsed({"more": False, "products": True})
     return Invalid(t("product.ask_more_unclear"))
 
 
 def _finish_more(ctx: Ctx) -> Outcome:
     if ctx.draft.get("more"):
         return new_product(ctx.draft, ctx.env)
+    if ctx.draft.get("products"):
+        return Outcome(start="product_list")
     return Outcome(replies=(say(t("product.done_for_now")),), start="menu")
 
 
