@@ -790,14 +790,14 @@ def _read_photo_edit(msg: Inbound, ctx: Ctx) -> Reading:
         if not photos:
             return Invalid(t("product.photos_needed"))
         return Parsed({"photos": photos, "held_photos": [], PHOTO_NUMBERS: None})
-    match = re.fullmatch(r"(hapus|buang|delete|utama|cover|depan)\s*(?:foto\s*)?(\d)", words)
-    if not match or not 1 <= int(match[2]) <= len(photos):
+    command = _photo_command(words)
+    if not command or not 1 <= command[1] <= len(photos):
         return Invalid(t("product.photo_edit_unclear", count=len(photos)))
-    number = int(match[2])
+    number = command[1]
     numbered = _numbered(ctx, photos)
     chosen = numbered[number - 1]["sha256"]
     others = [p for p in photos if p["sha256"] != chosen]
-    if match[1] in ("hapus", "buang", "delete"):
+    if command[0] == "delete":
         if len(photos) == 1:
             return Invalid(t("product.photos_keep_one"))
         order = [p["sha256"] for p in numbered if p["sha256"] != chosen]
@@ -807,6 +807,31 @@ def _read_photo_edit(msg: Inbound, ctx: Ctx) -> Reading:
     order = [p["sha256"] for p in numbered]
     cover_set = t("product.photo_cover_set", number=number)
     return Stay(cover_set, keep={"photos": cover, PHOTO_NUMBERS: order}, photo=chosen)
+
+
+_PHOTO_DELETE = {"hapus", "hapuskan", "dihapus", "buang", "dibuang", "delete"}
+_PHOTO_COVER = {"utama", "cover", "depan", "sampul"}
+_ORDINALS = {"pertama": 1, "kesatu": 1, "kedua": 2, "ketiga": 3, "keempat": 4, "kelima": 5}
+# Words around the command that change nothing: "foto ketiga jadi foto utama", "yang ketiga
+# jadi utama", "hapus foto nomor 2"
+_PHOTO_FILLER = {
+    *("foto", "fotonya", "gambar", "gambarnya", "jadi", "jd", "jadikan", "dijadikan", "jadiin"),
+    *("nomor", "nomer", "no", "sebagai", "ke", "aja", "saja", "yang", "yg", "itu", "ini", "kak"),
+}
+
+
+def _photo_command(typed: str) -> tuple[str, int] | None:
+    """ "hapus 2", "utama 3", "foto ketiga jadi foto utama", "hapus yang kedua": ("delete" or
+    "cover", the photo's number); None for anything else."""
+    said = re.sub(r"\bke-?(\d)\b", r"\1", normalize(typed)).split()  # "ke-3", "ke 3"
+    said = [str(_ORDINALS.get(w, w)) for w in said]
+    said = [w for w in re.sub(r"\b([a-z]+)(\d)\b", r"\1 \2", " ".join(said)).split()]  # "foto3"
+    actions = [w for w in said if w in _PHOTO_DELETE | _PHOTO_COVER]
+    numbers = [w for w in said if w.isdigit()]
+    rest = [w for w in said if w not in _PHOTO_DELETE | _PHOTO_COVER and not w.isdigit()]
+    if len(actions) != 1 or len(numbers) != 1 or not set(rest) <= _PHOTO_FILLER:
+        return None
+    return ("delete" if actions[0] in _PHOTO_DELETE else "cover"), int(numbers[0])
 
 
 # The photos' numbers as the owner knows them while changing the photos: "utama 2" makes
