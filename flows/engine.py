@@ -544,7 +544,9 @@ def _answer_step(
     flow: Flow, state: State, inbound: Inbound, said: Utterance, env: Env, result: Result
 ) -> Result:
     step = flow.steps[state.step or flow.first]
-    ctx = Ctx(state.draft, env, said)
+    pending = state.pending
+    buttons = tuple(c.id for c in pending.options) if isinstance(pending, Options) else ()
+    ctx = Ctx(state.draft, env, said, options=buttons)
     refusal = _refusal(step, said, ctx, inbound.text or "")
     if refusal is not None:
         result.replies += [say(*refusal.lines), _reask(flow, state, env)]
