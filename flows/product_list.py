@@ -135,9 +135,7 @@ def _delete_named(text: str, ctx: Ctx) -> int | None:
     if len(rest) == 1 and rest[0].isdigit():
         number = int(rest[0])
         return int(listed[number - 1]["id"]) if 1 <= number <= len(listed) else None
-    named = [
-        p for p in listed if set(rest) <= set(normalize(str(p.get("name") or "")).split())
-    ]
+    named = [p for p in listed if set(rest) <= set(normalize(str(p.get("name") or "")).split())]
     return int(named[0]["id"]) if len(named) == 1 else None
 
 
@@ -174,10 +172,10 @@ def _read_action(msg: Inbound, ctx: Ctx) -> Reading:
     phrase = normalize(msg.text)
     if _sold_out(phrase):  # "udah habis kak": the stock, 0, asked as at the stock question
         return Parsed({"action": _verb(ctx), "field": "stock", "answer": "habis"})
-    typed = verb_first(msg.text or "") or msg.text or ""  # "tambah stok 10": "stok tambah 10"
-    field = _field_named(normalize(typed))
+    change = verb_first(msg.text or "") or msg.text or ""  # "tambah stok 10": "stok tambah 10"
+    field = _field_named(normalize(change))
     if field is not None:  # "harganya jadi 25 ribu": as "ubah harga 25 ribu"
-        answer = new_value(typed.split()[1:])
+        answer = new_value(change.split()[1:])
         return Parsed({"action": _verb(ctx), "field": field, "answer": answer or None})
     typed = lexicon().answer("product_action", phrase) or lexicon().answer(
         "product_action", without_softeners(phrase)
