@@ -544,9 +544,7 @@ def _answer_step(
     flow: Flow, state: State, inbound: Inbound, said: Utterance, env: Env, result: Result
 ) -> Result:
     step = flow.steps[state.step or flow.first]
-    pending = state.pending
-    buttons = tuple(c.id for c in pending.options) if isinstance(pending, Options) else ()
-    ctx = Ctx(state.draft, env, said, options=buttons)
+    ctx = Ctx(state.draft, env, said, options=_open_buttons(state))
     refusal = _refusal(step, said, ctx, inbound.text or "")
     if refusal is not None:
         result.replies += [say(*refusal.lines), _reask(flow, state, env)]
@@ -574,6 +572,11 @@ def _answer_step(
     if isinstance(reading, Invalid) and _only_a_correction(said, inbound):
         return _back(flow, state, env, result)  # "eh salah" at the category: the shop's name
     return _take_reading(flow, state, step, reading, env, result)
+
+
+def _open_buttons(state: State) -> tuple[str, ...]:
+    """The ids of the buttons a "yang mana?" left open, for the reader of its answer."""
+    return tuple(c.id for c in state.pending.options) if isinstance(state.pending, Options) else ()
 
 
 def _only_a_correction(said: Utterance, inbound: Inbound) -> bool:
