@@ -120,6 +120,9 @@ def _read_pick(msg: Inbound, ctx: Ctx) -> Reading:
     return Invalid(t("products.pick_unclear"))
 
 
+_NUMBER_WORDS = {"nomor", "nomer", "no", "produk", "barang"}  # "hapus nomor 2", "hapus produk 2"
+
+
 def _delete_named(text: str, ctx: Ctx) -> int | None:
     """The product "hapus 2" or "hapus yang kawung" names in the list shown: by its number, or
     by words of its name that only it has; None when it names none, or several."""
@@ -128,7 +131,7 @@ def _delete_named(text: str, ctx: Ctx) -> int | None:
         (n for n in (2, 1) if lexicon().answer("product_action", " ".join(said[:n])) == "delete"),
         0,
     )
-    rest = without_softeners(" ".join(said[start:])).split()
+    rest = [w for w in without_softeners(" ".join(said[start:])).split() if w not in _NUMBER_WORDS]
     if not start or not rest:
         return None
     listed = list(ctx.env.products)[:MAX_LISTED]
