@@ -154,6 +154,8 @@ def advance_flow(flow: Flow, state: State, inbound: Inbound, env: Env, said: Utt
     result = Result(state)
     if _asks_back(flow, state, inbound, said):
         inbound, said = _question_or_answer(flow, state, inbound)
+    if isinstance(said, Keyword) and said.kind == "keep_old" and changing_one_answer(state):
+        return _undo_change(flow, state, env, result)  # "eh ga jadi, tetap yang lama"
     if isinstance(said, Keyword) and said.kind == "dont_know":  # "gak tau kak"
         step = flow.steps.get(state.step or "")
         said = GlobalWord(SKIP, means_no=True) if step and step.optional else GlobalWord(HELP)
@@ -573,7 +575,7 @@ def _answer_step(
     flow: Flow, state: State, inbound: Inbound, said: Utterance, env: Env, result: Result
 ) -> Result:
     step = flow.steps[state.step or flow.first]
-    ctx = Ctx(state.draft, env, said)
+    ctx = Ctx(state.draft, env, said, options=_open_buttons(state))
     refusal = _refusal(step, said, ctx, inbound.text or "")
     if refusal is not None:
         result.replies += [say(*refusal.lines), _reask(flow, state, env)]
@@ -601,6 +603,11 @@ def _answer_step(
     if isinstance(reading, Invalid) and _only_a_correction(said, inbound):
         return _back(flow, state, env, result)  # "eh salah" at the category: the shop's name
     return _take_reading(flow, state, step, reading, env, result)
+
+
+def _open_buttons(state: State) -> tuple[str, ...]:
+    """The ids of the buttons a "yang mana?" left open, for the reader of its answer."""
+    return tuple(c.id for c in state.pending.options) if isinstance(state.pending, Options) else ()
 
 
 def _only_a_correction(said: Utterance, inbound: Inbound) -> bool:
@@ -874,10 +881,20 @@ def _field_named(flow: Flow, state: State, env: Env, text: str) -> tuple[str, st
 
 def new_value(typed: list[str]) -> str:
     """The new value in the words after a field's name, without the words around it:
-    "jadi 30rb" -> "30rb", "ganti aja jadi Sri Rejeki dong" -> "Sri Rejeki"."""
+    "jadi 30rb" -> "30rb", "ganti aja jadi Sri Rejeki dong" -> "Sri Rejeki", "salah,
+    harusnya blimbing" -> "blimbing"."""
     filler = words("filler")
-    while typed and (normalize(typed[0]) in _LINKS or normalize(typed[0]) in filler):
-        typed = typed[1:]
+    said_wrong = words("correction") | words("should")
+    while typed:
+        skipped = next(
+            (n for n in (2, 1) if normalize(" ".join(typed[:n])) in said_wrong), 0
+        )  # "yang bener", "salah"
+        if skipped:
+            typed = typed[skipped:]
+        elif normalize(typed[0]) in _LINKS or normalize(typed[0]) in filler:
+            typed = typed[1:]
+        else:
+            break
     while len(typed) > 1 and normalize(typed[-1]) in filler:
         typed = typed[:-1]
     return " ".join(typed).strip(" ,.:;-")

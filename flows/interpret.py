@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import cache
 
 from rapidfuzz import fuzz
 
@@ -124,7 +125,7 @@ Utterance = (
 Render = Callable[[Text | str], str]
 
 # Word lists that describe how people write rather than what they ask for.
-_NOT_INSTRUCTIONS = ("english", "softener", "person_word", "but", "filler")
+_NOT_INSTRUCTIONS = ("english", "softener", "person_word", "but", "filler", "should")
 # Answer words still meant with a softener around them: "terserah aja kak".
 _SOFTENED = ("whatever", "restart", "dont_know", "save")  # "simpen kak", "disimpan aja"
 _YES_NO_IDS: dict[str, Utterance] = {"yes": Yes(), "no": No()}
@@ -137,6 +138,14 @@ _EXPAND = {
     "kec": "kecamatan",
     "pake": "pakai",  # "pake nomer lain" is the button "Pakai nomor lain"
     "nomer": "nomor",
+    # Javanese: "jenenge tokone" is "nama tokonya", "alamate" "alamatnya"
+    "jeneng": "nama",
+    "jenenge": "nama",
+    "tokone": "toko",
+    "alamate": "alamat",
+    "kecamatane": "kecamatan",
+    "regane": "harga",
+    "regone": "harga",
 }
 
 
@@ -189,6 +198,8 @@ def read_text(
     instruction = _global_word(text, phrase)
     if instruction is not None:
         return instruction
+    if _keeps_old(phrase):  # "eh ga jadi, tetap yang lama": never "no" to the "betul?"
+        return Keyword("keep_old")
     picked = _numbered_choice(phrase, choices)
     if picked is None and loose and choices and phrase:
         picked = _close_choice(_tokens(phrase), choices, labels)
@@ -214,6 +225,20 @@ def _global_word(text: str, phrase: str) -> GlobalWord | None:
     if marker and len(phrase.split()) > marker and not _only_no(phrase.split()[marker:]):
         return GlobalWord(EDIT, _after_words(text, marker), correction=True)
     return None
+
+
+def _keeps_old(phrase: str) -> bool:
+    """ "Tetap yang lama", maybe after a "gak jadi" or an "eh": the old answer is kept."""
+    said = without_softeners(phrase).split()
+    cancel = lexicon().words.get(CANCEL, frozenset())
+    start = next((n for n in (3, 2, 1) if " ".join(said[:n]) in cancel), 0)
+    rest = " ".join(said[start:])
+    return bool(rest) and rest in _keep_old_words()
+
+
+@cache
+def _keep_old_words() -> frozenset[str]:
+    return frozenset(without_softeners(p) for p in lexicon().words.get("keep_old", ()))
 
 
 def _only_no(typed: list[str]) -> bool:

@@ -990,6 +990,7 @@ def parse_weight_grams(text: str) -> int | None:
     '750 gr/pcs'. A count with no mass ('1 lusin', '2 bungkus') is None: see count_unit."""
     if not text:
         return None
+    text = re.sub(r"(?<![\w.,])[.,](?=\d)", "0.", text)  # ".5 kg" is 0,5 kg, never 5 kg
     items = _weight_items(text)
     if items is None:
         return None

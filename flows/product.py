@@ -454,6 +454,23 @@ def _change(text: str) -> tuple[int, str] | None:
     return None
 
 
+_CHANGED_BY = ("price", "stock")  # the fields a change by so much is read for
+
+
+def verb_first(text: str) -> str | None:
+    """A change said verb first, the way its field comes first: "tambah stok 10" -> "stok
+    tambah 10", "turunin harga jadi 20rb" -> "harga jadi 20rb" (the new value itself); None
+    when it does not start with a change word and the price or the stock."""
+    typed = text.split()
+    if len(typed) < 3 or lexicon().answer("change", normalize(typed[0])) not in ("up", "down"):
+        return None
+    field = normalize(typed[1])
+    if FIX_WORDS.get(field, FIX_WORDS.get(field.removesuffix("nya"))) not in _CHANGED_BY:
+        return None
+    rest = typed[2:]
+    return " ".join([typed[1], *rest] if sets_a_value(rest) else [typed[1], typed[0], *rest])
+
+
 def _price_change(text: str, ctx: Ctx) -> Reading | None:
     """ "Harga naik 2rb" from Rp25.000: Rp27.000, asked."""
     current, change = ctx.draft.get("price"), _change(text)
@@ -554,6 +571,10 @@ def _ask_weight(ctx: Ctx) -> Outbound:
 
 def _read_weight(msg: Inbound, ctx: Ctx) -> Reading:
     grams = parse_weight_grams(msg.text or "")
+    if grams is None and _BARE_KILOS.match(msg.text or ""):  # "1,5", "setengah": kilos, asked
+        grams = parse_weight_grams(f"{msg.text} kg")
+        if grams is not None:
+            return Parsed(grams, confirm=t("product.weight_confirm", weight=Grams(grams)))
     if grams is None:
         unit = count_unit(msg.text or "")
         if unit is not None:  # "1 lusin" is how many, not how heavy
@@ -568,6 +589,8 @@ def _read_weight(msg: Inbound, ctx: Ctx) -> Reading:
     return Parsed(grams)
 
 
+# A part of a kilo without its unit: "1,5", "0.5", "setengah" (never "1.500": grams)
+_BARE_KILOS = re.compile(r"^\s*(\d[.,]\d{1,2}|0[.,]\d{3}|setengah|separo|separuh)\s*$", re.I)
 _MASS_UNIT = re.compile(
     r"(\d|\b)(g|gr|grm|gram|kg|kilo|kilogram|ons|on|ton)\b|\bsekilo|\bseons", re.I
 )
@@ -788,14 +811,14 @@ def _read_photo_edit(msg: Inbound, ctx: Ctx) -> Reading:
         if not photos:
             return Invalid(t("product.photos_needed"))
         return Parsed({"photos": photos, "held_photos": [], PHOTO_NUMBERS: None})
-    match = re.fullmatch(r"(hapus|buang|delete|utama|cover|depan)\s*(?:foto\s*)?(\d)", words)
-    if not match or not 1 <= int(match[2]) <= len(photos):
+    command = _photo_command(words)
+    if not command or not 1 <= command[1] <= len(photos):
         return Invalid(t("product.photo_edit_unclear", count=len(photos)))
-    number = int(match[2])
+    number = command[1]
     numbered = _numbered(ctx, photos)
     chosen = numbered[number - 1]["sha256"]
     others = [p for p in photos if p["sha256"] != chosen]
-    if match[1] in ("hapus", "buang", "delete"):
+    if command[0] == "delete":
         if len(photos) == 1:
             return Invalid(t("product.photos_keep_one"))
         order = [p["sha256"] for p in numbered if p["sha256"] != chosen]
@@ -805,6 +828,31 @@ def _read_photo_edit(msg: Inbound, ctx: Ctx) -> Reading:
     order = [p["sha256"] for p in numbered]
     cover_set = t("product.photo_cover_set", number=number)
     return Stay(cover_set, keep={"photos": cover, PHOTO_NUMBERS: order}, photo=chosen)
+
+
+_PHOTO_DELETE = {"hapus", "hapuskan", "dihapus", "buang", "dibuang", "delete"}
+_PHOTO_COVER = {"utama", "cover", "depan", "sampul"}
+_ORDINALS = {"pertama": 1, "kesatu": 1, "kedua": 2, "ketiga": 3, "keempat": 4, "kelima": 5}
+# Words around the command that change nothing: "foto ketiga jadi foto utama", "yang ketiga
+# jadi utama", "hapus foto nomor 2"
+_PHOTO_FILLER = {
+    *("foto", "fotonya", "gambar", "gambarnya", "jadi", "jd", "jadikan", "dijadikan", "jadiin"),
+    *("nomor", "nomer", "no", "sebagai", "ke", "aja", "saja", "yang", "yg", "itu", "ini", "kak"),
+}
+
+
+def _photo_command(typed: str) -> tuple[str, int] | None:
+    """ "hapus 2", "utama 3", "foto ketiga jadi foto utama", "hapus yang kedua": ("delete" or
+    "cover", the photo's number); None for anything else."""
+    said = re.sub(r"\bke-?(\d)\b", r"\1", normalize(typed)).split()  # "ke-3", "ke 3"
+    said = [str(_ORDINALS.get(w, w)) for w in said]
+    said = [w for w in re.sub(r"\b([a-z]+)(\d)\b", r"\1 \2", " ".join(said)).split()]  # "foto3"
+    actions = [w for w in said if w in _PHOTO_DELETE | _PHOTO_COVER]
+    numbers = [w for w in said if w.isdigit()]
+    rest = [w for w in said if w not in _PHOTO_DELETE | _PHOTO_COVER and not w.isdigit()]
+    if len(actions) != 1 or len(numbers) != 1 or not set(rest) <= _PHOTO_FILLER:
+        return None
+    return ("delete" if actions[0] in _PHOTO_DELETE else "cover"), int(numbers[0])
 
 
 # The photos' numbers as the owner knows them while changing the photos: "utama 2" makes
@@ -943,14 +991,19 @@ FIX_WORDS = {
 
 
 def _read_change(text: str, field_named: FieldReader, ctx: Ctx) -> tuple[str, str] | None:
-    """A change said at the summary: "tambah foto" opens the photos (to add one)."""
+    """A change said at the summary: "tambah foto" opens the photos (to add one); "tambah stok
+    10" is "stok tambah 10"."""
     phrase = normalize(text)
     if "photos" in (
         lexicon().answer("product_action", phrase),
         lexicon().answer("product_action", without_softeners(phrase)),
     ):
         return "photos", ""
-    return field_named(text)
+    named = field_named(verb_first(text) or text)
+    rest = without_lead("name", text)  # "namanya ganti Kripik Singkong": the product's name
+    if named is None and rest != text:
+        return "name", new_value(rest.split())
+    return named
 
 
 def _restart_keeps(ctx: Ctx) -> dict[str, Any]:
@@ -1065,12 +1118,16 @@ def _read_more(msg: Inbound, ctx: Ctx) -> Reading:
         return Parsed({"more": True})
     if said is False or said_word(ctx, "done") or said_word(ctx, "later"):
         return Parsed({"more": False})
+    if lexicon().answer("menu", normalize(msg.text)) == "products":  # "produk saya": the list
+        return Parsed({"more": False, "products": True})
     return Invalid(t("product.ask_more_unclear"))
 
 
 def _finish_more(ctx: Ctx) -> Outcome:
     if ctx.draft.get("more"):
         return new_product(ctx.draft, ctx.env)
+    if ctx.draft.get("products"):
+        return Outcome(start="product_list")
     return Outcome(replies=(say(t("product.done_for_now")),), start="menu")
 
 

@@ -43,6 +43,7 @@ from flows.product import (
     photos_sent,
     reopened,
     steps_before,
+    verb_first,
 )
 
 MAX_LISTED = 10
@@ -101,6 +102,9 @@ def _short(name: Text | str) -> Text | str:
 
 
 def _read_pick(msg: Inbound, ctx: Ctx) -> Reading:
+    to_delete = _delete_named(msg.text or "", ctx)
+    if to_delete is not None:  # "hapus 2", "hapus yang kawung": straight to "yakin hapus?"
+        return Parsed({"product_id": to_delete, "action": "delete"})
     ids = {f"p:{p['id']}" for p in ctx.env.products}
     if msg.choice == f"p:{JUST_KEPT}" and msg.choice not in ids:  # listed as it was kept
         newest = next((p for p in ctx.env.products if _is_draft(dict(p))), None)
@@ -116,13 +120,37 @@ def _read_pick(msg: Inbound, ctx: Ctx) -> Reading:
     return Invalid(t("products.pick_unclear"))
 
 
+_NUMBER_WORDS = {"nomor", "nomer", "no", "produk", "barang"}  # "hapus nomor 2", "hapus produk 2"
+
+
+def _delete_named(text: str, ctx: Ctx) -> int | None:
+    """The product "hapus 2" or "hapus yang kawung" names in the list shown: by its number, or
+    by words of its name that only it has; None when it names none, or several."""
+    said = normalize(text).split()
+    start = next(
+        (n for n in (2, 1) if lexicon().answer("product_action", " ".join(said[:n])) == "delete"),
+        0,
+    )
+    rest = [w for w in without_softeners(" ".join(said[start:])).split() if w not in _NUMBER_WORDS]
+    if not start or not rest:
+        return None
+    listed = list(ctx.env.products)[:MAX_LISTED]
+    if len(rest) == 1 and rest[0].isdigit():
+        number = int(rest[0])
+        return int(listed[number - 1]["id"]) if 1 <= number <= len(listed) else None
+    named = [p for p in listed if set(rest) <= set(normalize(str(p.get("name") or "")).split())]
+    return int(named[0]["id"]) if len(named) == 1 else None
+
+
 def _product(ctx: Ctx) -> dict[str, Any]:
     pid = ctx.draft.get("product_id")
     return dict(next((p for p in ctx.env.products if p["id"] == pid), {}))
 
 
 def _after_pick(ctx: Ctx) -> str:
-    return "action" if ctx.draft.get("product_id") else FINISH
+    if not ctx.draft.get("product_id"):
+        return FINISH
+    return "confirm_delete" if ctx.draft.get("action") == "delete" else "action"
 
 
 def _ask_action(ctx: Ctx) -> Outbound:
@@ -147,9 +175,10 @@ def _read_action(msg: Inbound, ctx: Ctx) -> Reading:
     phrase = normalize(msg.text)
     if _sold_out(phrase):  # "udah habis kak": the stock, 0, asked as at the stock question
         return Parsed({"action": _verb(ctx), "field": "stock", "answer": "habis"})
-    field = _field_named(phrase)
+    change = verb_first(msg.text or "") or msg.text or ""  # "tambah stok 10": "stok tambah 10"
+    field = _field_named(normalize(change))
     if field is not None:  # "harganya jadi 25 ribu": as "ubah harga 25 ribu"
-        answer = new_value((msg.text or "").split()[1:])
+        answer = new_value(change.split()[1:])
         return Parsed({"action": _verb(ctx), "field": field, "answer": answer or None})
     typed = lexicon().answer("product_action", phrase) or lexicon().answer(
         "product_action", without_softeners(phrase)

@@ -530,7 +530,17 @@ def _read_regency(msg: Inbound, ctx: Ctx) -> Reading:
         several_provinces = len({regencies()[c].province_code for c in found.codes}) > 1
         options = tuple(Choice(c, regency_label(c, several_provinces)) for c in found.codes[:8])
         return Clarify(t("reg.regency_which", place=_asked_place(found.codes, text)), options)
+    in_one = _district_deciding(text, ctx.options)
+    if in_one is not None:  # "lowokwaru" to "Malang yang mana?": Kota Malang, and Lowokwaru
+        return Parsed({**_regency_value(in_one[:4]), "district_code": in_one})
     return Invalid(t("reg.regency_unknown", place=_clean(msg.text)[:40]))
+
+
+def _district_deciding(text: str, offered: tuple[str, ...]) -> str | None:
+    """The district named, when it lies in only one of the regencies offered: its code."""
+    found = [match_district(text, code) for code in offered if code in regencies()]
+    named = [codes for codes in found if codes]
+    return named[0][0] if len(named) == 1 and len(named[0]) == 1 else None
 
 
 def _asked_place(codes: tuple[str, ...], typed: str) -> str:

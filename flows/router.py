@@ -450,8 +450,16 @@ def _leave_shop_edit(state: State, inbound: Inbound, env: Env) -> Result | None:
 
 
 # The menu's answers that leave a product for another place; only a phrase of two words or
-# more ("produk saya", "tambah produk"): a lone "foto" or "jual" may well answer a question.
+# more ("produk saya", "tambah produk"), or one word saying "my" ("produkku"): a lone "foto"
+# or "jual" may well answer a question.
 _LEAVING_PRODUCT = ("product", "products", "edit_shop")
+
+
+def _menu_phrase(phrase: str) -> str | None:
+    """The menu's answer a phrase names where a question is open (see _LEAVING_PRODUCT)."""
+    if len(phrase.split()) >= 2 or phrase.endswith("ku"):
+        return lexicon().answer("menu", phrase)
+    return None
 
 
 def _leave_product(state: State, inbound: Inbound, env: Env) -> Result | None:
@@ -462,7 +470,7 @@ def _leave_product(state: State, inbound: Inbound, env: Env) -> Result | None:
     if state.flow != PRODUCT.id or not state.step:
         return None
     phrase = normalize(inbound.text)
-    asked = lexicon().answer("menu", phrase) if len(phrase.split()) >= 2 else None
+    asked = _menu_phrase(phrase)
     if asked not in _LEAVING_PRODUCT:
         return None
     kept = _keep_unfinished_product(state, env)
@@ -482,7 +490,7 @@ def _leave_product_list(state: State, inbound: Inbound, env: Env) -> Result | No
     if state.flow != PRODUCT_LIST.id or not state.step:
         return None
     phrase = normalize(inbound.text)
-    asked = lexicon().answer("menu", phrase) if len(phrase.split()) >= 2 else None
+    asked = _menu_phrase(phrase)
     if asked not in _LEAVING_PRODUCT:
         return None
     home = HELPING if env.acting_for else MENU_FLOW

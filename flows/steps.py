@@ -134,6 +134,8 @@ class Ctx:
     env: Env
     said: Utterance = field(default_factory=Nothing)  # the message, interpreted once
     guess: Any = None  # the value an open "betul?" proposed, when this message answers it
+    # The ids of the buttons a "yang mana?" offered, when this message answers it
+    options: tuple[str, ...] = ()
 
 
 def yes_no(ctx: Ctx) -> bool | None:

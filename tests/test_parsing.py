@@ -111,6 +111,9 @@ def test_price_not_read(text: str) -> None:
         ("1 kg 200", 1200),
         ("setengah ons", 50),
         ("1.250 kg", 1250),
+        (".5 kg", 500),
+        (",5 kg", 500),
+        ("berat .75 kg", 750),
     ],
 )
 def test_weight_is_read(text: str, grams: int) -> None:
