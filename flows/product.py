@@ -991,14 +991,16 @@ FIX_WORDS = {
 
 
 def _read_change(text: str, field_named: FieldReader, ctx: Ctx) -> tuple[str, str] | None:
-    """A change said at the summary: "tambah foto" opens the photos (to add one); "tambah stok
-    10" is "stok tambah 10"."""
+    """A change said at the summary: "tambah foto" opens the photos (to add one), "utama 3"
+    changes them; "tambah stok 10" is "stok tambah 10"."""
     phrase = normalize(text)
     if "photos" in (
         lexicon().answer("product_action", phrase),
         lexicon().answer("product_action", without_softeners(phrase)),
     ):
         return "photos", ""
+    if _photo_command(text):  # "utama 3", "hapus 1": the photo editor's own words
+        return "photos", text
     named = field_named(verb_first(text) or text)
     rest = without_lead("name", text)  # "namanya ganti Kripik Singkong": the product's name
     if named is None and rest != text:

@@ -1028,8 +1028,18 @@ def _moved_to(
     return WHICH_FIELD, ""
 
 
+# After "nama", what makes it another name than the owner's: "nama toko ...".
+_NOT_THE_OWNERS = frozenset({"toko", "tokonya", "usaha", "usahanya", "produk", "produknya"})
+
+
 def _owner_named(text: str) -> tuple[str, str] | None:
-    """ "nama saya ganti Sri Wahyuni": the owner's name (a bare "saya ..." says too little)."""
+    """ "nama saya ganti Sri Wahyuni", "nama Sri Wahyuni" (the summary's "Nama:" line): the
+    owner's name (a bare "saya ..." says too little)."""
+    said = text.split()
+    if len(said) > 1 and normalize(said[0]) == "nama" and normalize(said[1]) not in _NOT_THE_OWNERS:
+        text = " ".join(said[1:])  # "nama sy Sri Wahyuni": "sy" is a lead too
+        rest = without_lead("owner_name", text)
+        return "owner_name", new_value(rest.split())
     rest = without_lead("owner_name", text)
     lead = normalize(text[: len(text) - len(rest)])
     if rest == text or lead in words("person_word"):
