@@ -398,7 +398,12 @@ def _stock_instead(text: str, ctx: Ctx) -> Reading | None:
 _STOCK_WORD = re.compile(r"(?:stok|stoknya|stock|persediaan|sisa)\b", re.IGNORECASE)
 
 
+# The field's own word before a price: "harga 350" is written like "350".
+_PRICE_WORD = re.compile(r"^\s*(?:harga(?:nya)?|hrg)\b[\s:=]*", re.IGNORECASE)
+
+
 def _price_reading(text: str) -> Reading:
+    text = _PRICE_WORD.sub("", text)  # "harga 350" is asked about as Rp350.000, as "350" is
     price = parse_price(text)
     if price is None:
         if re.search(r"\d.*[-–~].*\d|sampai|hingga", text):
