@@ -169,6 +169,18 @@ def _names_goods(name: str) -> bool:
     return len(name.split()) >= 2 and bool(suggest_categories(name))
 
 
+# What was refused as the owner's name ("keripik tempe bu sri"), kept in the draft.
+REFUSED_NAME = "refused_owner_name"
+
+
+def _goods_again(name: str, ctx: Ctx) -> bool:
+    """ "Keripik" right after "keripik tempe bu sri" was refused: the product word of it, not a
+    name. ("Sri" from it is a name; so is "Padi" or "Melati" said first.)"""
+    said = normalize(name)
+    refused = str(ctx.draft.get(REFUSED_NAME) or "").split()
+    return len(said.split()) == 1 and said in refused and bool(suggest_categories(said))
+
+
 def _an_answer_word(name: str) -> bool:
     """What is left of a message once the name is cut out of it may be an answer word: "GK"
     from "GK, 0". That is an instruction, never a name."""
@@ -209,11 +221,14 @@ def _read_owner_name(msg: Inbound, ctx: Ctx) -> Reading:
         return Invalid(t("reg.owner_name_missing"))
     if _an_answer_word(name):
         return Invalid(t("reg.owner_name_invalid"))
+    refused = {REFUSED_NAME: normalize(name)}  # its product words are no name alone either
     if len(name.split()) > 5 or _names_goods(name):
-        return Invalid(t("reg.owner_name_sentence"))
+        return Invalid(t("reg.owner_name_sentence"), keep=refused)
     not_a_name = _not_a_name(name)
     if not_a_name is not None:
-        return Invalid(not_a_name)
+        return Invalid(not_a_name, keep=refused)
+    if _goods_again(name, ctx):
+        return Invalid(t("reg.owner_name_is_goods", word=name))
     if len(name) > 100:
         return Invalid(t("reg.owner_name_too_long"))
     if not _valid_person_name(name):
