@@ -520,10 +520,16 @@ _REGENCY_NAMED = re.compile(
 def _named_regency(text: str) -> RegencyMatch | None:
     """The last "kab X" / "kota X" in the text that surely names one East Java regency (the
     last: "jl kota batu 1 kab malang" is in Kabupaten Malang)."""
+    named = _last_regency_named(text)
+    return regency_match(named[1][0], EAST_JAVA) if named else None
+
+
+def _last_regency_named(text: str) -> tuple[str, re.Match[str]] | None:
+    """That regency's code, and where the text names it."""
     for named in reversed(list(_REGENCY_NAMED.finditer(text))):
         found = regency_match(named[0], EAST_JAVA)
         if len(found.codes) == 1 and found.sure:
-            return found
+            return found.codes[0], named
     return None
 
 
@@ -948,19 +954,20 @@ _PLACE_FIELDS = ("regency", "district", "address")
 
 def _read_change(
     text: str, field_named: Callable[[str], tuple[str, str] | None], ctx: Ctx
-) -> tuple[str, str] | None:
+) -> tuple[str, str] | list[tuple[str, str]] | None:
     """ "tokonya pindah ke kota batu": the regency, not the shop's name; "tokonya sekarang jual
-    kerajinan juga": the category; "no hp 0813...", "nama saya ganti Sri": those fields."""
+    kerajinan juga": the category; "no hp 0813...", "nama saya ganti Sri": those fields; a
+    street in another regency ("pindah ke jl. sudirman 5 kota batu"): the regency too."""
     named = field_named(text)
     value = named[1] if named else text
     moved = without_lead("move", value)
     if moved != value:
-        return _moved_to(new_value(moved.split()), named, field_named)
+        return _in_another_regency(_moved_to(new_value(moved.split()), named, field_named), ctx)
     sold = without_lead("category", value)
     if sold != value and suggest_categories(sold):
         return "category", new_value(sold.split())
     if named is not None:
-        return named
+        return _in_another_regency(named, ctx)
     phone = _PHONE_IN_TEXT.search(text)
     if phone:
         return "phone", phone[0]
@@ -982,6 +989,24 @@ def _moved_to(
     if _ADDRESS_MARK.search(place):
         return "address", place
     return WHICH_FIELD, ""
+
+
+def _in_another_regency(
+    change: tuple[str, str], ctx: Ctx
+) -> tuple[str, str] | list[tuple[str, str]]:
+    """A new address that names another regency ("jl. panglima sudirman 5 kota batu"): the
+    shop moves there (its district asked again), the street is the address."""
+    field_id, address = change
+    named = _last_regency_named(address) if field_id == "address" else None
+    if named is None or named[0] == ctx.draft.get("regency_code"):
+        return change
+    _, where = named
+    street = f"{address[: where.start()]} {address[where.end() :]}".strip(" ,.;-")
+    if not _ADDRESS_MARK.search(street):
+        return change
+    district_named = _named_district(street)  # "jl. raya 5, kec junrejo": not asked again
+    regency = f"{where[0]}, kec {district_named}" if district_named else where[0]
+    return [("regency", regency), ("address", " ".join(street.split()))]
 
 
 def _owner_named(text: str) -> tuple[str, str] | None:
