@@ -468,6 +468,27 @@ def read_category(msg: Inbound, ctx: Ctx) -> Reading:
     return Invalid(t("reg.category_unclear"))
 
 
+def _also_word(text: str) -> str:
+    """The word in the text that says something is added ("juga"), or ""."""
+    return next((w for w in normalize(text).split() if w in words("also")), "")
+
+
+def _read_shop_category(msg: Inbound, ctx: Ctx) -> Reading:
+    """The shop's category; "kerajinan juga" where it has another already: a shop has one,
+    so which one is asked (never replaced unasked)."""
+    reading = read_category(msg, ctx)
+    current = ctx.draft.get("category")
+    if not (isinstance(reading, Parsed) and current and _also_word(msg.text or "")):
+        return reading
+    if reading.value == current:
+        return reading
+    options = tuple(
+        c for code in (current, reading.value) for c in category_choices() if c.id == code
+    )
+    asked = t("reg.category_one_only", current=options[0].label, new=options[-1].label)
+    return Clarify(asked, options)
+
+
 # --- place ----------------------------------------------------------------------------------
 
 
@@ -891,7 +912,7 @@ STEPS = {
         Step(
             "category",
             _ask_category,
-            read_category,
+            _read_shop_category,
             slot="category",
             next=_after("category"),
             help=t("reg.help.category"),
@@ -965,7 +986,8 @@ def _read_change(
         return _in_another_regency(_moved_to(new_value(moved.split()), named, field_named), ctx)
     sold = without_lead("category", value)
     if sold != value and suggest_categories(sold):
-        return "category", new_value(sold.split())
+        also = _also_word(value[: len(value) - len(sold)])  # "juga jual kerajinan": kept
+        return "category", " ".join(filter(None, (new_value(sold.split()), also)))
     if named is not None:
         return _in_another_regency(named, ctx)
     phone = _PHONE_IN_TEXT.search(text)
