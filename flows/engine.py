@@ -638,7 +638,28 @@ def answer_typed(flow: Flow, result: Result, env: Env) -> Result:
     message, result.answer = result.answer, None
     if message is None:
         return result
-    return _answer_step(flow, result.state, message, interpret(message), env, result)
+    state = result.state
+    if message.text and state.return_to == SUMMARY:  # "ubah stok 15, harga 30rb": the price too
+        answer, later = _with_more_changes(flow, state, env, message.text)
+        state.changes = [list(change) for change in later]
+        message = replace(message, text=answer)
+    return _answer_step(flow, state, message, interpret(message), env, result)
+
+
+def _with_more_changes(flow: Flow, state: State, env: Env, text: str) -> tuple[str, list[Change]]:
+    """The answer to the open question, and the changes said after it ("15, harga 30rb"),
+    each naming a field of its own with a value its question reads; else all of it."""
+    answer, *rest = [part for part in _CHANGE_PARTS.split(text) if part.strip()] or [text]
+    later: list[Change] = []
+    for part in rest:
+        named = _change_named(flow, state, env, part)
+        if not named or not all(_readable(flow, state, env, *change) for change in named):
+            return text, []
+        later += named
+    asked = {_first_step(flow, field_id) for field_id, _ in later}
+    if not later or len(asked) < len(later) or state.step in asked:  # each field once
+        return text, []
+    return answer, later
 
 
 def _explain(flow: Flow, state: State, env: Env, result: Result) -> Result:
