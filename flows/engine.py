@@ -180,6 +180,7 @@ def _correction(
     "Nomor HP Kakak ..., betul?") answers the open question with that value."""
     named = _field_named(flow, state, env, rest)
     if named is not None and not (named[1] and _asked_here(flow, state, named[0])):
+        state.changes = []  # another change now: none said before it is made after
         return _open_field(flow, state, env, result, *named)
     text = named[1] if named is not None else rest
     fixed = replace(inbound, text=text)
@@ -933,6 +934,7 @@ def sets_a_value(typed: list[str]) -> bool:
 
 
 def _edit(flow: Flow, state: State, env: Env, result: Result, rest: str) -> Result:
+    state.changes = []  # another change now: none said before it is made after
     if not _editable(flow, state):
         result.replies += [say(t("engine.edit_nothing_yet")), ask(flow, state, env)]
         return result
