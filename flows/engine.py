@@ -50,6 +50,7 @@ from flows.steps import (
     FINISH,
     SUMMARY,
     WHICH_FIELD,
+    Change,
     Clarify,
     Ctx,
     Directory,
@@ -181,6 +182,7 @@ def _correction(
     "Nomor HP Kakak ..., betul?") answers the open question with that value."""
     named = _field_named(flow, state, env, rest)
     if named is not None and not (named[1] and _asked_here(flow, state, named[0])):
+        state.changes = []  # another change now: none said before it is made after
         return _open_field(flow, state, env, result, *named)
     text = named[1] if named is not None else rest
     fixed = replace(inbound, text=text)
@@ -255,8 +257,10 @@ def _answer(
             state.pending = None  # "simpan" at "mau ubah yang mana?": nothing to change after all
             result.replies.append(ask(flow, state, env))
             return result
-        case EditMenu(), FreeText() if named := _change_named(flow, state, env, inbound.text or ""):
-            return _open_change(flow, state, env, result, named)  # "alamat jl. kartini 7"
+        case EditMenu(), FreeText() if changes := _changes_named(
+            flow, state, env, inbound.text or ""
+        ):
+            return _open_change(flow, state, env, result, changes)  # "alamat jl. kartini 7"
         case EditMenu(), _:
             added = _photo_at_summary(flow, state, inbound, said, env, result)
             if added is None:
@@ -542,7 +546,7 @@ def _answer_summary(
         case Yes() | Picked(id="save") | Keyword(kind="save"):
             _finish(flow, state, env, result)
             return result
-        case FreeText() | No(pure=False) if named := _change_named(
+        case FreeText() | No(pure=False) if named := _changes_named(
             flow, state, env, inbound.text or ""
         ):  # "harga 135rb"; "no hp 0813 1111 2222" starts with a "no"
             return _open_change(flow, state, env, result, named)
@@ -550,25 +554,78 @@ def _answer_summary(
     return result
 
 
-def _change_named(flow: Flow, state: State, env: Env, text: str) -> tuple[str, str] | None:
+def _change_named(flow: Flow, state: State, env: Env, text: str) -> list[Change]:
     """The field a change names and its new value: the engine's reading of the field named
-    first, refined by the flow's own reading of a sentence when it has one."""
+    first, refined by the flow's own reading of a sentence when it has one (which may find
+    several: a street in another city); [] when it names none."""
 
     def field_named(typed: str) -> tuple[str, str] | None:
         return _field_named(flow, state, env, typed)
 
+    named: Change | list[Change] | None
     if flow.read_change is None:
-        return field_named(text)
-    return flow.read_change(text, field_named, Ctx(state.draft, env))
+        named = field_named(text)
+    else:
+        named = flow.read_change(text, field_named, Ctx(state.draft, env))
+    return named if isinstance(named, list) else [named] if named else []
+
+
+# Where one change ends and the next begins: "stok 15, harga 30rb", "nama toko X dan alamat Y".
+_CHANGE_PARTS = re.compile(r"\s*[,;\n]\s*|\s+(?:dan|terus|trus|lalu)\s+", re.I)
+
+
+def _changes_named(flow: Flow, state: State, env: Env, text: str) -> list[Change]:
+    """The changes a message names: "harga 30rb" one; "stok 15, harga 30rb" two, when every
+    part names a field of its own with a value its question reads (so "alamat jl. kartini 7,
+    rt 2" or a description with "harga murah" in it stays one change)."""
+    parts = [part for part in _CHANGE_PARTS.split(text) if part.strip()]
+    several: list[Change] = []
+    for part in parts if len(parts) > 1 else ():
+        named = _change_named(flow, state, env, part)
+        if not named or not all(_readable(flow, state, env, *change) for change in named):
+            several = []
+            break
+        several += named
+    if len({field_id for field_id, _ in several}) == len(several) > 1:
+        return several
+    return _change_named(flow, state, env, text)
+
+
+def _readable(flow: Flow, state: State, env: Env, field_id: str, value: str) -> bool:
+    """The field's question reads the value (or it has none, and is asked)."""
+    field = next((f for f in flow.fields if f.id == field_id), None)
+    if field is None:
+        return False
+    if not value:
+        return True
+    step = flow.steps[field.steps[0]]
+    message = Inbound(user_key="", channel=env.channel, text=value)
+    return not isinstance(step.read(message, Ctx(state.draft, env, read_text(value))), Invalid)
 
 
 def _open_change(
-    flow: Flow, state: State, env: Env, result: Result, named: tuple[str, str]
+    flow: Flow, state: State, env: Env, result: Result, changes: list[Change]
 ) -> Result:
-    if named[0] == WHICH_FIELD:  # unsure which field is meant: asked, never guessed
+    """The changes said, one after the other: a field whose questions ask another one named
+    (the regency, then the street) first, so that one is not asked."""
+    if changes[0][0] == WHICH_FIELD:  # unsure which field is meant: asked, never guessed
         result.replies.append(_edit_menu(flow, state, t("engine.edit_which")))
         return result
-    return _open_field(flow, state, env, result, *named)
+    fields = {f.id: f for f in flow.fields}
+
+    def asks_others(change: Change) -> int:
+        return sum(fields[other].steps[0] in fields[change[0]].steps[1:] for other, _ in changes)
+
+    first, *later = sorted(changes, key=lambda change: -asks_others(change))
+    state.changes = [list(change) for change in later]
+    return _open_field(flow, state, env, result, *first)
+
+
+def _next_change(flow: Flow, state: State, env: Env, result: Result) -> None:
+    """The next change said in the same message, made as if asked for at the summary."""
+    field_id, value = state.changes.pop(0)
+    state.step, state.pending = SUMMARY, None
+    _open_field(flow, state, env, result, field_id, value)
 
 
 def _answer_step(
@@ -622,7 +679,28 @@ def answer_typed(flow: Flow, result: Result, env: Env) -> Result:
     message, result.answer = result.answer, None
     if message is None:
         return result
-    return _answer_step(flow, result.state, message, interpret(message), env, result)
+    state = result.state
+    if message.text and state.return_to == SUMMARY:  # "ubah stok 15, harga 30rb": the price too
+        answer, later = _with_more_changes(flow, state, env, message.text)
+        state.changes = [list(change) for change in later]
+        message = replace(message, text=answer)
+    return _answer_step(flow, state, message, interpret(message), env, result)
+
+
+def _with_more_changes(flow: Flow, state: State, env: Env, text: str) -> tuple[str, list[Change]]:
+    """The answer to the open question, and the changes said after it ("15, harga 30rb"),
+    each naming a field of its own with a value its question reads; else all of it."""
+    answer, *rest = [part for part in _CHANGE_PARTS.split(text) if part.strip()] or [text]
+    later: list[Change] = []
+    for part in rest:
+        named = _change_named(flow, state, env, part)
+        if not named or not all(_readable(flow, state, env, *change) for change in named):
+            return text, []
+        later += named
+    asked = {_first_step(flow, field_id) for field_id, _ in later}
+    if not later or len(asked) < len(later) or state.step in asked:  # each field once
+        return text, []
+    return answer, later
 
 
 def _explain(flow: Flow, state: State, env: Env, result: Result) -> Result:
@@ -719,8 +797,10 @@ def _next_step(flow: Flow, state: State, step: Step, env: Env) -> str:
     follow = step.then_ask(Ctx(state.draft, env)) if step.then_ask else None
     if follow and follow != step.id:  # this answer left that one out of bounds: asked now
         return follow
-    if state.edit_queue:
-        return state.edit_queue.pop(0)
+    while state.edit_queue:
+        queued = state.edit_queue.pop(0)
+        if not _answered_by_this_change(flow, state, queued):
+            return queued
     state.before_edit = None  # the edit is complete
     if state.return_to:
         back, state.return_to = state.return_to, None
@@ -733,6 +813,16 @@ def _next_step(flow: Flow, state: State, step: Step, env: Env) -> str:
     return nxt or SUMMARY
 
 
+def _answered_by_this_change(flow: Flow, state: State, step_id: str) -> bool:
+    """A question of the change being made that its first answer filled already ("kota batu,
+    kec junrejo" names the district with the regency)."""
+    slot = flow.steps[step_id].slot
+    if state.before_edit is None or slot in (None, "*"):
+        return False
+    value = state.draft.get(slot)
+    return value is not None and value != state.before_edit.get(slot)
+
+
 def _store(flow: Flow, state: State, step: Step, value: Any, env: Env, result: Result) -> None:
     if step.slot == "*" and isinstance(value, dict):
         state.draft.update(value)
@@ -741,6 +831,9 @@ def _store(flow: Flow, state: State, step: Step, value: Any, env: Env, result: R
     if flow.derive is not None:
         state.draft.update(flow.derive(Ctx(state.draft, env)))
     nxt = _next_step(flow, state, step, env)
+    if nxt == SUMMARY and state.changes:  # "stok 15, harga 30rb": the price next
+        _next_change(flow, state, env, result)
+        return
     if nxt == FINISH or (nxt == SUMMARY and flow.summary is None):
         _finish(flow, state, env, result)
         return
@@ -788,7 +881,7 @@ def _back(flow: Flow, state: State, env: Env, result: Result) -> Result:
         state.pending = None
     elif state.edit_queue or state.return_to or SUMMARY in state.history:
         back_to = state.return_to or SUMMARY
-        state.edit_queue, state.return_to = [], None
+        state.edit_queue, state.return_to, state.changes = [], None, []
         if state.before_edit is not None:  # half an edit is undone, not kept
             state.draft, state.before_edit = state.before_edit, None
         _goto(state, back_to, record=False)
@@ -807,7 +900,7 @@ def _undo_change(flow: Flow, state: State, env: Env, result: Result) -> Result:
     (the summary, or the question a draft stopped at)."""
     state.pending = None
     back_to = state.return_to or SUMMARY
-    state.edit_queue, state.return_to = [], None
+    state.edit_queue, state.return_to, state.changes = [], None, []
     if state.before_edit is not None:
         state.draft, state.before_edit = state.before_edit, None
     _goto(state, back_to, record=False)
@@ -913,11 +1006,12 @@ def sets_a_value(typed: list[str]) -> bool:
 
 
 def _edit(flow: Flow, state: State, env: Env, result: Result, rest: str) -> Result:
+    state.changes = []  # another change now: none said before it is made after
     if not _editable(flow, state):
         result.replies += [say(t("engine.edit_nothing_yet")), ask(flow, state, env)]
         return result
-    named = _change_named(flow, state, env, rest)  # "ubah harga 30rb": the field, its value
-    if named is not None:
+    named = _changes_named(flow, state, env, rest)  # "ubah harga 30rb": the field, its value
+    if named:
         return _open_change(flow, state, env, result, named)
     result.replies.append(_edit_menu(flow, state, t("engine.edit_which")))
     return result
@@ -927,6 +1021,10 @@ def _photo_field(flow: Flow) -> str:
     """The field whose question takes photos (a product's photos), or "" when none does."""
     taking = (f for f in flow.fields if flow.steps[f.steps[0]].takes_photos)
     return next((f.id for f in taking), "")
+
+
+def _first_step(flow: Flow, field_id: str) -> str:
+    return next((f.steps[0] for f in flow.fields if f.id == field_id), "")
 
 
 def _open_field(
@@ -943,7 +1041,8 @@ def _open_field(
         return result
     if not _after_summary(state) and state.step != chosen.steps[0]:
         state.return_to = state.step  # an earlier answer: come back to this question after
-    state.edit_queue = list(chosen.steps[1:])
+    answered_later = {_first_step(flow, other) for other, _ in state.changes}
+    state.edit_queue = [s for s in chosen.steps[1:] if s not in answered_later]
     state.before_edit = copy.deepcopy(state.draft)
     _goto(state, chosen.steps[0], record=_after_summary(state))
     if isinstance(answer, Inbound):  # a photo sent for it: read there as if sent now

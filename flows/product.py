@@ -417,7 +417,12 @@ def _stock_instead(text: str, ctx: Ctx) -> Reading | None:
 _STOCK_WORD = re.compile(r"(?:stok|stoknya|stock|persediaan|sisa)\b", re.IGNORECASE)
 
 
+# The field's own word before a price: "harga 350" is written like "350".
+_PRICE_WORD = re.compile(r"^\s*(?:harga(?:nya)?|hrg)\b[\s:=]*", re.IGNORECASE)
+
+
 def _price_reading(text: str) -> Reading:
+    text = _PRICE_WORD.sub("", text)  # "harga 350" is asked about as Rp350.000, as "350" is
     price = parse_price(text)
     if price is None:
         if re.search(r"\d.*[-–~].*\d|sampai|hingga", text):
@@ -491,17 +496,27 @@ def _price_change(text: str, ctx: Ctx) -> Reading | None:
 
 
 def _stock_change(text: str, ctx: Ctx) -> Reading | None:
-    """ "Stok tambah 10" from 30: 40, "kurangi 2" from 5: 3 (never below 0), asked."""
+    """ "Stok tambah 10" from 30: 40, "kurangi 2" from 5: 3, asked. Below 0 is refused with
+    how far it can go down ("kurangi 25" from 20), and an amount of money ("tambah 100 ribu")
+    is no number of items."""
     current, change = ctx.draft.get("stock"), _change(text)
     if change is None or not isinstance(current, int):
         return None
+    if _MONEY.search(change[1]):
+        return Invalid(t("product.stock_change_money", typed=change[1]))
     amount = parse_quantity(change[1])
     if amount is None:
         return Invalid(t("product.stock_unreadable"))
-    stock = max(0, current + change[0] * amount)
+    stock = current + change[0] * amount
+    if stock < 0:
+        return Invalid(t("product.stock_below_zero", stock=current))
     if stock > STOCK_MAX:
         return Invalid(t("product.stock_too_high"))
     return Parsed(stock, confirm=t("product.stock_change_confirm", stock=stock, before=current))
+
+
+# Money, never a number of items: "100 ribu", "25rb", "Rp5.000", "2 juta".
+_MONEY = re.compile(r"\brp|\d\s*(?:rb|ribu|rebu|k|jt|juta)\b|\b(?:ribu|rebu|juta)\b", re.IGNORECASE)
 
 
 def _after_price(ctx: Ctx) -> str:

@@ -195,6 +195,18 @@ def _names_goods(name: str) -> bool:
     return len(name.split()) >= 2 and bool(suggest_categories(name))
 
 
+# What was refused as the owner's name ("keripik tempe bu sri"), kept in the draft.
+REFUSED_NAME = "refused_owner_name"
+
+
+def _goods_again(name: str, ctx: Ctx) -> bool:
+    """ "Keripik" right after "keripik tempe bu sri" was refused: the product word of it, not a
+    name. ("Sri" from it is a name; so is "Padi" or "Melati" said first.)"""
+    said = normalize(name)
+    refused = str(ctx.draft.get(REFUSED_NAME) or "").split()
+    return len(said.split()) == 1 and said in refused and bool(suggest_categories(said))
+
+
 def _an_answer_word(name: str) -> bool:
     """What is left of a message once the name is cut out of it may be an answer word: "GK"
     from "GK, 0". That is an instruction, never a name."""
@@ -241,11 +253,14 @@ def _read_owner_name(msg: Inbound, ctx: Ctx) -> Reading:
         return Invalid(_owners(ctx, t("reg.owner_name_missing"), t("fac.owner_name_missing")))
     if _an_answer_word(name):
         return Invalid(t("reg.owner_name_invalid"))
+    refused = {REFUSED_NAME: normalize(name)}  # its product words are no name alone either
     if len(name.split()) > 5 or _names_goods(name):
-        return Invalid(t("reg.owner_name_sentence"))
+        return Invalid(t("reg.owner_name_sentence"), keep=refused)
     not_a_name = _not_a_name(name, ctx)
     if not_a_name is not None:
-        return Invalid(not_a_name)
+        return Invalid(not_a_name, keep=refused)
+    if _goods_again(name, ctx):
+        return Invalid(t("reg.owner_name_is_goods", word=name))
     if len(name) > 100:
         return Invalid(t("reg.owner_name_too_long"))
     if not _valid_person_name(name):
@@ -501,6 +516,27 @@ def read_category(msg: Inbound, ctx: Ctx) -> Reading:
     return Invalid(t("reg.category_unclear"))
 
 
+def _also_word(text: str) -> str:
+    """The word in the text that says something is added ("juga"), or ""."""
+    return next((w for w in normalize(text).split() if w in words("also")), "")
+
+
+def _read_shop_category(msg: Inbound, ctx: Ctx) -> Reading:
+    """The shop's category; "kerajinan juga" where it has another already: a shop has one,
+    so which one is asked (never replaced unasked)."""
+    reading = read_category(msg, ctx)
+    current = ctx.draft.get("category")
+    if not (isinstance(reading, Parsed) and current and _also_word(msg.text or "")):
+        return reading
+    if reading.value == current:
+        return reading
+    options = tuple(
+        c for code in (current, reading.value) for c in category_choices() if c.id == code
+    )
+    asked = t("reg.category_one_only", current=options[0].label, new=options[-1].label)
+    return Clarify(asked, options)
+
+
 # --- place ----------------------------------------------------------------------------------
 
 
@@ -563,10 +599,16 @@ _REGENCY_NAMED = re.compile(
 def _named_regency(text: str) -> RegencyMatch | None:
     """The last "kab X" / "kota X" in the text that surely names one East Java regency (the
     last: "jl kota batu 1 kab malang" is in Kabupaten Malang)."""
+    named = _last_regency_named(text)
+    return regency_match(named[1][0], EAST_JAVA) if named else None
+
+
+def _last_regency_named(text: str) -> tuple[str, re.Match[str]] | None:
+    """That regency's code, and where the text names it."""
     for named in reversed(list(_REGENCY_NAMED.finditer(text))):
         found = regency_match(named[0], EAST_JAVA)
         if len(found.codes) == 1 and found.sure:
-            return found
+            return found.codes[0], named
     return None
 
 
@@ -929,7 +971,7 @@ STEPS = {
         Step(
             "category",
             _ask_category,
-            read_category,
+            _read_shop_category,
             slot="category",
             next=_after("category"),
             help=t("reg.help.category"),
@@ -992,19 +1034,21 @@ _PLACE_FIELDS = ("regency", "district", "address")
 
 def _read_change(
     text: str, field_named: Callable[[str], tuple[str, str] | None], ctx: Ctx
-) -> tuple[str, str] | None:
+) -> tuple[str, str] | list[tuple[str, str]] | None:
     """ "tokonya pindah ke kota batu": the regency, not the shop's name; "tokonya sekarang jual
-    kerajinan juga": the category; "no hp 0813...", "nama saya ganti Sri": those fields."""
+    kerajinan juga": the category; "no hp 0813...", "nama saya ganti Sri": those fields; a
+    street in another regency ("pindah ke jl. sudirman 5 kota batu"): the regency too."""
     named = field_named(text)
     value = named[1] if named else text
     moved = without_lead("move", value)
     if moved != value:
-        return _moved_to(new_value(moved.split()), named, field_named)
+        return _in_another_regency(_moved_to(new_value(moved.split()), named, field_named), ctx)
     sold = without_lead("category", value)
     if sold != value and suggest_categories(sold):
-        return "category", new_value(sold.split())
+        also = _also_word(value[: len(value) - len(sold)])  # "juga jual kerajinan": kept
+        return "category", " ".join(filter(None, (new_value(sold.split()), also)))
     if named is not None:
-        return named
+        return _in_another_regency(named, ctx)
     phone = _PHONE_IN_TEXT.search(text)
     if phone:
         return "phone", phone[0]
@@ -1030,6 +1074,24 @@ def _moved_to(
 
 # After "nama", what makes it another name than the owner's: "nama toko ...".
 _NOT_THE_OWNERS = frozenset({"toko", "tokonya", "usaha", "usahanya", "produk", "produknya"})
+
+
+def _in_another_regency(
+    change: tuple[str, str], ctx: Ctx
+) -> tuple[str, str] | list[tuple[str, str]]:
+    """A new address that names another regency ("jl. panglima sudirman 5 kota batu"): the
+    shop moves there (its district asked again), the street is the address."""
+    field_id, address = change
+    named = _last_regency_named(address) if field_id == "address" else None
+    if named is None or named[0] == ctx.draft.get("regency_code"):
+        return change
+    _, where = named
+    street = f"{address[: where.start()]} {address[where.end() :]}".strip(" ,.;-")
+    if not _ADDRESS_MARK.search(street):
+        return change
+    district_named = _named_district(street)  # "jl. raya 5, kec junrejo": not asked again
+    regency = f"{where[0]}, kec {district_named}" if district_named else where[0]
+    return [("regency", regency), ("address", " ".join(street.split()))]
 
 
 def _owner_named(text: str) -> tuple[str, str] | None:

@@ -425,7 +425,7 @@ def _helped_shop_number(result: Result, env: Env) -> Result:
         return result
     state.draft.update(phone=shop.get("phone"), phone_verified=shop.get("phone_verified"))
     state.step, state.pending, state.edit_queue = SUMMARY, None, []
-    state.return_to, state.before_edit = None, None
+    state.return_to, state.before_edit, state.changes = None, None, []
     return Result(state, [say(refusal), ask(REGISTRATION, state, env)], result.effects)
 
 

@@ -114,6 +114,9 @@ class State:
     edit_queue: list[str] = field(default_factory=list)
     return_to: str | None = None  # after changing an earlier answer, back to this question
     before_edit: dict[str, Any] | None = None  # the draft before "ubah", for "kembali"
+    # More changes said in the same message ("stok 15, harga 30rb"): [field, value] each,
+    # made one after the other once the change being made is done.
+    changes: list[list[str]] = field(default_factory=list)
     updated_at: datetime | None = None
 
     def meta(self) -> dict[str, Any]:
@@ -123,6 +126,7 @@ class State:
             "edit_queue": self.edit_queue,
             "return_to": self.return_to,
             "before_edit": self.before_edit,
+            "changes": self.changes,
         }
 
     @classmethod
@@ -144,5 +148,6 @@ class State:
             edit_queue=list(meta.get("edit_queue", [])),
             return_to=meta.get("return_to"),
             before_edit=meta.get("before_edit"),
+            changes=[list(c) for c in meta.get("changes", [])],
             updated_at=updated_at,
         )

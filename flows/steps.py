@@ -198,6 +198,8 @@ class Outcome:
 
 # The field a text names at its start and the new value after it ("alamat jl. kartini 7").
 FieldReader = Callable[[str], "tuple[str, str] | None"]
+# A change said at the summary: the field and its new value ("price", "30rb").
+Change = tuple[str, str]
 
 
 @dataclass(frozen=True)
@@ -221,8 +223,10 @@ class Flow:
     derive: Callable[[Ctx], Mapping[str, Any]] | None = None
     # A change said as a sentence at the summary ("tokonya pindah ke kota batu"): given the
     # text, the engine's reading of a field named at its start and the context, the field
-    # and its new value; `WHICH_FIELD` to ask which field is meant; None when it names none.
-    read_change: Callable[[str, FieldReader, Ctx], tuple[str, str] | None] | None = None
+    # and its new value (a list when it says several: a street in another city is the
+    # regency and the address); `WHICH_FIELD` to ask which field is meant; None when it
+    # names none.
+    read_change: Callable[[str, FieldReader, Ctx], Change | list[Change] | None] | None = None
     # What "mulai dari awal" keeps of the draft (a stored draft's id, so it is replaced by
     # the new answers, not left as a second one); None: nothing.
     restart_keeps: Callable[[Ctx], Mapping[str, Any]] | None = None
