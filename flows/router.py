@@ -184,17 +184,9 @@ def _continue(state: State, inbound: Inbound, said: Utterance, env: Env) -> Resu
         return Result(State(updated_at=env.now), [refused])
     if state.step is None:
         return _finish_open(begin(flow, env, state.draft), env)
-    # The menu is never "paused": it is only a list to pick from, and "mulai dari awal" there
-    # would have dropped a registration left for it.
-    if flow.id != MENU_FLOW.id and is_paused(state, env) and not isinstance(state.pending, Resume):
-        if isinstance(said, Yes) and said.pure:  # "lanjut" after a pause: go on at once
-            state.updated_at = env.now
-            return Result(state, [ask(flow, state, env)])
-        state.pending = Resume()
-        state.updated_at = env.now
-        return Result(state, [say(flow.resume_question, choices=RESUME_CHOICES)])
     kept = (
-        _draft_kept(state, said, env)
+        _after_a_pause(flow, state, said, env)
+        or _draft_kept(state, said, env)
         or _leave_shop_edit(state, inbound, env)
         or _leave_product(state, inbound, env)
         or _leave_product_list(state, inbound, env)
@@ -209,6 +201,19 @@ def _continue(state: State, inbound: Inbound, said: Utterance, env: Env) -> Resu
     if registration and result.state.flow in _KEEPS_PARKED:  # "Bantuan" shows the menu again
         result.state.draft.setdefault(PARKED, registration)
     return _keep_under_shop_edit(state, _finish_open(result, env))
+
+
+def _after_a_pause(flow: Flow, state: State, said: Utterance, env: Env) -> Result | None:
+    """Back after a long pause: asked whether to go on ("lanjut" goes on at once). The menu is
+    never "paused": it is only a list to pick from, and "mulai dari awal" there would have
+    dropped a registration left for it."""
+    if flow.id == MENU_FLOW.id or not is_paused(state, env) or isinstance(state.pending, Resume):
+        return None
+    state.updated_at = env.now
+    if isinstance(said, Yes) and said.pure:
+        return Result(state, [ask(flow, state, env)])
+    state.pending = Resume()
+    return Result(state, [say(flow.resume_question, choices=RESUME_CHOICES)])
 
 
 def _keep_under_shop_edit(state: State, result: Result) -> Result:
