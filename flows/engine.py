@@ -303,7 +303,9 @@ def _cancel_word(
         return _cancelled(flow, env, result)  # "batal" again: yes, cancel
     if flow.confirm_cancel and (state.history or state.draft):
         state.pending = CancelAsked()  # one word must not throw away a shop's answers
-        result.replies.append(say(t("engine.cancel_sure"), choices=CANCEL_CHOICES))
+        editing = flow.editing(Ctx(state.draft, env)) if flow.editing else env.registered
+        sure = t("engine.cancel_sure_edit") if editing else t("engine.cancel_sure")
+        result.replies.append(say(sure, choices=CANCEL_CHOICES))
         return result
     return _cancelled(flow, env, result)
 
@@ -858,6 +860,8 @@ def _finish(flow: Flow, state: State, env: Env, result: Result) -> None:
         result.state.draft = dict(outcome.draft or {})
         result.state.step = outcome.step  # None: the router opens it at its first step
         result.state.return_to = outcome.then
+        if outcome.then:  # one answer changed, from the start: "gak jadi" puts it back
+            result.state.before_edit = copy.deepcopy(result.state.draft)
         result.state.history = list(outcome.asked)
         result.answer = outcome.answer if outcome.step else None
 
