@@ -801,10 +801,15 @@ def _saved(ctx: Ctx, name: Any) -> Text:
 
 
 def _ask_photo_edit(ctx: Ctx) -> Outbound:
-    return say(
-        t("product.photo_edit", count=len(_photos(ctx))),
-        choices=(Choice("done", t("choice.done")),),
-    )
+    count = len(_photos(ctx))  # examples only with photos that are there
+    asked = t("product.photo_edit", count=count) if count > 1 else t("product.photo_edit_one")
+    return say(asked, choices=(Choice("done", t("choice.done")),))
+
+
+def _photo_edit_unclear(count: int) -> Text:
+    if count > 1:
+        return t("product.photo_edit_unclear", count=count)
+    return t("product.photo_edit_one_unclear")
 
 
 def _read_photo_edit(msg: Inbound, ctx: Ctx) -> Reading:
@@ -828,7 +833,7 @@ def _read_photo_edit(msg: Inbound, ctx: Ctx) -> Reading:
         return Parsed({"photos": photos, "held_photos": [], PHOTO_NUMBERS: None})
     command = _photo_command(words)
     if not command or not 1 <= command[1] <= len(photos):
-        return Invalid(t("product.photo_edit_unclear", count=len(photos)))
+        return Invalid(_photo_edit_unclear(len(photos)))
     number = command[1]
     numbered = _numbered(ctx, photos)
     chosen = numbered[number - 1]["sha256"]
