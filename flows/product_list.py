@@ -252,7 +252,8 @@ def _finish(ctx: Ctx) -> Outcome:
                 replies=(say(t("products.deleted", name=product_name(product))),),
                 start="menu",
             )
-        return Outcome(replies=(say(t("products.kept")),), start="menu")
+        # not deleted: back to the list it was picked from (the owner was working in it)
+        return Outcome(replies=(say(t("products.kept")),), start="product_list")
     draft = reopened({**(product.get("data") or {}), "product_id": product["id"]}, ctx.env)
     if _is_draft(product):
         draft = _min_order_unasked(draft)
