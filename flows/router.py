@@ -96,6 +96,8 @@ _ROLE_COMMANDS = {
 def advance(state: State, inbound: Inbound, env: Env) -> Result:
     """Take one message from a person and decide everything that follows, purely."""
     inbound = cleaned(inbound)
+    if env.helped_gone and state.flow in _HELPED_SHOP_FLOWS:
+        return _helped_shop_gone(env)
     flow = FLOWS.get(state.flow or "")
     open_question = flow is not None and state.step is not None
     choices = current_choices(flow, state, env) if flow and open_question else ()
@@ -110,6 +112,27 @@ def advance(state: State, inbound: Inbound, env: Env) -> Result:
     if handled is not None:
         return handled
     return _continue(state, inbound, said, env)
+
+
+# What a facilitator does for the shop they help: over once that shop is no longer theirs.
+_HELPED_SHOP_FLOWS = frozenset(
+    {REGISTRATION.id, PRODUCT.id, PRODUCT_MORE.id, PRODUCT_LIST.id, HELPING.id, CONSENT_CODE.id}
+)
+_HELPED_GONE = {
+    "refused": t("fac.helped_refused"),
+    "erased": t("fac.helped_erased"),
+    "unavailable": t("fac.helped_unavailable"),
+}
+
+
+def _helped_shop_gone(env: Env) -> Result:
+    """The shop's owner refused or erased it (or it is no longer this facilitator's) while
+    the facilitator was working on it: nothing of it is saved, and they are told so."""
+    result = begin(MENU_FLOW, env)
+    result.replies.insert(
+        0, say(_HELPED_GONE.get(env.helped_gone or "", _HELPED_GONE["unavailable"]))
+    )
+    return result
 
 
 def _command(state: State, said: Utterance, env: Env) -> Result | None:

@@ -344,11 +344,8 @@ def decline(session: Session, account: ChannelAccount, seller_id: int, now: date
     session.add(request)
     erase_photos(session, [], seller)  # what the facilitator sent for this shop goes too
     scrub_products(session, seller, now)
-    for helper in session.exec(
-        select(ChannelAccount).where(ChannelAccount.acting_seller_id == seller.id)
-    ):
-        helper.acting_seller_id = None
-        session.add(helper)
+    # A facilitator still working on it keeps pointing at it: their next message is told
+    # what they were doing for it is not saved (the runner's `_helped_gone`).
     scrub_seller(seller, now)
     session.add(seller)
     _tell_facilitator(session, request, t("fac.consent_declined_notice").msgid, shop)
