@@ -235,6 +235,8 @@ def _read_phone_confirm(msg: Inbound, ctx: Ctx) -> Reading:
     typed = parse_phone(msg.contact_phone or msg.text or "")
     if typed and not is_mobile(typed):
         return Invalid(t("reg.phone_not_mobile"))
+    if typed and _another_shops(typed, ctx):
+        return Invalid(t("reg.phone_taken"))
     if typed:  # "bukan, pake nomer istri 0857 1234 9876": the number says it all
         verified = typed == ctx.env.known_phone
         return Parsed({"phone": typed, "phone_verified": verified, "phone_other": False})
@@ -244,6 +246,16 @@ def _read_phone_confirm(msg: Inbound, ctx: Ctx) -> Reading:
     if msg.choice == "other" or said is False or _wants_another_number(msg.text or ""):
         return Parsed({"phone": None, "phone_other": True})
     return Invalid(t("reg.phone_confirm_unclear", phone=display_phone(ctx.env.known_phone or "")))
+
+
+def _another_shops(phone: Any, ctx: Ctx) -> bool:
+    """A number another shop is registered under (or whose owner chats from it), never named.
+    Not the number this chat comes from (the channel vouches for it), and not a facilitator's
+    correction of the shop they help: that has its own rules (`owner_phone_problem`)."""
+    if not phone or phone == ctx.env.known_phone or ctx.env.acting_for:
+        return False
+    existing = ctx.env.directory.seller_with_phone(str(phone))
+    return existing is not None and existing.get("id") != (ctx.env.seller or {}).get("id")
 
 
 def _ask_phone(ctx: Ctx) -> Outbound:
@@ -267,6 +279,8 @@ def _read_phone(msg: Inbound, ctx: Ctx) -> Reading:
     phone = parse_phone(msg.contact_phone or "") or parse_phone(msg.text or "")
     if phone and not is_mobile(phone):
         return Invalid(t("reg.phone_not_mobile"))
+    if phone and _another_shops(phone, ctx):
+        return Invalid(t("reg.phone_taken"))
     if phone:
         return Parsed({"phone": phone, "phone_verified": phone == ctx.env.known_phone})
     if ctx.env.known_phone and _this_number(msg.text or ""):
@@ -719,6 +733,14 @@ def _finish(ctx: Ctx) -> Outcome:
             draft=draft,
             step="shop_name",
             then=SUMMARY,  # the rest was answered already
+        )
+    if _another_shops(draft.get("phone"), ctx):  # taken since it was answered
+        return Outcome(
+            replies=(say(t("reg.phone_taken")),),
+            start=FLOW_ID,
+            draft=draft,
+            step="phone",
+            then=SUMMARY,
         )
     data = {key: draft.get(key) for key in SELLER_FIELDS}
     data["referral_code"] = draft.get("referral_code")

@@ -4,9 +4,11 @@ says what was typed and what the bot did then."""
 
 from __future__ import annotations
 
+import pytest
 from sqlmodel import col, select
 
 from bot.app import App
+from bot.conversation import ConversationRunner
 from bot.storage.models import ChannelAccount, Product, Seller
 from tests import images
 from tests.conftest import Chat
@@ -131,3 +133,114 @@ def test_a_facilitator_with_a_shop_of_their_own_does_not_get_an_erased_shops_pro
     with app.db.session() as s:
         assert s.exec(select(Product).where(col(Product.status) != "deleted")).all() == []
     assert [s.shop_name for s in live_sellers(app)] == ["Kopi Bu Dewi"]
+
+
+# --- one number, one shop; and who has which shop is nobody else's business -----------------
+
+YULI = "+6281300000007"
+
+
+def yuli(runner: ConversationRunner) -> Chat:
+    """Bu Yuli signed up herself with her chat's number, 0813-0000-0007."""
+    chat = Chat(runner, YULI, phone=YULI)
+    register(chat, shop="Rengginang Bu Yuli")
+    assert "sudah terdaftar" in chat.text
+    return chat
+
+
+def phones(app: App) -> dict[str, str | None]:
+    with app.db.session() as s:
+        return {str(s.shop_name): s.phone for s in s.exec(select(Seller))}
+
+
+@pytest.mark.any_backend
+def test_an_owner_cannot_change_their_number_to_another_shops(
+    app: App, runner: ConversationRunner, owner: Chat
+) -> None:
+    """'Ubah data toko' > 'nomor hp ganti 0813 0000 0007' (Bu Yuli's shop's number) was taken
+    and saved: two shops under one number."""
+    yuli(runner)
+    register(owner)
+    owner.send("menu")
+    owner.choose("Ubah data toko")
+    owner.send("nomor hp ganti 0813 0000 0007")
+    assert "dipakai toko lain" in owner.text and "Rengginang" not in owner.text
+    owner.send("simpan")
+    assert phones(app)["Keripik Tempe Bu Sri"] == "+6281234567890"
+    owner.send("menu")
+    owner.choose("Ubah data toko")
+    owner.send("nomor hp ganti 0813 0000 0006")  # a free one is still taken
+    owner.send("simpan")
+    assert phones(app)["Keripik Tempe Bu Sri"] == "+6281300000006"
+
+
+@pytest.mark.any_backend
+def test_signing_up_with_another_shops_number_is_refused(
+    app: App, runner: ConversationRunner, owner: Chat
+) -> None:
+    """At sign-up, 'Pakai nomor lain' and Bu Yuli's shop's number was accepted."""
+    yuli(runner)
+    owner.send("/start")
+    owner.send("iya")
+    owner.send("sri wahyuni")
+    owner.choose("Pakai nomor lain")
+    owner.send("0813 0000 0007")
+    assert "dipakai toko lain" in owner.last and "Rengginang" not in owner.text
+    owner.send("0813 0000 0006")
+    assert "nama toko" in owner.last
+    owner.send("bukan, pake nomer istri 0813 0000 0007")  # not at this question, but typed
+    owner.send("menu")
+    assert sorted(p for p in phones(app).values() if p) == [YULI]
+
+
+@pytest.mark.any_backend
+def test_a_facilitator_is_not_told_whose_shop_a_number_is(
+    app: App, runner: ConversationRunner
+) -> None:
+    """/daftarkan with any number said 'Nomor ini sudah punya toko *Rengginang Bu Yuli*':
+    whose shop any number is, told to any facilitator. Only their own owners' are named."""
+    yuli(runner)
+    chat, _ = joined(app)
+    chat.send("/daftarkan")
+    chat.send("0813 0000 0007")
+    assert "sudah terdaftar" in chat.last and "Rengginang" not in chat.text
+    chat.send("batal")
+    register_owner(chat)
+    chat.send("/daftarkan")
+    chat.send("0812 0000 9001")  # Bu Siti, whom they registered themselves
+    assert SHOP in chat.last
+    chat.send("batal")
+
+    other = Chat(app.runner, "700002", channel="telegram", phone="+6285700000002")
+    other.send(f"/pendamping {new_facilitator(app, 'Rina Wati').invite_code}")
+    other.send("/daftarkan")
+    other.send("0812 0000 9001")  # another facilitator's owner
+    assert "sudah terdaftar" in other.last and SHOP not in other.text
+
+
+@pytest.mark.any_backend
+def test_a_facilitator_cannot_register_an_owner_who_has_a_shop_under_another_number(
+    app: App, runner: ConversationRunner
+) -> None:
+    """Bu Yuli signed up from 0813-0000-0007 giving her shop her other number; a facilitator's
+    /daftarkan of 0813-0000-0007 was taken, and its request never reached her: her chat
+    shows her own shop's menu, so 'setuju' got the menu and the request waited to expire."""
+    chat = Chat(runner, YULI, phone=YULI)
+    chat.send("/start")
+    chat.send("iya")
+    chat.send("bu yuli")
+    chat.choose("Pakai nomor lain")
+    chat.send("0813 0000 0005")
+    chat.send("Rengginang Bu Yuli")
+    chat.send("1")
+    chat.send("sidoarjo")
+    chat.send("lewati")
+    chat.send("Jl. Mawar 1")
+    chat.send("lewati")
+    chat.send("simpan")
+    assert phones(app) == {"Rengginang Bu Yuli": "+6281300000005"}
+    facilitator, _ = joined(app)
+    facilitator.send("/daftarkan")
+    facilitator.send("0813 0000 0007")
+    assert "sudah terdaftar" in facilitator.last and "Rengginang" not in facilitator.text
+    assert "nama pemilik" not in facilitator.last

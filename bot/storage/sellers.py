@@ -57,11 +57,16 @@ class SellerDirectory:
         return found is not None and found != except_seller
 
     def seller_with_phone(self, phone: str) -> dict[str, Any] | None:
-        seller = self.session.exec(
-            select(Seller).where(
-                Seller.phone == phone, col(Seller.status).in_(("active", "awaiting_consent"))
-            )
-        ).first()
+        """The live or awaiting shop with this number; else the shop of the owner who chats
+        from it (their shop registered under another number): either way, theirs already."""
+        live = col(Seller.status).in_(("active", "awaiting_consent"))
+        seller = self.session.exec(select(Seller).where(Seller.phone == phone, live)).first()
+        if seller is None:
+            seller = self.session.exec(
+                select(Seller)
+                .join(ChannelAccount, col(ChannelAccount.seller_id) == col(Seller.id))
+                .where(ChannelAccount.phone == phone, live)
+            ).first()
         return seller_snapshot(seller) if seller else None
 
     def imported_with_phone(self, phone: str) -> dict[str, Any] | None:
