@@ -14,6 +14,7 @@ from tests import images
 from tests.conftest import Chat
 from tests.test_facilitators import (  # noqa: F401  (running is a fixture)
     OWNER_PHONE,
+    add_product,
     joined,
     labels,
     new_facilitator,
@@ -244,3 +245,58 @@ def test_a_facilitator_cannot_register_an_owner_who_has_a_shop_under_another_num
     facilitator.send("0813 0000 0007")
     assert "sudah terdaftar" in facilitator.last and "Rengginang" not in facilitator.text
     assert "nama pemilik" not in facilitator.last
+
+
+# --- two people changing one product ----------------------------------------------------------
+
+
+def stored_product(app: App) -> Product:
+    with app.db.session() as s:
+        return s.exec(select(Product).where(col(Product.status) != "deleted")).one()
+
+
+def change(chat: Chat, typed: str) -> None:
+    """At a listed product's question "mau apa", a change typed with its new value."""
+    chat.send(typed)
+    if "Ya" in labels(chat):  # "Harga Rp25.000 ya, Kak?"
+        chat.send("ya")
+    assert "Simpan" in labels(chat)
+
+
+def test_two_changes_to_one_product_are_both_kept(running: Running) -> None:
+    """The owner opened their product (Produk saya > 1 > ubah harga) and changed the price;
+    meanwhile their facilitator changed its stock and saved; the owner's 'simpan' then wrote
+    the stock back as it was when they opened it: the facilitator's change silently lost."""
+    app = running.app
+    chat, _ = joined(app)
+    register_owner(chat)
+    owner = owner_chat(app)
+    owner.send("halo")
+    owner.send("setuju")
+    add_product(app, chat)
+    assert (stored_product(app).price, stored_product(app).stock) == (18000, 20)
+
+    owner.send("menu")
+    owner.choose("Produk saya")
+    owner.send("1")
+    change(owner, "ubah harga 25rb")
+    chat.send("menu")
+    chat.choose("Produk saya")
+    chat.send("1")
+    change(chat, "ubah stok 7")
+    chat.send("simpan")
+    assert (stored_product(app).price, stored_product(app).stock) == (18000, 7)
+    owner.send("simpan")
+    assert (stored_product(app).price, stored_product(app).stock) == (25000, 7)
+
+    owner.send("menu")  # and the other way round, once more
+    owner.choose("Produk saya")
+    owner.send("1")
+    change(owner, "ubah stok 5")
+    chat.send("menu")
+    chat.choose("Produk saya")
+    chat.send("1")
+    change(chat, "ubah harga 30rb")
+    owner.send("simpan")
+    chat.send("simpan")
+    assert (stored_product(app).price, stored_product(app).stock) == (30000, 5)

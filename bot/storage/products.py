@@ -54,6 +54,8 @@ def save_product(
     """Confirm a listing: store it and queue `product.upsert` with a new version."""
     product = _owned(session, seller, product_id) or Product(seller_id=seller.id or 0)
     _apply(product, data)
+    if product.stock and product.min_order > product.stock:  # one change merged with another's
+        product.min_order = product.stock
     product.status, product.reason = "pending", None
     product.version += 1
     session.add(product)
