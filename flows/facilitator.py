@@ -30,7 +30,7 @@ from flows.messages import Choice, Inbound, Outbound, Text, say, t
 from flows.parsing import is_mobile, parse_phone
 from flows.product import new_product
 from flows.registration import FIELDS as SHOP_FIELDS
-from flows.registration import SELLER_FIELDS, display_phone, summary_lines
+from flows.registration import SELLER_FIELDS, display_phone, shop_draft, summary_lines
 from flows.registration import STEPS as SHOP_STEPS
 
 ASSISTED_ID, HELPING_ID, OWNERS_ID, CONSENT_CODE_ID = (
@@ -210,7 +210,7 @@ def _finish_helping(ctx: Ctx) -> Outcome:
             return _finish_code(ctx)
         return Outcome(start=CONSENT_CODE_ID)
     if picked == "edit_shop":
-        return Outcome(start="registration", draft=dict(ctx.env.seller or {}), step=SUMMARY)
+        return Outcome(start="registration", draft=shop_draft(ctx.env.seller), step=SUMMARY)
     if picked == "products":
         return Outcome(start="product_list")
     return new_product(ctx.draft, ctx.env)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from string import capwords
 from typing import Any
 
@@ -721,6 +721,25 @@ SELLER_FIELDS = (
 )
 
 
+_SAVED = (*SELLER_FIELDS, "referral_code")
+LOADED = "loaded"  # a registered shop's data as it was when "Ubah data toko" opened it
+
+
+def shop_draft(seller: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The registered shop's data to change ("Ubah data toko"), remembering it as it was."""
+    draft = dict(seller or {})
+    draft[LOADED] = {key: draft.get(key) for key in _SAVED}
+    return draft
+
+
+def _changed(data: dict[str, Any], loaded: Any) -> dict[str, Any]:
+    """Only what this person changed since they opened it: the owner, or their facilitator,
+    may have saved another of its fields meanwhile, which stays."""
+    if not isinstance(loaded, dict):  # opened before drafts remembered it: all of it
+        return data
+    return {key: value for key, value in data.items() if value != loaded.get(key)}
+
+
 def _finish(ctx: Ctx) -> Outcome:
     draft = dict(ctx.draft)
     if draft.get("consent_declined"):
@@ -742,10 +761,12 @@ def _finish(ctx: Ctx) -> Outcome:
             step="phone",
             then=SUMMARY,
         )
-    data = {key: draft.get(key) for key in SELLER_FIELDS}
-    data["referral_code"] = draft.get("referral_code")
+    data = {key: draft.get(key) for key in _SAVED}
     if ctx.env.registered:
-        return Outcome(effects=(SaveSeller(data),), replies=(say(t("reg.updated")),), start="menu")
+        changed = _changed(data, draft.get(LOADED))
+        return Outcome(
+            effects=(SaveSeller(changed),), replies=(say(t("reg.updated")),), start="menu"
+        )
     return Outcome(
         effects=(SaveSeller(data),),
         replies=(say(t("reg.registered", shop=draft["shop_name"])),),

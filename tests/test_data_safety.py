@@ -300,3 +300,24 @@ def test_two_changes_to_one_product_are_both_kept(running: Running) -> None:
     owner.send("simpan")
     chat.send("simpan")
     assert (stored_product(app).price, stored_product(app).stock) == (30000, 5)
+
+
+def test_two_changes_to_one_shop_are_both_kept(running: Running) -> None:
+    """The same for the shop's data: the owner's 'Ubah data toko' saved after their
+    facilitator's wrote back the address the facilitator had just corrected."""
+    app = running.app
+    chat, _ = joined(app)
+    register_owner(chat)
+    owner = owner_chat(app)
+    owner.send("halo")
+    owner.send("setuju")
+    owner.send("menu")
+    owner.choose("Ubah data toko")
+    owner.send("nib 1234567890123")
+    chat.choose("Ubah data toko")
+    chat.send("alamat jl anggrek 11")
+    chat.send("simpan")
+    assert seller_named(app, SHOP).address == "Jl Anggrek 11"
+    owner.send("simpan")
+    seller = seller_named(app, SHOP)
+    assert (seller.address, seller.nib) == ("Jl Anggrek 11", "1234567890123")
