@@ -731,9 +731,10 @@ def _finish(ctx: Ctx) -> Outcome:
         stored = _as_stored(ctx, product_id)
         if all(stored[key] == value for key, value in changed.items()):  # "simpan", no change
             return Outcome(replies=(say(t("product.unchanged", name=data["name"])),), start="menu")
+        updated = say(t("product.updated", name=data["name"]))
         return Outcome(
             effects=(SaveProduct(changed, product_id=product_id),),
-            replies=(say(t("product.updated", name=data["name"])),),
+            replies=(updated, *_changed_meanwhile(changed, ctx.draft.get(LOADED), stored)),
             start="menu",
         )
     return Outcome(
@@ -750,6 +751,21 @@ def _changed(data: dict[str, Any], loaded: Any) -> dict[str, Any]:
         return data
     before = _as_saved(loaded)
     return {key: value for key, value in data.items() if value != before[key]}
+
+
+def _changed_meanwhile(
+    changed: dict[str, Any], loaded: Any, stored: dict[str, Any]
+) -> list[Outbound]:
+    """A field this person changed was saved by someone else too since they opened it: theirs
+    is kept (the later), and they are told which, to check."""
+    if not isinstance(loaded, dict):
+        return []
+    before = _as_saved(loaded)
+    both = [key for key in changed if stored[key] != before[key] and stored[key] != changed[key]]
+    if not both:
+        return []
+    field = _FIELD_LABELS.get(both[0], t("field.product_name"))
+    return [say(t("product.changed_meanwhile", field=field))]
 
 
 def _as_stored(ctx: Ctx, product_id: Any) -> dict[str, Any]:
@@ -936,6 +952,10 @@ FIELDS = (
     Field("condition", t("field.condition"), ("condition",)),
     Field("description", t("field.description"), ("description",)),
 )
+
+_FIELD_LABELS = {
+    {"weight": "weight_grams"}.get(field.id, field.id): field.label for field in FIELDS
+}
 
 # What an owner types after "ubah" to fix a field the marketplace refused -> summary field id.
 FIX_WORDS = {

@@ -321,3 +321,28 @@ def test_two_changes_to_one_shop_are_both_kept(running: Running) -> None:
     owner.send("simpan")
     seller = seller_named(app, SHOP)
     assert (seller.address, seller.nib) == ("Jl Anggrek 11", "1234567890123")
+
+
+def test_the_later_of_two_changes_to_one_field_is_told(running: Running) -> None:
+    """Both changed the price: the later 'simpan' is kept, and says the price was changed
+    meanwhile (the first one is not told anything)."""
+    app = running.app
+    chat, _ = joined(app)
+    register_owner(chat)
+    add_product(app, chat)
+    owner = owner_chat(app)
+    owner.send("halo")
+    owner.send("setuju")
+    owner.send("menu")
+    owner.choose("Produk saya")
+    owner.send("1")
+    change(owner, "ubah harga 25rb")
+    chat.send("menu")
+    chat.choose("Produk saya")
+    chat.send("1")
+    change(chat, "ubah harga 30rb")
+    chat.send("simpan")
+    assert "sudah disimpan" in chat.text and "juga diubah" not in chat.text
+    owner.send("simpan")
+    assert "*Harga* produk ini tadi juga diubah" in owner.text
+    assert stored_product(app).price == 25000
