@@ -385,10 +385,12 @@ class ConversationRunner:
             return None
         # Locked (PostgreSQL): an owner's TOLAK or /hapus_data at the same moment is seen
         # here, or waits for what the facilitator saves now and erases it after.
+        locking = not self.db.is_sqlite
         seller = session.get(
             Seller,
             account.acting_seller_id,
-            with_for_update=not self.db.is_sqlite,
+            with_for_update=True if locking else None,  # None: from the session if loaded
+            populate_existing=locking,
         )
         if seller is None or seller.facilitator_code != facilitator.code:
             return None

@@ -220,7 +220,13 @@ def erase_seller(session: Session, account: ChannelAccount, current: str | None 
     once the transaction has committed.
     """
     now = utcnow()
-    seller = session.get(Seller, account.seller_id) if account.seller_id else None
+    # The shop's row first (PostgreSQL; SQLite has no FOR UPDATE), as a facilitator's save
+    # for it takes it: neither then waits on rows the other holds.
+    seller = (
+        session.get(Seller, account.seller_id, with_for_update=True, populate_existing=True)
+        if account.seller_id
+        else None
+    )
     accounts = [account]
     if seller is not None:
         accounts = list(
