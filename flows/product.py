@@ -726,6 +726,10 @@ def _as_saved(values: Mapping[str, Any]) -> dict[str, Any]:
 def _finish(ctx: Ctx) -> Outcome:
     data = _as_saved(ctx.draft)
     product_id = ctx.draft.get("product_id")
+    if product_id and not any(p.get("id") == product_id for p in ctx.env.products):
+        # deleted since it was opened (by the owner, or their facilitator): not listed again
+        deleted = t("product.deleted_meanwhile", name=data["name"] or "-")
+        return Outcome(replies=(say(deleted),), start="menu")
     if listed_product(ctx):  # a change to a listed product: done, back to the menu
         changed = _changed(data, ctx.draft.get(LOADED))
         stored = _as_stored(ctx, product_id)

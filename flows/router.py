@@ -359,6 +359,8 @@ def _keep_unfinished_product(state: State, env: Env) -> list[SaveProductDraft]:
     listed = next((p for p in env.products if p.get("id") == product_id), None)
     if listed is not None and listed.get("status") != "draft":
         return []
+    if product_id and listed is None:  # deleted meanwhile (the owner, their facilitator)
+        return []
     data = {key: state.draft.get(key) for key in PRODUCT_FIELDS}
     return [SaveProductDraft(data, product_id=product_id)]
 

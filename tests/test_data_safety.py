@@ -346,3 +346,58 @@ def test_the_later_of_two_changes_to_one_field_is_told(running: Running) -> None
     owner.send("simpan")
     assert "*Harga* produk ini tadi juga diubah" in owner.text
     assert stored_product(app).price == 25000
+
+
+def test_a_product_deleted_meanwhile_does_not_come_back(running: Running) -> None:
+    """The facilitator was changing a product's stock; its owner deleted the product; the
+    facilitator's 'simpan' listed it again as a new product."""
+    app = running.app
+    chat, _ = joined(app)
+    register_owner(chat)
+    add_product(app, chat)
+    owner = owner_chat(app)
+    owner.send("halo")
+    owner.send("setuju")
+    chat.send("menu")
+    chat.choose("Produk saya")
+    chat.send("1")
+    change(chat, "ubah stok 7")
+    owner.send("menu")
+    owner.choose("Produk saya")
+    owner.send("1")
+    owner.choose("Hapus")
+    owner.choose("Ya, hapus")
+    assert "sudah dihapus" in owner.text
+    chat.send("simpan")
+    assert "sudah dihapus" in chat.text and "sudah disimpan" not in chat.text
+    with app.db.session() as s:
+        assert s.exec(select(Product).where(col(Product.status) != "deleted")).all() == []
+
+
+def test_a_draft_deleted_meanwhile_is_not_kept_again(running: Running) -> None:
+    """The facilitator was continuing a product's draft; its owner deleted the draft; the
+    facilitator's 'menu' kept it again (as a new draft)."""
+    app = running.app
+    chat, _ = joined(app)
+    register_owner(chat)
+    owner = owner_chat(app)
+    owner.send("halo")
+    owner.send("setuju")
+    chat.choose("Tambah produk")
+    chat.send(photos=(app.media.ingest(images.sharp(33)),))
+    chat.send("selesai")
+    chat.send("Rengginang")
+    chat.send("menu")
+    assert "draf produk ini tetap tersimpan" in chat.text
+    chat.choose("Produk saya")
+    chat.send("1")
+    chat.choose("Lanjutkan")
+    owner.send("menu")
+    owner.choose("Produk saya")
+    owner.send("1")
+    owner.choose("Hapus")
+    owner.choose("Ya, hapus")
+    chat.send("menu")
+    assert "tetap tersimpan" not in chat.text  # not claimed either
+    with app.db.session() as s:
+        assert s.exec(select(Product).where(col(Product.status) != "deleted")).all() == []
