@@ -26,6 +26,7 @@ from bot.storage.context import OwnerContext, load_context, state_of
 from bot.storage.database import Database
 from bot.storage.models import (
     ChannelAccount,
+    ConsentRequest,
     Conversation,
     Facilitator,
     ProcessedUpdate,
@@ -52,6 +53,7 @@ _SAVE_CONVERSATION = CONVERSATION.update().where(CONVERSATION.c.id == sa.bindpar
 # on last is told by the conversation, saved with every message (`latest_account`).
 SEEN_RESOLUTION = timedelta(minutes=1)
 ERASED = "account.erased"  # session.info: this transaction erased the person's data
+_SHOP_EFFECTS = (fx.SaveSeller, fx.SaveProduct, fx.SaveProductDraft, fx.DeleteProduct)
 
 
 _CODE_OUTCOMES: dict[str, Callable[[int], Text]] = {
@@ -219,9 +221,10 @@ class ConversationRunner:
         linked = (
             self._link_by_phone(session, account, conversation) if context.may_link_shop() else None
         )
-        record_uploads(session, account, inbound.photos)
         facilitator = self._facilitator(session, context)
         helped = self._helped(session, account, facilitator)
+        helped_gone = self._helped_gone(session, account, helped)
+        record_uploads(session, account, inbound.photos)
         seller = helped or (session.get(Seller, account.seller_id) if account.seller_id else None)
         renderer = Renderer(account.locale, self.settings.timezone, self.settings.strict_messages)
         directory = SellerDirectory(session, self._audience, self.settings.timezone)
@@ -244,6 +247,7 @@ class ConversationRunner:
             is_admin=is_admin(session, self.settings, account, listed=context.listed_admin),
             facilitator=_facilitator_snapshot(facilitator),
             acting_for=seller_snapshot(helped) if helped else None,
+            helped_gone=helped_gone,
             consent_request=(
                 consent.pending_request_for(session, account)
                 if not seller and not facilitator and context.may_have_request()
@@ -253,7 +257,15 @@ class ConversationRunner:
         state = state_of(conversation)
         result = advance(state, inbound, env)
         outcomes = self._apply(
-            session, account, result, inbound.channel, helped, facilitator, now, inbound.message_id
+            session,
+            account,
+            result,
+            inbound.channel,
+            helped,
+            facilitator,
+            now,
+            inbound.message_id,
+            helped_gone=helped_gone is not None,
         )
         result.replies[:0] = outcomes
         if not _consented(account, facilitator, result.state):
@@ -359,17 +371,46 @@ class ConversationRunner:
     def _audience(self, session: Session, segment: str, value: str | None) -> tuple[int, float]:
         return audience(session, segment, value, self.settings)
 
-    @staticmethod
     def _helped(
-        session: Session, account: ChannelAccount, facilitator: Facilitator | None
+        self, session: Session, account: ChannelAccount, facilitator: Facilitator | None
     ) -> Seller | None:
         """The owner's shop a facilitator is working on, if it is still theirs to work on."""
         if facilitator is None or not account.acting_seller_id:
             return None
-        seller = session.get(Seller, account.acting_seller_id)
+        # Locked (PostgreSQL): an owner's TOLAK or /hapus_data at the same moment is seen
+        # here, or waits for what the facilitator saves now and erases it after.
+        locking = not self.db.is_sqlite
+        seller = session.get(
+            Seller,
+            account.acting_seller_id,
+            with_for_update=True if locking else None,  # None: from the session if loaded
+            populate_existing=locking,
+        )
         if seller is None or seller.facilitator_code != facilitator.code:
             return None
         return seller if seller.status in ("active", "awaiting_consent") else None
+
+    @staticmethod
+    def _helped_gone(
+        session: Session, account: ChannelAccount, helped: Seller | None
+    ) -> str | None:
+        """Why the shop this account was helping is no longer theirs to work on (its owner
+        refused it, or erased their data; or it is not their owner's any more), once: what
+        they were doing for it is dropped (never saved as their own shop) and they are told.
+        """
+        if not account.acting_seller_id or helped is not None:
+            return None
+        seller = session.get(Seller, account.acting_seller_id)
+        account.acting_seller_id = None
+        session.add(account)
+        if seller is None or seller.status != "erased":
+            return "unavailable"
+        refused = session.exec(
+            select(ConsentRequest.id).where(
+                ConsentRequest.seller_id == seller.id, ConsentRequest.status == "declined"
+            )
+        ).first()
+        return "refused" if refused is not None else "erased"
 
     def _apply(
         self,
@@ -381,18 +422,27 @@ class ConversationRunner:
         facilitator: Facilitator | None,
         now: datetime,
         message_id: str | None = None,
+        helped_gone: bool = False,
     ) -> list[Outbound]:
-        """Carry out the effects; replies for what only the host can judge (codes, invites)."""
+        """Carry out the effects; replies for what only the host can judge (codes, invites).
+
+        `helped_gone`: the shop this facilitator was helping is gone; a shop or product
+        effect (the flows end that work, this is the last guard) is for it, never for the
+        facilitator's own shop, and is dropped unless they picked another shop meanwhile.
+        """
         seller = helped or (session.get(Seller, account.seller_id) if account.seller_id else None)
         said: list[Outbound] = []
         for effect in result.effects:
-            if isinstance(effect, fx.SaveSeller):
+            if helped_gone and isinstance(effect, _SHOP_EFFECTS):
+                log.warning("shop effect for a helped shop that is gone, account %s", account.id)
+            elif isinstance(effect, fx.SaveSeller):
                 seller = self._save_seller(
                     session, account, effect.data, channel, helped, now, said
                 )
             elif isinstance(effect, fx.JoinAsFacilitator | fx.RegisterForOwner | fx.ActFor):
                 helped = self._apply_facilitator(session, account, effect, facilitator, now, said)
                 seller = helped or seller
+                helped_gone = helped_gone and helped is None
             elif isinstance(effect, fx.GiveConsent | fx.DeclineConsent):
                 owned = self._apply_consent(session, account, effect, facilitator, now, said)
                 seller = owned or seller

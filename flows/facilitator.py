@@ -8,6 +8,7 @@ them. While "helping" a shop, products the facilitator adds belong to that shop.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from flows.effects import ActFor, GiveConsent, RegisterForOwner
@@ -30,7 +31,7 @@ from flows.messages import Choice, Inbound, Outbound, Text, say, t
 from flows.parsing import is_mobile, parse_phone
 from flows.product import new_product
 from flows.registration import FIELDS as SHOP_FIELDS
-from flows.registration import SELLER_FIELDS, display_phone, summary_lines
+from flows.registration import SELLER_FIELDS, display_phone, shop_draft, summary_lines
 from flows.registration import STEPS as SHOP_STEPS
 
 ASSISTED_ID, HELPING_ID, OWNERS_ID, CONSENT_CODE_ID = (
@@ -64,8 +65,17 @@ def owner_phone_problem(phone: str, env: Env, shop_id: int | None = None) -> Tex
         return t("fac.owner_phone_is_yours")
     existing = env.directory.seller_with_phone(phone)
     if existing is not None and (shop_id is None or existing.get("id") != shop_id):
-        return t("fac.owner_phone_taken", shop=existing.get("shop_name") or "-")
+        return phone_taken(existing, env)
     return None
+
+
+def phone_taken(existing: Mapping[str, Any], env: Env) -> Text:
+    """The number is another shop's: named only when it is one of this facilitator's own
+    owners; whose shop any other number is, is nobody else's business."""
+    own = existing.get("facilitator_code") == (env.facilitator or {}).get("code")
+    if own and existing.get("facilitator_code"):
+        return t("fac.owner_phone_taken", shop=existing.get("shop_name") or "-")
+    return t("fac.owner_phone_registered")
 
 
 def _read_owner_phone(msg: Inbound, ctx: Ctx) -> Reading:
@@ -113,7 +123,7 @@ def _finish_assisted(ctx: Ctx) -> Outcome:
         )
     existing = directory.seller_with_phone(draft["phone"])
     if existing is not None:
-        return Outcome(replies=(say(t("fac.owner_phone_taken", shop=existing.get("shop_name"))),))
+        return Outcome(replies=(say(phone_taken(existing, ctx.env)),))
     data = {key: draft.get(key) for key in _REGISTERED_FIELDS}
     return Outcome(
         effects=(RegisterForOwner(data),),
@@ -202,7 +212,7 @@ def _finish_helping(ctx: Ctx) -> Outcome:
             return _finish_code(ctx)
         return Outcome(start=CONSENT_CODE_ID)
     if picked == "edit_shop":
-        return Outcome(start="registration", draft=dict(ctx.env.seller or {}), step=SUMMARY)
+        return Outcome(start="registration", draft=shop_draft(ctx.env.seller), step=SUMMARY)
     if picked == "products":
         return Outcome(start="product_list")
     return new_product(ctx.draft, ctx.env)

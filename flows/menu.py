@@ -6,6 +6,7 @@ from flows.engine import FINISH, Ctx, Flow, Invalid, Outcome, Parsed, Reading, S
 from flows.lexicon import lexicon, normalize
 from flows.messages import Choice, Inbound, Outbound, Text, say, t
 from flows.product import new_product, photos_sent
+from flows.registration import shop_draft
 
 
 def _choices(ctx: Ctx) -> tuple[Choice, ...]:
@@ -75,8 +76,7 @@ def _finish(ctx: Ctx) -> Outcome:
     if picked == "help":
         return Outcome(replies=(say(help_text(ctx)),), start="menu")
     if picked == "edit_shop":
-        seller = dict(ctx.env.seller or {})
-        return Outcome(start="registration", draft=seller, step="summary")
+        return Outcome(start="registration", draft=shop_draft(ctx.env.seller), step="summary")
     if picked == "products":
         return Outcome(start="product_list")
     if picked == "register_owner":

@@ -695,6 +695,7 @@ def reopened(data: dict[str, Any], env: Env) -> dict[str, Any]:
     draft = dict(data)
     ours = draft.get("description") and draft["description"] == draft_description(Ctx(draft, env))
     draft["description_auto"] = bool(ours)
+    draft[LOADED] = {key: data.get(key) for key in PRODUCT_FIELDS}
     return draft
 
 
@@ -745,6 +746,7 @@ def _summary(ctx: Ctx) -> Outbound:
     )
 
 
+LOADED = "loaded"  # a stored product's fields as they were when it was opened to change
 PRODUCT_FIELDS = (
     "photos",
     "name",
@@ -758,18 +760,31 @@ PRODUCT_FIELDS = (
 )
 
 
-def _finish(ctx: Ctx) -> Outcome:
-    data = {key: ctx.draft.get(key) for key in PRODUCT_FIELDS}
+def _as_saved(values: Mapping[str, Any]) -> dict[str, Any]:
+    """A product's fields as `_finish` saves them."""
+    data = {key: values.get(key) for key in PRODUCT_FIELDS}
     data["min_order"] = data["min_order"] or 1
     if data["stock"] and data["min_order"] > data["stock"]:  # never more than there is
         data["min_order"] = data["stock"]
+    return data
+
+
+def _finish(ctx: Ctx) -> Outcome:
+    data = _as_saved(ctx.draft)
     product_id = ctx.draft.get("product_id")
-    if listed_product(ctx) and data == _as_stored(ctx, product_id):  # "simpan", no change
-        return Outcome(replies=(say(t("product.unchanged", name=data["name"])),), start="menu")
+    if product_id and not any(p.get("id") == product_id for p in ctx.env.products):
+        # deleted since it was opened (by the owner, or their facilitator): not listed again
+        deleted = t("product.deleted_meanwhile", name=data["name"] or "-")
+        return Outcome(replies=(say(deleted),), start="menu")
     if listed_product(ctx):  # a change to a listed product: done, back to the menu
+        changed = _changed(data, ctx.draft.get(LOADED))
+        stored = _as_stored(ctx, product_id)
+        if all(stored[key] == value for key, value in changed.items()):  # "simpan", no change
+            return Outcome(replies=(say(t("product.unchanged", name=data["name"])),), start="menu")
+        updated = say(t("product.updated", name=data["name"]))
         return Outcome(
-            effects=(SaveProduct(data, product_id=product_id),),
-            replies=(say(t("product.updated", name=data["name"])),),
+            effects=(SaveProduct(changed, product_id=product_id),),
+            replies=(updated, *_changed_meanwhile(changed, ctx.draft.get(LOADED), stored)),
             start="menu",
         )
     return Outcome(
@@ -779,12 +794,34 @@ def _finish(ctx: Ctx) -> Outcome:
     )
 
 
+def _changed(data: dict[str, Any], loaded: Any) -> dict[str, Any]:
+    """Only what this person changed since they opened the product: someone else (the owner,
+    their facilitator) may have saved another of its fields meanwhile, which stays."""
+    if not isinstance(loaded, dict):  # opened before products remembered it: all of it
+        return data
+    before = _as_saved(loaded)
+    return {key: value for key, value in data.items() if value != before[key]}
+
+
+def _changed_meanwhile(
+    changed: dict[str, Any], loaded: Any, stored: dict[str, Any]
+) -> list[Outbound]:
+    """A field this person changed was saved by someone else too since they opened it: theirs
+    is kept (the later), and they are told which, to check."""
+    if not isinstance(loaded, dict):
+        return []
+    before = _as_saved(loaded)
+    both = [key for key in changed if stored[key] != before[key] and stored[key] != changed[key]]
+    if not both:
+        return []
+    field = _FIELD_LABELS.get(both[0], t("field.product_name"))
+    return [say(t("product.changed_meanwhile", field=field))]
+
+
 def _as_stored(ctx: Ctx, product_id: Any) -> dict[str, Any]:
     """The product's fields as saved now, as `_finish` would save them."""
     stored = next((p for p in ctx.env.products if p.get("id") == product_id), {})
-    data = {key: (stored.get("data") or {}).get(key) for key in PRODUCT_FIELDS}
-    data["min_order"] = data["min_order"] or 1
-    return data
+    return _as_saved(stored.get("data") or {})
 
 
 def _saved(ctx: Ctx, name: Any) -> Text:
@@ -995,6 +1032,10 @@ FIELDS = (
     Field("condition", t("field.condition"), ("condition",)),
     Field("description", t("field.description"), ("description",)),
 )
+
+_FIELD_LABELS = {
+    {"weight": "weight_grams"}.get(field.id, field.id): field.label for field in FIELDS
+}
 
 # What an owner types after "ubah" to fix a field the marketplace refused -> summary field id.
 FIX_WORDS = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from string import capwords
 from typing import Any
 
@@ -282,6 +282,8 @@ def _read_phone_confirm(msg: Inbound, ctx: Ctx) -> Reading:
     typed = parse_phone(msg.contact_phone or msg.text or "")
     if typed and not is_mobile(typed):
         return Invalid(t("reg.phone_not_mobile"))
+    if typed and _another_shops(typed, ctx):
+        return Invalid(t("reg.phone_taken"))
     if typed:  # "bukan, pake nomer istri 0857 1234 9876": the number says it all
         verified = typed == ctx.env.known_phone
         return Parsed({"phone": typed, "phone_verified": verified, "phone_other": False})
@@ -291,6 +293,16 @@ def _read_phone_confirm(msg: Inbound, ctx: Ctx) -> Reading:
     if msg.choice == "other" or said is False or _wants_another_number(msg.text or ""):
         return Parsed({"phone": None, "phone_other": True})
     return Invalid(t("reg.phone_confirm_unclear", phone=display_phone(ctx.env.known_phone or "")))
+
+
+def _another_shops(phone: Any, ctx: Ctx) -> bool:
+    """A number another shop is registered under (or whose owner chats from it), never named.
+    Not the number this chat comes from (the channel vouches for it), and not a facilitator's
+    correction of the shop they help: that has its own rules (`owner_phone_problem`)."""
+    if not phone or phone == ctx.env.known_phone or ctx.env.acting_for:
+        return False
+    existing = ctx.env.directory.seller_with_phone(str(phone))
+    return existing is not None and existing.get("id") != (ctx.env.seller or {}).get("id")
 
 
 def _ask_phone(ctx: Ctx) -> Outbound:
@@ -316,6 +328,8 @@ def _read_phone(msg: Inbound, ctx: Ctx) -> Reading:
     phone = parse_phone(msg.contact_phone or "") or parse_phone(msg.text or "")
     if phone and not is_mobile(phone):
         return Invalid(_owners(ctx, t("reg.phone_not_mobile"), t("fac.owner_phone_not_mobile")))
+    if phone and _another_shops(phone, ctx):
+        return Invalid(t("reg.phone_taken"))
     if phone:
         return Parsed({"phone": phone, "phone_verified": phone == ctx.env.known_phone})
     if ctx.env.known_phone and not about_the_owner(ctx) and _this_number(msg.text or ""):
@@ -794,6 +808,25 @@ SELLER_FIELDS = (
 )
 
 
+_SAVED = (*SELLER_FIELDS, "referral_code")
+LOADED = "loaded"  # a registered shop's data as it was when "Ubah data toko" opened it
+
+
+def shop_draft(seller: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The registered shop's data to change ("Ubah data toko"), remembering it as it was."""
+    draft = dict(seller or {})
+    draft[LOADED] = {key: draft.get(key) for key in _SAVED}
+    return draft
+
+
+def _changed(data: dict[str, Any], loaded: Any) -> dict[str, Any]:
+    """Only what this person changed since they opened it: the owner, or their facilitator,
+    may have saved another of its fields meanwhile, which stays."""
+    if not isinstance(loaded, dict):  # opened before drafts remembered it: all of it
+        return data
+    return {key: value for key, value in data.items() if value != loaded.get(key)}
+
+
 def _finish(ctx: Ctx) -> Outcome:
     draft = dict(ctx.draft)
     if draft.get("consent_declined"):
@@ -807,10 +840,20 @@ def _finish(ctx: Ctx) -> Outcome:
             step="shop_name",
             then=SUMMARY,  # the rest was answered already
         )
-    data = {key: draft.get(key) for key in SELLER_FIELDS}
-    data["referral_code"] = draft.get("referral_code")
+    if _another_shops(draft.get("phone"), ctx):  # taken since it was answered
+        return Outcome(
+            replies=(say(t("reg.phone_taken")),),
+            start=FLOW_ID,
+            draft=draft,
+            step="phone",
+            then=SUMMARY,
+        )
+    data = {key: draft.get(key) for key in _SAVED}
     if ctx.env.registered:
-        return Outcome(effects=(SaveSeller(data),), replies=(say(t("reg.updated")),), start="menu")
+        changed = _changed(data, draft.get(LOADED))
+        return Outcome(
+            effects=(SaveSeller(changed),), replies=(say(t("reg.updated")),), start="menu"
+        )
     return Outcome(
         effects=(SaveSeller(data),),
         replies=(say(t("reg.registered", shop=draft["shop_name"])),),

@@ -97,6 +97,8 @@ _ROLE_COMMANDS = {
 def advance(state: State, inbound: Inbound, env: Env) -> Result:
     """Take one message from a person and decide everything that follows, purely."""
     inbound = cleaned(inbound)
+    if env.helped_gone and state.flow in _HELPED_SHOP_FLOWS:
+        return _helped_shop_gone(env)
     flow = FLOWS.get(state.flow or "")
     open_question = flow is not None and state.step is not None
     choices = current_choices(flow, state, env) if flow and open_question else ()
@@ -111,6 +113,27 @@ def advance(state: State, inbound: Inbound, env: Env) -> Result:
     if handled is not None:
         return handled
     return _continue(state, inbound, said, env)
+
+
+# What a facilitator does for the shop they help: over once that shop is no longer theirs.
+_HELPED_SHOP_FLOWS = frozenset(
+    {REGISTRATION.id, PRODUCT.id, PRODUCT_MORE.id, PRODUCT_LIST.id, HELPING.id, CONSENT_CODE.id}
+)
+_HELPED_GONE = {
+    "refused": t("fac.helped_refused"),
+    "erased": t("fac.helped_erased"),
+    "unavailable": t("fac.helped_unavailable"),
+}
+
+
+def _helped_shop_gone(env: Env) -> Result:
+    """The shop's owner refused or erased it (or it is no longer this facilitator's) while
+    the facilitator was working on it: nothing of it is saved, and they are told so."""
+    result = begin(MENU_FLOW, env)
+    result.replies.insert(
+        0, say(_HELPED_GONE.get(env.helped_gone or "", _HELPED_GONE["unavailable"]))
+    )
+    return result
 
 
 def _command(state: State, said: Utterance, env: Env) -> Result | None:
@@ -310,15 +333,11 @@ def _parked_assisted(state: State) -> dict[str, Any] | None:
     return parked if _registration_parked(parked) and parked["flow"] == ASSISTED.id else None
 
 
-# What a facilitator does for the shop they help: closed with it when its owner refuses.
-_HELPED_SHOP_FLOWS = (HELPING.id, CONSENT_CODE.id, PRODUCT.id, PRODUCT_MORE.id, PRODUCT_LIST.id)
-
-
 def closed_for_refusal(state: State) -> State:
     """The facilitator's chat once the owner of the shop they help answered TOLAK: whatever
     was open for that shop (its menu, a product, a change of its data) is closed, and the
     next message gets their own menu; a /daftarkan left half-way is still kept for it."""
-    if state.flow not in (*_HELPED_SHOP_FLOWS, REGISTRATION.id):
+    if state.flow not in _HELPED_SHOP_FLOWS:
         return state
     kept = _parked_assisted(state)
     return State(
@@ -375,6 +394,8 @@ def _keep_unfinished_product(state: State, env: Env) -> list[SaveProductDraft]:
     product_id = state.draft.get("product_id")
     listed = next((p for p in env.products if p.get("id") == product_id), None)
     if listed is not None and listed.get("status") != "draft":
+        return []
+    if product_id and listed is None:  # deleted meanwhile (the owner, their facilitator)
         return []
     data = {key: state.draft.get(key) for key in PRODUCT_FIELDS}
     return [SaveProductDraft(data, product_id=product_id)]

@@ -77,6 +77,9 @@ class Env:
     is_admin: bool = False
     facilitator: Mapping[str, Any] | None = None  # {id, code, name, regency_code} when one
     acting_for: Mapping[str, Any] | None = None  # the owner's shop a facilitator works on
+    # The shop a facilitator was working on is no longer theirs to work on, since their last
+    # message: "refused" (its owner answered TOLAK), "erased" (/hapus_data) or "unavailable"
+    helped_gone: str | None = None
     consent_request: Mapping[str, Any] | None = None  # a facilitator's registration for them
 
     @property

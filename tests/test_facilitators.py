@@ -329,8 +329,8 @@ def test_the_facilitator_cannot_register_a_taken_number_or_their_own(app: App, o
     register(owner)
     chat, _ = joined(app)
     chat.send("/daftarkan")
-    chat.send("0812 3456 7890")  # the owner above
-    assert "sudah punya toko" in chat.last and "Keripik Tempe Bu Sri" in chat.last
+    chat.send("0812 3456 7890")  # the owner above: not named (not this facilitator's)
+    assert "sudah terdaftar" in chat.last and "Keripik Tempe Bu Sri" not in chat.last
     chat.send("0857-0000-0001")
     assert "nomor Kakak sendiri" in chat.last
     chat.send("batal")

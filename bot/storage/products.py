@@ -48,12 +48,21 @@ def _apply(product: Product, data: dict[str, Any]) -> None:
     product.updated_at = utcnow()
 
 
+def _gone(session: Session, seller: Seller, product_id: int | None) -> bool:
+    """A product that was the seller's and is no longer (deleted meanwhile): never remade."""
+    return product_id is not None and _owned(session, seller, product_id) is None
+
+
 def save_product(
     session: Session, seller: Seller, data: dict[str, Any], product_id: int | None
-) -> Product:
+) -> Product | None:
     """Confirm a listing: store it and queue `product.upsert` with a new version."""
+    if _gone(session, seller, product_id):
+        return None
     product = _owned(session, seller, product_id) or Product(seller_id=seller.id or 0)
     _apply(product, data)
+    if product.stock and product.min_order > product.stock:  # one change merged with another's
+        product.min_order = product.stock
     product.status, product.reason = "pending", None
     product.version += 1
     session.add(product)
@@ -65,8 +74,10 @@ def save_product(
 
 def save_product_draft(
     session: Session, seller: Seller, data: dict[str, Any], product_id: int | None
-) -> Product:
+) -> Product | None:
     """Keep an unfinished product so 'Produk saya' can continue it."""
+    if _gone(session, seller, product_id):
+        return None
     product = _owned(session, seller, product_id) or Product(seller_id=seller.id or 0)
     _apply(product, data)
     if product.status != "live":

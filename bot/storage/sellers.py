@@ -57,11 +57,16 @@ class SellerDirectory:
         return found is not None and found != except_seller
 
     def seller_with_phone(self, phone: str) -> dict[str, Any] | None:
-        seller = self.session.exec(
-            select(Seller).where(
-                Seller.phone == phone, col(Seller.status).in_(("active", "awaiting_consent"))
-            )
-        ).first()
+        """The live or awaiting shop with this number; else the shop of the owner who chats
+        from it (their shop registered under another number): either way, theirs already."""
+        live = col(Seller.status).in_(("active", "awaiting_consent"))
+        seller = self.session.exec(select(Seller).where(Seller.phone == phone, live)).first()
+        if seller is None:
+            seller = self.session.exec(
+                select(Seller)
+                .join(ChannelAccount, col(ChannelAccount.seller_id) == col(Seller.id))
+                .where(ChannelAccount.phone == phone, live)
+            ).first()
         return seller_snapshot(seller) if seller else None
 
     def imported_with_phone(self, phone: str) -> dict[str, Any] | None:
@@ -227,7 +232,13 @@ def erase_seller(session: Session, account: ChannelAccount, current: str | None 
     once the transaction has committed.
     """
     now = utcnow()
-    seller = session.get(Seller, account.seller_id) if account.seller_id else None
+    # The shop's row first (PostgreSQL; SQLite has no FOR UPDATE), as a facilitator's save
+    # for it takes it: neither then waits on rows the other holds.
+    seller = (
+        session.get(Seller, account.seller_id, with_for_update=True, populate_existing=True)
+        if account.seller_id
+        else None
+    )
     accounts = [account]
     if seller is not None:
         accounts = list(
