@@ -253,7 +253,9 @@ def _answer(
             state.pending = None  # "simpan" at "mau ubah yang mana?": nothing to change after all
             result.replies.append(ask(flow, state, env))
             return result
-        case EditMenu(), FreeText() if named := _change_named(flow, state, env, inbound.text or ""):
+        case EditMenu(), FreeText() | Keyword(kind="now") if named := _change_named(
+            flow, state, env, inbound.text or ""
+        ):
             return _open_change(flow, state, env, result, named)  # "alamat jl. kartini 7"
         case EditMenu(), _:
             added = _photo_at_summary(flow, state, inbound, said, env, result)
@@ -540,7 +542,7 @@ def _answer_summary(
         case Yes() | Picked(id="save") | Keyword(kind="save"):
             _finish(flow, state, env, result)
             return result
-        case FreeText() | No(pure=False) if named := _change_named(
+        case FreeText() | No(pure=False) | Keyword(kind="now") if named := _change_named(
             flow, state, env, inbound.text or ""
         ):  # "harga 135rb"; "no hp 0813 1111 2222" starts with a "no"
             return _open_change(flow, state, env, result, named)

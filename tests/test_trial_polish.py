@@ -1,0 +1,94 @@
+# ruff: noqa: F811  (fixtures are imported from test_siaran and test_facilitators)
+"""What a cold trial of the admin's, the facilitator's and the consent conversations found;
+each docstring says what was typed and what the bot did then."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from bot.app import App
+from tests.conftest import Chat, Clock
+from tests.test_siaran import admin, broadcasts, owner_on_telegram  # noqa: F401
+
+
+def test_a_broadcast_to_nobody_is_not_sent(app: App, admin: Chat) -> None:
+    """The preview said "Penerima: 0 orang" and 'simpan' sent it anyway, pointing the admin
+    at `pelapak broadcast status`, a command-line tool."""
+    owner_on_telegram(app, "511", "+6281200000511", "Toko Satu", "sidoarjo")
+    admin.send("/siaran")
+    admin.send("4")
+    admin.send("kota malang")
+    admin.send("Kak, yuk tambah produk hari ini!")
+    admin.send("sekarang")
+    assert "Penerima: 0 orang" in admin.last and "Belum ada yang akan menerima" in admin.last
+    admin.send("simpan")
+    assert "belum dikirim" in admin.text and "untuk siapa" in admin.last
+    assert broadcasts(app) == []
+    admin.send("1")  # everyone: back to the preview, with the rest kept
+    assert "Penerima: 1 orang" in admin.last and "Kak, yuk tambah produk" in admin.last
+    admin.send("simpan")
+    assert "mulai dikirim" in admin.last and "/dasbor" in admin.last
+    assert "pelapak broadcast" not in admin.last
+    assert len(broadcasts(app)) == 1
+
+
+def test_a_time_typed_at_the_preview_changes_it(app: App, admin: Chat, clock: Clock) -> None:
+    """At the preview 'nanti sore', 'sekarang' or 'besok jam 8' got "belum jelas"; only
+    Ubah > Waktu kirim changed the time. (10:00 WIB, Saturday 28 November.)"""
+    owner_on_telegram(app, "512", "+6281200000512", "Toko Dua", "sidoarjo")
+    admin.send("/siaran")
+    admin.send("1")
+    admin.send("Kak, pelatihan foto produk gratis!")
+    admin.send("sekarang")
+    assert "Dikirim: sekarang" in admin.last
+    admin.send("nanti sore")
+    assert "28 Nov 2026, 16:00" in admin.last and "Pratinjau" in admin.last
+    admin.send("besok jam 8")
+    assert "29 Nov 2026, 08:00" in admin.last
+    admin.send("sekarang")
+    assert "Dikirim: sekarang" in admin.last
+    admin.send("besok jam 8")
+    admin.send("simpan")
+    assert "dijadwalkan" in admin.last and "/dasbor" in admin.last
+    [broadcast] = broadcasts(app)
+    assert broadcast.send_at == datetime(2026, 11, 29, 1, 0, tzinfo=UTC)
+
+
+def test_a_weekday_alone_is_its_morning_and_said_so(app: App, admin: Chat) -> None:
+    """'rabu' alone was "belum jelas": now Wednesday 08:00, said, and shown in the preview."""
+    owner_on_telegram(app, "513", "+6281200000513", "Toko Tiga", "sidoarjo")
+    admin.send("/siaran")
+    admin.send("1")
+    admin.send("Kak, pelatihan foto produk gratis!")
+    admin.send("rabu")
+    assert "saya pakai 2 Des 2026, 08:00" in admin.text
+    assert "Dikirim: 2 Des 2026, 08:00" in admin.last
+    admin.send("simpan")
+    [broadcast] = broadcasts(app)
+    assert broadcast.send_at == datetime(2026, 12, 2, 1, 0, tzinfo=UTC)
+
+
+def test_a_bare_hour_already_past_asks_which(app: App, admin: Chat, clock: Clock) -> None:
+    """'jam 7' at 10:00 was tomorrow 07:00 without a word, though 19:00 tonight may be meant:
+    asked which. 'jam 9' (21:00 is night) stays tomorrow 09:00, as the preview shows."""
+    owner_on_telegram(app, "514", "+6281200000514", "Toko Empat", "sidoarjo")
+    admin.send("/siaran")
+    admin.send("1")
+    admin.send("Kak, pelatihan foto produk gratis!")
+    admin.send("jam 7")
+    assert "Jam 7 yang mana" in admin.last
+    options = [label for r in admin.replies for _, label in r.choices]
+    assert options == ["28 Nov 2026, 19:00", "29 Nov 2026, 07:00"]
+    admin.send("1")
+    assert "Dikirim: 28 Nov 2026, 19:00" in admin.last
+    admin.send("jam 9")  # at the preview: no question, tomorrow morning
+    assert "Dikirim: 29 Nov 2026, 09:00" in admin.last
+    admin.send("jam 7")
+    admin.send("29 Nov 2026, 07:00")  # the label typed
+    assert "Dikirim: 29 Nov 2026, 07:00" in admin.last
+    admin.send("jam 7")
+    admin.send("19.00")  # the time typed in full instead
+    assert "Dikirim: 28 Nov 2026, 19:00" in admin.last
+    admin.send("simpan")
+    [broadcast] = broadcasts(app)
+    assert broadcast.send_at == datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
