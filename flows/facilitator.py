@@ -40,6 +40,13 @@ ASSISTED_ID, HELPING_ID, OWNERS_ID, CONSENT_CODE_ID = (
     "consent_code",
 )
 CODE_LENGTH = 6
+# A facilitator's invite code (`pelapak facilitator add` prints it): letters and digits that
+# are hard to mix up when read aloud (no 0/O, 1/I/L), with at least one of each.
+INVITE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+INVITE_LENGTH = 8
+_INVITE = re.compile(
+    rf"(?=[^0-9]*[0-9])(?=[^A-Z]*[A-Z])[{INVITE_ALPHABET}]{{{INVITE_LENGTH}}}", re.IGNORECASE
+)
 _SHOWN_OWNERS = 10
 _SHOWN_LEADS = 5
 
@@ -237,6 +244,12 @@ def read_code(text: str | None) -> str | None:
 
 
 # Digits written in groups ("482 913", "482-913") are one number.
+def invite_code(text: str) -> str | None:
+    """The invite code a message is, whole ("ENB25EXG", "enb25exg"), in capitals; else None."""
+    typed = text.strip()
+    return typed.upper() if _INVITE.fullmatch(typed) else None
+
+
 _BETWEEN_DIGITS = re.compile(r"(?<=\d)[\s.\-]+(?=\d)")
 _SHORT = 8  # words, the code included: "ini kak kodenya dari bu siti 482913"
 

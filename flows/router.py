@@ -42,6 +42,7 @@ from flows.facilitator import (
     HELPING,
     OWNERS,
     code_in_sentence,
+    invite_code,
     owner_phone_problem,
     read_code,
 )
@@ -102,7 +103,7 @@ def advance(state: State, inbound: Inbound, env: Env) -> Result:
     choices = current_choices(flow, state, env) if flow and open_question else ()
     loose = not (flow and open_question and takes_free_text(flow, state))
     said = interpret(inbound, choices, env.render, loose)
-    handled = _command(state, said, env)
+    handled = _command(state, said, env) or _invite_alone(state, inbound.text or "", env)
     if handled is not None:
         return handled
     if env.consent_request and not env.registered:
@@ -111,6 +112,20 @@ def advance(state: State, inbound: Inbound, env: Env) -> Result:
     if handled is not None:
         return handled
     return _continue(state, inbound, said, env)
+
+
+def _invite_alone(state: State, text: str, env: Env) -> Result | None:
+    """An invite code typed alone ("ENB25EXG", as `pelapak facilitator add` prints it), or
+    after /start: they join as a facilitator, as with /pendamping (the host checks the code;
+    a wrong one is told so and counts as a try). Only from someone with no shop, no role and
+    no request waiting, with nothing open or at the sign-up's first question."""
+    code = invite_code(text)
+    if code is None or env.registered or _has_role(env) or env.consent_request:
+        return None
+    first = state.flow == REGISTRATION.id and state.step == REGISTRATION.first
+    if not (state.flow is None or (first and not state.history)):
+        return None
+    return Result(State(updated_at=env.now), [], [JoinAsFacilitator(code)])
 
 
 def _command(state: State, said: Utterance, env: Env) -> Result | None:
@@ -632,6 +647,9 @@ def _start(state: State, env: Env, payload: str) -> Result:
     """/start, optionally with a deep-link payload (stored as the referral code)."""
     if payload.lower().startswith(INVITE_PREFIX):
         return Result(state, [], [JoinAsFacilitator(payload[len(INVITE_PREFIX) :].upper())])
+    joining = _invite_alone(state, payload, env)  # "/start ENB25EXG"
+    if joining is not None:
+        return joining
     effects: list[Effect] = [StoreReferral(payload)] if payload else []
     if env.consent_request and not env.registered:  # before their own draft, as any message
         result = answer_consent(state, Nothing(), env)

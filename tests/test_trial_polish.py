@@ -6,8 +6,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from sqlmodel import select
+
 from bot.app import App
+from bot.storage.models import InviteAttempt
 from tests.conftest import Chat, Clock
+from tests.test_facilitators import new_facilitator
 from tests.test_siaran import admin, broadcasts, owner_on_telegram  # noqa: F401
 
 
@@ -92,3 +96,45 @@ def test_a_bare_hour_already_past_asks_which(app: App, admin: Chat, clock: Clock
     admin.send("simpan")
     [broadcast] = broadcasts(app)
     assert broadcast.send_at == datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+
+
+def _invite_tries(app: App) -> int:
+    with app.db.session() as s:
+        return len(s.exec(select(InviteAttempt)).all())
+
+
+def test_an_invite_code_typed_alone_joins(app: App) -> None:
+    """'ENB25EXG' alone (as `pelapak facilitator add` prints it), or '/start ENB25EXG',
+    started the owner's sign-up: "Maaf Kak, belum jelas. Ketik setuju"."""
+    first, second, third = (new_facilitator(app, name) for name in ("Dewi", "Eko", "Rina"))
+    alone = Chat(app.runner, "800001", channel="telegram")
+    alone.send(first.invite_code)
+    assert "Selamat bergabung" in alone.text and first.code in alone.text
+    started = Chat(app.runner, "800002", channel="telegram")
+    started.send(f"/start {second.invite_code}")
+    assert "Selamat bergabung" in started.text and second.code in started.text
+    signing_up = Chat(app.runner, "800003", channel="telegram")
+    signing_up.send("halo")
+    assert "Setuju?" in signing_up.last
+    signing_up.send(third.invite_code.lower())  # at the sign-up's first question
+    assert "Selamat bergabung" in signing_up.text and third.code in signing_up.text
+    signing_up.send("/daftarkan")
+    assert "Nomor HP pemilik" in signing_up.last
+
+
+def test_a_wrong_invite_code_alone_counts_as_a_try(app: App) -> None:
+    chat = Chat(app.runner, "800004", channel="telegram")
+    chat.send("ABCD2345")
+    assert "tidak kami kenal" in chat.text and _invite_tries(app) == 1
+    chat.send("terserah")  # eight letters, no digit: a word, not a code
+    assert "Setuju?" in chat.last and _invite_tries(app) == 1
+    chat.send("ya")
+    chat.send("XYZW2345")  # past the first question: the owner's name, not a code
+    assert "tidak kami kenal" not in chat.text and _invite_tries(app) == 1
+
+
+def test_the_invite_deep_link_still_joins(app: App) -> None:
+    facilitator = new_facilitator(app, "Dewi")
+    chat = Chat(app.runner, "800005", channel="telegram")
+    chat.send(f"/start pdp_{facilitator.invite_code}")
+    assert "Selamat bergabung" in chat.text
