@@ -747,7 +747,7 @@ def _finish(flow: Flow, state: State, env: Env, result: Result) -> None:
     outcome = flow.finish(Ctx(state.draft, env))
     result.replies.extend(outcome.replies)
     result.effects.extend(outcome.effects)
-    result.state = State(updated_at=env.now)
+    result.state = State(updated_at=env.now, draft=dict(outcome.keep or {}))
     if outcome.start:
         result.state.flow = outcome.start
         result.state.draft = dict(outcome.draft or {})

@@ -43,6 +43,7 @@ from flows.regions import (
 
 CONSENT_VERSION = "2026-11-v1"
 FLOW_ID = "registration"
+DECLINED = "_consent_declined"  # "mboten" to the terms: kept, with nothing open, till the next
 
 
 def display_phone(e164: str) -> str:
@@ -744,8 +745,8 @@ SELLER_FIELDS = (
 
 def _finish(ctx: Ctx) -> Outcome:
     draft = dict(ctx.draft)
-    if draft.get("consent_declined"):
-        return Outcome(replies=(say(t("reg.consent_declined")),))
+    if draft.get("consent_declined"):  # remembered, so a "setuju" next is the yes after all
+        return Outcome(replies=(say(t("reg.consent_declined")),), keep={DECLINED: True})
     seller_id = (ctx.env.seller or {}).get("id")
     if ctx.env.directory.shop_name_taken(draft["shop_name"], except_seller=seller_id):
         return Outcome(

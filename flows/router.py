@@ -55,6 +55,7 @@ from flows.interpret import (
     Yes,
     cleaned,
     interpret,
+    read_text,
 )
 from flows.lexicon import CANCEL, HELP, MENU, lexicon, looks_english, normalize
 from flows.menu import MENU_FLOW
@@ -62,7 +63,7 @@ from flows.messages import Inbound, Outbound, say, t
 from flows.performance import performance
 from flows.product import FIX_WORDS, PRODUCT, PRODUCT_FIELDS, PRODUCT_MORE, reopened
 from flows.product_list import PRODUCT_LIST, with_kept_draft
-from flows.registration import REGISTRATION, SELLER_FIELDS
+from flows.registration import DECLINED, REGISTRATION, SELLER_FIELDS
 from flows.state import CancelAsked, RestartAsked, Resume
 
 FLOWS: dict[str, Flow] = {
@@ -192,7 +193,7 @@ def _continue(state: State, inbound: Inbound, said: Utterance, env: Env) -> Resu
     """Everything else goes to the open flow, or opens registration or the menu."""
     menu_word = isinstance(said, GlobalWord) and said.kind == MENU
     if menu_word or state.flow is None:
-        return _open_home(state, inbound, env, menu_word)
+        return _open_home(state, inbound, said, env, menu_word)
     flow = FLOWS.get(state.flow, MENU_FLOW)
     refused = _refuse_role(flow.id, env)
     if refused is not None:
@@ -239,12 +240,17 @@ def _keep_under_shop_edit(state: State, result: Result) -> Result:
     return result
 
 
-def _open_home(state: State, inbound: Inbound, env: Env, menu_word: bool) -> Result:
+def _open_home(
+    state: State, inbound: Inbound, said: Utterance, env: Env, menu_word: bool
+) -> Result:
     """ "menu", or a message with nothing open: the menu (registration for a newcomer)."""
     own = state.draft.get(OWN_DRAFT) if state.flow is None and not env.registered else None
     if own:  # put aside for a facilitator's request that is gone now: theirs again
         return own_draft_back(own, env, [])
     if not env.registered and state.flow is None and not _has_role(env):
+        if state.draft.get(DECLINED) and _agrees(said, inbound.text or ""):
+            opened = begin(REGISTRATION, env)  # "mboten", then "eh iya deh setuju": the yes
+            return advance_flow(REGISTRATION, opened.state, inbound, env, Yes())
         return _open(REGISTRATION, env, welcome=True, english=looks_english(inbound.text))
     home = HELPING if env.acting_for else MENU_FLOW
     parked = _parked_assisted(state) if _editing_shop(state, env) else _park(state)
@@ -278,6 +284,15 @@ def _home_answers(opened: Result, inbound: Inbound, env: Env) -> Result:
     if answered.state.flow == flow.id and answered.state.step == flow.first and not helped:
         return opened  # not one of its options: the menu, not "pilih salah satu"
     return _finish_open(answered, env)
+
+
+def _agrees(said: Utterance, text: str) -> bool:
+    """A yes that names the agreement ("setuju", "eh iya deh setuju"): after the terms were
+    refused, a bare "ya" may only acknowledge that, so it shows them again."""
+    if isinstance(said, GlobalWord) and said.correction:  # "eh iya, setuju"
+        said = read_text(said.rest)
+    agree = {p for p in lexicon().answers.get("consent", {}).get("agree", ()) if " " not in p}
+    return isinstance(said, Yes) and bool(agree & set(normalize(text).split()))
 
 
 def _back_to_parked(result: Result, parked: dict[str, Any]) -> bool:

@@ -11,8 +11,14 @@ from sqlmodel import select
 from bot.app import App
 from bot.storage.models import InviteAttempt
 from tests.conftest import Chat, Clock
-from tests.test_facilitators import new_facilitator
+from tests.test_facilitators import (  # noqa: F401  (running is a fixture)
+    awaiting_consent,
+    new_facilitator,
+    running,
+    seller_named,
+)
 from tests.test_siaran import admin, broadcasts, owner_on_telegram  # noqa: F401
+from tests.test_whatsapp import Running
 
 
 def test_a_broadcast_to_nobody_is_not_sent(app: App, admin: Chat) -> None:
@@ -138,3 +144,22 @@ def test_the_invite_deep_link_still_joins(app: App) -> None:
     chat = Chat(app.runner, "800005", channel="telegram")
     chat.send(f"/start pdp_{facilitator.invite_code}")
     assert "Selamat bergabung" in chat.text
+
+
+def test_a_no_then_a_yes_to_the_facilitators_request_is_taken(running: Running) -> None:
+    """'mboten', then 'eh iya deh setuju': the request was shown again, not taken."""
+    app, _, _, owner = awaiting_consent(running)
+    owner.send("mboten")
+    owner.send("eh iya deh setuju")
+    assert "Terima kasih" in owner.text
+    assert seller_named(app, "Sambal Bu Siti").status == "active"
+
+
+def test_a_no_after_seeing_the_request_then_a_yes_is_taken(running: Running) -> None:
+    app, _, _, owner = awaiting_consent(running)
+    owner.send("halo")
+    assert "*SETUJU*" in owner.last
+    owner.send("mboten")
+    owner.send("eh iya deh setuju")
+    assert "Terima kasih" in owner.text
+    assert seller_named(app, "Sambal Bu Siti").status == "active"
