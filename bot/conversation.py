@@ -399,6 +399,8 @@ class ConversationRunner:
             elif isinstance(effect, fx.JoinAsFacilitator | fx.RegisterForOwner | fx.ActFor):
                 helped = self._apply_facilitator(session, account, effect, facilitator, now, said)
                 seller = helped or seller
+            elif isinstance(effect, fx.AskChange):
+                consent.ask_change(session, account, effect.seller_id, effect.asked)
             elif isinstance(effect, fx.GiveConsent | fx.DeclineConsent):
                 owned = self._apply_consent(session, account, effect, facilitator, now, said)
                 seller = owned or seller

@@ -9,7 +9,9 @@ from datetime import UTC, datetime
 from sqlmodel import select
 
 from bot.app import App
-from bot.storage.models import InviteAttempt
+from bot.i18n import Renderer
+from bot.storage.models import Facilitator, InviteAttempt, Notice
+from flows.messages import t
 from tests.conftest import Chat, Clock
 from tests.test_facilitators import (  # noqa: F401  (running is a fixture)
     awaiting_consent,
@@ -163,3 +165,20 @@ def test_a_no_after_seeing_the_request_then_a_yes_is_taken(running: Running) -> 
     owner.send("eh iya deh setuju")
     assert "Terima kasih" in owner.text
     assert seller_named(app, "Sambal Bu Siti").status == "active"
+
+
+def test_a_change_asked_with_the_yes_reaches_the_facilitator(running: Running) -> None:
+    """'setuju tp namanya ganti jadi Siti Romlah': the owner was told to ask the facilitator,
+    who got no word of it."""
+    app, _, _, owner = awaiting_consent(running)
+    owner.send("halo")
+    owner.send("setuju tp namanya ganti jadi Siti Romlah")
+    assert "sudah saya teruskan" in owner.last
+    assert seller_named(app, "Sambal Bu Siti").status == "awaiting_consent"
+    with app.db.session() as s:
+        [notice] = s.exec(select(Notice).where(Notice.msgid == "fac.consent_change_notice"))
+        facilitator = s.exec(select(Facilitator)).one()
+    assert notice.account_id == facilitator.account_id
+    assert notice.params == {"shop": "Sambal Bu Siti", "asked": "namanya ganti jadi Siti Romlah"}
+    told = Renderer("id", strict=True)(t(notice.msgid, **notice.params))
+    assert "Pemilik toko *Sambal Bu Siti* minta: namanya ganti jadi Siti Romlah" in told
