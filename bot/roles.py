@@ -18,7 +18,7 @@ from bot.storage.models import (
     UmkmRecord,
     utcnow,
 )
-from flows.facilitator import INVITE_ALPHABET, INVITE_LENGTH, invite_code
+from flows.facilitator import INVITE_ALPHABET, INVITE_LENGTH, addressed, invite_code
 from flows.messages import Text, t
 from flows.parsing import parse_phone
 from flows.regions import regencies
@@ -154,7 +154,7 @@ def join_reply(session: Session, account: ChannelAccount, invite_code: str, now:
     if joined is None:
         session.add(InviteAttempt(account_id=account.id or 0, at=now))
         return t("fac.invite_unknown")
-    return t("fac.joined", name=joined.name, code=joined.code)
+    return t("fac.joined", name=addressed(joined.name), code=joined.code)
 
 
 def lead_referral(session: Session, account: ChannelAccount, payload: str) -> str | None:

@@ -244,6 +244,21 @@ def read_code(text: str | None) -> str | None:
 
 
 # Digits written in groups ("482 913", "482-913") are one number.
+# Words a name may start with that already address the person ("Bu Rina"): no "Kak" before.
+_TITLES = frozenset(
+    {
+        *("bu", "ibu", "buk", "bunda", "pak", "bapak", "mas", "mbak", "mba", "mbakyu", "kak"),
+        *("kakak", "bang", "abang", "cak", "ning", "dik", "dek", "bude", "pakde", "om", "tante"),
+    }
+)
+
+
+def addressed(name: str) -> Text | str:
+    """How to greet someone by name: "Kak Dewi Lestari", but "Bu Rina" as it is."""
+    first = normalize(name).split()[:1]
+    return name if first and first[0] in _TITLES else t("address.kak", name=name)
+
+
 def invite_code(text: str) -> str | None:
     """The invite code a message is, whole ("ENB25EXG", "enb25exg"), in capitals; else None."""
     typed = text.strip()

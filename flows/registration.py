@@ -759,6 +759,10 @@ def _finish(ctx: Ctx) -> Outcome:
     data = {key: draft.get(key) for key in SELLER_FIELDS}
     data["referral_code"] = draft.get("referral_code")
     if ctx.env.registered:
+        stored = ctx.env.seller or {}
+        if all(data[key] == stored.get(key) for key in SELLER_FIELDS):  # "simpan", no change
+            unchanged = t("reg.unchanged", shop=draft["shop_name"])
+            return Outcome(replies=(say(unchanged),), start="menu")
         return Outcome(effects=(SaveSeller(data),), replies=(say(t("reg.updated")),), start="menu")
     return Outcome(
         effects=(SaveSeller(data),),

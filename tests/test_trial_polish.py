@@ -14,7 +14,9 @@ from bot.storage.models import Facilitator, InviteAttempt, Notice
 from flows.messages import t
 from tests.conftest import Chat, Clock
 from tests.test_facilitators import (  # noqa: F401  (running is a fixture)
+    add_product,
     awaiting_consent,
+    labels,
     new_facilitator,
     running,
     seller_named,
@@ -182,3 +184,50 @@ def test_a_change_asked_with_the_yes_reaches_the_facilitator(running: Running) -
     assert notice.params == {"shop": "Sambal Bu Siti", "asked": "namanya ganti jadi Siti Romlah"}
     told = Renderer("id", strict=True)(t(notice.msgid, **notice.params))
     assert "Pemilik toko *Sambal Bu Siti* minta: namanya ganti jadi Siti Romlah" in told
+
+
+def test_no_kak_before_bu_or_pak(app: App) -> None:
+    """ "Selamat bergabung, Kak Bu Rina!" """
+    rina, dewi = new_facilitator(app, "Bu Rina"), new_facilitator(app, "Dewi Lestari")
+    chat = Chat(app.runner, "800011", channel="telegram")
+    chat.send(f"/pendamping {rina.invite_code}")
+    assert "Selamat bergabung, Bu Rina!" in chat.text
+    other = Chat(app.runner, "800012", channel="telegram")
+    other.send(f"/pendamping {dewi.invite_code}")
+    assert "Selamat bergabung, Kak Dewi Lestari!" in other.text
+
+
+def test_the_helped_shops_words(running: Running) -> None:
+    """A facilitator saw "Produk Kakak (1)" for the helped owner's products, "hanya bisa
+    diubah pemilik sendiri lewat chat ini" (this chat is the facilitator's), "Data toko
+    sudah diperbarui" after 'simpan' with nothing changed, and the office word "Masukkan"."""
+    app, chat, code, _ = awaiting_consent(running)
+    assert "Ketik kode dari pemilik" in labels(chat)
+    assert "memasukkan" not in chat.text.lower() and "Masukkan" not in labels(chat)
+    chat.send(f"/kode {code}")
+    add_product(app, chat)
+    chat.send("tidak")
+    chat.choose("Produk saya")
+    assert "Produk toko *Sambal Bu Siti* (1)" in chat.text and "Produk Kakak" not in chat.text
+    chat.send("menu")
+    chat.choose("Ubah data toko")
+    chat.send("simpan")
+    assert "Belum ada yang diubah" in chat.text and "sudah diperbarui" not in chat.text
+    chat.choose("Ubah data toko")
+    chat.choose("Ubah")
+    chat.send("nomor hp")
+    assert "pemilik sendiri" in chat.text and "lewat chat ini" not in chat.text
+
+
+def test_simpan_with_nothing_changed_at_the_owners_shop(app: App) -> None:
+    owner = Chat(app.runner, "800013", channel="telegram")
+    owner_on_telegram(app, "800013", "+6281200000513", "Toko Lima", "sidoarjo")
+    owner.send("menu")
+    owner.choose("Ubah data toko")
+    owner.send("simpan")
+    assert "Belum ada yang diubah" in owner.text
+    owner.choose("Ubah data toko")
+    owner.send("ubah alamat")
+    owner.send("Jl. Kenanga 5")
+    owner.send("simpan")
+    assert "sudah diperbarui" in owner.text
