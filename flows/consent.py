@@ -62,7 +62,7 @@ _ASKED_MAX = 300  # characters of the owner's words passed on to the facilitator
 def _change_asked(text: str) -> str:
     """What follows the "but" in "setuju tp namanya ganti jadi Siti Romlah", as typed."""
     typed = text.split()
-    at = next(n for n, word in enumerate(typed) if normalize(word) in words("but"))
+    at = next((n for n, word in enumerate(typed) if normalize(word) in words("but")), -1)
     return " ".join(typed[at + 1 :]).strip(" ,.:;-")[:_ASKED_MAX]
 
 

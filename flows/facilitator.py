@@ -243,7 +243,6 @@ def read_code(text: str | None) -> str | None:
     return digits if digits.isdigit() and len(digits) == CODE_LENGTH else None
 
 
-# Digits written in groups ("482 913", "482-913") are one number.
 # Words a name may start with that already address the person ("Bu Rina"): no "Kak" before.
 _TITLES = frozenset(
     {
@@ -265,6 +264,7 @@ def invite_code(text: str) -> str | None:
     return typed.upper() if _INVITE.fullmatch(typed) else None
 
 
+# Digits written in groups ("482 913", "482-913") are one number.
 _BETWEEN_DIGITS = re.compile(r"(?<=\d)[\s.\-]+(?=\d)")
 _SHORT = 8  # words, the code included: "ini kak kodenya dari bu siti 482913"
 

@@ -43,7 +43,8 @@ from flows.regions import (
 
 CONSENT_VERSION = "2026-11-v1"
 FLOW_ID = "registration"
-DECLINED = "_consent_declined"  # "mboten" to the terms: kept, with nothing open, till the next
+# "Mboten" to the terms: remembered with nothing open, so a "setuju" next is taken as the yes
+DECLINED = "_consent_declined"
 
 
 def display_phone(e164: str) -> str:
