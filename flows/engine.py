@@ -221,6 +221,8 @@ def _answer(
         return _restart(flow, state, env, result)
     if isinstance(state.pending, CancelAsked | RestartAsked) and _goes_on(inbound):
         said = No()  # "lanjutin aja": carry on, never "yes, throw it away"
+    if isinstance(state.pending, EditMenu):
+        return _answer_edit_menu(flow, state, inbound, said, env, result)
     match state.pending, said:
         case RestartAsked(), Yes():
             return _restarted(flow, env, state)
@@ -247,21 +249,6 @@ def _answer(
             state.pending = None  # "maaf baru sempat" is no shop name: ask the question again
             result.replies.append(ask(flow, state, env))
             return result
-        case EditMenu(), Picked(id=field_id):
-            return _open_field(flow, state, env, result, field_id)
-        case EditMenu(), Yes() | Keyword(kind="save") | Picked(id="save"):
-            state.pending = None  # "simpan" at "mau ubah yang mana?": nothing to change after all
-            result.replies.append(ask(flow, state, env))
-            return result
-        case EditMenu(), FreeText() | Keyword(kind="now") if named := _change_named(
-            flow, state, env, inbound.text or ""
-        ):
-            return _open_change(flow, state, env, result, named)  # "alamat jl. kartini 7"
-        case EditMenu(), _:
-            added = _photo_at_summary(flow, state, inbound, said, env, result)
-            if added is None:
-                result.replies.append(_which_field_again(flow, state, env, inbound.text or ""))
-            return result
         case None | Confirm(), FreeText() if named := _another_field(flow, state, env, inbound):
             state.pending = None  # "harga naik 2rb" at the stock: the price, never the stock
             return _open_field(flow, state, env, result, *named)
@@ -275,6 +262,28 @@ def _answer(
     if state.step == SUMMARY:
         return _answer_summary(flow, state, inbound, said, env, result)
     return _answer_step(flow, state, inbound, said, env, result)
+
+
+def _answer_edit_menu(
+    flow: Flow, state: State, inbound: Inbound, said: Utterance, env: Env, result: Result
+) -> Result:
+    """An answer to "Mau ubah yang mana?": a field, "simpan", a field with its new value, a
+    photo; anything else asks again."""
+    match said:
+        case Picked(id=field_id):
+            return _open_field(flow, state, env, result, field_id)
+        case Yes() | Keyword(kind="save") | Picked(id="save"):
+            state.pending = None  # "simpan" at "mau ubah yang mana?": nothing to change after all
+            result.replies.append(ask(flow, state, env))
+            return result
+        case FreeText() | Keyword(kind="now") if named := _change_named(
+            flow, state, env, inbound.text or ""
+        ):
+            return _open_change(flow, state, env, result, named)  # "alamat jl. kartini 7"
+    added = _photo_at_summary(flow, state, inbound, said, env, result)
+    if added is None:
+        result.replies.append(_which_field_again(flow, state, env, inbound.text or ""))
+    return result
 
 
 def _cancel_word(

@@ -209,12 +209,7 @@ def _continue(state: State, inbound: Inbound, said: Utterance, env: Env) -> Resu
         state.pending = Resume()
         state.updated_at = env.now
         return Result(state, [say(flow.resume_question, choices=RESUME_CHOICES)])
-    kept = (
-        _draft_kept(state, said, env)
-        or _leave_shop_edit(state, inbound, env)
-        or _leave_product(state, inbound, env)
-        or _leave_product_list(state, inbound, env)
-    )
+    kept = _left_open(state, inbound, said, env)
     if kept is not None:
         return kept
     parked: dict[str, Any] | None = state.draft.get(PARKED)
@@ -225,6 +220,17 @@ def _continue(state: State, inbound: Inbound, said: Utterance, env: Env) -> Resu
     if registration and result.state.flow in _KEEPS_PARKED:  # "Bantuan" shows the menu again
         result.state.draft.setdefault(PARKED, registration)
     return _keep_under_shop_edit(state, _finish_open(result, env))
+
+
+def _left_open(state: State, inbound: Inbound, said: Utterance, env: Env) -> Result | None:
+    """What is open left for something else (a draft kept, the shop's change or a product
+    left for the menu's answer), or None when the message is for what is open."""
+    return (
+        _draft_kept(state, said, env)
+        or _leave_shop_edit(state, inbound, env)
+        or _leave_product(state, inbound, env)
+        or _leave_product_list(state, inbound, env)
+    )
 
 
 def _keep_under_shop_edit(state: State, result: Result) -> Result:
