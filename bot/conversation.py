@@ -443,6 +443,8 @@ class ConversationRunner:
                 helped = self._apply_facilitator(session, account, effect, facilitator, now, said)
                 seller = helped or seller
                 helped_gone = helped_gone and helped is None
+            elif isinstance(effect, fx.AskChange):
+                consent.ask_change(session, account, effect.seller_id, effect.asked)
             elif isinstance(effect, fx.GiveConsent | fx.DeclineConsent):
                 owned = self._apply_consent(session, account, effect, facilitator, now, said)
                 seller = owned or seller

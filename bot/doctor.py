@@ -32,6 +32,7 @@ BUSINESS_MESSAGES = (
     "consent.notice",
     "fac.consent_given_notice",
     "fac.consent_declined_notice",
+    "fac.consent_change_notice",
     "broadcast.text",
 )
 TIMEOUT = 10.0

@@ -18,13 +18,11 @@ from bot.storage.models import (
     UmkmRecord,
     utcnow,
 )
+from flows.facilitator import INVITE_ALPHABET, INVITE_LENGTH, addressed, invite_code
 from flows.messages import Text, t
 from flows.parsing import parse_phone
 from flows.regions import regencies
 
-# Invite codes avoid letters and digits that are easy to mix up when read aloud (0/O, 1/I/L).
-_INVITE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
-INVITE_LENGTH = 8
 # Wrong invite codes one account may type in a sliding window; then every code waits.
 INVITE_TRIES = 5
 INVITE_WINDOW = timedelta(hours=1)
@@ -86,7 +84,12 @@ def facilitator_of(session: Session, account: ChannelAccount) -> Facilitator | N
 
 
 def _invite_code() -> str:
-    return "".join(secrets.choice(_INVITE_ALPHABET) for _ in range(INVITE_LENGTH))
+    """A fresh invite code: a letter and a digit at least, so one typed alone is told from a
+    word (`flows.facilitator.invite_code`)."""
+    while True:
+        code = "".join(secrets.choice(INVITE_ALPHABET) for _ in range(INVITE_LENGTH))
+        if invite_code(code) == code:
+            return code
 
 
 def add_facilitator(session: Session, name: str, regency_code: str) -> Facilitator:
@@ -151,7 +154,7 @@ def join_reply(session: Session, account: ChannelAccount, invite_code: str, now:
     if joined is None:
         session.add(InviteAttempt(account_id=account.id or 0, at=now))
         return t("fac.invite_unknown")
-    return t("fac.joined", name=joined.name, code=joined.code)
+    return t("fac.joined", name=addressed(joined.name), code=joined.code)
 
 
 def lead_referral(session: Session, account: ChannelAccount, payload: str) -> str | None:

@@ -10,13 +10,33 @@ from typing import Any
 
 from flows.categories import categories
 from flows.effects import CreateBroadcast
-from flows.engine import Clarify, Ctx, Field, Flow, Invalid, Outcome, Parsed, Reading, Stay, Step
+from flows.engine import (
+    SUMMARY,
+    Clarify,
+    Ctx,
+    Field,
+    Flow,
+    Invalid,
+    Outcome,
+    Parsed,
+    Reading,
+    Stay,
+    Step,
+)
 from flows.lexicon import lexicon, normalize, words
 from flows.messages import Choice, Inbound, Outbound, Text, When, say, t
 from flows.parsing import match_regency
 from flows.regions import EAST_JAVA, regencies
 from flows.registration import category_choices, regency_label
-from flows.send_time import LATEST, at_night, parse_send_time
+from flows.send_time import (
+    LATEST,
+    WIB,
+    at_night,
+    day_without_time,
+    evening_instead,
+    parse_send_time,
+)
+from flows.steps import FieldReader
 
 FLOW_ID = "siaran"
 TEXT_MIN, TEXT_MAX = 5, 1000
@@ -203,14 +223,48 @@ def _read_when(msg: Inbound, ctx: Ctx) -> Reading:
     words = " ".join((msg.text or "").lower().split())
     if msg.choice == "now" or normalize(words) in lexicon().words.get("now", ()):
         return Parsed(None)
+    if msg.choice and msg.choice.startswith(_AT):  # "jam 7": which one was picked
+        return Parsed(msg.choice.removeprefix(_AT))
     at = parse_send_time(words, ctx.env.now)
+    note = None
+    if at is None and day_without_time(words):  # "rabu": that day in the morning, said so
+        at = parse_send_time(f"{words} pagi", ctx.env.now)
+        note = t("siaran.when_default", at=When(at.isoformat())) if at else None
     if at is None:
         return Invalid(t("siaran.when_unclear"))
+    evening = evening_instead(words, ctx.env.now)
+    if evening is not None:  # "jam 7" at 11:08: tomorrow morning, or tonight?
+        return _which_half(at, evening, ctx)
     if at < ctx.env.now - timedelta(minutes=1):
         return Invalid(t("siaran.when_past"))
     if at > ctx.env.now + LATEST:
         return Invalid(t("siaran.when_too_late"))
-    return Parsed(at.isoformat())
+    return Parsed(at.isoformat(), note=note)
+
+
+_AT = "at:"  # the id of a time offered to pick
+
+
+def _which_half(morning: datetime, evening: datetime, ctx: Ctx) -> Clarify:
+    """ "Jam 7 yang mana?": tomorrow's 07:00 or tonight's 19:00, soonest first."""
+    render = ctx.env.render  # the buttons are kept in the state: plain text
+    options = tuple(
+        Choice(f"{_AT}{at.isoformat()}", render(t("siaran.when_option", at=When(at.isoformat()))))
+        for at in sorted((morning, evening))
+    )
+    hour = morning.astimezone(WIB).hour
+    later = evening.astimezone(WIB).strftime("%H.%M")
+    return Clarify(t("siaran.when_which_half", hour=hour, evening=later), options)
+
+
+def _read_change(text: str, field_named: FieldReader, ctx: Ctx) -> tuple[str, str] | None:
+    """A time typed at the preview ("nanti sore", "sekarang", "besok jam 8") changes when it
+    is sent; anything else names its field first ("ubah pesan")."""
+    words = " ".join(text.lower().split())
+    now_word = normalize(words) in lexicon().words.get("now", ())
+    if now_word or parse_send_time(words, ctx.env.now) or day_without_time(words):
+        return "when", text
+    return field_named(text)
 
 
 # --- preview and send -------------------------------------------------------------------------
@@ -226,6 +280,7 @@ def _summary(ctx: Ctx) -> Outbound:
     draft = dict(ctx.draft)
     count, seconds = ctx.env.directory.audience(draft["segment"], draft.get("segment_value"))
     when = draft.get("when")
+    nobody = [t("siaran.preview_nobody")] if count == 0 else [t("siaran.preview_question")]
     return say(
         t("siaran.preview_title"),
         t("siaran.preview_to", segment=_segment_label(draft, ctx)),
@@ -234,12 +289,22 @@ def _summary(ctx: Ctx) -> Outbound:
         t("siaran.preview_when_at", at=When(when)) if when else t("siaran.preview_when_now"),
         *([t("siaran.preview_night")] if when and at_night(datetime.fromisoformat(when)) else []),
         t("siaran.preview_text", text=draft["text"]),
-        t("siaran.preview_question"),
+        *nobody,
     )
 
 
 def _finish(ctx: Ctx) -> Outcome:
     draft = dict(ctx.draft)
+    count, _ = ctx.env.directory.audience(draft["segment"], draft.get("segment_value"))
+    if count == 0:  # nobody would get it: never sent, other recipients asked for
+        return Outcome(
+            replies=(say(t("siaran.nobody")), _ask_segment(ctx)),
+            start=FLOW_ID,
+            draft={k: v for k, v in draft.items() if k != "awaiting"},
+            step="segment",
+            then=SUMMARY,
+            asked=("segment", "text", "when", SUMMARY),
+        )
     effect = CreateBroadcast(
         segment=draft["segment"],
         value=draft.get("segment_value"),
@@ -273,6 +338,7 @@ SIARAN = Flow(
     first="segment",
     finish=_finish,
     summary=_summary,
+    read_change=_read_change,
     fields=(
         Field("segment", t("field.segment"), ("segment",)),
         Field("text", t("field.text"), ("text",)),

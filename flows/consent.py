@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from flows.effects import DeclineConsent, GiveConsent
+from flows.effects import AskChange, DeclineConsent, GiveConsent
 from flows.engine import Env, Result, State, ask
 from flows.interpret import FreeText, No, Picked, Utterance, Yes, pick_choice, without_softeners
 from flows.lexicon import lexicon, normalize, words
@@ -54,6 +54,16 @@ def _with_a_correction(text: str) -> bool:
         return False
     agreeing = words("yes") | set(lexicon().answers.get("consent", {}).get("agree", ()))
     return any(word in agreeing for word in said[: buts[0]])
+
+
+_ASKED_MAX = 300  # characters of the owner's words passed on to the facilitator
+
+
+def _change_asked(text: str) -> str:
+    """What follows the "but" in "setuju tp namanya ganti jadi Siti Romlah", as typed."""
+    typed = text.split()
+    at = next((n for n, word in enumerate(typed) if normalize(word) in words("but")), -1)
+    return " ".join(typed[at + 1 :]).strip(" ,.:;-")[:_ASKED_MAX]
 
 
 def _settled_by_code(request: Mapping[str, Any], decision: str | None, env: Env) -> Result:
@@ -110,6 +120,7 @@ def answer_consent(state: State, said: Utterance, env: Env, text: str = "") -> R
         return Result(
             asking,
             [say(t("consent.agree_but", shop=shop, facilitator=facilitator), choices=CHOICES)],
+            [AskChange(seller_id, _change_asked(text))],
         )
     if decision == "agree":
         done = State(updated_at=env.now)

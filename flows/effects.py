@@ -93,6 +93,15 @@ class DeclineConsent:
 
 
 @dataclass(frozen=True)
+class AskChange:
+    """The owner answered a facilitator's request with a change ("setuju tp namanya ganti
+    jadi Siti Romlah"): the facilitator is told what they asked, to fix it."""
+
+    seller_id: int
+    asked: str
+
+
+@dataclass(frozen=True)
 class CreateBroadcast:
     segment: str
     value: str | None
@@ -119,6 +128,7 @@ Effect = (
     | ActFor
     | GiveConsent
     | DeclineConsent
+    | AskChange
     | CreateBroadcast
     | DashboardLink
 )

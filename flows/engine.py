@@ -225,6 +225,8 @@ def _answer(
         return _restart(flow, state, env, result)
     if isinstance(state.pending, CancelAsked | RestartAsked) and _goes_on(inbound):
         said = No()  # "lanjutin aja": carry on, never "yes, throw it away"
+    if isinstance(state.pending, EditMenu):
+        return _answer_edit_menu(flow, state, inbound, said, env, result)
     match state.pending, said:
         case RestartAsked(), Yes():
             return _restarted(flow, env, state)
@@ -251,8 +253,6 @@ def _answer(
             state.pending = None  # "maaf baru sempat" is no shop name: ask the question again
             result.replies.append(ask(flow, state, env))
             return result
-        case EditMenu(), _:
-            return _answer_edit_menu(flow, state, inbound, said, env, result)
         case None | Confirm(), FreeText() if named := _another_field(flow, state, env, inbound):
             state.pending = None  # "harga naik 2rb" at the stock: the price, never the stock
             return _open_field(flow, state, env, result, *named)
@@ -280,7 +280,9 @@ def _answer_edit_menu(
             return result
         case Picked(id=field_id):
             return _open_field(flow, state, env, result, field_id)
-        case FreeText() if changes := _changes_named(flow, state, env, inbound.text or ""):
+        case FreeText() | Keyword(kind="now") if changes := _changes_named(
+            flow, state, env, inbound.text or ""
+        ):
             return _open_change(flow, state, env, result, changes)  # "alamat jl. kartini 7"
     added = _photo_at_summary(flow, state, inbound, said, env, result)
     if added is None:
@@ -555,7 +557,7 @@ def _answer_summary(
         case Yes() | Picked(id="save") | Keyword(kind="save"):
             _finish(flow, state, env, result)
             return result
-        case FreeText() | No(pure=False) if named := _changes_named(
+        case FreeText() | No(pure=False) | Keyword(kind="now") if named := _changes_named(
             flow, state, env, inbound.text or ""
         ):  # "harga 135rb"; "no hp 0813 1111 2222" starts with a "no"
             return _open_change(flow, state, env, result, named)
@@ -854,7 +856,7 @@ def _finish(flow: Flow, state: State, env: Env, result: Result) -> None:
     outcome = flow.finish(Ctx(state.draft, env))
     result.replies.extend(outcome.replies)
     result.effects.extend(outcome.effects)
-    result.state = State(updated_at=env.now)
+    result.state = State(updated_at=env.now, draft=dict(outcome.keep or {}))
     if outcome.start:
         result.state.flow = outcome.start
         result.state.draft = dict(outcome.draft or {})

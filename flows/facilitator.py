@@ -41,6 +41,13 @@ ASSISTED_ID, HELPING_ID, OWNERS_ID, CONSENT_CODE_ID = (
     "consent_code",
 )
 CODE_LENGTH = 6
+# A facilitator's invite code (`pelapak facilitator add` prints it): letters and digits that
+# are hard to mix up when read aloud (no 0/O, 1/I/L), with at least one of each.
+INVITE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+INVITE_LENGTH = 8
+_INVITE = re.compile(
+    rf"(?=[^0-9]*[0-9])(?=[^A-Z]*[A-Z])[{INVITE_ALPHABET}]{{{INVITE_LENGTH}}}", re.IGNORECASE
+)
 _SHOWN_OWNERS = 10
 _SHOWN_LEADS = 5
 
@@ -244,6 +251,27 @@ def read_code(text: str | None) -> str | None:
     """The code typed alone ("482913", "482 913")."""
     digits = re.sub(r"[\s.\-]", "", text or "")
     return digits if digits.isdigit() and len(digits) == CODE_LENGTH else None
+
+
+# Words a name may start with that already address the person ("Bu Rina"): no "Kak" before.
+_TITLES = frozenset(
+    {
+        *("bu", "ibu", "buk", "bunda", "pak", "bapak", "mas", "mbak", "mba", "mbakyu", "kak"),
+        *("kakak", "bang", "abang", "cak", "ning", "dik", "dek", "bude", "pakde", "om", "tante"),
+    }
+)
+
+
+def addressed(name: str) -> Text | str:
+    """How to greet someone by name: "Kak Dewi Lestari", but "Bu Rina" as it is."""
+    first = normalize(name).split()[:1]
+    return name if first and first[0] in _TITLES else t("address.kak", name=name)
+
+
+def invite_code(text: str) -> str | None:
+    """The invite code a message is, whole ("ENB25EXG", "enb25exg"), in capitals; else None."""
+    typed = text.strip()
+    return typed.upper() if _INVITE.fullmatch(typed) else None
 
 
 # Digits written in groups ("482 913", "482-913") are one number.

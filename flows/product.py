@@ -1191,7 +1191,7 @@ def _finish_more(ctx: Ctx) -> Outcome:
         return new_product(ctx.draft, ctx.env)
     if ctx.draft.get("products"):
         return Outcome(start="product_list")
-    return Outcome(replies=(say(t("product.done_for_now")),))  # it says how to get the menu
+    return Outcome(replies=(say(t("product.no_more")),), start="menu")  # the menu says the rest
 
 
 PRODUCT_MORE = Flow(

@@ -88,9 +88,13 @@ def _status_line(product: dict[str, Any]) -> Any:
 
 def _ask_pick(ctx: Ctx) -> Outbound:
     products = list(ctx.env.products)[:MAX_LISTED]
+    helped = (ctx.env.acting_for or {}).get("shop_name")  # a facilitator's: the shop's, by name
     if not products:
-        return say(t("products.none"), choices=(Choice("__menu__", t("menu.add_product")),))
-    lines = [t("products.title", count=len(ctx.env.products))]
+        none = t("products.none_helped", shop=helped) if helped else t("products.none")
+        return say(none, choices=(Choice("__menu__", t("menu.add_product")),))
+    count = len(ctx.env.products)
+    title = t("products.title_helped", shop=helped, count=count) if helped else None
+    lines = [title or t("products.title", count=count)]
     lines += [_status_line(dict(p)) for p in products]
     lines.append(t("products.pick"))
     choices = tuple(Choice(f"p:{p['id']}", _short(product_name(p))) for p in products)

@@ -43,6 +43,8 @@ from flows.regions import (
 
 CONSENT_VERSION = "2026-11-v1"
 FLOW_ID = "registration"
+# "Mboten" to the terms: remembered with nothing open, so a "setuju" next is taken as the yes
+DECLINED = "_consent_declined"
 
 
 def display_phone(e164: str) -> str:
@@ -829,8 +831,8 @@ def _changed(data: dict[str, Any], loaded: Any) -> dict[str, Any]:
 
 def _finish(ctx: Ctx) -> Outcome:
     draft = dict(ctx.draft)
-    if draft.get("consent_declined"):
-        return Outcome(replies=(say(t("reg.consent_declined")),))
+    if draft.get("consent_declined"):  # remembered, so a "setuju" next is the yes after all
+        return Outcome(replies=(say(t("reg.consent_declined")),), keep={DECLINED: True})
     seller_id = (ctx.env.seller or {}).get("id")
     if ctx.env.directory.shop_name_taken(draft["shop_name"], except_seller=seller_id):
         return Outcome(
@@ -851,6 +853,10 @@ def _finish(ctx: Ctx) -> Outcome:
     data = {key: draft.get(key) for key in _SAVED}
     if ctx.env.registered:
         changed = _changed(data, draft.get(LOADED))
+        stored = ctx.env.seller or {}
+        if not changed or all(data[key] == stored.get(key) for key in SELLER_FIELDS):
+            unchanged = t("reg.unchanged", shop=draft["shop_name"])  # "simpan", no change
+            return Outcome(replies=(say(unchanged),), start="menu")
         return Outcome(
             effects=(SaveSeller(changed),), replies=(say(t("reg.updated")),), start="menu"
         )

@@ -42,6 +42,7 @@ from flows.facilitator import (
     HELPING,
     OWNERS,
     code_in_sentence,
+    invite_code,
     owner_phone_problem,
     read_code,
 )
@@ -54,6 +55,7 @@ from flows.interpret import (
     Yes,
     cleaned,
     interpret,
+    read_text,
 )
 from flows.lexicon import CANCEL, HELP, MENU, lexicon, looks_english, normalize
 from flows.menu import MENU_FLOW
@@ -61,7 +63,7 @@ from flows.messages import Inbound, Outbound, say, t
 from flows.performance import performance
 from flows.product import FIX_WORDS, PRODUCT, PRODUCT_FIELDS, PRODUCT_MORE, reopened
 from flows.product_list import PRODUCT_LIST, with_kept_draft
-from flows.registration import REGISTRATION, SELLER_FIELDS
+from flows.registration import DECLINED, REGISTRATION, SELLER_FIELDS
 from flows.state import CancelAsked, RestartAsked, Resume
 
 FLOWS: dict[str, Flow] = {
@@ -104,7 +106,7 @@ def advance(state: State, inbound: Inbound, env: Env) -> Result:
     choices = current_choices(flow, state, env) if flow and open_question else ()
     loose = not (flow and open_question and takes_free_text(flow, state))
     said = interpret(inbound, choices, env.render, loose)
-    handled = _command(state, said, env)
+    handled = _command(state, said, env) or _invite_alone(state, inbound.text or "", env)
     if handled is not None:
         return handled
     if env.consent_request and not env.registered:
@@ -134,6 +136,20 @@ def _helped_shop_gone(env: Env) -> Result:
         0, say(_HELPED_GONE.get(env.helped_gone or "", _HELPED_GONE["unavailable"]))
     )
     return result
+
+
+def _invite_alone(state: State, text: str, env: Env) -> Result | None:
+    """An invite code typed alone ("ENB25EXG", as `pelapak facilitator add` prints it), or
+    after /start: they join as a facilitator, as with /pendamping (the host checks the code;
+    a wrong one is told so and counts as a try). Only from someone with no shop, no role and
+    no request waiting, with nothing open or at the sign-up's first question."""
+    code = invite_code(text)
+    if code is None or env.registered or _has_role(env) or env.consent_request:
+        return None
+    first = state.flow == REGISTRATION.id and state.step == REGISTRATION.first
+    if not (state.flow is None or (first and not state.history)):
+        return None
+    return Result(State(updated_at=env.now), [], [JoinAsFacilitator(code)])
 
 
 def _command(state: State, said: Utterance, env: Env) -> Result | None:
@@ -200,20 +216,14 @@ def _continue(state: State, inbound: Inbound, said: Utterance, env: Env) -> Resu
     """Everything else goes to the open flow, or opens registration or the menu."""
     menu_word = isinstance(said, GlobalWord) and said.kind == MENU
     if menu_word or state.flow is None:
-        return _open_home(state, inbound, env, menu_word)
+        return _open_home(state, inbound, said, env, menu_word)
     flow = FLOWS.get(state.flow, MENU_FLOW)
     refused = _refuse_role(flow.id, env)
     if refused is not None:
         return Result(State(updated_at=env.now), [refused])
     if state.step is None:
         return _finish_open(begin(flow, env, state.draft), env)
-    kept = (
-        _after_a_pause(flow, state, said, env)
-        or _draft_kept(state, said, env)
-        or _leave_shop_edit(state, inbound, env)
-        or _leave_product(state, inbound, env)
-        or _leave_product_list(state, inbound, env)
-    )
+    kept = _after_a_pause(flow, state, said, env) or _left_open(state, inbound, said, env)
     if kept is not None:
         return kept
     parked: dict[str, Any] | None = state.draft.get(PARKED)
@@ -239,6 +249,17 @@ def _after_a_pause(flow: Flow, state: State, said: Utterance, env: Env) -> Resul
     return Result(state, [say(flow.resume_question, choices=RESUME_CHOICES)])
 
 
+def _left_open(state: State, inbound: Inbound, said: Utterance, env: Env) -> Result | None:
+    """What is open left for something else (a draft kept, the shop's change or a product
+    left for the menu's answer), or None when the message is for what is open."""
+    return (
+        _draft_kept(state, said, env)
+        or _leave_shop_edit(state, inbound, env)
+        or _leave_product(state, inbound, env)
+        or _leave_product_list(state, inbound, env)
+    )
+
+
 def _keep_under_shop_edit(state: State, result: Result) -> Result:
     """The helped shop's "Ubah data toko" with a /daftarkan kept under its menu: the menu is
     kept under the change ("batal" goes back to it), with the /daftarkan, and said so."""
@@ -252,12 +273,17 @@ def _keep_under_shop_edit(state: State, result: Result) -> Result:
     return result
 
 
-def _open_home(state: State, inbound: Inbound, env: Env, menu_word: bool) -> Result:
+def _open_home(
+    state: State, inbound: Inbound, said: Utterance, env: Env, menu_word: bool
+) -> Result:
     """ "menu", or a message with nothing open: the menu (registration for a newcomer)."""
     own = state.draft.get(OWN_DRAFT) if state.flow is None and not env.registered else None
     if own:  # put aside for a facilitator's request that is gone now: theirs again
         return own_draft_back(own, env, [])
     if not env.registered and state.flow is None and not _has_role(env):
+        if state.draft.get(DECLINED) and _agrees(said, inbound.text or ""):
+            opened = begin(REGISTRATION, env)  # "mboten", then "eh iya deh setuju": the yes
+            return advance_flow(REGISTRATION, opened.state, inbound, env, Yes())
         return _open(REGISTRATION, env, welcome=True, english=looks_english(inbound.text))
     home = HELPING if env.acting_for else MENU_FLOW
     parked = _parked_assisted(state) if _editing_shop(state, env) else _park(state)
@@ -291,6 +317,15 @@ def _home_answers(opened: Result, inbound: Inbound, env: Env) -> Result:
     if answered.state.flow == flow.id and answered.state.step == flow.first and not helped:
         return opened  # not one of its options: the menu, not "pilih salah satu"
     return _finish_open(answered, env)
+
+
+def _agrees(said: Utterance, text: str) -> bool:
+    """A yes that names the agreement ("setuju", "eh iya deh setuju"): after the terms were
+    refused, a bare "ya" may only acknowledge that, so it shows them again."""
+    if isinstance(said, GlobalWord) and said.correction:  # "eh iya, setuju"
+        said = read_text(said.rest)
+    agree = {p for p in lexicon().answers.get("consent", {}).get("agree", ()) if " " not in p}
+    return isinstance(said, Yes) and bool(agree & set(normalize(text).split()))
 
 
 def _back_to_parked(result: Result, parked: dict[str, Any]) -> bool:
@@ -666,6 +701,9 @@ def _start(state: State, env: Env, payload: str) -> Result:
     """/start, optionally with a deep-link payload (stored as the referral code)."""
     if payload.lower().startswith(INVITE_PREFIX):
         return Result(state, [], [JoinAsFacilitator(payload[len(INVITE_PREFIX) :].upper())])
+    joining = _invite_alone(state, payload, env)  # "/start ENB25EXG"
+    if joining is not None:
+        return joining
     effects: list[Effect] = [StoreReferral(payload)] if payload else []
     if env.consent_request and not env.registered:  # before their own draft, as any message
         result = answer_consent(state, Nothing(), env)

@@ -3,8 +3,9 @@
 "09:00", "besok 9.30", "30/11 08:00", "jam 3 sore", "besok jam 3 sore", "nanti sore", "senin
 08:00", "kamis pagi": a day (a date, besok/lusa or a weekday) and a time of day (a clock time,
 a part of the day, or both). "jam 3 sore" is 15:00; "jam 3" alone is 03:00, which the preview
-points out as night. Anything else in the message makes it unreadable, so a sentence is never
-read as a time by the numbers in it.
+points out as night (when 03:00 has passed today and 15:00 has not, /siaran asks which:
+`evening_instead`). A day without a time ("rabu") is `day_without_time`. Anything else in
+the message makes it unreadable, so a sentence is never read as a time by the numbers in it.
 """
 
 from __future__ import annotations
@@ -102,6 +103,40 @@ def parse_send_time(text: str, now: datetime) -> datetime | None:
             return None  # "besok senin" on a Thursday: which one?
         said.weekday = None
     return _on_day(at, said, local_now).astimezone(UTC)
+
+
+def day_without_time(text: str) -> bool:
+    """ "Rabu", "besok", "30/11": a day ahead but no time of day (nor anything else)."""
+    words = " ".join(text.lower().replace("jum'at", "jumat").replace(",", " ").split())
+    date = _DATE.search(words)
+    if date is not None:
+        words = words[: date.start()] + " " + words[date.end() :]
+    said = _read_words(words.split())
+    if said is None or said.hour is not None or said.part is not None:
+        return False
+    return date is not None or said.weekday is not None or bool(said.days_ahead)
+
+
+def evening_instead(text: str, now: datetime) -> datetime | None:
+    """ "Jam 7" alone at 11:08: 07:00 has passed today, and 19:00 tonight may be meant as
+    well as 07:00 tomorrow. The afternoon or evening one (UTC) when a bare hour from 1 to 11,
+    with no day and no part of the day, has passed today and its twin after noon is still
+    ahead before the night; None when the time says which."""
+    words = " ".join(text.lower().split()).split()
+    said = _read_words(words)
+    clock = next((_CLOCK.fullmatch(w) for w in words if _CLOCK.fullmatch(w)), None)
+    if said is None or said.hour is None or said.part is not None or clock is None:
+        return None
+    if said.days_ahead is not None or said.weekday is not None or clock[1].startswith("0"):
+        return None  # a day said, or "07:00": a 24-hour clock
+    if not 1 <= said.hour <= 11 or _DATE.search(" ".join(words)):
+        return None
+    local_now = now.astimezone(WIB)
+    morning = local_now.replace(hour=said.hour, minute=said.minute, second=0, microsecond=0)
+    evening = morning + timedelta(hours=12)
+    if morning > local_now or evening <= local_now or at_night(evening):
+        return None
+    return evening.astimezone(UTC)
 
 
 def at_night(at: datetime) -> bool:

@@ -197,6 +197,7 @@ class Outcome:
     then: str | None = None  # where to go once that step is answered (the summary, say)
     answer: Inbound | None = None  # sent with the request, for that step: "ubah harga 20rb"
     asked: tuple[str, ...] = ()  # the questions answered before that step (for "kembali", "ubah")
+    keep: Mapping[str, Any] | None = None  # kept in the draft with nothing open (no start)
 
 
 # The field a text names at its start and the new value after it ("alamat jl. kartini 7").

@@ -82,7 +82,7 @@ def test_the_helping_menu_closes_when_the_owner_refuses(running: Running) -> Non
     chat.send("Sambal Bawang Pedas")
     assert "menolak" in chat.text and "menu toko itu saya tutup" in chat.text
     assert "Sambal Bawang" not in chat.text
-    assert "Daftarkan pemilik" in labels(chat) and "Masukkan kode pemilik" not in labels(chat)
+    assert "Daftarkan pemilik" in labels(chat) and "Ketik kode dari pemilik" not in labels(chat)
 
 
 def test_binaan_after_a_refusal_still_has_the_kept_daftarkan(running: Running) -> None:
@@ -152,7 +152,7 @@ def test_a_code_in_a_short_sentence_is_read(running: Running, how: str, words: s
     register_owner(chat)
     code = consent_code(app, OWNER_PHONE)
     if how == "step":
-        chat.choose("Masukkan kode pemilik")
+        chat.choose("Ketik kode dari pemilik")
     chat.send(words.format(code=code, three=code[:3], rest=code[3:]))
     assert "Kode cocok" in chat.text
     assert seller_named(app, SHOP).status == "active"
@@ -191,7 +191,7 @@ def test_a_kept_daftarkan_survives_changing_a_helped_shop(running: Running, leav
     chat.send(leave)
     if leave == "batal":  # "yakin?", then back at the shop's menu the change was opened from
         chat.choose("Ya, batalkan")
-        assert "Masukkan kode pemilik" in labels(chat)
+        assert "Ketik kode dari pemilik" in labels(chat)
     chat.send("/daftarkan")
     assert "nama toko" in chat.last.lower() and "Nomor HP pemilik" not in chat.last
 
@@ -204,7 +204,7 @@ def test_a_kept_daftarkan_survives_a_change_saved(running: Running) -> None:
     chat.send("Jl. Melati 5, Candi")
     chat.send("simpan")
     assert seller_named(running.app, SHOP).address == "Jl. Melati 5, Candi"
-    assert "Masukkan kode pemilik" in labels(chat)  # back at the shop's menu
+    assert "Ketik kode dari pemilik" in labels(chat)  # back at the shop's menu
     chat.send("/daftarkan")
     assert "nama toko" in chat.last.lower() and "Nomor HP pemilik" not in chat.last
 

@@ -207,7 +207,7 @@ def test_assisted_registration_with_imported_data_and_the_owners_setuju(
 
     reply = say(running, twilio, message("halo", phone=owner_phone), phone=owner_phone)
     assert "Dewi Lestari" in reply and business in reply and "SETUJU" in reply
-    assert "Produk yang sudah dimasukkan: 1" in reply
+    assert "Produk yang sudah ditambahkan: 1" in reply
     reply = say(running, twilio, message("setuju", phone=owner_phone), phone=owner_phone)
     assert "Terima kasih" in reply and "milik Kakak" in reply
 
@@ -243,7 +243,7 @@ def test_one_time_code_typed_by_the_facilitator(running: Running, twilio: FakeTw
     register_owner(chat)
     code = consent_code(app, OWNER_PHONE)
     wrong = other_code(code)
-    chat.choose("Masukkan kode pemilik")
+    chat.choose("Ketik kode dari pemilik")
     assert "kode 6 angka" in chat.last
     chat.send("12ab")
     assert "6 angka" in chat.last  # not a code: asked again, nothing counted

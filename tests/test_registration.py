@@ -12,7 +12,7 @@ from bot.conversation import ConversationRunner
 from bot.storage.models import ChannelAccount, Conversation, OutboxEvent, Seller
 from flows.engine import Clarify, Ctx, Env
 from flows.messages import Inbound
-from flows.registration import REGISTRATION
+from flows.registration import DECLINED, REGISTRATION
 from tests.conftest import Chat, Clock
 
 
@@ -138,7 +138,8 @@ def test_declining_consent_stores_no_personal_data(app: App, owner: Chat) -> Non
     assert "tidak ada data Kakak yang kami simpan" in owner.last
     with app.db.session() as s:
         [conversation] = s.exec(select(Conversation))
-        assert conversation.draft == {} and conversation.flow is None
+        # only the refusal itself is remembered (a "setuju" next is the yes), nothing of theirs
+        assert conversation.draft == {DECLINED: True} and conversation.flow is None
     assert sellers(app) == []
 
 

@@ -184,6 +184,7 @@ def test_parse_send_time(text: str, expected: datetime | None) -> None:
 def test_a_broadcast_planned_for_the_night_is_pointed_out(app: App, admin: Chat) -> None:
     """ "besok jam 3" is 03:00, as written; the preview says people are asleep then, and
     "jam 3 sore" is the afternoon."""
+    owner_on_telegram(app, "521", "+6281200000521", "Toko Malam", "sidoarjo")  # one to get it
     admin.send("/siaran")
     admin.send("1")
     admin.send("Kak, pelatihan foto produk gratis besok!")
@@ -273,10 +274,11 @@ def test_siaran_and_invite_over_the_telegram_webhook(
         preview = telegram_say(server, fake, admin.callback("now"), 9001)
         # Only owners who agreed to Pelapak: not the admin, not the facilitator.
         assert "Penerima: 0 orang" in preview
-        assert "mulai dikirim" in telegram_say(server, fake, admin.callback("save"), 9001)
+        # so nothing is sent: the admin is asked for other recipients instead
+        assert "untuk siapa" in telegram_say(server, fake, admin.callback("save"), 9001)
+        assert any("belum dikirim" in m.get("text", "") for m in fake.sent(9001))
         with app.db.session() as s:
-            [broadcast] = s.exec(select(Broadcast)).all()
-        assert broadcast.segment == "everyone"
+            assert s.exec(select(Broadcast)).all() == []
     finally:
         server.stop()
         app.close()

@@ -375,7 +375,22 @@ def _close_helped_shop(session: Session, helper: ChannelAccount) -> None:
         session.add(conversation)
 
 
-def _tell_facilitator(session: Session, request: ConsentRequest, msgid: str, shop: str) -> None:
+def ask_change(session: Session, account: ChannelAccount, seller_id: int, asked: str) -> bool:
+    """SETUJU with a change from the owner's own number ("setuju tp namanya ganti jadi Siti
+    Romlah"): the facilitator who registered the shop is told what the owner asked."""
+    found = _pending(session, seller_id)
+    if found is None or not account.phone or found[0].phone != account.phone:
+        return False
+    request, seller = found
+    msgid = t("fac.consent_change_notice").msgid
+    _tell_facilitator(session, request, msgid, seller.shop_name or "", asked=asked)
+    return True
+
+
+def _tell_facilitator(
+    session: Session, request: ConsentRequest, msgid: str, shop: str, **more: str
+) -> None:
     facilitator = session.get(Facilitator, request.facilitator_id)
     if facilitator is not None and facilitator.account_id:
-        session.add(Notice(account_id=facilitator.account_id, msgid=msgid, params={"shop": shop}))
+        params = {"shop": shop, **more}
+        session.add(Notice(account_id=facilitator.account_id, msgid=msgid, params=params))
