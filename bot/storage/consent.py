@@ -236,18 +236,23 @@ def pending_request_for(session: Session, account: ChannelAccount) -> dict[str, 
 
 
 def _pending(session: Session, seller_id: int) -> tuple[ConsentRequest, Seller] | None:
-    """The open request, locked on PostgreSQL: SETUJU and a typed code may race."""
-    query = (
-        select(ConsentRequest, Seller)
-        .join(Seller, col(Seller.id) == col(ConsentRequest.seller_id))
-        .where(ConsentRequest.seller_id == seller_id, ConsentRequest.status == "pending")
+    """The open request, locked on PostgreSQL: SETUJU and a typed code may race. The shop's
+    row is locked first, then its request, in the order a facilitator's message locks them
+    (the shop they help first): the other order deadlocked an owner's SETUJU against the
+    facilitator's /kode at the same moment."""
+    locking = session.get_bind().dialect.name != "sqlite"
+    seller = session.get(
+        Seller, seller_id, with_for_update=True if locking else None, populate_existing=locking
     )
-    if session.get_bind().dialect.name != "sqlite":
-        query = query.with_for_update()
-    found = session.exec(query).first()
-    if found is None or found[1].status != "awaiting_consent":
+    if seller is None or seller.status != "awaiting_consent":
         return None
-    return found
+    query = select(ConsentRequest).where(
+        ConsentRequest.seller_id == seller_id, ConsentRequest.status == "pending"
+    )
+    if locking:
+        query = query.with_for_update()
+    request = session.exec(query).first()
+    return (request, seller) if request is not None else None
 
 
 def agree_as_owner(
