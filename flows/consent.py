@@ -138,6 +138,10 @@ def answer_consent(state: State, said: Utterance, env: Env, text: str = "") -> R
         return Result(waiting, [say(t("consent.not_yet", shop=shop))])
     # Whatever they were doing, this comes first: a shop is waiting for their answer.
     asking = State(pending=ConsentShown(seller_id), draft=keep, updated_at=env.now)
+    if shown:  # seen just now ("bu rina sopo?", "menu"): who asks, and the answer, in short
+        facilitator = request.get("facilitator_name") or "-"
+        again = t("consent.again", shop=shop, facilitator=facilitator)
+        return Result(asking, [say(again, t("consent.question"), choices=CHOICES)])
     return Result(
         asking,
         [

@@ -222,3 +222,23 @@ def test_the_selesai_membantu_button_after_menu_ends_the_help(running: Running) 
     assert "sedang membantu" not in chat.text
     chat.send("menu")
     assert "Mau apa sekarang" in chat.text and "sedang membantu" not in chat.text
+
+
+@pytest.mark.any_backend
+def test_a_question_at_the_request_just_shown_gets_a_short_answer(running: Running) -> None:
+    """The owner had just seen the facilitator's request and asked 'bu rina sopo?' (who is
+    she?), then 'menu': each time the whole twelve-line request came again, with no word on
+    who the facilitator is."""
+    chat, _ = joined(running.app, name="Rina Wati")
+    register_owner(chat)
+    owner = Chat(running.app.runner, OWNER_PHONE, channel="whatsapp", phone=OWNER_PHONE)
+    owner.send("halo")
+    assert "Nama: Siti Aminah" in owner.text
+    owner.send("bu rina sopo?")
+    assert "pendamping UMKM" in owner.text and "Rina Wati" in owner.text
+    assert "Nama: Siti Aminah" not in owner.text and "*SETUJU*" in owner.text
+    owner.send("menu")
+    assert "Nama: Siti Aminah" not in owner.text and "*SETUJU*" in owner.text
+    owner.send("setuju")
+    assert "Terima kasih" in owner.text
+    assert seller_named(running.app, SHOP).status == "active"
