@@ -176,18 +176,21 @@ ASSISTED = Flow(
 # --- helping one shop -----------------------------------------------------------------------
 
 
-def _helping_choices() -> tuple[Choice, ...]:
+def _helping_choices(ctx: Ctx) -> tuple[Choice, ...]:
+    """The helped shop's menu; no owner's code once the owner said yes (a shop saved this very
+    turn is not known here yet: it waits for them)."""
+    waiting = (ctx.env.acting_for or {}).get("status") != "active"
     return (
         Choice("product", t("menu.add_product")),
         Choice("products", t("menu.my_products")),
         Choice("edit_shop", t("menu.edit_shop")),
-        Choice("consent_code", t("fac.menu.consent_code")),
+        *((Choice("consent_code", t("fac.menu.consent_code")),) if waiting else ()),
         Choice("done", t("fac.menu.done")),
     )
 
 
 def _ask_helping(ctx: Ctx) -> Outbound:
-    return say(t("fac.helping_question", shop=helped_shop(ctx)), choices=_helping_choices())
+    return say(t("fac.helping_question", shop=helped_shop(ctx)), choices=_helping_choices(ctx))
 
 
 def _read_helping(msg: Inbound, ctx: Ctx) -> Reading:
@@ -196,7 +199,7 @@ def _read_helping(msg: Inbound, ctx: Ctx) -> Reading:
     code = read_code(msg.text) or code_in_sentence(msg.text, named=True) if awaiting else None
     if code is not None:  # the owner read it out and they typed just that
         return Parsed({"picked": "consent_code", "code": code})
-    return read_pick(msg, _helping_choices(), t("fac.helping_unclear"))
+    return read_pick(msg, _helping_choices(ctx), t("fac.helping_unclear"))
 
 
 def _finish_helping(ctx: Ctx) -> Outcome:

@@ -242,3 +242,18 @@ def test_a_question_at_the_request_just_shown_gets_a_short_answer(running: Runni
     owner.send("setuju")
     assert "Terima kasih" in owner.text
     assert seller_named(running.app, SHOP).status == "active"
+
+
+@pytest.mark.any_backend
+def test_no_owners_code_button_once_the_owner_said_yes(running: Running) -> None:
+    """'Ketik kode dari pemilik' was still offered in the shop's menu after its owner had
+    answered SETUJU (the shop is theirs: there is no code left to type)."""
+    chat, _ = joined(running.app)
+    register_owner(chat)
+    assert "Ketik kode dari pemilik" in [label for _, label in chat.replies[-1].choices]
+    owner = Chat(running.app.runner, OWNER_PHONE, channel="whatsapp", phone=OWNER_PHONE)
+    owner.send("halo")
+    owner.send("setuju")
+    chat.send("menu")
+    assert "sedang membantu" in chat.text
+    assert "Ketik kode dari pemilik" not in [label for _, label in chat.replies[-1].choices]
