@@ -15,6 +15,7 @@ from sqlmodel import col, select
 
 from bot.storage.database import Database
 from bot.storage.models import ChannelAccount, Conversation, Notice
+from flows.facilitator import first_name
 from flows.messages import Text, t
 from flows.state import Resume, pending_to_json
 
@@ -63,11 +64,12 @@ def send_nudges(db: Database, now: datetime, timezone: str = "Asia/Jakarta") -> 
         ).all()
         for conversation, account in rows:
             message: Text = NUDGES[conversation.flow or ""]
-            name = (account.profile_name or "").split(" ")[0]
+            # "Halo Kak Sri": the name they gave, else their profile's; never "Kak Pak" or
+            # "Kak Kak" (with no name at all: "Halo Kak 👋")
+            given = (conversation.draft or {}).get("owner_name")
+            name = first_name(given) or first_name(account.profile_name) or "👋"
             session.add(
-                Notice(
-                    account_id=account.id or 0, msgid=message.msgid, params={"name": name or "Kak"}
-                )
+                Notice(account_id=account.id or 0, msgid=message.msgid, params={"name": name})
             )
             conversation.nudges_sent += 1
             conversation.meta = {**conversation.meta, "pending": pending_to_json(Resume())}

@@ -265,6 +265,12 @@ _TITLES = frozenset(
 )
 
 
+def first_name(name: str | None) -> str:
+    """The word to follow "Kak" in a greeting: "Pak Joko Santoso" -> "Joko"; "" when there
+    is none."""
+    return next((w for w in (name or "").split() if normalize(w) not in _TITLES), "")
+
+
 def addressed(name: str) -> Text | str:
     """How to greet someone by name: "Kak Dewi Lestari", but "Bu Rina" as it is."""
     first = normalize(name).split()[:1]

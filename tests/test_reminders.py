@@ -117,3 +117,26 @@ def test_a_conversation_a_message_is_changing_is_left_for_the_next_round(
     assert nudged == [0]
     assert notices(app) == []
     assert send_nudges(app.db, wib(3, 10, 2)) == 1  # the next round, the message done
+
+
+@pytest.mark.any_backend  # naming only
+def test_the_nudge_greets_them_by_the_name_they_gave_without_a_second_title(
+    app: App, runner: ConversationRunner, clock: Clock
+) -> None:
+    """A profile named 'Pak Joko' was greeted 'Halo Kak Pak'; no profile name at all gave
+    'Halo Kak Kak'. The name they typed comes first, without its title."""
+    clock.now = wib(2, 10)
+    owner = Chat(runner, "+6281234567891", phone="+6281234567891")
+    owner.send("/start")
+    owner.send("ya")
+    owner.send("pak joko santoso")
+    nobody = Chat(runner, "+6281234567892", phone="+6281234567892")
+    nobody.send("/start")
+    with app.db.session() as s:
+        for account in s.exec(select(ChannelAccount)):
+            account.profile_name = "Pak Joko" if account.external_id.endswith("91") else None
+            s.add(account)
+        s.commit()
+    assert send_nudges(app.db, wib(3, 10, 1)) == 2
+    names = sorted(n.params["name"] for n in notices(app))
+    assert names == ["Joko", "👋"]
