@@ -290,7 +290,18 @@ def _read_name(msg: Inbound, ctx: Ctx) -> Reading:
         return Invalid(t("product.name_too_long", count=len(name), max=NAME_MAX))
     if not re.search(r"[^\W\d_]", name):
         return Invalid(t("product.name_invalid"))
-    return Parsed(name)
+    return Parsed(name, early=_price_with_name(msg.text or "", ctx))
+
+
+def _price_with_name(text: str, ctx: Ctx) -> dict[str, str]:
+    """ "Pentol goreng harga 10rb stok 50": the price (and stock) after the name, kept for the
+    price's question when it reads there; {} otherwise."""
+    tail = _PRICE_TAIL.search(text)
+    price = tail.group(0).strip(" ,;:-") if tail else ""
+    message = Inbound(user_key="", channel=ctx.env.channel, text=price)
+    if not price or isinstance(_read_price(message, Ctx(ctx.draft, ctx.env)), Invalid):
+        return {}
+    return {"price": price}
 
 
 def _guesses(ctx: Ctx) -> list[str]:
