@@ -680,6 +680,9 @@ def _read_here(
     answers too ("stok 20, berat 1,5 kg"): this question's part is read, the others kept."""
     msg, said = sent
     reading = step.read(msg, ctx)
+    offered = step.offer(ctx) if step.offer else None
+    if _next_answer_at_offer(flow, state, step, said, reading, offered, msg, env):
+        return Parsed(offered), msg, said  # "35rb" at "Kategorinya X, betul?": yes, and 35rb
     free = isinstance(said, FreeText) and not step.free_text and isinstance(reading, Invalid)
     split = _answers_split(flow, state, env, msg.text or "") if free else None
     if split is None:
@@ -738,6 +741,33 @@ def _any_field_named(flow: Flow, env: Env, text: str) -> tuple[str, str] | None:
         if picked is not None:
             return picked, new_value(typed[n:])
     return None
+
+
+def _next_answer_at_offer(
+    flow: Flow,
+    state: State,
+    step: Step,
+    said: Utterance,
+    reading: Reading,
+    offered: Any,
+    msg: Inbound,
+    env: Env,
+) -> bool:
+    """ "35rb" at "Kategorinya X, betul?": the next question's answer, read cleanly there (with
+    letters and a number: "35rb", "Rp35.000", never a bare number that may pick a button),
+    means yes to what was offered; that answer is kept for its question. False otherwise."""
+    typed = msg.text or ""
+    nxt = flow.steps.get(step.next) if isinstance(step.next, str) else None
+    if offered is None or nxt is None or not isinstance(said, FreeText):
+        return False
+    clean = re.search(r"\d", typed) and re.search(r"[^\W\d_]", typed)
+    if isinstance(reading, Parsed) or not clean:
+        return False
+    field = next((f for f in flow.fields if f.steps[0] == nxt.id), None)
+    if field is None or not isinstance(nxt.read(msg, Ctx(state.draft, env, said)), Parsed):
+        return False
+    state.draft[EARLY] = {**state.draft.get(EARLY, {}), field.id: typed}
+    return True
 
 
 def _open_buttons(state: State) -> tuple[str, ...]:
