@@ -416,7 +416,7 @@ def _answer_confirm(
         case Confirm(question=question), GlobalWord() | Keyword() | Nothing() if question:
             result.replies.append(say(t("engine.confirm_again"), question, choices=YES_CHOICES))
             return result
-        case Confirm(value=value), FreeText(text=text) if _points_at_the_offer(text):
+        case Confirm(value=value), FreeText(text=text) if points_at_the_offer(text):
             return _take_guess(flow, state, value, env, result)  # "pakai yang itu", no yes
         case Confirm(question=question), FreeText(text=text) if question and text.rstrip().endswith(
             "?"
@@ -444,7 +444,7 @@ def _yes_and_more(
     if but and not rest:  # "ya, tapi...": more was meant than a yes
         result.replies.append(say(t("engine.confirm_again"), question, choices=YES_CHOICES))
         return result
-    if not rest or _points_at_the_offer(rest):
+    if not rest or points_at_the_offer(rest):
         return _take_guess(flow, state, value, env, result)
     fixed = replace(inbound, text=rest)
     if but or _open_step_takes_free_text(flow, state) or _another_value(flow, state, fixed, env):
@@ -490,7 +490,7 @@ def _take_guess(flow: Flow, state: State, value: Any, env: Env, result: Result) 
     return result
 
 
-def _points_at_the_offer(text: str) -> bool:
+def points_at_the_offer(text: str) -> bool:
     """True when every word only points back at what was offered ("pake itu aja")."""
     return set(normalize(text).split()) <= _offer_words()
 
@@ -1216,6 +1216,7 @@ __all__ = [
     "begin",
     "is_paused",
     "new_value",
+    "points_at_the_offer",
     "said_word",
     "yes_no",
 ]
