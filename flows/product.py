@@ -879,7 +879,7 @@ def _read_photo_edit(msg: Inbound, ctx: Ctx) -> Reading:
         if not photos:
             return Invalid(t("product.photos_needed"))
         return Parsed({"photos": photos, "held_photos": [], PHOTO_NUMBERS: None})
-    command = _photo_command(words)
+    command = photo_command(words)
     if not command or not 1 <= command[1] <= len(photos):
         return Invalid(_photo_edit_unclear(len(photos)))
     number = command[1]
@@ -909,7 +909,7 @@ _PHOTO_FILLER = {
 }
 
 
-def _photo_command(typed: str) -> tuple[str, int] | None:
+def photo_command(typed: str) -> tuple[str, int] | None:
     """ "hapus 2", "utama 3", "foto ketiga jadi foto utama", "hapus yang kedua": ("delete" or
     "cover", the photo's number); None for anything else."""
     said = re.sub(r"\bke-?(\d)\b", r"\1", normalize(typed)).split()  # "ke-3", "ke 3"
@@ -1071,7 +1071,7 @@ def _read_change(text: str, field_named: FieldReader, ctx: Ctx) -> tuple[str, st
         lexicon().answer("product_action", without_softeners(phrase)),
     ):
         return "photos", ""
-    if _photo_command(text):  # "utama 3", "hapus 1": the photo editor's own words
+    if photo_command(text):  # "utama 3", "hapus 1": the photo editor's own words
         return "photos", text
     named = field_named(verb_first(text) or text)
     rest = without_lead("name", text)  # "namanya ganti Kripik Singkong": the product's name

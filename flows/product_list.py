@@ -40,6 +40,7 @@ from flows.product import (
     answered,
     first_missing_step,
     new_product,
+    photo_command,
     photos_sent,
     reopened,
     steps_before,
@@ -175,6 +176,8 @@ def _read_action(msg: Inbound, ctx: Ctx) -> Reading:
     phrase = normalize(msg.text)
     if _sold_out(phrase):  # "udah habis kak": the stock, 0, asked as at the stock question
         return Parsed({"action": _verb(ctx), "field": "stock", "answer": "habis"})
+    if photo_command(msg.text or ""):  # "hapus foto 1", "utama 3": the photo editor, doing it
+        return Parsed({"action": _verb(ctx), "field": "photos", "answer": msg.text})
     change = verb_first(msg.text or "") or msg.text or ""  # "tambah stok 10": "stok tambah 10"
     field = _field_named(normalize(change))
     if field is not None:  # "harganya jadi 25 ribu": as "ubah harga 25 ribu"
