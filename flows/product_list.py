@@ -195,6 +195,35 @@ def _read_action(msg: Inbound, ctx: Ctx) -> Reading:
     return Invalid(t("products.action_unclear", go_on=_ACTIONS[_verb(ctx)]))
 
 
+def change_named(text: str, env: Env) -> dict[str, Any] | None:
+    """ "Harga tahu bakso naik jadi 17rb" at the menu: the one product whose whole name is in
+    it, and the change of one of its fields said around the name, as picked at that product's
+    "Mau apa?"; None when no product, or more than one, is named, or no field is."""
+    said = normalize(text).split()
+    named = [
+        p
+        for p in env.products
+        if (name := normalize(str(p.get("name") or "")).split()) and set(name) <= set(said)
+    ]
+    if len(named) != 1:
+        return None
+    name = normalize(str(named[0]["name"])).split()
+    rest = [w for w in said if w not in name]
+    change = verb_first(" ".join(rest)) or " ".join(rest)  # "naikin harga 2rb": the price
+    field = _field_named(change)
+    if field is None:
+        return None
+    product = dict(named[0])
+    verb = "continue" if _is_draft(product) else "edit"
+    answer = new_value(change.split()[1:])
+    return {"product_id": product["id"], "action": verb, "field": field, "answer": answer or None}
+
+
+def open_change(ctx: Ctx) -> Outcome:
+    """The product a change named at the menu, opened at that change (see `change_named`)."""
+    return _finish(ctx)
+
+
 def _sold_out(phrase: str) -> bool:
     """The stock's "none" words ("habis", "udah habis kak", "kosong"), not a bare "0"."""
     bare = without_softeners(phrase)
