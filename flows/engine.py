@@ -47,6 +47,7 @@ from flows.state import (
     State,
 )
 from flows.steps import (
+    EARLY,
     FINISH,
     SUMMARY,
     WHICH_FIELD,
@@ -417,7 +418,7 @@ def _answer_confirm(
         case Confirm(question=question), GlobalWord() | Keyword() | Nothing() if question:
             result.replies.append(say(t("engine.confirm_again"), question, choices=YES_CHOICES))
             return result
-        case Confirm(value=value), FreeText(text=text) if _points_at_the_offer(text):
+        case Confirm(value=value), FreeText(text=text) if points_at_the_offer(text):
             return _take_guess(flow, state, value, env, result)  # "pakai yang itu", no yes
         case Confirm(question=question), FreeText(text=text) if question and text.rstrip().endswith(
             "?"
@@ -445,7 +446,7 @@ def _yes_and_more(
     if but and not rest:  # "ya, tapi...": more was meant than a yes
         result.replies.append(say(t("engine.confirm_again"), question, choices=YES_CHOICES))
         return result
-    if not rest or _points_at_the_offer(rest):
+    if not rest or points_at_the_offer(rest):
         return _take_guess(flow, state, value, env, result)
     fixed = replace(inbound, text=rest)
     if but or _open_step_takes_free_text(flow, state) or _another_value(flow, state, fixed, env):
@@ -491,7 +492,7 @@ def _take_guess(flow: Flow, state: State, value: Any, env: Env, result: Result) 
     return result
 
 
-def _points_at_the_offer(text: str) -> bool:
+def points_at_the_offer(text: str) -> bool:
     """True when every word only points back at what was offered ("pake itu aja")."""
     return set(normalize(text).split()) <= _offer_words()
 
@@ -582,7 +583,8 @@ def _change_named(flow: Flow, state: State, env: Env, text: str) -> list[Change]
 
 
 # Where one change ends and the next begins: "stok 15, harga 30rb", "nama toko X dan alamat Y".
-_CHANGE_PARTS = re.compile(r"\s*[,;\n]\s*|\s+(?:dan|terus|trus|lalu)\s+", re.I)
+# A comma between digits is a decimal one: "berat 1,5 kg".
+_CHANGE_PARTS = re.compile(r"\s*(?:(?<!\d),|,(?!\d)|[;\n])\s*|\s+(?:dan|terus|trus|lalu)\s+", re.I)
 
 
 def _changes_named(flow: Flow, state: State, env: Env, text: str) -> list[Change]:
@@ -665,12 +667,109 @@ def _answer_step(
     msg = inbound
     if isinstance(said, Picked):  # a button's label (maybe an old button's) is no typed data
         msg = replace(inbound, choice=said.id, text=None if step.free_text else inbound.text)
-    reading = step.read(msg, ctx)
+    reading, msg, said = _read_here(flow, state, step, (msg, said), ctx, env)
     if isinstance(reading, Invalid) and step.help and _a_question(inbound):
         return _explain(flow, state, env, result)  # "ini gratis?" at the terms: not "belum jelas"
     if isinstance(reading, Invalid) and _only_a_correction(said, inbound):
         return _back(flow, state, env, result)  # "eh salah" at the category: the shop's name
     return _take_reading(flow, state, step, reading, env, result)
+
+
+def _read_here(
+    flow: Flow, state: State, step: Step, sent: tuple[Inbound, Utterance], ctx: Ctx, env: Env
+) -> tuple[Reading, Inbound, Utterance]:
+    """The step's reading of the message; one it cannot read whole may hold other fields'
+    answers too ("stok 20, berat 1,5 kg"): this question's part is read, the others kept."""
+    msg, said = sent
+    reading = step.read(msg, ctx)
+    offered = step.offer(ctx) if step.offer else None
+    if _next_answer_at_offer(flow, state, step, said, reading, offered, msg, env):
+        return Parsed(offered), msg, said  # "35rb" at "Kategorinya X, betul?": yes, and 35rb
+    free = isinstance(said, FreeText) and not step.free_text and isinstance(reading, Invalid)
+    split = _answers_split(flow, state, env, msg.text or "") if free else None
+    if split is None:
+        return reading, msg, said
+    state.draft[EARLY] = {**state.draft.get(EARLY, {}), **dict(split[1])}
+    msg, said = replace(msg, text=split[0]), read_text(split[0])
+    return step.read(msg, Ctx(state.draft, env, said, options=ctx.options)), msg, said
+
+
+def _answers_split(
+    flow: Flow, state: State, env: Env, text: str
+) -> tuple[str, list[Change]] | None:
+    """ "Stok 20, berat 1,5 kg" at the stock: the open question's answer ("20") and the other
+    fields' answers sent with it, each part naming a field of its own with a value its question
+    reads; None unless all of it reads so (an answer with a comma stays whole)."""
+    parts = [part for part in _CHANGE_PARTS.split(text) if part.strip()]
+    own = next((f.id for f in flow.fields if f.steps[0] == state.step), None)
+    if len(parts) < 2 or own is None:
+        return None
+    answer, others = None, []
+    for part in parts:
+        named = _any_field_named(flow, env, part)
+        if named is None or named[0] == own:
+            if answer is not None:
+                return None
+            answer = named[1] if named else part
+        elif named[1] and _early_readable(flow, state, env, *named):
+            others.append(named)
+        else:
+            return None
+    if not answer or not others or len({field_id for field_id, _ in others}) < len(others):
+        return None
+    if not _readable(flow, state, env, own, answer):
+        return None
+    return answer, others
+
+
+def _early_readable(flow: Flow, state: State, env: Env, field_id: str, value: str) -> bool:
+    """A value for another field, said with this answer: one answered before is read by its
+    question; one not asked yet (its question may need answers still missing) is a number
+    ("berat 1,5 kg"), read when that question comes."""
+    if any(f.id == field_id for f in _editable(flow, state)):
+        return _readable(flow, state, env, field_id, value)
+    return bool(re.search(r"\d", value))
+
+
+def _any_field_named(flow: Flow, env: Env, text: str) -> tuple[str, str] | None:
+    """The field a text starts with by its name (any field, asked yet or not), and the value
+    after it: "berat 1,5 kg" -> ("weight", "1,5 kg"). A number is never a field's name here."""
+    choices = _field_choices(flow.fields)
+    typed = text.split()
+    for n in range(min(len(typed), 3), 0, -1):
+        if not re.search(r"[^\W\d_]", typed[0]):
+            return None
+        picked = pick_choice(normalize(" ".join(typed[:n])), choices, env.render)
+        if picked is not None:
+            return picked, new_value(typed[n:])
+    return None
+
+
+def _next_answer_at_offer(
+    flow: Flow,
+    state: State,
+    step: Step,
+    said: Utterance,
+    reading: Reading,
+    offered: Any,
+    msg: Inbound,
+    env: Env,
+) -> bool:
+    """ "35rb" at "Kategorinya X, betul?": the next question's answer, read cleanly there (with
+    letters and a number: "35rb", "Rp35.000", never a bare number that may pick a button),
+    means yes to what was offered; that answer is kept for its question. False otherwise."""
+    typed = msg.text or ""
+    nxt = flow.steps.get(step.next) if isinstance(step.next, str) else None
+    if offered is None or nxt is None or not isinstance(said, FreeText):
+        return False
+    clean = re.search(r"\d", typed) and re.search(r"[^\W\d_]", typed)
+    if isinstance(reading, Parsed) or not clean:
+        return False
+    field = next((f for f in flow.fields if f.steps[0] == nxt.id), None)
+    if field is None or not isinstance(nxt.read(msg, Ctx(state.draft, env, said)), Parsed):
+        return False
+    state.draft[EARLY] = {**state.draft.get(EARLY, {}), field.id: typed}
+    return True
 
 
 def _open_buttons(state: State) -> tuple[str, ...]:
@@ -783,6 +882,9 @@ def _take_reading(
         case Clarify(question=question, options=options):
             state.pending = Options(options)
             result.replies.append(say(question, choices=options))
+        case Parsed(early=early) if early:
+            state.draft[EARLY] = {**state.draft.get(EARLY, {}), **early}
+            return _take_reading(flow, state, step, replace(reading, early={}), env, result)
         case Parsed(value=value, confirm=confirm, offered=offered) if confirm is not None:
             state.pending = Confirm(value, env.render(confirm), offered)  # as text: plain JSON
             result.replies.append(say(confirm, choices=YES_CHOICES))
@@ -845,11 +947,33 @@ def _store(flow: Flow, state: State, step: Step, value: Any, env: Env, result: R
     if nxt == SUMMARY and state.changes:  # "stok 15, harga 30rb": the price next
         _next_change(flow, state, env, result)
         return
+    if nxt in (SUMMARY, FINISH):
+        state.draft.pop(EARLY, None)  # one never reached (a condition not asked) is dropped
     if nxt == FINISH or (nxt == SUMMARY and flow.summary is None):
         _finish(flow, state, env, result)
         return
     _goto(state, nxt)
-    result.replies.append(ask(flow, state, env))
+    if not _early_answer(flow, state, env, result):
+        result.replies.append(ask(flow, state, env))
+
+
+def _early_answer(flow: Flow, state: State, env: Env, result: Result) -> bool:
+    """An answer sent before its question, taken now as if sent here ("berat 1,5 kg" with the
+    stock, at the weight); one for a question answered before ("harga 13rb" with the stock)
+    changes that answer, and this question comes after. False when none is kept."""
+    early = state.draft.get(EARLY) or {}
+    for field in flow.fields:
+        first = field.steps[0]
+        if field.id not in early or (first != state.step and first not in state.history):
+            continue
+        value = str(state.draft[EARLY].pop(field.id))
+        if first != state.step:
+            _open_field(flow, state, env, result, field.id, value)
+            return True
+        message = Inbound(user_key="", channel=env.channel, text=value)
+        _answer_step(flow, state, message, read_text(value), env, result)
+        return True
+    return False
 
 
 def _finish(flow: Flow, state: State, env: Env, result: Result) -> None:
@@ -1094,6 +1218,7 @@ __all__ = [
     "begin",
     "is_paused",
     "new_value",
+    "points_at_the_offer",
     "said_word",
     "yes_no",
 ]

@@ -6,6 +6,7 @@ from flows.engine import FINISH, Ctx, Flow, Invalid, Outcome, Parsed, Reading, S
 from flows.lexicon import lexicon, normalize
 from flows.messages import Choice, Inbound, Outbound, Text, say, t
 from flows.product import new_product, photos_sent
+from flows.product_list import change_named, open_change
 from flows.registration import shop_draft
 
 
@@ -68,7 +69,11 @@ def _read(msg: Inbound, ctx: Ctx) -> Reading:
         wanted = msg.choice or lexicon().answer("menu", normalize(msg.text))
         if msg.photos or msg.rejected_photos or wanted in _NEEDS_A_SHOP:
             return Invalid(t("menu.register_first"))  # a photo, "produk saya": no shop yet
-    return read_pick(msg, _choices(ctx), t("menu.unclear"))
+    picked = read_pick(msg, _choices(ctx), t("menu.unclear"))
+    if isinstance(picked, Invalid) and ctx.env.registered:  # "harga tahu bakso jadi 17rb"
+        change = change_named(msg.text or "", ctx.env)
+        return Parsed({"picked": "change", **change}) if change else picked
+    return picked
 
 
 def _finish(ctx: Ctx) -> Outcome:
@@ -87,6 +92,8 @@ def _finish(ctx: Ctx) -> Outcome:
         return Outcome(start="siaran")
     if picked == "product":
         return new_product(ctx.draft, ctx.env)
+    if picked == "change":  # a listed product's field, named with the product
+        return open_change(ctx)
     return Outcome(start=str(picked))
 
 

@@ -290,7 +290,18 @@ def _read_name(msg: Inbound, ctx: Ctx) -> Reading:
         return Invalid(t("product.name_too_long", count=len(name), max=NAME_MAX))
     if not re.search(r"[^\W\d_]", name):
         return Invalid(t("product.name_invalid"))
-    return Parsed(name)
+    return Parsed(name, early=_price_with_name(msg.text or "", ctx))
+
+
+def _price_with_name(text: str, ctx: Ctx) -> dict[str, str]:
+    """ "Pentol goreng harga 10rb stok 50": the price (and stock) after the name, kept for the
+    price's question when it reads there; {} otherwise."""
+    tail = _PRICE_TAIL.search(text)
+    price = tail.group(0).strip(" ,;:-") if tail else ""
+    message = Inbound(user_key="", channel=ctx.env.channel, text=price)
+    if not price or isinstance(_read_price(message, Ctx(ctx.draft, ctx.env)), Invalid):
+        return {}
+    return {"price": price}
 
 
 def _guesses(ctx: Ctx) -> list[str]:
@@ -868,7 +879,7 @@ def _read_photo_edit(msg: Inbound, ctx: Ctx) -> Reading:
         if not photos:
             return Invalid(t("product.photos_needed"))
         return Parsed({"photos": photos, "held_photos": [], PHOTO_NUMBERS: None})
-    command = _photo_command(words)
+    command = photo_command(words)
     if not command or not 1 <= command[1] <= len(photos):
         return Invalid(_photo_edit_unclear(len(photos)))
     number = command[1]
@@ -898,7 +909,7 @@ _PHOTO_FILLER = {
 }
 
 
-def _photo_command(typed: str) -> tuple[str, int] | None:
+def photo_command(typed: str) -> tuple[str, int] | None:
     """ "hapus 2", "utama 3", "foto ketiga jadi foto utama", "hapus yang kedua": ("delete" or
     "cover", the photo's number); None for anything else."""
     said = re.sub(r"\bke-?(\d)\b", r"\1", normalize(typed)).split()  # "ke-3", "ke 3"
@@ -1060,7 +1071,7 @@ def _read_change(text: str, field_named: FieldReader, ctx: Ctx) -> tuple[str, st
         lexicon().answer("product_action", without_softeners(phrase)),
     ):
         return "photos", ""
-    if _photo_command(text):  # "utama 3", "hapus 1": the photo editor's own words
+    if photo_command(text):  # "utama 3", "hapus 1": the photo editor's own words
         return "photos", text
     named = field_named(verb_first(text) or text)
     rest = without_lead("name", text)  # "namanya ganti Kripik Singkong": the product's name

@@ -40,6 +40,7 @@ from flows.product import (
     answered,
     first_missing_step,
     new_product,
+    photo_command,
     photos_sent,
     reopened,
     steps_before,
@@ -179,6 +180,8 @@ def _read_action(msg: Inbound, ctx: Ctx) -> Reading:
     phrase = normalize(msg.text)
     if _sold_out(phrase):  # "udah habis kak": the stock, 0, asked as at the stock question
         return Parsed({"action": _verb(ctx), "field": "stock", "answer": "habis"})
+    if photo_command(msg.text or ""):  # "hapus foto 1", "utama 3": the photo editor, doing it
+        return Parsed({"action": _verb(ctx), "field": "photos", "answer": msg.text})
     change = verb_first(msg.text or "") or msg.text or ""  # "tambah stok 10": "stok tambah 10"
     field = _field_named(normalize(change))
     if field is not None:  # "harganya jadi 25 ribu": as "ubah harga 25 ribu"
@@ -194,6 +197,35 @@ def _read_action(msg: Inbound, ctx: Ctx) -> Reading:
     if typed == "go_on" or yes_no(ctx) is True:
         return Parsed({"action": _verb(ctx)})
     return Invalid(t("products.action_unclear", go_on=_ACTIONS[_verb(ctx)]))
+
+
+def change_named(text: str, env: Env) -> dict[str, Any] | None:
+    """ "Harga tahu bakso naik jadi 17rb" at the menu: the one product whose whole name is in
+    it, and the change of one of its fields said around the name, as picked at that product's
+    "Mau apa?"; None when no product, or more than one, is named, or no field is."""
+    said = normalize(text).split()
+    named = [
+        p
+        for p in env.products
+        if (name := normalize(str(p.get("name") or "")).split()) and set(name) <= set(said)
+    ]
+    if len(named) != 1:
+        return None
+    name = normalize(str(named[0]["name"])).split()
+    rest = [w for w in said if w not in name]
+    change = verb_first(" ".join(rest)) or " ".join(rest)  # "naikin harga 2rb": the price
+    field = _field_named(change)
+    if field is None:
+        return None
+    product = dict(named[0])
+    verb = "continue" if _is_draft(product) else "edit"
+    answer = new_value(change.split()[1:])
+    return {"product_id": product["id"], "action": verb, "field": field, "answer": answer or None}
+
+
+def open_change(ctx: Ctx) -> Outcome:
+    """The product a change named at the menu, opened at that change (see `change_named`)."""
+    return _finish(ctx)
 
 
 def _sold_out(phrase: str) -> bool:

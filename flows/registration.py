@@ -6,6 +6,7 @@ import functools
 import re
 import unicodedata
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from string import capwords
 from typing import Any
 
@@ -25,6 +26,7 @@ from flows.engine import (
     Reading,
     Step,
     new_value,
+    points_at_the_offer,
     yes_no,
 )
 from flows.lexicon import an_instruction, lexicon, normalize, without_lead, words
@@ -476,7 +478,8 @@ def _read_shop_name(msg: Inbound, ctx: Ctx) -> Reading:
         return Parsed(msg.choice[5:])
     if _has_phone_number(msg):
         return Invalid(t("reg.shop_name_phone"))
-    name = _shop_name(msg.text or "")
+    typed = msg.text or ""
+    name = _shop_name(typed)
     if len(name) < 3:
         return Invalid(t("reg.shop_name_too_short"))
     if len(name) > 60:
@@ -489,7 +492,8 @@ def _read_shop_name(msg: Inbound, ctx: Ctx) -> Reading:
         return Invalid(t("reg.shop_name_invalid"))
     unusual = ctx.draft.get("unusual_shop_name") == name.casefold()
     if _an_address(name) and not unusual:  # its question comes later; a real "Gang 5" is kept
-        return Invalid(t("reg.shop_name_address"), keep={"unusual_shop_name": name.casefold()})
+        keep = {"unusual_shop_name": name.casefold(), EARLY_ADDRESS: " ".join(typed.split())}
+        return Invalid(t("reg.shop_name_address"), keep=keep)
     if _typed_at_random(msg.text or "") and not unusual:
         # "asdfgh" is refused; a real shop called "Hahaha Snack" is taken when sent again
         return Invalid(t("reg.shop_name_gibberish"), keep={"unusual_shop_name": name.casefold()})
@@ -710,13 +714,33 @@ def _district_first(text: str, regency_code: str) -> list[str]:
     return []
 
 
+# An address sent at the shop name's question ("Jl. Diponegoro 12"): offered at its own.
+EARLY_ADDRESS = "early_address"
+
+
+def _early_address(ctx: Ctx) -> str | None:
+    """The address sent early, unless it was taken as the shop's name after all."""
+    early = ctx.draft.get(EARLY_ADDRESS)
+    if not isinstance(early, str) or early.casefold() == str(ctx.draft.get("shop_name")).casefold():
+        return None
+    return early
+
+
 def _ask_address(ctx: Ctx) -> Outbound:
     pinned = ctx.draft.get("latitude") is not None  # the pin came: the button has done its job
     on_phone = ctx.env.channel in ("telegram", "whatsapp")
+    early = _early_address(ctx)
+    if early:
+        question = t("reg.ask_address_early", address=early)
+        choices = (Choice("early", early),)
+        return say(question, choices=choices, request_location=on_phone and not pinned)
     return say(t("reg.ask_address"), request_location=on_phone and not pinned)
 
 
 def _read_address(msg: Inbound, ctx: Ctx) -> Reading:
+    early = _early_address(ctx)
+    if early and (msg.choice == "early" or points_at_the_offer(msg.text or "")):
+        msg = replace(msg, text=early, choice=None)  # "yg tadi kak": the address sent early
     keep: dict[str, Any] = {}
     if msg.location:
         keep = {"latitude": msg.location.latitude, "longitude": msg.location.longitude}
@@ -1051,6 +1075,7 @@ STEPS = {
             help=t("reg.help.address"),
             free_text=True,
             takes_location=True,
+            offer=_early_address,
         ),
         Step(
             "nib",

@@ -23,8 +23,10 @@ from flows.effects import (
 from flows.engine import (
     RESUME_CHOICES,
     SUMMARY,
+    Ctx,
     Env,
     Flow,
+    Parsed,
     Result,
     State,
     advance_flow,
@@ -48,6 +50,7 @@ from flows.facilitator import (
 )
 from flows.interpret import (
     Command,
+    FreeText,
     GlobalWord,
     Nothing,
     Picked,
@@ -223,6 +226,7 @@ def _continue(state: State, inbound: Inbound, said: Utterance, env: Env) -> Resu
         return Result(State(updated_at=env.now), [refused])
     if state.step is None:
         return _finish_open(begin(flow, env, state.draft), env)
+    welcomed = _answers_after_a_pause(flow, state, inbound, said, env)
     kept = _after_a_pause(flow, state, said, env) or _left_open(state, inbound, said, env)
     if kept is not None:
         return kept
@@ -233,7 +237,26 @@ def _continue(state: State, inbound: Inbound, said: Utterance, env: Env) -> Resu
     registration = parked if _registration_parked(parked) else _parked_assisted(state)
     if registration and result.state.flow in _KEEPS_PARKED:  # "Bantuan" shows the menu again
         result.state.draft.setdefault(PARKED, registration)
+    if welcomed:
+        result.replies.insert(0, say(t("engine.welcome_back")))
     return _keep_under_shop_edit(state, _finish_open(result, env))
+
+
+def _answers_after_a_pause(
+    flow: Flow, state: State, inbound: Inbound, said: Utterance, env: Env
+) -> bool:
+    """Back after a long pause with a plain answer to the open question ("15rb" at the price):
+    taken at once, after a short welcome back, instead of asking whether to go on (which lost
+    it). Never where a name is asked ("maaf baru sempat" is none) nor with a "betul?" open."""
+    if flow.id == MENU_FLOW.id or not is_paused(state, env) or state.pending is not None:
+        return False
+    step = flow.steps.get(state.step or "")
+    if step is None or step.free_text or not isinstance(said, FreeText):
+        return False
+    if not isinstance(step.read(inbound, Ctx(state.draft, env, said)), Parsed):
+        return False
+    state.updated_at = env.now  # not paused any more: the answer is read as sent now
+    return True
 
 
 def _after_a_pause(flow: Flow, state: State, said: Utterance, env: Env) -> Result | None:

@@ -98,6 +98,11 @@ class Parsed:
     confirm: Text | None = None
     note: Text | None = None  # said before the next question ("the 6th photo was not kept")
     offered: bool = False  # the value is the bot's proposal, not a reading of the owner's words
+    early: Mapping[str, str] = field(default_factory=dict)  # other fields' answers sent with it
+
+
+# The draft's answers sent before their question ("berat 1,5 kg" at the stock): field -> text
+EARLY = "_early"
 
 
 @dataclass(frozen=True)
