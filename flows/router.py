@@ -171,6 +171,13 @@ def _command(state: State, said: Utterance, env: Env) -> Result | None:
             return _command_with_argument(state, env, action, argument)
         case Command(action="erase") if env.consent_request and not env.registered:
             return erase_asked(state, env)  # a facilitator's registration is theirs to refuse
+        case Command(action="erase") if env.facilitator:
+            # erasing would take their role and cut their owners off, and "Toko X" in the
+            # question was the shop they help: for an admin to do, and said so
+            result = Result(state, [say(t("account.erase_facilitator"))])
+            if state.flow and state.step and state.flow in FLOWS:
+                result.replies.append(ask(FLOWS[state.flow], state, env))
+            return result
         case Command(action="erase") if not env.registered and not _has_draft_data(state):
             result = Result(state, [say(t("account.nothing_to_erase"))])
             if state.flow and state.step and state.flow in FLOWS:

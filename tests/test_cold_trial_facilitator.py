@@ -257,3 +257,20 @@ def test_no_owners_code_button_once_the_owner_said_yes(running: Running) -> None
     chat.send("menu")
     assert "sedang membantu" in chat.text
     assert "Ketik kode dari pemilik" not in [label for _, label in chat.replies[-1].choices]
+
+
+@pytest.mark.any_backend
+def test_hapus_data_from_a_facilitator_erases_nothing(running: Running) -> None:
+    """A facilitator helping a shop typed /hapus_data: the question named the shop they help
+    ('Toko *Sambal Bu Siti* … akan dihapus'), and 'iya' then erased the facilitator's own
+    account and role (no /binaan, the invite code spent, no way back)."""
+    app = running.app
+    chat, _ = joined(app)
+    register_owner(chat)
+    chat.send("/hapus_data")
+    assert "pendamping" in chat.text and "admin" in chat.text
+    assert "akan dihapus" not in chat.text  # no question naming the shop they help
+    chat.send("iya")
+    chat.send("/binaan")
+    assert "Sambal Bu Siti" in chat.text  # still a facilitator, with their owner
+    assert seller_named(app, SHOP).status == "awaiting_consent"
