@@ -154,6 +154,9 @@ def is_paused(state: State, env: Env) -> bool:
 def advance_flow(flow: Flow, state: State, inbound: Inbound, env: Env, said: Utterance) -> Result:
     """Take one message inside a flow; `said` is the router's reading of it."""
     result = Result(state)
+    fixed = _fixed_midway(inbound)
+    if fixed is not None:  # "keripik tempe pak budi, eh salah, Keripik Tempe Bu Sum"
+        inbound, said = fixed, read_text(fixed.text or "")
     if _asks_back(flow, state, inbound, said):
         inbound, said = _question_or_answer(flow, state, inbound)
     if isinstance(said, Keyword) and said.kind == "keep_old" and changing_one_answer(state):
@@ -173,6 +176,23 @@ def advance_flow(flow: Flow, state: State, inbound: Inbound, env: Env, said: Utt
         case GlobalWord(kind=kind, rest=rest) if kind == EDIT and flow.fields:
             return _edit(flow, state, env, result, rest)
     return _answer(flow, state, inbound, said, env, result)
+
+
+# A slip fixed in the same message, after a comma: ", eh salah, ...", ", maksudnya ...".
+# ("jangan, salah pencet" is a no, not a fix: "salah" alone needs its comma.)
+_FIXED_MIDWAY = re.compile(
+    r"[,;.]\s*(?:eh\s+salah\s*[,:]?|salah\s*[,:]|maaf\s+salah\s*[,:]?|ralat\s*[,:]?"
+    r"|maksudnya\s*[,:]?|maksud\s+saya\s*[,:]?)\s*",
+    re.I,
+)
+
+
+def _fixed_midway(inbound: Inbound) -> Inbound | None:
+    """The message with only what follows its last correction, or None when it has none."""
+    parts = _FIXED_MIDWAY.split(inbound.text or "")
+    if len(parts) < 2 or not parts[-1].strip() or not parts[0].strip():
+        return None
+    return replace(inbound, text=parts[-1].strip())
 
 
 def _correction(
