@@ -582,6 +582,8 @@ def _read_min_order(msg: Inbound, ctx: Ctx) -> Reading:
         return Parsed(1)
     if re.search(r"\brp|\d\s*(rb|ribu|rebu|k|jt)\b|belanja", msg.text or "", re.IGNORECASE):
         return Invalid(t("product.min_order_is_price"))  # "Rp15.000/pcs" is no count
+    if names_a_mass(msg.text or ""):  # "2 ons": the weight, asked next
+        return Invalid(t("product.min_order_is_weight"))
     quantity = parse_quantity(msg.text or "")
     if quantity is None:
         return Invalid(t("product.min_order_unreadable"))
