@@ -29,6 +29,13 @@ SHOP = "Sambal Bu Siti"
 FACILITATOR = "700001"
 
 
+def open_first_product(chat: Chat) -> None:
+    """From anywhere: the menu, "Produk saya", and the first product in it."""
+    chat.send("menu")
+    chat.choose("Produk saya")
+    chat.send("1")
+
+
 def live_sellers(app: App) -> list[Seller]:
     with app.db.session() as s:
         return list(s.exec(select(Seller).where(Seller.status != "erased")))
@@ -276,13 +283,9 @@ def test_two_changes_to_one_product_are_both_kept(running: Running) -> None:
     add_product(app, chat)
     assert (stored_product(app).price, stored_product(app).stock) == (18000, 20)
 
-    owner.send("menu")
-    owner.choose("Produk saya")
-    owner.send("1")
+    open_first_product(owner)
     change(owner, "ubah harga 25rb")
-    chat.send("menu")
-    chat.choose("Produk saya")
-    chat.send("1")
+    open_first_product(chat)
     change(chat, "ubah stok 7")
     chat.send("simpan")
     assert (stored_product(app).price, stored_product(app).stock) == (18000, 7)
@@ -293,9 +296,7 @@ def test_two_changes_to_one_product_are_both_kept(running: Running) -> None:
     owner.choose("Produk saya")
     owner.send("1")
     change(owner, "ubah stok 5")
-    chat.send("menu")
-    chat.choose("Produk saya")
-    chat.send("1")
+    open_first_product(chat)
     change(chat, "ubah harga 30rb")
     owner.send("simpan")
     chat.send("simpan")
@@ -333,13 +334,9 @@ def test_the_later_of_two_changes_to_one_field_is_told(running: Running) -> None
     owner = owner_chat(app)
     owner.send("halo")
     owner.send("setuju")
-    owner.send("menu")
-    owner.choose("Produk saya")
-    owner.send("1")
+    open_first_product(owner)
     change(owner, "ubah harga 25rb")
-    chat.send("menu")
-    chat.choose("Produk saya")
-    chat.send("1")
+    open_first_product(chat)
     change(chat, "ubah harga 30rb")
     chat.send("simpan")
     assert "sudah disimpan" in chat.text and "juga diubah" not in chat.text
@@ -358,13 +355,9 @@ def test_a_product_deleted_meanwhile_does_not_come_back(running: Running) -> Non
     owner = owner_chat(app)
     owner.send("halo")
     owner.send("setuju")
-    chat.send("menu")
-    chat.choose("Produk saya")
-    chat.send("1")
+    open_first_product(chat)
     change(chat, "ubah stok 7")
-    owner.send("menu")
-    owner.choose("Produk saya")
-    owner.send("1")
+    open_first_product(owner)
     owner.choose("Hapus")
     owner.choose("Ya, hapus")
     assert "sudah dihapus" in owner.text
@@ -392,9 +385,7 @@ def test_a_draft_deleted_meanwhile_is_not_kept_again(running: Running) -> None:
     chat.choose("Produk saya")
     chat.send("1")
     chat.choose("Lanjutkan")
-    owner.send("menu")
-    owner.choose("Produk saya")
-    owner.send("1")
+    open_first_product(owner)
     owner.choose("Hapus")
     owner.choose("Ya, hapus")
     chat.send("menu")
