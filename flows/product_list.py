@@ -92,7 +92,7 @@ def _ask_pick(ctx: Ctx) -> Outbound:
     helped = (ctx.env.acting_for or {}).get("shop_name")  # a facilitator's: the shop's, by name
     if not products:
         none = t("products.none_helped", shop=helped) if helped else t("products.none")
-        return say(none, choices=(Choice("__menu__", t("menu.add_product")),))
+        return say(none, choices=(Choice("add_product", t("menu.add_product")),))
     count = len(ctx.env.products)
     title = t("products.title_helped", shop=helped, count=count) if helped else None
     lines = [title or t("products.title", count=count)]
@@ -118,7 +118,7 @@ def _read_pick(msg: Inbound, ctx: Ctx) -> Reading:
         return Parsed({"product_id": int(msg.choice.split(":")[1])})
     if msg.photos or msg.rejected_photos:  # a photo here, as at the menu: a new product
         return Parsed({"product_id": None, **photos_sent(msg)})
-    if not ctx.env.products and (msg.choice == "__menu__" or yes_no(ctx)):
+    if not ctx.env.products and (msg.choice == "add_product" or yes_no(ctx)):
         return Parsed({"product_id": None})
     if lexicon().answer("menu", normalize(msg.text)) == "product":  # "tambah produk": a new one
         return Parsed({"product_id": None})
