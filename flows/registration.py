@@ -881,8 +881,13 @@ def _finish(ctx: Ctx) -> Outcome:
         if not changed or all(data[key] == stored.get(key) for key in SELLER_FIELDS):
             unchanged = t("reg.unchanged", shop=draft["shop_name"])  # "simpan", no change
             return Outcome(replies=(say(unchanged),), start="menu")
+        # a facilitator's menu for the shop names it as just saved, not as this turn knew it
+        renamed = {"shop": draft["shop_name"]} if ctx.env.acting_for else None
         return Outcome(
-            effects=(SaveSeller(changed),), replies=(say(t("reg.updated")),), start="menu"
+            effects=(SaveSeller(changed),),
+            replies=(say(t("reg.updated")),),
+            start="menu",
+            draft=renamed,
         )
     return Outcome(
         effects=(SaveSeller(data),),

@@ -274,3 +274,16 @@ def test_hapus_data_from_a_facilitator_erases_nothing(running: Running) -> None:
     chat.send("/binaan")
     assert "Sambal Bu Siti" in chat.text  # still a facilitator, with their owner
     assert seller_named(app, SHOP).status == "awaiting_consent"
+
+
+@pytest.mark.any_backend
+def test_the_shop_menu_names_the_shop_as_just_renamed(running: Running) -> None:
+    """Saving a new shop name from the helped shop's 'Ubah data toko' answered 'Data toko
+    sudah diperbarui' and then 'Kakak sedang membantu toko *<the old name>*'."""
+    chat, _ = joined(running.app)
+    register_owner(chat)
+    chat.choose("Ubah data toko")
+    chat.send("nama toko Sambal Bu Siti Pedas")
+    chat.send("simpan")
+    assert "sudah diperbarui" in chat.text
+    assert "membantu toko *Sambal Bu Siti Pedas*" in chat.text
