@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from difflib import SequenceMatcher
@@ -206,12 +207,21 @@ def _ask_text(ctx: Ctx) -> Outbound:
     return say(t("siaran.ask_text"))
 
 
+# "Halo Kak {nama}": a placeholder a broadcast does not fill (every owner gets the same text).
+_PLACEHOLDER = re.compile(r"\{[^{}\n]{1,30}\}")
+_PLACEHOLDER_SEEN = "placeholder_seen"
+
+
 def _read_text(msg: Inbound, ctx: Ctx) -> Reading:
     text = (msg.text or "").strip()
     if len(text) < TEXT_MIN:
         return Invalid(t("siaran.text_too_short"))
     if len(text) > TEXT_MAX:
         return Invalid(t("siaran.text_too_long", count=len(text), limit=TEXT_MAX))
+    found = _PLACEHOLDER.search(text)
+    if found and ctx.draft.get(_PLACEHOLDER_SEEN) != text:  # sent again as it is: meant so
+        refused = t("siaran.text_placeholder", found=found[0])
+        return Invalid(refused, keep={_PLACEHOLDER_SEEN: text})
     return Parsed(text)
 
 
