@@ -16,12 +16,14 @@ from flows.state import ConsentShown
 CHOICES = (Choice("agree", t("choice.consent_agree")), Choice("refuse", t("choice.consent_refuse")))
 
 
-def _decision(said: Utterance, text: str, shown: bool, env: Env) -> str | None:
+def _decision(said: Utterance, text: str, shown: bool, env: Env, own: bool = False) -> str | None:
     """'agree', 'refuse', 'not_yet' or None.
 
     Only words that name the answer erase a shop ('tolak', 'gak mau', 'tidak setuju kak');
     a bare no ('belum', 'salah', 'jangan dulu') once they have seen the details is 'not_yet':
-    they mean wait, or fix something, and are told how to refuse if they do mean it.
+    they mean wait, or fix something, and are told how to refuse if they do mean it. A bare
+    yes agrees once they have seen it, unless the request broke into their own sign-up
+    (`own`): that "ya" may well answer their own last question, so SETUJU is asked for.
     """
     lex = lexicon()
     phrase = normalize(text)
@@ -36,7 +38,7 @@ def _decision(said: Utterance, text: str, shown: bool, env: Env) -> str | None:
     match said:
         case Picked(id="agree" | "refuse" as picked):
             return picked
-        case Yes() if shown:
+        case Yes() if shown and not own:
             return "agree"
         case No() if shown:
             return "not_yet"
@@ -109,10 +111,10 @@ def answer_consent(state: State, said: Utterance, env: Env, text: str = "") -> R
     shop = request.get("shop_name") or "-"
     seller_id = int(request.get("seller_id") or 0)
     shown = state.pending == ConsentShown(seller_id)
-    decision = _decision(said, text, shown, env)
+    own = _own_draft(state)
+    decision = _decision(said, text, shown, env, own=bool(own))
     if request.get("given"):
         return _settled_by_code(request, decision, env)
-    own = _own_draft(state)
     keep = {OWN_DRAFT: own} if own else {}
     if decision != "refuse" and _with_a_correction(text):
         asking = State(pending=ConsentShown(seller_id), draft=keep, updated_at=env.now)

@@ -316,3 +316,17 @@ def test_a_request_moved_away_gives_the_owner_their_registration_back(running: R
     chat.send("simpan")
     owner.send("halo")
     assert "masih ada" in owner.text and "0812-0000-9001" in owner.last
+
+
+def test_a_bare_ya_after_the_request_broke_into_their_sign_up_is_not_consent(
+    running: Running,
+) -> None:
+    """The request appeared in the middle of the owner's own sign-up; their next 'ya' (most
+    likely to their own last question) was taken as SETUJU (third cold trial)."""
+    owner, _ = owner_half_way(running)
+    owner.send("ya")
+    assert seller_named(running.app, SHOP).status == "awaiting_consent"
+    assert "*SETUJU*" in owner.text
+    owner.send("setuju")
+    assert "Terima kasih" in owner.text
+    assert seller_named(running.app, SHOP).status == "active"
