@@ -340,7 +340,13 @@ SIARAN = Flow(
                 help=t("siaran.help.segment"),
             ),
             Step(
-                "text", _ask_text, _read_text, slot="text", next="when", help=t("siaran.help.text")
+                "text",
+                _ask_text,
+                _read_text,
+                slot="text",
+                next="when",
+                help=t("siaran.help.text"),
+                verbatim=True,
             ),
             Step("when", _ask_when, _read_when, slot="when", next=None, help=t("siaran.help.when")),
         )

@@ -154,7 +154,7 @@ def is_paused(state: State, env: Env) -> bool:
 def advance_flow(flow: Flow, state: State, inbound: Inbound, env: Env, said: Utterance) -> Result:
     """Take one message inside a flow; `said` is the router's reading of it."""
     result = Result(state)
-    fixed = _fixed_midway(inbound)
+    fixed = _fixed_midway(flow, state, inbound)
     if fixed is not None:  # "keripik tempe pak budi, eh salah, Keripik Tempe Bu Sum"
         inbound, said = fixed, read_text(fixed.text or "")
     if _asks_back(flow, state, inbound, said):
@@ -187,8 +187,12 @@ _FIXED_MIDWAY = re.compile(
 )
 
 
-def _fixed_midway(inbound: Inbound) -> Inbound | None:
-    """The message with only what follows its last correction, or None when it has none."""
+def _fixed_midway(flow: Flow, state: State, inbound: Inbound) -> Inbound | None:
+    """The message with only what follows its last correction, or None when it has none (or
+    the open question keeps its answer as written: a description, a broadcast)."""
+    step = flow.steps.get(state.step or "")
+    if step is not None and step.verbatim:
+        return None
     parts = _FIXED_MIDWAY.split(inbound.text or "")
     if len(parts) < 2 or not parts[-1].strip() or not parts[0].strip():
         return None

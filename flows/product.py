@@ -1021,6 +1021,7 @@ STEPS = {
             offer=_offered_description,
             free_text=True,
             takes_words=("keep",),
+            verbatim=True,
         ),
         Step(
             "photo_edit",

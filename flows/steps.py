@@ -177,6 +177,9 @@ class Step:
     offer: Callable[[Ctx], Any] | None = None  # the value a plain "ya" accepts, if any
     takes_photos: bool = False
     takes_location: bool = False
+    # Kept as written (a description, a broadcast): ", maksudnya ..." in it is its own words,
+    # never a slip fixed in the same message.
+    verbatim: bool = False
     # A step to ask right after this one, even while one answer is changed from the summary,
     # when this answer put it out of bounds (a stock below the minimum order); None: none.
     then_ask: Callable[[Ctx], str | None] | None = None

@@ -343,3 +343,16 @@ def test_a_placeholder_in_the_text_is_pointed_out(app: App, admin: Chat) -> None
     admin.send("Promo {minggu ini} untuk semua")
     admin.send("Promo {minggu ini} untuk semua")
     assert "Kapan dikirim" in admin.last
+
+
+@pytest.mark.any_backend  # reading of one answer
+def test_a_broadcast_text_with_maksudnya_in_it_is_kept_whole(app: App, admin: Chat) -> None:
+    """A fix in the same message (", eh salah, ...") takes what follows it in a name; a
+    broadcast's own words ("Kak, maksudnya ...") are never cut there."""
+    owner_on_telegram(app, "531", "+6281200000531", "Toko Satu", "sidoarjo")
+    admin.send("/siaran")
+    admin.send("4")
+    admin.send("sidoarjo")
+    admin.send("Kak, maksudnya besok ada pelatihan foto produk")
+    admin.send("sekarang")
+    assert "Kak, maksudnya besok ada pelatihan foto produk" in admin.last
