@@ -222,7 +222,7 @@ def _another_field(flow: Flow, state: State, env: Env, inbound: Inbound) -> tupl
     "Harga Rp350.000, stok 5 ya?")."""
     step = flow.steps.get(state.step or "")
     text = (inbound.text or "").strip()
-    if step is None or step.free_text or not re.match(r"[^\W\d_]", text):
+    if step is None or step.free_text or step.verbatim or not re.match(r"[^\W\d_]", text):
         return None
     named = _field_named(flow, state, env, text)
     if named is None or _asked_here(flow, state, named[0]) or not re.search(r"\d", named[1]):

@@ -356,3 +356,16 @@ def test_a_broadcast_text_with_maksudnya_in_it_is_kept_whole(app: App, admin: Ch
     admin.send("Kak, maksudnya besok ada pelatihan foto produk")
     admin.send("sekarang")
     assert "Kak, maksudnya besok ada pelatihan foto produk" in admin.last
+
+
+@pytest.mark.any_backend  # reading of one answer
+def test_a_broadcast_text_starting_with_a_field_name_is_the_text(app: App, admin: Chat) -> None:
+    """A number after a field's name moves the answer to that field ('harga naik 2rb' at the
+    stock); a broadcast's text is its own words even when it starts like one."""
+    owner_on_telegram(app, "541", "+6281200000541", "Toko Satu", "sidoarjo")
+    admin.send("/siaran")
+    admin.send("4")
+    admin.send("sidoarjo")
+    admin.send("Penerima bantuan 2026: daftar ulang di kantor desa ya, Kak")
+    admin.send("sekarang")
+    assert "Penerima bantuan 2026: daftar ulang" in admin.last
