@@ -234,6 +234,8 @@ def _continue(state: State, inbound: Inbound, said: Utterance, env: Env) -> Resu
     if state.step is None:
         return _finish_open(begin(flow, env, state.draft), env)
     welcomed = _answers_after_a_pause(flow, state, inbound, said, env)
+    if welcomed:
+        state.updated_at = env.now  # not paused any more: the answer is read as sent now
     kept = _after_a_pause(flow, state, said, env) or _left_open(state, inbound, said, env)
     if kept is not None:
         return kept
@@ -260,10 +262,7 @@ def _answers_after_a_pause(
     step = flow.steps.get(state.step or "")
     if step is None or step.free_text or not isinstance(said, FreeText):
         return False
-    if not isinstance(step.read(inbound, Ctx(state.draft, env, said)), Parsed):
-        return False
-    state.updated_at = env.now  # not paused any more: the answer is read as sent now
-    return True
+    return isinstance(step.read(inbound, Ctx(state.draft, env, said)), Parsed)
 
 
 def _after_a_pause(flow: Flow, state: State, said: Utterance, env: Env) -> Result | None:

@@ -50,6 +50,16 @@ def owner_chat(app: App, phone: str = OWNER_PHONE) -> Chat:
     return Chat(app.runner, phone, channel="whatsapp", phone=phone)
 
 
+def agreed_shop(app: App) -> tuple[Chat, Chat]:
+    """A facilitator's registered shop whose owner said SETUJU: their two chats."""
+    chat, _ = joined(app)
+    register_owner(chat)
+    owner = owner_chat(app)
+    owner.send("halo")
+    owner.send("setuju")
+    return chat, owner
+
+
 def product_until_summary(app: App, chat: Chat, name: str = "Rengginang") -> None:
     """A facilitator (or owner) adds a product, answering everything but 'simpan'."""
     chat.choose("Tambah produk")
@@ -101,11 +111,7 @@ def test_an_erased_shops_product_is_not_claimed_saved(running: Running) -> None:
     """The facilitator was adding a product for a live shop; its owner ran /hapus_data; the
     facilitator's 'simpan' said 'Produk *Rengginang* sudah disimpan 🎉' though nothing was."""
     app = running.app
-    chat, _ = joined(app)
-    register_owner(chat)
-    owner = owner_chat(app)
-    owner.send("halo")
-    owner.send("setuju")
+    chat, owner = agreed_shop(app)
     assert seller_named(app, SHOP).status == "active"
     product_until_summary(app, chat)
     owner.send("/hapus_data")
@@ -275,11 +281,7 @@ def test_two_changes_to_one_product_are_both_kept(running: Running) -> None:
     meanwhile their facilitator changed its stock and saved; the owner's 'simpan' then wrote
     the stock back as it was when they opened it: the facilitator's change silently lost."""
     app = running.app
-    chat, _ = joined(app)
-    register_owner(chat)
-    owner = owner_chat(app)
-    owner.send("halo")
-    owner.send("setuju")
+    chat, owner = agreed_shop(app)
     add_product(app, chat)
     assert (stored_product(app).price, stored_product(app).stock) == (18000, 20)
 
@@ -307,11 +309,7 @@ def test_two_changes_to_one_shop_are_both_kept(running: Running) -> None:
     """The same for the shop's data: the owner's 'Ubah data toko' saved after their
     facilitator's wrote back the address the facilitator had just corrected."""
     app = running.app
-    chat, _ = joined(app)
-    register_owner(chat)
-    owner = owner_chat(app)
-    owner.send("halo")
-    owner.send("setuju")
+    chat, owner = agreed_shop(app)
     owner.send("menu")
     owner.choose("Ubah data toko")
     owner.send("nib 1234567890123")
@@ -371,11 +369,7 @@ def test_a_draft_deleted_meanwhile_is_not_kept_again(running: Running) -> None:
     """The facilitator was continuing a product's draft; its owner deleted the draft; the
     facilitator's 'menu' kept it again (as a new draft)."""
     app = running.app
-    chat, _ = joined(app)
-    register_owner(chat)
-    owner = owner_chat(app)
-    owner.send("halo")
-    owner.send("setuju")
+    chat, owner = agreed_shop(app)
     chat.choose("Tambah produk")
     chat.send(photos=(app.media.ingest(images.sharp(33)),))
     chat.send("selesai")
