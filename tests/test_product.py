@@ -12,6 +12,9 @@ from tests import images
 from tests.conftest import Chat
 from tests.test_registration import register
 
+# the product flow through the runner; on PostgreSQL too in test_fuzz_runner and test_telegram
+pytestmark = pytest.mark.any_backend
+
 
 def to_price_question(app: App, owner: Chat) -> None:
     register(owner)

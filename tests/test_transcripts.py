@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 from sqlmodel import SQLModel, col, select
 
 from bot.app import App, build_app
@@ -55,11 +54,22 @@ def shared_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
 
 @pytest.fixture
 def clean_app(shared_app: App) -> App:
-    """One database for the module, emptied before each transcript (migrating is slow)."""
-    with shared_app.db.engine.begin() as conn:
-        for table in reversed(SQLModel.metadata.sorted_tables):
-            conn.execute(sa.delete(table))
+    """One database for the module, emptied before each transcript (migrating is slow): every
+    table's DELETE in one script, run by SQLite itself (one statement at a time through
+    SQLAlchemy was half the statements of the 600 end-to-end runs)."""
+    conn = shared_app.db.engine.raw_connection()
+    try:
+        conn.driver_connection.executescript(_EMPTY_ALL)  # type: ignore[union-attr]
+    finally:
+        conn.close()
     return shared_app
+
+
+_EMPTY_ALL = (
+    "BEGIN;"
+    + "".join(f'DELETE FROM "{table.name}";' for table in reversed(SQLModel.metadata.sorted_tables))
+    + "COMMIT;"
+)
 
 
 class RunnerHost:

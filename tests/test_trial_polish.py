@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from sqlmodel import select
 
 from bot.app import App
@@ -23,6 +24,9 @@ from tests.test_facilitators import (  # noqa: F401  (running is a fixture)
 )
 from tests.test_siaran import admin, broadcasts, owner_on_telegram  # noqa: F401
 from tests.test_whatsapp import Running
+
+# answers read and messages worded; what the backend changes is tested elsewhere on both
+pytestmark = pytest.mark.any_backend
 
 
 def test_a_broadcast_to_nobody_is_not_sent(app: App, admin: Chat) -> None:
