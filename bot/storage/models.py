@@ -54,11 +54,23 @@ def new_ref(prefix: str) -> str:
     return f"{prefix}_{secrets.token_urlsafe(12).replace('-', 'a').replace('_', 'b')}"
 
 
+LIVE_SELLER = "status IN ('active', 'awaiting_consent')"
+
+
 class Seller(SQLModel, table=True):
     # the dashboard's lists and filters (migration 0011)
     __table_args__ = (
         sa.Index("ix_seller_status_registered_at", "status", "registered_at"),
         sa.Index("ix_seller_facilitator_code", "facilitator_code"),
+        # one number, one shop: the flows check it, and this holds when two processes save
+        # the same number at one moment (the loser's retry meets the flows' check; 0017)
+        sa.Index(
+            "ux_seller_live_phone",
+            "phone",
+            unique=True,
+            postgresql_where=sa.text(LIVE_SELLER),
+            sqlite_where=sa.text(LIVE_SELLER),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
