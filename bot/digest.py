@@ -10,10 +10,11 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
+from bot import notices
 from bot.reminders import quiet_hours
 from bot.sales import local_day, seller_windows
 from bot.storage.database import Database
-from bot.storage.models import Notice, Product, SalesDigest, Seller
+from bot.storage.models import Product, SalesDigest, Seller
 from bot.storage.sellers import latest_account
 from flows.messages import t
 
@@ -63,7 +64,7 @@ def _digest(
         for name in ("views", "orders", "units_sold", "revenue")
     }
     if not total["views"]:
-        session.add(Notice(account_id=account.id, msgid=DIGEST_QUIET.msgid, params={}))
+        notices.add(session, account.id, DIGEST_QUIET.msgid, {})
         return 1
     params = {
         "views": total["views"],
@@ -71,7 +72,7 @@ def _digest(
         "units": total["units_sold"],
         "revenue": {"rupiah": total["revenue"]},
     }
-    session.add(Notice(account_id=account.id, msgid=DIGEST.msgid, params=params))
+    notices.add(session, account.id, DIGEST.msgid, params)
     return 1
 
 

@@ -18,23 +18,13 @@ from twilio.rest import Client
 from bot.config import Settings, reveal
 from bot.health import current_revisions, head_revisions
 from bot.i18n import _PLACEHOLDER, translations
+from bot.notices import NOTICE_MESSAGES
 from bot.storage.database import Database
 
 # Messages the business starts, which WhatsApp only carries outside the 24-hour window as an
-# approved template (WHATSAPP_TEMPLATES): every notice (bot/sync/worker.py,
-# bot/reminders.py, bot/storage/consent.py) and broadcasts (bot/broadcasts.py).
-BUSINESS_MESSAGES = (
-    "sync.product_live",
-    "sync.product_rejected",
-    "sync.product_needs_fix",
-    "nudge.registration",
-    "nudge.product",
-    "consent.notice",
-    "fac.consent_given_notice",
-    "fac.consent_declined_notice",
-    "fac.consent_change_notice",
-    "broadcast.text",
-)
+# approved template (WHATSAPP_TEMPLATES): every notice (bot/notices.py refuses one that is
+# not listed there) and broadcasts (bot/broadcasts.py).
+BUSINESS_MESSAGES = (*NOTICE_MESSAGES, "broadcast.text")
 TIMEOUT = 10.0
 
 

@@ -33,11 +33,11 @@ from jsonschema import Draft202012Validator, FormatChecker
 from sqlalchemy.dialects import sqlite
 from sqlmodel import Session, col, select
 
+from bot import notices
 from bot.storage.database import Database
 from bot.storage.models import (
     ListingStatus,
     MarketplaceEvent,
-    Notice,
     Product,
     ProductStats,
     UTCDateTime,
@@ -619,7 +619,7 @@ def _notify(session: Session, seller_id: int, message: Text) -> None:
     """A notice on the channel the owner used most recently (as the sync worker does)."""
     account = latest_account(session, seller_id)
     if account is not None and account.id is not None:
-        session.add(Notice(account_id=account.id, msgid=message.msgid, params=dict(message.params)))
+        notices.add(session, account.id, message.msgid, dict(message.params))
 
 
 def unknown_report(db: Database, limit: int = 50) -> list[tuple[str, str, int]]:

@@ -12,6 +12,37 @@ from flows.messages import Money, Text, label_from_json
 
 NOTICE: sa.Table = Notice.__table__  # type: ignore[attr-defined]
 
+# Every message the business starts as a notice. WhatsApp carries these outside the 24-hour
+# window only as approved templates (WHATSAPP_TEMPLATES), which `pelapak doctor` checks
+# message by message: a notice not named here is refused when it is written, so none is
+# added without its template being asked for.
+NOTICE_MESSAGES = (
+    "sync.product_live",
+    "sync.product_rejected",
+    "sync.product_needs_fix",
+    "market.rejected",
+    "market.rejected_fix",
+    "market.delisted",
+    "market.delisted_fix",
+    "nudge.registration",
+    "nudge.product",
+    "perf.digest",
+    "perf.digest_quiet",
+    "unggulan.congrats",
+    "consent.notice",
+    "fac.consent_given_notice",
+    "fac.consent_declined_notice",
+    "fac.consent_change_notice",
+)
+
+
+def add(session: Session, account_id: int, msgid: str, params: dict[str, Any]) -> None:
+    """A notice for one account, written in the caller's transaction."""
+    if msgid not in NOTICE_MESSAGES:
+        raise ValueError(f"{msgid!r} is not in NOTICE_MESSAGES (it needs a WhatsApp template)")
+    session.add(Notice(account_id=account_id, msgid=msgid, params=params))
+
+
 # Read on every message on PostgreSQL (see ConversationRunner._context), nearly always
 # finding nothing: built once, in Core, with no ORM objects for what is only read and marked.
 _UNSENT = (

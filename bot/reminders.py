@@ -13,8 +13,9 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlmodel import col, select
 
+from bot import notices
 from bot.storage.database import Database
-from bot.storage.models import ChannelAccount, Conversation, Notice
+from bot.storage.models import ChannelAccount, Conversation
 from flows.facilitator import first_name
 from flows.messages import Text, t
 from flows.state import Resume, pending_to_json
@@ -68,9 +69,7 @@ def send_nudges(db: Database, now: datetime, timezone: str = "Asia/Jakarta") -> 
             # "Kak Kak" (with no name at all: "Halo Kak 👋")
             given = (conversation.draft or {}).get("owner_name")
             name = first_name(given) or first_name(account.profile_name) or "👋"
-            session.add(
-                Notice(account_id=account.id or 0, msgid=message.msgid, params={"name": name})
-            )
+            notices.add(session, account.id or 0, message.msgid, {"name": name})
             conversation.nudges_sent += 1
             conversation.meta = {**conversation.meta, "pending": pending_to_json(Resume())}
             session.add(conversation)

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from bot import notices
 from bot.ranking import PARTS, Method, Ranked, rank
 from bot.sales import ranking_figures
 from bot.spreadsheet import csv_row, keep_text
@@ -20,7 +21,6 @@ from bot.storage.database import Database
 from bot.storage.locks import hold_until_commit
 from bot.storage.models import (
     Facilitator,
-    Notice,
     Product,
     ProdukUnggulan,
     Seller,
@@ -218,7 +218,7 @@ def _congratulate(session: Session, seller: Seller, product: Product, ranked: Ra
         "name": product.name or "",
         "regency": found.full_name if found else ranked.figures.regency,
     }
-    session.add(Notice(account_id=account.id, msgid=CONGRATS.msgid, params=params))
+    notices.add(session, account.id, CONGRATS.msgid, params)
 
 
 # --- the export ---------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, exists, or_
 from sqlmodel import Session, col, select
 
+from bot import notices
 from bot.storage.context import state_of
 from bot.storage.models import (
     ChannelAccount,
@@ -129,9 +130,7 @@ def _notify_owner(
         "seller_id": seller.id,  # not shown: which request it is, whatever the shop is renamed
     }
     for account in _owner_accounts(session, seller.phone or "", whatsapp_enabled, now):
-        session.add(
-            Notice(account_id=account.id or 0, msgid=t("consent.notice").msgid, params=params)
-        )
+        notices.add(session, account.id or 0, t("consent.notice").msgid, params)
 
 
 def _owner_accounts(
@@ -398,4 +397,4 @@ def _tell_facilitator(
     facilitator = session.get(Facilitator, request.facilitator_id)
     if facilitator is not None and facilitator.account_id:
         params = {"shop": shop, **more}
-        session.add(Notice(account_id=facilitator.account_id, msgid=msgid, params=params))
+        notices.add(session, facilitator.account_id, msgid, params)

@@ -22,11 +22,11 @@ import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
-from bot import metrics
+from bot import metrics, notices
 from bot.lifecycle import pause_unless_stopped
 from bot.media import MediaStore
 from bot.storage.database import Database
-from bot.storage.models import Notice, OutboxEvent, Product, Seller, utcnow
+from bot.storage.models import OutboxEvent, Product, Seller, utcnow
 from bot.storage.outbox import enqueue, seller_payload
 from bot.storage.sellers import latest_account
 from bot.sync.client import Done, MarketplaceClient, Outcome, Rejected, Retry, Unauthorized
@@ -307,7 +307,7 @@ class SyncWorker:
         """Queue a notice for the seller on the channel they used most recently."""
         account = latest_account(session, event.seller_id)
         if account is not None and account.id is not None:
-            session.add(Notice(account_id=account.id, msgid=message.msgid, params=params))
+            notices.add(session, account.id, message.msgid, params)
 
 
 def _describe(outcome: Rejected) -> str:
