@@ -283,6 +283,34 @@ def invite_code(text: str) -> str | None:
     return typed.upper() if _INVITE.fullmatch(typed) else None
 
 
+# A token that is meant as an invite code: letters and digits mixed, a letter short or long.
+_NEAR_INVITE = re.compile(
+    rf"(?=[^0-9]*[0-9])(?=[^a-z]*[a-z])[a-z0-9]{{{INVITE_LENGTH - 1},{INVITE_LENGTH + 1}}}",
+    re.IGNORECASE,
+)
+_AROUND_INVITE = 6  # words, the code included: "ini kode undangan saya dari admin ENB25EXG"
+
+
+def invite_attempt(text: str) -> str | None:
+    """The invite code a message is meant to be, in capitals: typed alone or in a few words
+    that say what it is ("kode saya ENB25EXG", "pendamping enb25exg"), whether or not it has
+    the right shape ("ENB25EX" a letter short); else None."""
+    tokens = [token.strip(".,:;!?*\"'()") for token in text.split()]
+    if not 0 < len(tokens) <= _AROUND_INVITE:
+        return None
+    codes = [token for token in tokens if _NEAR_INVITE.fullmatch(token) and _typed_from(token)]
+    if len(codes) != 1:
+        return None
+    rest = normalize(" ".join(token for token in tokens if token != codes[0])).split()
+    return codes[0].upper() if set(rest) <= words("invite") else None
+
+
+def _typed_from(token: str) -> bool:
+    """Copied from an invite code, slips included: at most one character the codes never
+    have ("ENB25EX0"), where a word is many ("toko123")."""
+    return sum(ch not in INVITE_ALPHABET for ch in token.upper()) <= 1
+
+
 # Digits written in groups ("482 913", "482-913") are one number.
 _BETWEEN_DIGITS = re.compile(r"(?<=\d)[\s.\-]+(?=\d)")
 _SHORT = 8  # words, the code included: "ini kak kodenya dari bu siti 482913"

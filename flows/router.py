@@ -42,9 +42,10 @@ from flows.facilitator import (
     ASSISTED,
     CONSENT_CODE,
     HELPING,
+    INVITE_LENGTH,
     OWNERS,
     code_in_sentence,
-    invite_code,
+    invite_attempt,
     owner_phone_problem,
     read_code,
 )
@@ -142,16 +143,20 @@ def _helped_shop_gone(env: Env) -> Result:
 
 
 def _invite_alone(state: State, text: str, env: Env) -> Result | None:
-    """An invite code typed alone ("ENB25EXG", as `pelapak facilitator add` prints it), or
-    after /start: they join as a facilitator, as with /pendamping (the host checks the code;
-    a wrong one is told so and counts as a try). Only from someone with no shop, no role and
-    no request waiting, with nothing open or at the sign-up's first question."""
-    code = invite_code(text)
+    """An invite code typed alone ("ENB25EXG", as `pelapak facilitator add` prints it), in a
+    few words ("kode saya ENB25EXG") or after /start: they join as a facilitator, as with
+    /pendamping (the host checks the code; a wrong one is told so and counts as a try). One
+    a letter short or long ("ENB25EX") is told what an invite code looks like. Only from
+    someone with no shop, no role and no request waiting, with nothing open or at the
+    sign-up's first question."""
+    code = invite_attempt(text)
     if code is None or env.registered or _has_role(env) or env.consent_request:
         return None
     first = state.flow == REGISTRATION.id and state.step == REGISTRATION.first
     if not (state.flow is None or (first and not state.history)):
         return None
+    if len(code) != INVITE_LENGTH:  # a letter short or long: no try counted, nothing started
+        return Result(state, [say(t("fac.invite_misshapen", code=code, length=len(code)))])
     return Result(State(updated_at=env.now), [], [JoinAsFacilitator(code)])
 
 
