@@ -22,6 +22,8 @@ LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
 SUPPORTED = ("id", "en")
 DEFAULT_LOCALE = "id"
 _PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]")
+# "toko *Toko Batik Hj Siti*" says the word twice: the shop's own name carries it.
+_TOKO_TOKO = re.compile(r"\b[Tt]oko (\*[Tt]oko\b)")
 
 
 class MissingCatalog(RuntimeError):
@@ -79,13 +81,16 @@ class Renderer:
         if isinstance(text, str):
             return text
         template = self._gettext(text.msgid)
+        if not _PLACEHOLDER.search(template):
+            return template
         params = {key: self.value(v) for key, v in text.params.items()}
         try:
-            return template % params if _PLACEHOLDER.search(template) else template
+            said = template % params
         except KeyError:
             if self.strict:
                 raise
-            return _PLACEHOLDER.sub(lambda m: str(params.get(m[1], "")), template)
+            said = _PLACEHOLDER.sub(lambda m: str(params.get(m[1], "")), template)
+        return _TOKO_TOKO.sub(r"\1", said) if "oko *" in said else said
 
     def value(self, value: Any) -> str:
         if isinstance(value, Text):

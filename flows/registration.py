@@ -678,6 +678,10 @@ def _ask_district(ctx: Ctx) -> Outbound:
     return say(t("reg.ask_district", regency=regency_label(code), example=_district_example(code)))
 
 
+def _district_help(ctx: Ctx) -> Text:
+    return t("reg.help.district", example=_district_example(ctx.draft["regency_code"]))
+
+
 def _read_district(msg: Inbound, ctx: Ctx) -> Reading:
     regency_code = ctx.draft["regency_code"]
     if msg.choice and msg.choice.startswith(regency_code):
@@ -1068,7 +1072,7 @@ STEPS = {
             _read_district,
             slot="district_code",
             next=_after("district"),
-            help=t("reg.help.district"),
+            help=_district_help,
             optional=True,
         ),
         Step(

@@ -63,9 +63,7 @@ def test_a_wrong_code_in_a_sentence_is_a_try(app: App, clock: Clock) -> None:
         assert len(s.exec(select(InviteAttempt)).all()) == 1
 
 
-def test_an_owner_who_has_begun_signing_up_is_not_asked_about_codes(
-    app: App, clock: Clock
-) -> None:
+def test_an_owner_who_has_begun_signing_up_is_not_asked_about_codes(app: App, clock: Clock) -> None:
     runner = ConversationRunner(app.db, app.settings, clock=clock)
     owner = Chat(runner, "820003", channel="telegram")
     owner.send("/start")

@@ -505,6 +505,9 @@ class TelegramChannel:
                 metrics.sent(CHANNEL)
 
 
+NUMBERED_FROM = 3  # choices
+
+
 def _markup(reply: Reply) -> InlineKeyboardMarkup | ReplyKeyboardMarkup | None:
     if reply.contact_button or reply.location_button:
         button = (
@@ -515,9 +518,12 @@ def _markup(reply: Reply) -> InlineKeyboardMarkup | ReplyKeyboardMarkup | None:
         return ReplyKeyboardMarkup([[button]], one_time_keyboard=True, resize_keyboard=True)
     if not reply.choices:
         return None
+    # Three or more are numbered, as WhatsApp's list is: the questions say "ketik *1*".
+    numbered = len(reply.choices) >= NUMBERED_FROM
     buttons = [
         InlineKeyboardButton(
-            shortened(label, 64), callback_data=cid if len(cid.encode()) <= 64 else f"#{number}"
+            shortened(f"{number}. {label}" if numbered else label, 64),
+            callback_data=cid if len(cid.encode()) <= 64 else f"#{number}",
         )
         for number, (cid, label) in enumerate(reply.choices, start=1)
     ]
