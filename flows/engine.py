@@ -73,6 +73,10 @@ from flows.steps import (
 
 YES_CHOICES = (Choice("yes", t("choice.yes")), Choice("no", t("choice.no")))
 RESUME_CHOICES = (Choice("yes", t("choice.continue")), Choice("no", t("choice.restart")))
+RESUME_EDIT_CHOICES = (
+    Choice("yes", t("choice.continue")),
+    Choice("no", t("choice.discard_changes")),
+)
 CANCEL_CHOICES = (Choice("yes", t("choice.cancel_yes")), Choice("no", t("choice.cancel_no")))
 RESTART_CHOICES = (Choice("yes", t("choice.restart_yes")), Choice("no", t("choice.cancel_no")))
 SUMMARY_CHOICES = (
@@ -109,7 +113,7 @@ def current_choices(flow: Flow, state: State, env: Env) -> tuple[Choice, ...]:
         case Options(options):
             return options
         case Resume():
-            return RESUME_CHOICES
+            return RESUME_EDIT_CHOICES if resumes_an_edit(flow, state, env) else RESUME_CHOICES
         case Confirm():
             return YES_CHOICES
         case CancelAsked():
@@ -272,6 +276,8 @@ def _answer(
             state.pending = None
             result.replies.append(ask(flow, state, env))
             return result
+        case Resume(), No() | Keyword(kind="restart") if resumes_an_edit(flow, state, env):
+            return _cancelled(flow, env, result)  # the change dropped, what is stored kept
         case Resume(), No() | Keyword(kind="restart") | Command(action="opt_in"):
             return _restarted(flow, env, state)
         case Resume(), _ if _open_step_takes_free_text(flow, state):
@@ -394,6 +400,8 @@ def _restart_word(flow: Flow, state: State, inbound: Inbound, said: Utterance) -
 def _restart(flow: Flow, state: State, env: Env, result: Result) -> Result:
     """Start the form again, asking first when answers would be lost; at the summary or while
     changing one answer nothing is thrown away: the edit menu, or back to the summary."""
+    if isinstance(state.pending, Resume) and resumes_an_edit(flow, state, env):
+        return _cancelled(flow, env, result)  # "mulai ulang" to a change: the change dropped
     if isinstance(state.pending, Resume | RestartAsked):  # asked already: this is the answer
         return _restarted(flow, env, state)
     if state.step == SUMMARY:
@@ -406,6 +414,24 @@ def _restart(flow: Flow, state: State, env: Env, result: Result) -> Result:
     state.pending = RestartAsked()
     result.replies.append(say(t("engine.restart_sure"), choices=RESTART_CHOICES))
     return result
+
+
+def resumes_an_edit(flow: Flow, state: State, env: Env) -> bool:
+    """Whether going on after a pause goes on changing something stored (a listed product,
+    the shop's data): then "no" drops the change instead of starting a new one."""
+    if flow.resume_edit_question is None:
+        return False
+    ctx = Ctx(state.draft, env)
+    return flow.editing(ctx) if flow.editing else env.registered
+
+
+def resume_question(flow: Flow, state: State, env: Env) -> Outbound:
+    """ "Mau lanjut?" after a long pause, with its buttons; for a change of something stored,
+    said what is being changed."""
+    if flow.resume_edit_question is not None and resumes_an_edit(flow, state, env):
+        question = flow.resume_edit_question(Ctx(state.draft, env))
+        return say(question, choices=RESUME_EDIT_CHOICES)
+    return say(flow.resume_question, choices=RESUME_CHOICES)
 
 
 def _restarted(flow: Flow, env: Env, state: State | None = None) -> Result:

@@ -1107,6 +1107,9 @@ PRODUCT = Flow(
     cancelled=t("product.cancelled"),
     cancelled_edit=t("product.edit_cancelled"),
     editing=listed_product,
+    resume_edit_question=lambda ctx: t(
+        "product.resume_edit_question", name=ctx.draft.get("name") or "-"
+    ),
     confirm_cancel=True,
     derive=_derived,
     read_change=_read_change,

@@ -1202,6 +1202,7 @@ REGISTRATION = Flow(
     resume_question=t("reg.resume_question"),
     cancelled=t("reg.cancelled"),
     cancelled_edit=t("reg.edit_cancelled"),  # "pendaftaran dibatalkan" scared registered owners
+    resume_edit_question=lambda ctx: t("reg.resume_edit_question"),
     confirm_cancel=True,
     read_change=_read_change,
 )

@@ -21,7 +21,6 @@ from flows.effects import (
     StoreReferral,
 )
 from flows.engine import (
-    RESUME_CHOICES,
     SUMMARY,
     Ctx,
     Env,
@@ -36,6 +35,7 @@ from flows.engine import (
     changing_one_answer,
     current_choices,
     is_paused,
+    resume_question,
     takes_free_text,
 )
 from flows.facilitator import (
@@ -259,13 +259,14 @@ def _continue(state: State, inbound: Inbound, said: Utterance, env: Env) -> Resu
 def _answers_after_a_pause(
     flow: Flow, state: State, inbound: Inbound, said: Utterance, env: Env
 ) -> bool:
-    """Back after a long pause with a plain answer to the open question ("15rb" at the price):
+    """Back after a long pause with a plain answer to the open question ("15rb" at the price,
+    "1" at the minimum order, typed or picked):
     taken at once, after a short welcome back, instead of asking whether to go on (which lost
     it). Never where a name is asked ("maaf baru sempat" is none) nor with a "betul?" open."""
     if flow.id == MENU_FLOW.id or not is_paused(state, env) or state.pending is not None:
         return False
     step = flow.steps.get(state.step or "")
-    if step is None or step.free_text or not isinstance(said, FreeText):
+    if step is None or step.free_text or not isinstance(said, FreeText | Picked):
         return False
     return isinstance(step.read(inbound, Ctx(state.draft, env, said)), Parsed)
 
@@ -280,7 +281,7 @@ def _after_a_pause(flow: Flow, state: State, said: Utterance, env: Env) -> Resul
     if isinstance(said, Yes) and said.pure:
         return Result(state, [ask(flow, state, env)])
     state.pending = Resume()
-    return Result(state, [say(flow.resume_question, choices=RESUME_CHOICES)])
+    return Result(state, [resume_question(flow, state, env)])
 
 
 def _left_open(state: State, inbound: Inbound, said: Utterance, env: Env) -> Result | None:
@@ -749,7 +750,7 @@ def _start(state: State, env: Env, payload: str) -> Result:
     if state.flow and state.step and state.flow != MENU_FLOW.id and (state.history or state.draft):
         state.pending = Resume()
         flow = FLOWS[state.flow]
-        result = Result(state, [say(flow.resume_question, choices=RESUME_CHOICES)], effects)
+        result = Result(state, [resume_question(flow, state, env)], effects)
         return result
     own = state.draft.get(OWN_DRAFT) if state.flow is None and not env.registered else None
     if own:  # put aside for a facilitator's request that is gone now: theirs again

@@ -229,6 +229,9 @@ class Flow:
     # Whether the draft changes something already stored (for `cancelled_edit`); when None,
     # whether the person is registered (the shop's own data).
     editing: Callable[[Ctx], bool] | None = None
+    # Asked instead of `resume_question` after a long pause in such a change ("Tadi Kakak
+    # sedang mengubah *Kerupuk Udang*"): its "no" drops the change, never starts anew.
+    resume_edit_question: Callable[[Ctx], Text] | None = None
     # Ask "yakin?" before a cancel drops answers already given (a shop, a product).
     confirm_cancel: bool = False
     # Draft values computed from others (a generated description), refreshed on every change.
