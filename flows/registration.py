@@ -29,7 +29,14 @@ from flows.engine import (
     points_at_the_offer,
     yes_no,
 )
-from flows.lexicon import an_instruction, lexicon, normalize, without_lead, words
+from flows.lexicon import (
+    after_agreeing,
+    an_instruction,
+    lexicon,
+    normalize,
+    without_lead,
+    words,
+)
 from flows.messages import Choice, Inbound, Outbound, Text, say, shortened, t
 from flows.parsing import is_mobile, parse_phone
 from flows.regions import (
@@ -160,6 +167,7 @@ def _person_name(text: str) -> str:
 
     'nama saya Bu Siti Rahayu, jualan tas rajut' -> 'Siti Rahayu'; 'Sri Wahyuni, S.Pd' stays.
     """
+    text = after_agreeing(text)  # "wah iyo, yowis Sri wae": Sri
     name = _clean(_without_nickname(_BRACKETED.sub(" ", without_lead("owner_name", text))))
     head, comma, rest = name.partition(",")
     if comma and not _is_title(rest):  # "Slamet, penjahit"; "Sri Wahyuni, S.Pd" stays
@@ -417,7 +425,7 @@ def _without_decoration(name: str) -> str:
 
 def _shop_name(text: str) -> str:
     """'toko berkah, jual sembako di sidoarjo' -> 'Toko Berkah'; capitals as typed if any."""
-    name = _clean(_after_the_lead("shop_name", text)).strip("*\"'")
+    name = _clean(_after_the_lead("shop_name", after_agreeing(text))).strip("*\"'")
     name = _without_decoration(name).strip("*\"'")  # "*Sumber Rejeki*!" -> "Sumber Rejeki"
     head, comma, rest = name.partition(",")
     if comma and len(rest.split()) >= 2:
