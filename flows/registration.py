@@ -1169,8 +1169,10 @@ def _in_another_regency(
     """A new address that names another regency ("jl. panglima sudirman 5 kota batu"): the
     shop moves there (its district asked again), the street is the address."""
     field_id, address = change
-    named = _last_regency_named(address) if field_id == "address" else None
-    if named is None or named[0] == ctx.draft.get("regency_code"):
+    if field_id != "address":
+        return change
+    named = _last_regency_named(address) or _place_at_the_end(address)
+    if named is None or ctx.draft.get("regency_code") in named[0].split():
         return change
     _, where = named
     street = f"{address[: where.start()]} {address[where.end() :]}".strip(" ,.;-")
@@ -1179,6 +1181,27 @@ def _in_another_regency(
     district_named = _named_district(street)  # "jl. raya 5, kec junrejo": not asked again
     regency = f"{where[0]}, kec {district_named}" if district_named else where[0]
     return [("regency", regency), ("address", " ".join(street.split()))]
+
+
+# What follows the last number or comma of an address: where a town may be named bare.
+_AFTER_THE_NUMBER = re.compile(r"[\d,][^\d,]*$")
+_WORD = re.compile(r"[^\W\d_]+")
+
+
+def _place_at_the_end(address: str) -> tuple[str, re.Match[str]] | None:
+    """A regency named bare at the end of an address ("jl. kartini 7 batu"): its codes
+    (space-separated: "3507 3573" for "malang", asked which) and where it is written."""
+    tail = _AFTER_THE_NUMBER.search(address)
+    said = list(_WORD.finditer(address, tail.start())) if tail else []
+    for count in (2, 1):  # "jl. raya 5 tulung agung", then "jl. raya 5 batu"
+        if len(said) < count:
+            continue
+        begin, end = said[-count].start(), said[-1].end()
+        found = regency_match(address[begin:end], EAST_JAVA)
+        if found.codes and found.sure and len(found.codes) <= 2:  # a kabupaten and its kota
+            where = re.compile(re.escape(address[begin:end])).match(address, begin)
+            return (" ".join(found.codes), where) if where else None
+    return None
 
 
 def _owner_named(text: str) -> tuple[str, str] | None:
