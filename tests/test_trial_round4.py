@@ -115,5 +115,5 @@ def test_a_bare_malang_at_the_segment_question_asks_which() -> None:
 )
 def test_which_malang_is_answered_by_typing(before: tuple[str, ...], typed: str, code: str) -> None:
     host = _siaran(*before, "malang", typed)
-    flow, step, draft = host.where()
+    _flow, step, draft = host.where()
     assert (step, draft.get("segment_value")) == ("text", code), draft
