@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from bot.i18n import Renderer
 from flows.router import advance
+from flows.send_time import parse_send_time
 from flows.steps import Env
 from tests.transcripts import START, FlowHost, Transcript, inbound
 
@@ -117,3 +118,42 @@ def test_which_malang_is_answered_by_typing(before: tuple[str, ...], typed: str,
     host = _siaran(*before, "malang", typed)
     _flow, step, draft = host.where()
     assert (step, draft.get("segment_value")) == ("text", code), draft
+
+
+# START is Saturday 28 Nov 2026, 10:00 WIB; MONDAY is Monday 30 Nov, 08:00 WIB.
+MONDAY = datetime(2026, 11, 30, 1, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("typed", "now", "expected"),
+    [
+        ("senin depan jam 9", START, datetime(2026, 11, 30, 2, 0, tzinfo=UTC)),
+        ("senin depan jam 9", MONDAY, datetime(2026, 12, 7, 2, 0, tzinfo=UTC)),  # not today
+        ("Senin depan, jam 9 pagi.", START, datetime(2026, 11, 30, 2, 0, tzinfo=UTC)),
+        ("selasa depan jam 10", MONDAY, datetime(2026, 12, 1, 3, 0, tzinfo=UTC)),
+        ("besok jam 7 pagi", START, datetime(2026, 11, 29, 0, 0, tzinfo=UTC)),
+        ("Besok jam 7 pagi.", START, datetime(2026, 11, 29, 0, 0, tzinfo=UTC)),
+        ("kirim besok jam 7 pagi", START, datetime(2026, 11, 29, 0, 0, tzinfo=UTC)),
+        ("lusa jam 4 sore", START, datetime(2026, 11, 30, 9, 0, tzinfo=UTC)),
+        ("tolong dikirim lusa jam 4 sore!", START, datetime(2026, 11, 30, 9, 0, tzinfo=UTC)),
+        ("jam 9.30", START, datetime(2026, 11, 29, 2, 30, tzinfo=UTC)),  # a clock's dot stays
+    ],
+)
+def test_a_send_time_said_the_way_admins_say_it(
+    typed: str, now: datetime, expected: datetime
+) -> None:
+    assert parse_send_time(typed, now) == expected
+    host = _siaran("1", "Kak, yuk tambah produk hari ini!", typed, now=now)
+    _flow, step, draft = host.where()
+    assert (step, draft.get("when")) == ("summary", expected.isoformat())
+
+
+@pytest.mark.parametrize("typed", ["minggu depan jam 9", "depan jam 9", "besok depan jam 9"])
+def test_minggu_depan_is_next_week_or_next_sunday_and_read_as_neither(typed: str) -> None:
+    assert parse_send_time(typed, START) is None
+
+
+def test_senin_depan_jam_9_at_the_preview_changes_when_it_is_sent() -> None:
+    host = _siaran("1", "Kak, yuk tambah produk hari ini!", "sekarang", "senin depan jam 9")
+    _flow, step, draft = host.where()
+    assert (step, draft.get("when")) == ("summary", "2026-11-30T02:00:00+00:00")
