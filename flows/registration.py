@@ -110,10 +110,15 @@ def _owners(ctx: Ctx, own: Text, owners: Text) -> Text:
     return owners if about_the_owner(ctx) else own
 
 
+# The owner's name a facilitator typed with the owner's number ("0812... pak budi").
+NAMED_WITH_PHONE = "named_with_phone"
+
+
 def _offered_name(ctx: Ctx) -> str | None:
-    """The channel's profile name (without emoji), offered when it looks like a person's."""
-    if about_the_owner(ctx):  # a facilitator's own name is not the owner's
-        return None
+    """The channel's profile name (without emoji), offered when it looks like a person's; for
+    a facilitator, the name typed with the owner's number (their own is not the owner's)."""
+    if about_the_owner(ctx):
+        return str(ctx.draft.get(NAMED_WITH_PHONE) or "") or None
     profile = _clean(re.sub(r"[^\w\s.'-]", " ", ctx.env.profile_name or ""))
     if not profile or not _valid_person_name(profile) or _NOT_A_PERSON.search(profile):
         return None
@@ -121,14 +126,30 @@ def _offered_name(ctx: Ctx) -> str | None:
 
 
 def _ask_owner_name(ctx: Ctx) -> Outbound:
-    if about_the_owner(ctx):
-        return say(t("fac.ask_owner_name"))
     offered = _offered_name(ctx)
     if offered:
-        return say(
-            t("reg.ask_owner_name_known", name=offered), choices=(Choice("profile", offered),)
+        known = _owners(
+            ctx,
+            t("reg.ask_owner_name_known", name=offered),
+            t("fac.ask_owner_name_known", name=offered),
         )
-    return say(t("reg.ask_owner_name"))
+        return say(known, choices=(Choice("profile", offered),))
+    return say(_owners(ctx, t("reg.ask_owner_name"), t("fac.ask_owner_name")))
+
+
+def name_beside_phone(text: str) -> str | None:
+    """The person named with a phone number ("0812-3456-7890 pak budi" -> "Budi"), or None
+    when what is beside the number is no person's name ("0812... ya", "0812... wa")."""
+    rest = _PHONE_IN_TEXT.sub(" ", text)
+    name = _person_name(rest.strip(" ,.;:-()"))
+    plain = normalize(name)
+    if not plain or an_instruction(name) or len(name.split()) > 4 or _names_goods(name):
+        return None
+    if {lexicon().answer("owner_name", w) for w in plain.split()} & {"number", "not_a_name"}:
+        return None
+    if not _valid_person_name(name) or not re.fullmatch(r"[^\W\d_][\w .'-]*", name):
+        return None
+    return capwords(name.lower()) if name.islower() or name.isupper() else name
 
 
 def _valid_person_name(name: str) -> bool:

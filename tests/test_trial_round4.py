@@ -157,3 +157,59 @@ def test_senin_depan_jam_9_at_the_preview_changes_when_it_is_sent() -> None:
     host = _siaran("1", "Kak, yuk tambah produk hari ini!", "sekarang", "senin depan jam 9")
     _flow, step, draft = host.where()
     assert (step, draft.get("when")) == ("summary", "2026-11-30T02:00:00+00:00")
+
+
+# --- a facilitator's /daftarkan ------------------------------------------------------------------
+
+
+class FacilitatorHost(FlowHost):
+    """The flows alone, for a facilitator."""
+
+    def env(self) -> Env:
+        facilitator = {"id": 7, "code": "PDP-3507-001", "name": "Bu Rina", "regency_code": "3507"}
+        return replace(super().env(), facilitator=facilitator)
+
+
+def _daftarkan(*answers: str) -> tuple[FacilitatorHost, list[str]]:
+    """A facilitator's /daftarkan, answered in turn; the host and the last turn's message ids."""
+    spec: dict[str, Any] = {"channel": "whatsapp", "phone": "+6281299990000", "turns": []}
+    host = FacilitatorHost(Transcript("daftarkan", spec), Renderer("id", strict=True))
+    said: list[str] = []
+    for text in ("/daftarkan", *answers):
+        said = host.send({"send": text})
+    return host, said
+
+
+@pytest.mark.parametrize(
+    ("typed", "name"),
+    [
+        ("0812-3456-7890 pak budi", "Budi"),
+        ("0812 3456 7890 Bu Siti Aminah", "Siti Aminah"),
+        ("pak budi 0812 3456 7890", "Budi"),
+        ("0812-3456-7890 (pak budi)", "Budi"),
+    ],
+)
+def test_a_name_typed_with_the_owners_number_is_offered_for_the_owners_name(
+    typed: str, name: str
+) -> None:
+    host, said = _daftarkan(typed)
+    _flow, step, draft = host.where()
+    assert (step, draft["phone"]) == ("owner_name", "+6281234567890")
+    assert "fac.ask_owner_name_known" in said and host.offered() == ["profile"]
+    assert draft.get("owner_name") is None  # offered, not taken unasked
+    host.send({"send": "ya"})
+    _flow, step, draft = host.where()
+    assert (step, draft["owner_name"]) == ("shop_name", name)
+
+
+@pytest.mark.parametrize("typed", ["081234567890", "0812-3456-7890 ya", "0812-3456-7890 wa"])
+def test_a_number_alone_offers_no_name(typed: str) -> None:
+    host, said = _daftarkan(typed)
+    _flow, step, draft = host.where()
+    assert (step, draft["phone"]) == ("owner_name", "+6281234567890")
+    assert "fac.ask_owner_name" in said and "fac.ask_owner_name_known" not in said
+
+
+def test_another_name_typed_at_the_offer_is_the_owners_name() -> None:
+    host, _ = _daftarkan("0812-3456-7890 pak budi", "Budi Santoso")
+    assert host.where()[2]["owner_name"] == "Budi Santoso"
