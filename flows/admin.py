@@ -27,7 +27,7 @@ from flows.engine import (
 from flows.lexicon import lexicon, normalize, words
 from flows.messages import Choice, Inbound, Outbound, Text, When, say, t
 from flows.parsing import match_regency
-from flows.regions import EAST_JAVA, regencies
+from flows.regions import EAST_JAVA, regencies, regency_match
 from flows.registration import category_choices, regency_label
 from flows.send_time import (
     LATEST,
@@ -109,9 +109,13 @@ def _read_segment(msg: Inbound, ctx: Ctx) -> Reading:
     awaiting = ctx.draft.get("awaiting")
     if awaiting is None and _says_binaan(msg.text or ""):  # "binaan bu rina": who, at once
         awaiting = "facilitator"
+    if awaiting is None and regency_match(msg.text or "", EAST_JAVA).sure:
+        awaiting = "regency"  # "kabupaten malang", "kab. malang": that regency's owners, at once
     if awaiting is None:
         return Invalid(t("siaran.segment_unclear"))
     value = _read_value(awaiting, msg, ctx)
+    if isinstance(value, Clarify):  # "malang": which one, the regency's answer awaited
+        return Stay(value.question, keep={"awaiting": awaiting}, choices=value.options)
     if isinstance(value, str):
         return Parsed({"segment": awaiting, "segment_value": value, "awaiting": None})
     return value

@@ -34,7 +34,17 @@ from flows.interpret import (
     read_text,
     without_softeners,
 )
-from flows.lexicon import BACK, CANCEL, EDIT, HELP, SKIP, lexicon, normalize, words
+from flows.lexicon import (
+    BACK,
+    CANCEL,
+    EDIT,
+    HELP,
+    SKIP,
+    lexicon,
+    normalize,
+    without_closing,
+    words,
+)
 from flows.messages import Choice, Inbound, Outbound, Text, say, t
 from flows.state import (
     CancelAsked,
@@ -493,6 +503,8 @@ def _yes_and_more(
     but = any(normalize(w) in words("but") for w in typed.split())
     after = _after_words(typed, "yes").split()
     rest = " ".join(w for w in after if normalize(w) not in words("but")).strip(" ,.:;-")
+    if not flow.steps[state.step or flow.first].verbatim:
+        rest = without_closing(rest)  # "iyo, yowis Keripik Bu Sri wae": Keripik Bu Sri
     if but and not rest:  # "ya, tapi...": more was meant than a yes
         result.replies.append(say(t("engine.confirm_again"), question, choices=YES_CHOICES))
         return result

@@ -31,7 +31,14 @@ from flows.messages import Choice, Inbound, Outbound, Text, say, t
 from flows.parsing import is_mobile, parse_phone
 from flows.product import new_product
 from flows.registration import FIELDS as SHOP_FIELDS
-from flows.registration import SELLER_FIELDS, display_phone, shop_draft, summary_lines
+from flows.registration import (
+    NAMED_WITH_PHONE,
+    SELLER_FIELDS,
+    display_phone,
+    name_beside_phone,
+    shop_draft,
+    summary_lines,
+)
 from flows.registration import STEPS as SHOP_STEPS
 
 ASSISTED_ID, HELPING_ID, OWNERS_ID, CONSENT_CODE_ID = (
@@ -100,6 +107,8 @@ def _read_owner_phone(msg: Inbound, ctx: Ctx) -> Reading:
             "phone_verified": False,
             "imported_record": dict(record) if record else None,
             "from_import": False,
+            # "0812... pak budi": offered at the owner's name question, never taken unasked
+            NAMED_WITH_PHONE: name_beside_phone(msg.text or "") if msg.text else None,
         }
     )
 

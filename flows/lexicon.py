@@ -152,6 +152,41 @@ def without_lead(question: str, text: str) -> str:
     return text
 
 
+def after_agreeing(text: str) -> str:
+    """What a yes names: 'wah iyo, yowis Keripik Bu Sri wae' -> 'Keripik Bu Sri'.
+
+    Only when the yes is plainly set apart from the rest: by a comma ('iya mbak, Mbak Yuni')
+    or by a closing 'wae', 'aja', 'saja' ('yowis Sri wae': take Sri). Otherwise the text is
+    returned as it is ('Oke Jaya' alone may be a name), and so is a message of yes and soft
+    words only ('wah iyo').
+    """
+    said = text.split()
+    agreeing, yes = words("yes") | words("softener"), words("yes")
+    cut, saw_yes, position = 0, False, 0
+    while position < len(said) and normalize(said[position]) in agreeing:
+        if normalize(said[position]) in yes:
+            saw_yes, cut = True, position + 1
+        if said[position][-1] in ",.;:!":  # the yes ends here: 'iya mbak, Mbak Yuni'
+            cut = position + 1
+        position += 1
+    rest = said[cut:]
+    closing = words("filler")
+    set_apart = cut > 0 and said[cut - 1][-1] in ",.;:!"
+    closed = len(rest) > 1 and normalize(rest[-1]) in closing
+    pointing = agreeing | words("offer_reference")
+    if not saw_yes or not (set_apart or closed) or all(normalize(w) in pointing for w in rest):
+        return text  # 'ya, itu aja' points at what was offered: read as it is
+    return without_closing(" ".join(rest))
+
+
+def without_closing(text: str) -> str:
+    """ "Keripik Bu Sri wae" -> "Keripik Bu Sri": the "just" said after what a yes takes."""
+    said = text.split()
+    while len(said) > 1 and normalize(said[-1]) in words("filler"):
+        said = said[:-1]
+    return " ".join(said).strip(" ,.;:-")
+
+
 def looks_english(text: str | None) -> bool:
     """True when a message is mostly English words ('hello, I want to sell online')."""
     said = normalize(text).split()

@@ -40,6 +40,7 @@ from flows.messages import (
     RejectedPhoto,
     Text,
     say,
+    shortened,
     t,
 )
 from flows.parsing import (
@@ -413,7 +414,8 @@ def _price_and_stock(text: str) -> Reading | None:
     if not isinstance(price, Parsed) or stock is None or stock > STOCK_MAX:
         return None
     value = {"price": price.value, "stock": stock, STOCK_WITH_PRICE: True}
-    asked = t("product.price_stock_confirm", price=Money(price.value), stock=stock)
+    shown = stock_shown(stock, found["stock"]) or stock  # "stok 2 lusin": 24 pcs (2 lusin)
+    asked = t("product.price_stock_confirm", price=Money(price.value), stock=shown)
     return Parsed(value, confirm=asked)
 
 
@@ -554,7 +556,28 @@ def _read_stock(msg: Inbound, ctx: Ctx) -> Reading:
         return Invalid(t("product.stock_unreadable"))
     if stock > STOCK_MAX:
         return Invalid(t("product.stock_too_high"))
-    return Parsed(stock)
+    shown = stock_shown(stock, text)
+    return (
+        Parsed(stock, note=t("product.stock_counted_note", stock=shown)) if shown else Parsed(stock)
+    )
+
+
+# Said around a count, not part of it: "ada 2 lusin kak", "stoknya selusin".
+_AROUND_A_COUNT = frozenset({"ada", "stok", "stoknya", "stock", "sisa", "ready", "kurang", "lebih"})
+
+
+def stock_shown(count: int, typed: str) -> Text | None:
+    """ "24 pcs (2 lusin)": the count with the words it was read from, when those were more
+    than the count itself (a dozen, a score, a word); None for "24" or "24 pcs"."""
+    if re.sub(r"\D", "", typed) == str(count):
+        return None
+    said = normalize(typed).split()
+    around = words("softener") | words("person_word") | _AROUND_A_COUNT
+    while said and said[0] in around:
+        said = said[1:]
+    while said and said[-1] in around:
+        said = said[:-1]
+    return t("product.stock_counted", count=count, typed=shortened(" ".join(said), 30))
 
 
 def _ask_min_order(ctx: Ctx) -> Outbound:

@@ -29,7 +29,14 @@ from flows.engine import (
     points_at_the_offer,
     yes_no,
 )
-from flows.lexicon import an_instruction, lexicon, normalize, without_lead, words
+from flows.lexicon import (
+    after_agreeing,
+    an_instruction,
+    lexicon,
+    normalize,
+    without_lead,
+    words,
+)
 from flows.messages import Choice, Inbound, Outbound, Text, say, shortened, t
 from flows.parsing import is_mobile, parse_phone
 from flows.regions import (
@@ -103,10 +110,15 @@ def _owners(ctx: Ctx, own: Text, owners: Text) -> Text:
     return owners if about_the_owner(ctx) else own
 
 
+# The owner's name a facilitator typed with the owner's number ("0812... pak budi").
+NAMED_WITH_PHONE = "named_with_phone"
+
+
 def _offered_name(ctx: Ctx) -> str | None:
-    """The channel's profile name (without emoji), offered when it looks like a person's."""
-    if about_the_owner(ctx):  # a facilitator's own name is not the owner's
-        return None
+    """The channel's profile name (without emoji), offered when it looks like a person's; for
+    a facilitator, the name typed with the owner's number (their own is not the owner's)."""
+    if about_the_owner(ctx):
+        return str(ctx.draft.get(NAMED_WITH_PHONE) or "") or None
     profile = _clean(re.sub(r"[^\w\s.'-]", " ", ctx.env.profile_name or ""))
     if not profile or not _valid_person_name(profile) or _NOT_A_PERSON.search(profile):
         return None
@@ -114,14 +126,30 @@ def _offered_name(ctx: Ctx) -> str | None:
 
 
 def _ask_owner_name(ctx: Ctx) -> Outbound:
-    if about_the_owner(ctx):
-        return say(t("fac.ask_owner_name"))
     offered = _offered_name(ctx)
     if offered:
-        return say(
-            t("reg.ask_owner_name_known", name=offered), choices=(Choice("profile", offered),)
+        known = _owners(
+            ctx,
+            t("reg.ask_owner_name_known", name=offered),
+            t("fac.ask_owner_name_known", name=offered),
         )
-    return say(t("reg.ask_owner_name"))
+        return say(known, choices=(Choice("profile", offered),))
+    return say(_owners(ctx, t("reg.ask_owner_name"), t("fac.ask_owner_name")))
+
+
+def name_beside_phone(text: str) -> str | None:
+    """The person named with a phone number ("0812-3456-7890 pak budi" -> "Budi"), or None
+    when what is beside the number is no person's name ("0812... ya", "0812... wa")."""
+    rest = _PHONE_IN_TEXT.sub(" ", text)
+    name = _person_name(rest.strip(" ,.;:-()"))
+    plain = normalize(name)
+    if not plain or an_instruction(name) or len(name.split()) > 4 or _names_goods(name):
+        return None
+    if {lexicon().answer("owner_name", w) for w in plain.split()} & {"number", "not_a_name"}:
+        return None
+    if not _valid_person_name(name) or not re.fullmatch(r"[^\W\d_][\w .'-]*", name):
+        return None
+    return capwords(name.lower()) if name.islower() or name.isupper() else name
 
 
 def _valid_person_name(name: str) -> bool:
@@ -160,6 +188,7 @@ def _person_name(text: str) -> str:
 
     'nama saya Bu Siti Rahayu, jualan tas rajut' -> 'Siti Rahayu'; 'Sri Wahyuni, S.Pd' stays.
     """
+    text = after_agreeing(text)  # "wah iyo, yowis Sri wae": Sri
     name = _clean(_without_nickname(_BRACKETED.sub(" ", without_lead("owner_name", text))))
     head, comma, rest = name.partition(",")
     if comma and not _is_title(rest):  # "Slamet, penjahit"; "Sri Wahyuni, S.Pd" stays
@@ -417,7 +446,7 @@ def _without_decoration(name: str) -> str:
 
 def _shop_name(text: str) -> str:
     """'toko berkah, jual sembako di sidoarjo' -> 'Toko Berkah'; capitals as typed if any."""
-    name = _clean(_after_the_lead("shop_name", text)).strip("*\"'")
+    name = _clean(_after_the_lead("shop_name", after_agreeing(text))).strip("*\"'")
     name = _without_decoration(name).strip("*\"'")  # "*Sumber Rejeki*!" -> "Sumber Rejeki"
     head, comma, rest = name.partition(",")
     if comma and len(rest.split()) >= 2:
@@ -1165,8 +1194,10 @@ def _in_another_regency(
     """A new address that names another regency ("jl. panglima sudirman 5 kota batu"): the
     shop moves there (its district asked again), the street is the address."""
     field_id, address = change
-    named = _last_regency_named(address) if field_id == "address" else None
-    if named is None or named[0] == ctx.draft.get("regency_code"):
+    if field_id != "address":
+        return change
+    named = _last_regency_named(address) or _place_at_the_end(address)
+    if named is None or ctx.draft.get("regency_code") in named[0].split():
         return change
     _, where = named
     street = f"{address[: where.start()]} {address[where.end() :]}".strip(" ,.;-")
@@ -1175,6 +1206,27 @@ def _in_another_regency(
     district_named = _named_district(street)  # "jl. raya 5, kec junrejo": not asked again
     regency = f"{where[0]}, kec {district_named}" if district_named else where[0]
     return [("regency", regency), ("address", " ".join(street.split()))]
+
+
+# What follows the last number or comma of an address: where a town may be named bare.
+_AFTER_THE_NUMBER = re.compile(r"[\d,][^\d,]*$")
+_WORD = re.compile(r"[^\W\d_]+")
+
+
+def _place_at_the_end(address: str) -> tuple[str, re.Match[str]] | None:
+    """A regency named bare at the end of an address ("jl. kartini 7 batu"): its codes
+    (space-separated: "3507 3573" for "malang", asked which) and where it is written."""
+    tail = _AFTER_THE_NUMBER.search(address)
+    said = list(_WORD.finditer(address, tail.start())) if tail else []
+    for count in (2, 1):  # "jl. raya 5 tulung agung", then "jl. raya 5 batu"
+        if len(said) < count:
+            continue
+        begin, end = said[-count].start(), said[-1].end()
+        found = regency_match(address[begin:end], EAST_JAVA)
+        if found.codes and found.sure and len(found.codes) <= 2:  # a kabupaten and its kota
+            where = re.compile(re.escape(address[begin:end])).match(address, begin)
+            return (" ".join(found.codes), where) if where else None
+    return None
 
 
 def _owner_named(text: str) -> tuple[str, str] | None:

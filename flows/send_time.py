@@ -59,7 +59,19 @@ _FILLER = {
     "saja",
     "ya",
     "kak",
+    # "kirim besok jam 7 pagi", "tolong dikirim lusa jam 4 sore"
+    "kirim",
+    "dikirim",
+    "kirimkan",
+    "kirimnya",
+    "tolong",
 }
+# After a weekday: "senin depan" is the next Monday (a week on when today is Monday).
+_NEXT = {"depan", "besok", "next"}
+# "minggu depan" is "next week" as often as "next Sunday": never read as either.
+_WEEK = "minggu"
+# Said at the end of a word ("pagi.", "sore!"), never a clock's dot ("9.30").
+_END_MARK = re.compile(r"[.!?]+(?=\s|$)")
 
 
 @dataclass
@@ -69,6 +81,7 @@ class _Said:
     part: str | None = None
     hour: int | None = None
     minute: int = 0
+    following: bool = False  # "senin depan": not today, even before the time
 
 
 def parse_send_time(text: str, now: datetime) -> datetime | None:
@@ -79,7 +92,7 @@ def parse_send_time(text: str, now: datetime) -> datetime | None:
     soon ('5/1' in December); yesterday's date stays yesterday's, for the caller to refuse as
     past rather than send a year late.
     """
-    words = " ".join(text.lower().replace("jum'at", "jumat").replace(",", " ").split())
+    words = _plain(text)
     date = _DATE.search(words)
     if date is not None:
         words = words[: date.start()] + " " + words[date.end() :]
@@ -107,7 +120,7 @@ def parse_send_time(text: str, now: datetime) -> datetime | None:
 
 def day_without_time(text: str) -> bool:
     """ "Rabu", "besok", "30/11": a day ahead but no time of day (nor anything else)."""
-    words = " ".join(text.lower().replace("jum'at", "jumat").replace(",", " ").split())
+    words = _plain(text)
     date = _DATE.search(words)
     if date is not None:
         words = words[: date.start()] + " " + words[date.end() :]
@@ -122,7 +135,7 @@ def evening_instead(text: str, now: datetime) -> datetime | None:
     well as 07:00 tomorrow. The afternoon or evening one (UTC) when a bare hour from 1 to 11,
     with no day and no part of the day, has passed today and its twin after noon is still
     ahead before the night; None when the time says which."""
-    words = " ".join(text.lower().split()).split()
+    words = _plain(text).split()
     said = _read_words(words)
     clock = next((_CLOCK.fullmatch(w) for w in words if _CLOCK.fullmatch(w)), None)
     if said is None or said.hour is None or said.part is not None or clock is None:
@@ -144,11 +157,20 @@ def at_night(at: datetime) -> bool:
     return hour >= NIGHT[0] or hour < NIGHT[1]
 
 
+def _plain(text: str) -> str:
+    """Lower case, single spaces, no commas and no marks closing a word ("Besok, jam 7.")."""
+    text = text.lower().replace("jum'at", "jumat").replace(",", " ")
+    return " ".join(_END_MARK.sub(" ", text).split())
+
+
 def _read_words(words: list[str]) -> _Said | None:
     said = _Said()
-    for word in words:
+    for before, word in zip(["", *words], words, strict=False):
         clock = _CLOCK.fullmatch(word)
         if word in _FILLER:
+            continue
+        if word in _NEXT and before in _WEEKDAYS and before != _WEEK and not said.following:
+            said.following = True  # "senin depan"; "senin besok" is read the same
             continue
         if word in _DAYS_AHEAD and said.days_ahead is None:
             said.days_ahead = _DAYS_AHEAD[word]
@@ -203,7 +225,7 @@ def _on_date(date: re.Match[str], hour: int, minute: int, local_now: datetime) -
 def _on_day(at: datetime, said: _Said, local_now: datetime) -> datetime:
     if said.weekday is not None:
         ahead = (said.weekday - local_now.weekday()) % 7
-        at += timedelta(days=ahead)
+        at += timedelta(days=ahead or (7 if said.following else 0))
         return at + timedelta(days=7) if at <= local_now else at
     if said.days_ahead is not None:
         return at + timedelta(days=said.days_ahead)
