@@ -710,7 +710,7 @@ def _answer_step(
     ctx = Ctx(state.draft, env, said, options=_open_buttons(state))
     refusal = _refusal(step, said, ctx, inbound.text or "")
     if refusal is not None:
-        result.replies += [say(*refusal.lines), _reask(flow, state, env)]
+        result.replies += [say(*refusal.lines), reask(flow, state, env)]
         return result
     offered = step.offer(ctx) if step.offer else None
     if isinstance(said, GlobalWord) and said.kind == SKIP:
@@ -881,7 +881,7 @@ def _explain(flow: Flow, state: State, env: Env, result: Result) -> Result:
     help_text = step.help if step and step.help else t("engine.help_general")
     if callable(help_text):  # the menu's: "daftar dulu" before there is a shop
         help_text = help_text(Ctx(state.draft, env))
-    result.replies += [say(help_text), _reask(flow, state, env)]
+    result.replies += [say(help_text), reask(flow, state, env)]
     return result
 
 
@@ -1054,7 +1054,7 @@ def _finish(flow: Flow, state: State, env: Env, result: Result) -> None:
         result.answer = outcome.answer if outcome.step else None
 
 
-def _reask(flow: Flow, state: State, env: Env) -> Outbound:
+def reask(flow: Flow, state: State, env: Env) -> Outbound:
     match state.pending:
         case Options(options):
             return say(t("engine.pick_one"), choices=options)

@@ -35,6 +35,7 @@ from flows.engine import (
     changing_one_answer,
     current_choices,
     is_paused,
+    reask,
     resume_question,
     takes_free_text,
 )
@@ -49,6 +50,7 @@ from flows.facilitator import (
     owner_phone_problem,
     read_code,
 )
+from flows.faq import common_question
 from flows.interpret import (
     Command,
     FreeText,
@@ -115,6 +117,10 @@ def advance(state: State, inbound: Inbound, env: Env) -> Result:
         return handled
     if env.consent_request and not env.registered:
         return answer_consent(state, said, env, inbound.text or "")
+    answered = common_question(inbound, free_text=open_question and not loose)
+    if answered is not None:  # "berapa biayanya?": answered, then what is open asked again
+        again = [reask(flow, state, env)] if flow and open_question else []
+        return Result(state, [say(answered), *again])
     handled = _shortcut(state, said, env)
     if handled is not None:
         return handled
