@@ -10,7 +10,7 @@ from dataclasses import replace
 from string import capwords
 from typing import Any
 
-from flows.categories import categories, suggest_categories
+from flows.categories import categories, confident_category, suggest_categories
 from flows.effects import SaveSeller
 from flows.engine import (
     FINISH,
@@ -38,7 +38,7 @@ from flows.lexicon import (
     words,
 )
 from flows.messages import Choice, Inbound, Outbound, Text, say, shortened, t
-from flows.parsing import is_mobile, parse_phone
+from flows.parsing import is_mobile, parse_phone, parse_yes_no
 from flows.regions import (
     EAST_JAVA,
     RegencyMatch,
@@ -547,14 +547,30 @@ def category_choices() -> tuple[Choice, ...]:
 
 
 def _ask_category(ctx: Ctx) -> Outbound:
+    guess = _category_of_shop(ctx)
+    if guess is not None:  # "Bakso Pak Budi": food, surely; offered first, the rest below it
+        label = next(c.label for c in categories() if c.code == guess)
+        others = tuple(c for c in category_choices() if c.id != guess)
+        yes = Choice(guess, t("reg.category_guess_yes", category=label))
+        return say(t("reg.ask_category_guess", category=label), choices=(yes, *others))
     question = t("fac.ask_category") if ctx.draft.get("assisted") else t("reg.ask_category")
     return say(question, choices=category_choices())
+
+
+def _category_of_shop(ctx: Ctx) -> str | None:
+    """The category the shop's name surely says ("Keripik Tempe Bu Sri"), while none is set."""
+    if ctx.draft.get("category"):
+        return None
+    return confident_category(str(ctx.draft.get("shop_name") or ""))
 
 
 def read_category(msg: Inbound, ctx: Ctx) -> Reading:
     codes = {c.code for c in categories()}
     if msg.choice in codes:
         return Parsed(msg.choice)
+    guess = _category_of_shop(ctx)
+    if guess is not None and parse_yes_no(msg.text or "") is True:  # "ya", "nggih" to the guess
+        return Parsed(guess)
     suggested = suggest_categories(msg.text or "")
     if len(suggested) == 1:
         label = next(c.label for c in categories() if c.code == suggested[0])

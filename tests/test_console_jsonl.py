@@ -41,6 +41,7 @@ class ScriptedOwner:
             ("Siapa nama Kakak", {"text": "sri wahyuni"}),
             ("Nomor HP Kakak", {"text": "iya"}),
             ("nama toko", {"text": "Keripik Tempe Bu Sri"}),
+            ("Pilih itu kalau benar", {"text": "ya"}),  # the category its name says
             ("jualan apa", {"text": "keripik"}),
             ("kabupaten/kota", {"text": "sidoarjo"}),
             ("Kecamatannya", {"text": "waru"}),

@@ -26,7 +26,8 @@ REGISTRATION: list[tuple[str, str, str, str | None]] = [
     ("consent", "reg.consent", "reg.help.consent", "ya"),
     ("owner_name", "reg.ask_owner_name", "reg.help.owner_name", "Sri Wahyuni"),
     ("phone_confirm", "reg.ask_phone_confirm", "reg.help.phone", "ya"),
-    ("shop_name", "reg.ask_shop_name", "reg.help.shop_name", "Keripik Tempe Bu Sri"),
+    # a name that says no category: the plain category question (a "Keripik ..." is guessed)
+    ("shop_name", "reg.ask_shop_name", "reg.help.shop_name", "Sumber Rejeki Bu Sri"),
     ("category", "reg.ask_category", "reg.help.category", "makanan"),
     ("regency", "reg.ask_regency", "reg.help.regency", "sidoarjo"),
     ("district", "reg.ask_district", "reg.help.district", "waru"),
