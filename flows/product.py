@@ -687,6 +687,8 @@ def _read_weight(msg: Inbound, ctx: Ctx) -> Reading:
     if grams > WEIGHT_MAX:
         return Invalid(t("product.weight_too_high"))
     if not _MASS_UNIT.search(msg.text or ""):  # "250", "seratus lima puluh": grams, betul?
+        if grams >= 1000 and grams == ctx.draft.get("price"):  # "25.000" again: the price
+            return Invalid(t("product.weight_is_price"))
         if grams < KILOS_BELOW:  # a bare "2" is 2 kg far more often than 2 gr: asked as kilos
             grams *= 1000
         return Parsed(grams, confirm=t("product.weight_confirm", weight=Grams(grams)))

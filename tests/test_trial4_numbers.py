@@ -105,3 +105,12 @@ def test_numbers_sent_with_the_name_are_kept_for_their_questions(
     reading = read("name", typed, draft={})
     assert isinstance(reading, Parsed)
     assert dict(reading.early) == early
+
+
+def test_the_price_typed_again_at_the_weight_is_said_to_be_the_price() -> None:
+    """ "25.000" with the price Rp25.000: the price, not "Beratnya 25 kg ya?"; another bare
+    number is asked as grams, as before."""
+    assert msgid(read("weight", "25.000", {"price": 25000})) == "product.weight_is_price"
+    assert msgid(read("weight", "25000", {"price": 25000})) == "product.weight_is_price"
+    assert msgid(read("weight", "25.000", {"price": 30000})) == "product.weight_confirm"
+    assert msgid(read("weight", "25 kg", {"price": 25000})) is None
