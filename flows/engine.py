@@ -798,7 +798,7 @@ def _any_field_named(flow: Flow, env: Env, text: str) -> tuple[str, str] | None:
     after it: "berat 1,5 kg" -> ("weight", "1,5 kg"). A number is never a field's name here."""
     choices = _field_choices(flow.fields)
     typed = text.split()
-    for n in range(min(len(typed), 3), 0, -1):
+    for n in range(min(_name_words(typed), 3), 0, -1):
         if not re.search(r"[^\W\d_]", typed[0]):
             return None
         picked = pick_choice(normalize(" ".join(typed[:n])), choices, env.render)
@@ -1164,11 +1164,17 @@ def _field_named(flow: Flow, state: State, env: Env, text: str) -> tuple[str, st
     """The field a text starts with and the new value after it: 'harganya jadi 22rb'."""
     choices = _field_choices(_editable(flow, state))
     words = text.split()
-    for n in range(min(len(words), 3), 0, -1):
+    for n in range(min(_name_words(words), 3), 0, -1):
         picked = pick_choice(normalize(" ".join(words[:n])), choices, env.render)
         if picked is not None:
             return picked, new_value(words[n:])
     return None
+
+
+def _name_words(typed: list[str]) -> int:
+    """How many words at the start could name a field: a number is the value, never part of
+    the name ("minimal beli 2 bungkus": the loose match must not take "2" and leave "bungkus")."""
+    return next((n for n, word in enumerate(typed) if re.search(r"\d", word)), len(typed))
 
 
 def new_value(typed: list[str]) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from string import capwords
 from typing import Any
 
@@ -295,14 +296,46 @@ def _read_name(msg: Inbound, ctx: Ctx) -> Reading:
 
 
 def _price_with_name(text: str, ctx: Ctx) -> dict[str, str]:
-    """ "Pentol goreng harga 10rb stok 50": the price (and stock) after the name, kept for the
-    price's question when it reads there; {} otherwise."""
+    """ "Pentol goreng harga 10rb stok 50 berat 200gr": the price (and stock) after the name,
+    kept for the price's question when it reads there, and a weight with them for the
+    weight's; {} otherwise."""
     tail = _PRICE_TAIL.search(text)
     price = tail.group(0).strip(" ,;:-") if tail else ""
+    weight = _WEIGHT_WITH_PRICE.search(price)
+    early = {}
+    if weight is not None and names_a_mass(weight["weight"]):
+        price = f"{price[: weight.start()]} {price[weight.end() :]}".strip(" ,;:-")
+        if parse_weight_grams(weight["weight"]) is not None:
+            early["weight"] = weight["weight"]
     message = Inbound(user_key="", channel=ctx.env.channel, text=price)
     if not price or isinstance(_read_price(message, Ctx(ctx.draft, ctx.env)), Invalid):
         return {}
-    return {"price": price}
+    return {"price": price, **early}
+
+
+# "200gr", "berat 1,5 kg" among the price and the stock sent with the name
+_WEIGHT_WITH_PRICE = re.compile(
+    r"(?:^|[\s,;:/-]+)(?:(?:berat(?:nya)?|brt)\b[\s:=]*)?"
+    r"(?P<weight>\d[\d.,/]*\s*(?:g|gr|grm|gram|kg|kilo|kilogram|ons)\b)",
+    re.IGNORECASE,
+)
+
+
+def _with_caption_numbers(reading: Reading, ctx: Ctx) -> Reading:
+    """The photos done, with words sent with them that will be offered as the name ("Sambal
+    Teri 35rb stok 12 200gr"): the price, stock and weight in them are kept for their
+    questions, as when typed at the name's."""
+    if not isinstance(reading, Parsed) or not isinstance(reading.value, dict):
+        return reading
+    caption = reading.value.get("caption") or ctx.draft.get("caption")
+    if not caption or ctx.draft.get("name"):
+        return reading
+    early = _price_with_name(str(caption), ctx)
+    return replace(reading, early={**early, **reading.early}) if early else reading
+
+
+def _read_photos_step(msg: Inbound, ctx: Ctx) -> Reading:
+    return _with_caption_numbers(read_photos(msg, ctx), ctx)
 
 
 def _guesses(ctx: Ctx) -> list[str]:
@@ -530,6 +563,9 @@ def _stock_change(text: str, ctx: Ctx) -> Reading | None:
 
 # Money, never a number of items: "100 ribu", "25rb", "Rp5.000", "2 juta".
 _MONEY = re.compile(r"\brp|\d\s*(?:rb|ribu|rebu|k|jt|juta)\b|\b(?:ribu|rebu|juta)\b", re.IGNORECASE)
+# Written as money, at a question of a count or a weight: "Rp 25.000", "15rb", "25k". (A
+# number in words, "dua ribu", may be a count: its question asks back a number that big.)
+_WRITTEN_AS_MONEY = re.compile(r"\brp|\d\s*(?:rb|ribu|rebu|k|jt|juta)\b", re.IGNORECASE)
 
 
 def _after_price(ctx: Ctx) -> str:
@@ -547,8 +583,13 @@ def _read_stock(msg: Inbound, ctx: Ctx) -> Reading:
     changed = _stock_change(text, ctx)
     if changed is not None:
         return changed
+    made_to_order = _made_to_order(text)
+    if made_to_order is not None:
+        return made_to_order
     if lexicon().answer("stock", normalize(text)) == "none":  # "habis": asked, never assumed
         return Parsed(0, confirm=t("product.stock_zero_confirm"))
+    if _WRITTEN_AS_MONEY.search(text):  # "Rp 25.000", "15rb": the price, never so many items
+        return Invalid(t("product.stock_is_price"))
     if names_a_mass(text):  # "250 gr" at the stock: the weight, sent early
         return Invalid(t("product.stock_is_weight"))
     stock = parse_quantity(text)
@@ -556,6 +597,10 @@ def _read_stock(msg: Inbound, ctx: Ctx) -> Reading:
         return Invalid(t("product.stock_unreadable"))
     if stock > STOCK_MAX:
         return Invalid(t("product.stock_too_high"))
+    if stock >= STOCK_ASKED and count_unit(text) is None:
+        # "25.000" is written like a price, and a stock of thousands is rare: asked (the
+        # price's number typed again must not become the stock unseen); "1000 pcs" is a count
+        return Parsed(stock, confirm=t("product.stock_big_confirm", stock=stock))
     shown = stock_shown(stock, text)
     return (
         Parsed(stock, note=t("product.stock_counted_note", stock=shown)) if shown else Parsed(stock)
@@ -578,6 +623,35 @@ def stock_shown(count: int, typed: str) -> Text | None:
     while said and said[-1] in around:
         said = said[:-1]
     return t("product.stock_counted", count=count, typed=shortened(" ".join(said), 30))
+
+
+STOCK_ASKED = 1000  # a stock from here on, typed as a bare number, is echoed and asked
+
+# "PO 3 hari", "pre order 2 minggu": how long making it takes, never how many
+_LEAD_TIME = re.compile(r"\d+\s*(?:hari|hr|minggu|mgg|pekan|jam|bulan|bln|days?|weeks?)\b")
+
+
+def _made_to_order(text: str) -> Reading | None:
+    """ "PO", "sistem PO", "pre order 3 hari": made to order. Buyers can still order it, so
+    the stock is how many can be made: one named with it is kept (asked, "PO, sehari bisa
+    15"), else that is asked. None when the text does not say so."""
+    phrase = normalize(text)
+    said = [p for p in _made_to_order_words() if re.search(rf"\b{re.escape(p)}\b", phrase)]
+    if not said:
+        return None
+    for words_said in said:
+        phrase = re.sub(rf"\b{re.escape(words_said)}\b", " ", phrase)
+    rest = _LEAD_TIME.sub(" ", phrase)
+    stock = parse_quantity(rest) if re.search(r"\d", rest) else None
+    if stock is None or stock > STOCK_MAX:
+        return Stay(t("product.stock_made_to_order"))
+    return Parsed(stock, confirm=t("product.stock_made_to_order_confirm", stock=stock))
+
+
+def _made_to_order_words() -> list[str]:
+    """The lexicon's words for made to order, longest first ("sistem po" before "po")."""
+    phrases = lexicon().answers.get("stock", {}).get("made_to_order", frozenset())
+    return sorted(phrases, key=len, reverse=True)
 
 
 def _ask_min_order(ctx: Ctx) -> Outbound:
@@ -621,6 +695,8 @@ def _ask_weight(ctx: Ctx) -> Outbound:
 
 
 def _read_weight(msg: Inbound, ctx: Ctx) -> Reading:
+    if _WRITTEN_AS_MONEY.search(msg.text or ""):  # "15rb", "Rp 25.000": a price, never 15 gr
+        return Invalid(t("product.weight_is_price"))
     grams = parse_weight_grams(msg.text or "")
     if grams is None and _BARE_KILOS.match(msg.text or ""):  # "1,5", "setengah": kilos, asked
         grams = parse_weight_grams(f"{msg.text} kg")
@@ -634,6 +710,8 @@ def _read_weight(msg: Inbound, ctx: Ctx) -> Reading:
     if grams > WEIGHT_MAX:
         return Invalid(t("product.weight_too_high"))
     if not _MASS_UNIT.search(msg.text or ""):  # "250", "seratus lima puluh": grams, betul?
+        if grams >= 1000 and grams == ctx.draft.get("price"):  # "25.000" again: the price
+            return Invalid(t("product.weight_is_price"))
         if grams < KILOS_BELOW:  # a bare "2" is 2 kg far more often than 2 gr: asked as kilos
             grams *= 1000
         return Parsed(grams, confirm=t("product.weight_confirm", weight=Grams(grams)))
@@ -966,7 +1044,7 @@ STEPS = {
         Step(
             "photos",
             _ask_photos,
-            read_photos,
+            _read_photos_step,
             slot="*",
             next="name",
             help=t("product.help.photos"),
