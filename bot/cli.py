@@ -1,17 +1,24 @@
-"""The `pelapak` command."""
+"""The `pelapak` command.
+
+Each command imports what it uses inside its function: `pelapak --help`, `pelapak db upgrade`
+or `pelapak doctor` do not pay for loading the conversations, the channels and the web app
+(bench/startup.py measures what each command costs before it does its work).
+"""
 
 from __future__ import annotations
 
 import sys
 from datetime import datetime, tzinfo
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from bot.app import build_app
-from bot.channels.console import ConsoleChannel
-from bot.config import Settings, refusals
 from bot.unggulan_cli import unggulan_app
+
+if TYPE_CHECKING:
+    from bot.app import App
+    from bot.config import Settings
 
 app = typer.Typer(help="Pelapak: buka toko online lewat chat.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.")
@@ -29,12 +36,21 @@ app.add_typer(facilitator_app, name="facilitator")
 app.add_typer(unggulan_app, name="unggulan")
 
 
+def build_app() -> App:
+    """The application, wired by bot.app (imported here: `--help` needs none of it)."""
+    from bot.app import build_app as build
+
+    return build()
+
+
 @app.command()
 def chat(
     as_: str = typer.Option("demo", "--as", help="Phone number (or name) you chat as"),
     jsonl: bool = typer.Option(False, "--jsonl", help="JSON lines on stdin/stdout, for scripts"),
 ) -> None:
     """Chat with the bot in this terminal, through the same flows and database."""
+    from bot.channels.console import ConsoleChannel
+
     built = build_app()
     try:
         channel = ConsoleChannel(built.runner, built.media, None if as_ == "demo" else as_)
@@ -51,6 +67,8 @@ def run(
     as_: str = typer.Option("demo", "--as", help="Console identity when no platform is set"),
 ) -> None:
     """Run the bot: the configured channels, or the console chat when none is set."""
+    from bot.channels.console import ConsoleChannel
+
     built = build_app()
     try:
         if not built.settings.has_platform:
@@ -68,6 +86,8 @@ def run(
 
 
 def _refuse_unusable(settings: Settings) -> None:
+    from bot.config import refusals
+
     problems = refusals(settings)
     for problem in problems:
         typer.echo(f"pelapak: {problem}", err=True)
