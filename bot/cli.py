@@ -7,8 +7,6 @@ or `pelapak doctor` do not pay for loading the conversations, the channels and t
 
 from __future__ import annotations
 
-import atexit
-import gc
 import sys
 from datetime import datetime, tzinfo
 from pathlib import Path
@@ -16,10 +14,10 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from bot.startup import build_app, pause_collector, started
 from bot.unggulan_cli import unggulan_app
 
 if TYPE_CHECKING:
-    from bot.app import App
     from bot.config import Settings
 
 app = typer.Typer(help="Pelapak: buka toko online lewat chat.", no_args_is_help=True)
@@ -38,41 +36,6 @@ app.add_typer(facilitator_app, name="facilitator")
 app.add_typer(unggulan_app, name="unggulan")
 
 
-def build_app() -> App:
-    """The application, wired by bot.app (imported here: `--help` needs none of it)."""
-    from bot.app import build_app as build
-
-    built = build()
-    _started()
-    return built
-
-
-# Loading the application makes some 150 thousand objects (modules, classes, tables) that
-# live as long as the process. The collector's full passes over them while they are made,
-# and its last one at exit, find nothing to free: a tenth of a short command's CPU. main()
-# pauses it until the command has loaded what it needs, then they are set aside for good
-# (gc.freeze, as tests/conftest.py does after collection) and it runs as before.
-_collector_paused = False
-
-
-def main() -> None:
-    """The `pelapak` command (the console script and `python -m bot.cli`)."""
-    global _collector_paused
-    gc.disable()
-    _collector_paused = True
-    atexit.register(gc.freeze)  # no full pass over everything at exit
-    app()
-
-
-def _started() -> None:
-    """The command has loaded what it works with: the collector runs again (from main())."""
-    global _collector_paused
-    if _collector_paused:
-        _collector_paused = False
-        gc.freeze()
-        gc.enable()
-
-
 @app.command()
 def chat(
     as_: str = typer.Option("demo", "--as", help="Phone number (or name) you chat as"),
@@ -81,9 +44,10 @@ def chat(
     """Chat with the bot in this terminal, through the same flows and database."""
     from bot.channels.console import ConsoleChannel
 
-    built = build_app()
+    built = build_app(loaded=False)
     try:
         channel = ConsoleChannel(built.runner, built.media, None if as_ == "demo" else as_)
+        started()
         if jsonl:
             channel.run_jsonl(sys.stdin.buffer, sys.stdout)
         else:
@@ -99,16 +63,17 @@ def run(
     """Run the bot: the configured channels, or the console chat when none is set."""
     from bot.channels.console import ConsoleChannel
 
-    built = build_app()
+    built = build_app(loaded=False)
     try:
         if not built.settings.has_platform:
             typer.echo("Tidak ada TELEGRAM_BOT_TOKEN / TWILIO_*: membuka chat di konsol.")
-            ConsoleChannel(
-                built.runner, built.media, None if as_ == "demo" else as_
-            ).run_interactive()
+            console = ConsoleChannel(built.runner, built.media, None if as_ == "demo" else as_)
+            started()
+            console.run_interactive()
             return
         from bot.server import serve
 
+        started()
         _refuse_unusable(built.settings)
         serve(built)
     finally:
@@ -557,7 +522,7 @@ def doctor() -> None:
 
     settings = Settings()
     configure(settings.log_format)
-    _started()
+    started()
     findings = diagnose(settings)
     table = Table("check", "", "detail", title="pelapak doctor")
     for finding in findings:
@@ -574,6 +539,12 @@ def db_upgrade() -> None:
     """Apply database migrations."""
     build_app().close()
     typer.echo("database is up to date")
+
+
+def main() -> None:
+    """The `pelapak` command (the console script and `python -m bot.cli`)."""
+    pause_collector()
+    app()
 
 
 if __name__ == "__main__":

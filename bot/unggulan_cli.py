@@ -10,6 +10,7 @@ from pathlib import Path
 import typer
 
 from bot.ranking import Method
+from bot.startup import build_app
 
 unggulan_app = typer.Typer(help="Produk unggulan: candidates per regency and category.")
 
@@ -46,7 +47,6 @@ def unggulan(
     from rich.console import Console
     from rich.table import Table
 
-    from bot.app import build_app
     from bot.sales import local_day
     from bot.storage.models import utcnow
     from bot.unggulan import candidates, write_csv, write_xlsx
@@ -105,7 +105,6 @@ def unggulan(
 
 
 def _decide(product_ref: str, status: str, note: str | None, month: str | None) -> None:
-    from bot.app import build_app
     from bot.sales import local_day
     from bot.storage.models import utcnow
     from bot.unggulan import decide
@@ -157,7 +156,6 @@ def decline(
 @unggulan_app.command("unknown")
 def unknown() -> None:
     """Marketplace events about products Pelapak does not know (kept, not applied)."""
-    from bot.app import build_app
     from bot.marketplace_events import unknown_report
 
     built = build_app()

@@ -103,7 +103,14 @@ def test_chat_still_loads_the_conversations(app: App) -> None:
 
 def test_the_collector_runs_again_once_a_command_has_started(app: App) -> None:
     env = {"DATABASE_URL": app.settings.database_url, "MEDIA_DIR": str(app.settings.media_dir)}
-    for args in (["chat", "--jsonl"], ["db", "upgrade"], ["broadcast", "status"], ["doctor"]):
+    commands = (
+        ["chat", "--jsonl"],
+        ["db", "upgrade"],
+        ["broadcast", "status"],
+        ["doctor"],
+        ["unggulan", "unknown"],
+    )
+    for args in commands:
         assert report(*args, **env)["collecting"] is True, args
 
 
