@@ -148,3 +148,17 @@ def test_a_script_without_literal_revisions_is_read_by_alembic(tmp_path: Path) -
         "def upgrade() -> None:\n    pass\n"
     )
     assert revision_heads(tmp_path) == {"b1"}
+
+
+def test_the_web_server_loads_twilio_and_the_contract_checker_when_used() -> None:
+    """A bot on Telegram only never loads twilio; jsonschema and yaml wait for the first
+    batch of marketplace events."""
+    code = (
+        "import json, sys, bot.server\n"
+        "print(json.dumps(sorted(m for m in ('twilio', 'jsonschema', 'yaml') if m in sys.modules)))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout) == []
