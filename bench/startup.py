@@ -8,7 +8,9 @@ per command: the median user and system CPU seconds of the process (from wait4, 
 `/usr/bin/time -f "%U %S"` prints) and the median of their sum. `run` is measured until its
 /health/live answers (read from /proc, then the process is stopped); `chat --jsonl` answers one
 line ("halo") and exits at the end of its input. There is no assertion on time: compare the
-figures before and after a change, on a quiet machine.
+figures before and after a change back to back (other processes' load raises CPU time too,
+through the caches and cores they share), e.g. with the old code checked out into bot/:
+`git checkout OLD -- bot; python bench/startup.py; git checkout HEAD -- bot`.
 """
 
 from __future__ import annotations
