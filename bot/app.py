@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 from bot.config import Settings
-from bot.conversation import ConversationRunner
 from bot.logs import configure as configure_logging
 from bot.media import MediaStore
 from bot.storage.database import Database
+
+if TYPE_CHECKING:
+    from bot.conversation import ConversationRunner
 
 
 @dataclass
@@ -17,7 +21,14 @@ class App:
     settings: Settings
     db: Database
     media: MediaStore
-    runner: ConversationRunner
+
+    @cached_property
+    def runner(self) -> ConversationRunner:
+        """The conversations, built when first asked for: the commands that never chat
+        (`db upgrade`, `worker`, `broadcast status`) do not load the flows."""
+        from bot.conversation import ConversationRunner
+
+        return ConversationRunner(self.db, self.settings)
 
     def close(self) -> None:
         self.db.dispose()
@@ -43,4 +54,4 @@ def build_app(settings: Settings | None = None, migrate: bool = True) -> App:
         max_bytes=settings.max_upload_bytes,
         concurrency=settings.photo_concurrency,
     )
-    return App(settings=settings, db=db, media=media, runner=ConversationRunner(db, settings))
+    return App(settings=settings, db=db, media=media)

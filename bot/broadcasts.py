@@ -41,7 +41,6 @@ from bot.storage.models import (
     Seller,
     utcnow,
 )
-from bot.storage.sellers import ERASED_PREFIX
 
 if TYPE_CHECKING:
     from bot.channels.telegram_api import BotAPI
@@ -135,6 +134,10 @@ def recipients(session: Session, segment: str, value: str | None) -> list[Channe
     someone who said yes to the consent question and is still registering. Never someone
     who declined or erased their data, a facilitator or an admin.
     """
+    # Here, not at the top: bot.storage.sellers loads the flows, which `pelapak broadcast
+    # status` has no use for.
+    from bot.storage.sellers import ERASED_PREFIX
+
     facilitators = select(Facilitator.id).where(Facilitator.account_id == ChannelAccount.id)
     admins = select(Admin.id).where(
         Admin.channel == ChannelAccount.channel, Admin.external_id == ChannelAccount.external_id

@@ -1,17 +1,24 @@
-"""The `pelapak` command."""
+"""The `pelapak` command.
+
+Each command imports what it uses inside its function: `pelapak --help`, `pelapak db upgrade`
+or `pelapak doctor` do not pay for loading the conversations, the channels and the web app
+(bench/startup.py measures what each command costs before it does its work).
+"""
 
 from __future__ import annotations
 
 import sys
 from datetime import datetime, tzinfo
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from bot.app import build_app
-from bot.channels.console import ConsoleChannel
-from bot.config import Settings, refusals
+from bot.startup import build_app, pause_collector, started
 from bot.unggulan_cli import unggulan_app
+
+if TYPE_CHECKING:
+    from bot.config import Settings
 
 app = typer.Typer(help="Pelapak: buka toko online lewat chat.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.")
@@ -35,9 +42,12 @@ def chat(
     jsonl: bool = typer.Option(False, "--jsonl", help="JSON lines on stdin/stdout, for scripts"),
 ) -> None:
     """Chat with the bot in this terminal, through the same flows and database."""
-    built = build_app()
+    from bot.channels.console import ConsoleChannel
+
+    built = build_app(loaded=False)
     try:
         channel = ConsoleChannel(built.runner, built.media, None if as_ == "demo" else as_)
+        started()
         if jsonl:
             channel.run_jsonl(sys.stdin.buffer, sys.stdout)
         else:
@@ -51,16 +61,19 @@ def run(
     as_: str = typer.Option("demo", "--as", help="Console identity when no platform is set"),
 ) -> None:
     """Run the bot: the configured channels, or the console chat when none is set."""
-    built = build_app()
+    from bot.channels.console import ConsoleChannel
+
+    built = build_app(loaded=False)
     try:
         if not built.settings.has_platform:
             typer.echo("Tidak ada TELEGRAM_BOT_TOKEN / TWILIO_*: membuka chat di konsol.")
-            ConsoleChannel(
-                built.runner, built.media, None if as_ == "demo" else as_
-            ).run_interactive()
+            console = ConsoleChannel(built.runner, built.media, None if as_ == "demo" else as_)
+            started()
+            console.run_interactive()
             return
         from bot.server import serve
 
+        started()
         _refuse_unusable(built.settings)
         serve(built)
     finally:
@@ -68,6 +81,8 @@ def run(
 
 
 def _refuse_unusable(settings: Settings) -> None:
+    from bot.config import refusals
+
     problems = refusals(settings)
     for problem in problems:
         typer.echo(f"pelapak: {problem}", err=True)
@@ -507,6 +522,7 @@ def doctor() -> None:
 
     settings = Settings()
     configure(settings.log_format)
+    started()
     findings = diagnose(settings)
     table = Table("check", "", "detail", title="pelapak doctor")
     for finding in findings:
@@ -525,5 +541,11 @@ def db_upgrade() -> None:
     typer.echo("database is up to date")
 
 
-if __name__ == "__main__":
+def main() -> None:
+    """The `pelapak` command (the console script and `python -m bot.cli`)."""
+    pause_collector()
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -10,16 +10,11 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import sqlalchemy as sa
-from twilio.base.exceptions import TwilioException
-from twilio.rest import Client
 
 from bot.config import Settings, reveal
-from bot.health import current_revisions, head_revisions
-from bot.i18n import _PLACEHOLDER, translations
 from bot.notices import NOTICE_MESSAGES
-from bot.storage.database import Database
+from bot.storage.database import Database, current_revisions, head_revisions
 
 # Messages the business starts, which WhatsApp only carries outside the 24-hour window as an
 # approved template (WHATSAPP_TEMPLATES): every notice (bot/notices.py refuses one that is
@@ -103,6 +98,8 @@ def _media(folder: Path) -> Finding:
 
 
 def _telegram(settings: Settings) -> list[Finding]:
+    import httpx
+
     found = []
     token = reveal(settings.telegram_bot_token)
     try:
@@ -155,6 +152,9 @@ def _twilio(settings: Settings) -> list[Finding]:
     sid, token = settings.twilio_account_sid or "", reveal(settings.twilio_auth_token)
     if not (sid and token):
         return found
+    from twilio.base.exceptions import TwilioException
+    from twilio.rest import Client
+
     client = Client(sid, token)
     if settings.twilio_api_base_url:
         client.api.base_url = settings.twilio_api_base_url.rstrip("/")
@@ -175,6 +175,8 @@ def _twilio(settings: Settings) -> list[Finding]:
 
 def _templates(settings: Settings) -> Finding:
     """Every business-initiated message has a template whose variables the message has."""
+    from bot.i18n import _PLACEHOLDER, translations
+
     catalog = translations(settings.default_locale)
     problems = []
     for msgid in BUSINESS_MESSAGES:
@@ -196,6 +198,8 @@ def _templates(settings: Settings) -> Finding:
 
 
 def _public_url(base: str) -> Finding:
+    import httpx
+
     url = f"{base.rstrip('/')}/health/live"
     try:
         answer = httpx.get(url, timeout=TIMEOUT, follow_redirects=True)

@@ -3,31 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
-from alembic.config import Config
-from alembic.script import ScriptDirectory
 from sqlmodel import col
 
-from bot.storage.database import MIGRATIONS, Database
+from bot.storage.database import Database, current_revisions, head_revisions
 from bot.storage.models import InboundUpdate
-
-
-@cache
-def head_revisions() -> tuple[str, ...]:
-    """The newest migration(s) this code ships."""
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    return tuple(sorted(ScriptDirectory.from_config(config).get_heads()))
-
-
-def current_revisions(conn: sa.Connection) -> tuple[str, ...]:
-    """What the database is at (empty before the first `pelapak db upgrade`)."""
-    if not sa.inspect(conn).has_table("alembic_version"):
-        return ()
-    return tuple(sorted(conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalars()))
 
 
 @dataclass

@@ -25,16 +25,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-import yaml
-from jsonschema import Draft202012Validator, FormatChecker
 from sqlalchemy.dialects import sqlite
 from sqlmodel import Session, col, select
 
 from bot import notices
 from bot.storage.database import Database
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
 from bot.storage.models import (
     ListingStatus,
     MarketplaceEvent,
@@ -91,14 +92,22 @@ def signature_ok(header: str, body: bytes, secrets: Sequence[str], now: float) -
 _SCHEMAS = {"product.status": "ProductStatusEvent", "product.stats": "ProductStatsEvent"}
 
 
+# yaml and jsonschema are imported by the first batch, not by every `pelapak` process that
+# serves the web app (about 40 ms of its start-up CPU).
+
+
 @cache
 def _contract() -> dict[str, Any]:
+    import yaml
+
     loaded: dict[str, Any] = yaml.safe_load(CONTRACT.read_text(encoding="utf-8"))
     return loaded
 
 
 @cache
 def _validator(schema: str) -> Draft202012Validator:
+    from jsonschema import Draft202012Validator, FormatChecker
+
     root = {
         "$ref": f"#/components/schemas/{schema}",
         "components": copy.deepcopy(_contract()["components"]),
@@ -125,7 +134,14 @@ def _event_validator(item: Any) -> Draft202012Validator:
 # gives the 422's wording. A keyword jsonschema checks and this does not know makes its schema's
 # check always unsure; one jsonschema ignores (description, default) is ignored here too.
 
-_KEYWORDS = frozenset(Draft202012Validator.VALIDATORS)
+
+@cache
+def _keywords() -> frozenset[str]:
+    from jsonschema import Draft202012Validator
+
+    return frozenset(Draft202012Validator.VALIDATORS)
+
+
 # Exact Python types, as json.loads makes them (bool is not an integer; 3.0 goes the slow way).
 _TYPES = {
     "object": "type({v}) is dict",
@@ -192,8 +208,9 @@ def _keyword(key: str, arg: Any, v: str, src: _Source, depth: int) -> str:
 def _expression(schema: Any, v: str, src: _Source, depth: int) -> str:
     if not isinstance(schema, dict) or depth > 20:
         return _UNSURE
+    known = _keywords()
     parts = [
-        f"({_keyword(key, arg, v, src, depth)})" for key, arg in schema.items() if key in _KEYWORDS
+        f"({_keyword(key, arg, v, src, depth)})" for key, arg in schema.items() if key in known
     ]
     return " and ".join(parts) or "True"
 
@@ -203,6 +220,8 @@ def _plain_check(schema: str) -> Callable[[Any], bool]:
     """Contract schema `schema` as a plain predicate (see above)."""
     src = _Source()
     expression = _expression({"$ref": f"#/components/schemas/{schema}"}, "event", src, 0)
+    from jsonschema import FormatChecker
+
     formats = _validator(schema).format_checker or FormatChecker()
     namespace: dict[str, Any] = {**src.constants, "_conforms": formats.conforms}
     check: Callable[[Any], bool] = eval(f"lambda event: bool({expression})", namespace)

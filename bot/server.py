@@ -5,31 +5,35 @@ from __future__ import annotations
 import asyncio
 import signal
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import uvicorn
 
 from bot import lifecycle
 from bot.app import App
 from bot.broadcasts import ReplyMeter, run_broadcasts
-from bot.channels.telegram import TelegramChannel
-from bot.channels.whatsapp import WhatsAppChannel
 from bot.leader import Lease, Work, lead
 from bot.scheduler import build_scheduler
 from bot.sync.runner import build_worker
 from bot.web import create_web_app
 
+if TYPE_CHECKING:
+    from bot.channels.telegram import TelegramChannel
+    from bot.channels.whatsapp import WhatsAppChannel
+
 
 async def serve_async(app: App) -> None:
-    telegram = (
-        TelegramChannel(app.settings, app.db, app.runner, app.media)
-        if app.settings.telegram_bot_token
-        else None
-    )
-    whatsapp = (
-        WhatsAppChannel(app.settings, app.db, app.runner, app.media)
-        if app.settings.twilio_account_sid and app.settings.twilio_auth_token
-        else None
-    )
+    # A channel's module (python-telegram-bot with aiohttp, twilio) is loaded where it is set up.
+    telegram: TelegramChannel | None = None
+    if app.settings.telegram_bot_token:
+        from bot.channels.telegram import TelegramChannel
+
+        telegram = TelegramChannel(app.settings, app.db, app.runner, app.media)
+    whatsapp: WhatsAppChannel | None = None
+    if app.settings.twilio_account_sid and app.settings.twilio_auth_token:
+        from bot.channels.whatsapp import WhatsAppChannel
+
+        whatsapp = WhatsAppChannel(app.settings, app.db, app.runner, app.media)
     web = create_web_app(app, telegram, whatsapp)
     config = uvicorn.Config(
         web,

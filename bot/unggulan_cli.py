@@ -1,4 +1,7 @@
-"""`pelapak unggulan`: the produk unggulan candidates, and admins' decisions on them."""
+"""`pelapak unggulan`: the produk unggulan candidates, and admins' decisions on them.
+
+Every `pelapak` command loads this module: what the commands use is imported inside them.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +9,15 @@ from pathlib import Path
 
 import typer
 
-from bot.app import build_app
 from bot.ranking import Method
-from bot.sales import local_day
-from bot.storage.models import utcnow
+from bot.startup import build_app
 
 unggulan_app = typer.Typer(help="Produk unggulan: candidates per regency and category.")
 
 
 def _month(value: str | None) -> str | None:
+    from bot.sales import local_day
+    from bot.storage.models import utcnow
     from bot.unggulan import usable_month
 
     if value is not None and not usable_month(value, local_day(utcnow())):  # today in WIB
@@ -44,6 +47,8 @@ def unggulan(
     from rich.console import Console
     from rich.table import Table
 
+    from bot.sales import local_day
+    from bot.storage.models import utcnow
     from bot.unggulan import candidates, write_csv, write_xlsx
 
     method = Method(window_days=window_days, min_orders=min_orders, min_reviews=min_reviews)
@@ -100,6 +105,8 @@ def unggulan(
 
 
 def _decide(product_ref: str, status: str, note: str | None, month: str | None) -> None:
+    from bot.sales import local_day
+    from bot.storage.models import utcnow
     from bot.unggulan import decide
 
     built = build_app()

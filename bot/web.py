@@ -9,6 +9,7 @@ import re
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl
 
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -20,15 +21,17 @@ from starlette.routing import Mount, Route
 
 from bot.app import App
 from bot.channels.payload import Malformed
-from bot.channels.telegram import TelegramChannel
 from bot.channels.telegram_update import check_update, parse_json
 from bot.channels.twilio_form import check_message, check_status
-from bot.channels.whatsapp import WhatsAppChannel
 from bot.config import reveal
 from bot.dashboard.app import create_dashboard
 from bot.health import readiness
 from bot.marketplace_events import Refused, check_batch, ingest, signature_ok
 from bot.metrics import exposition
+
+if TYPE_CHECKING:  # loaded by bot/server.py where the channel is set up
+    from bot.channels.telegram import TelegramChannel
+    from bot.channels.whatsapp import WhatsAppChannel
 
 log = logging.getLogger(__name__)
 TELEGRAM_MAX_BODY = 1024 * 1024  # an update is a few KB; a long text with entities, tens

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import atexit
 import json
 import logging
@@ -14,13 +15,13 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.script import ScriptDirectory
 from sqlmodel import Session
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -188,7 +189,7 @@ class Database:
         """
         with self.engine.execution_options(read_only=True).connect() as connection:
             try:  # the usual case: at the head, read without waiting on any writer
-                if _versions(connection) == _heads():
+                if _versions(connection) == shipped_heads():
                     return
             except sa.exc.DBAPIError:
                 pass  # no version table yet: a new database
@@ -197,6 +198,8 @@ class Database:
                 connection.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext('migrate'))"))
             if _at_head(connection):
                 return  # another process has just migrated it
+            from alembic import command
+
             config = _alembic_config()
             config.set_main_option("sqlalchemy.url", self.url.replace("%", "%%"))
             config.attributes["connection"] = connection
@@ -207,6 +210,8 @@ class Database:
 
 
 def _alembic_config() -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     return config
@@ -217,7 +222,7 @@ def _at_head(connection: sa.Connection) -> bool:
     table), without alembic's migration context: a test makes one per app, a process one."""
     if not connection.dialect.has_table(connection, "alembic_version"):
         return False
-    return _versions(connection) == _heads()
+    return _versions(connection) == shipped_heads()
 
 
 def _versions(connection: sa.Connection) -> frozenset[str]:
@@ -227,9 +232,72 @@ def _versions(connection: sa.Connection) -> frozenset[str]:
 
 
 @cache
-def _heads() -> frozenset[str]:
+def shipped_heads() -> frozenset[str]:
     """The newest revision(s) of the migrations shipped with this code, read once."""
-    return frozenset(ScriptDirectory.from_config(_alembic_config()).get_heads())
+    return revision_heads(MIGRATIONS / "versions")
+
+
+def head_revisions() -> tuple[str, ...]:
+    """The newest migration(s) this code ships, in order (for health and `pelapak doctor`)."""
+    return tuple(sorted(shipped_heads()))
+
+
+def current_revisions(conn: sa.Connection) -> tuple[str, ...]:
+    """What the database is at (empty before the first `pelapak db upgrade`)."""
+    if not sa.inspect(conn).has_table("alembic_version"):
+        return ()
+    return tuple(sorted(conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalars()))
+
+
+def revision_heads(versions: Path) -> frozenset[str]:
+    """The revisions no other revision in `versions` follows, as alembic finds its heads.
+
+    Read from each script's `revision` and `down_revision` literals, without importing
+    alembic or the scripts: every command checks the schema as it starts, and alembic with
+    its dialects and every script cost more CPU than the rest of `pelapak db upgrade`. When
+    a script does not declare them as literals, alembic reads the scripts itself.
+    """
+    revisions: set[str] = set()
+    followed: set[str] = set()
+    for path in versions.glob("*.py"):
+        if path.name.startswith((".#", "__init__")):
+            continue
+        declared = _declared(path)
+        if "revision" not in declared or "down_revision" not in declared:
+            from alembic.script import ScriptDirectory
+
+            config = _alembic_config()
+            config.set_main_option("path_separator", "os")
+            config.set_main_option("version_locations", str(versions))
+            return frozenset(ScriptDirectory.from_config(config).get_heads())
+        revisions.add(declared["revision"])
+        down = declared["down_revision"]
+        followed.update([down] if isinstance(down, str) else down or ())
+    return frozenset(revisions - followed)
+
+
+def _declared(path: Path) -> dict[str, Any]:
+    """A migration script's top-level `revision` and `down_revision`, when literals declared
+    before its first function (where alembic's template puts them)."""
+    found: dict[str, Any] = {}
+    header = path.read_text(encoding="utf-8").split("\ndef ", 1)[0]
+    try:
+        body = ast.parse(header, str(path)).body
+    except SyntaxError:  # "\ndef " inside a string: cut short
+        return {}
+    for node in body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target, value = node.targets[0], node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            target, value = node.target, node.value
+        else:
+            continue
+        if isinstance(target, ast.Name) and target.id in ("revision", "down_revision"):
+            try:
+                found[target.id] = ast.literal_eval(value)
+            except ValueError:
+                return {}
+    return found
 
 
 def _closed_by_server(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:

@@ -16,6 +16,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -28,10 +29,8 @@ from bot.media import MediaStore
 from bot.storage.database import Database
 from bot.storage.models import OutboxEvent, Product, Seller, utcnow
 from bot.storage.outbox import enqueue, seller_payload
-from bot.storage.sellers import latest_account
 from bot.sync.client import Done, MarketplaceClient, Outcome, Rejected, Retry, Unauthorized
 from flows.messages import Text, t
-from flows.product import FIX_WORDS
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +40,15 @@ PRODUCT_REJECTED = t("sync.product_rejected")
 PRODUCT_NEEDS_FIX = t("sync.product_needs_fix")
 # Marketplace field (contract) -> the word an owner types after "ubah" to fix it.
 _CONTRACT_FIELD = {"weight": "weight_grams"}
-FIELD_WORDS = {_CONTRACT_FIELD.get(field, field): word for word, field in FIX_WORDS.items()}
+
+
+@cache
+def field_words() -> dict[str, str]:
+    """Marketplace field -> the owner's word for it, from the product flow: loaded when a
+    rejection names a field, not by every `pelapak worker` that finds nothing to push."""
+    from flows.product import FIX_WORDS
+
+    return {_CONTRACT_FIELD.get(field, field): word for word, field in FIX_WORDS.items()}
 
 
 @dataclass
@@ -283,7 +290,7 @@ class SyncWorker:
         if product is None or product.status == "deleted":
             return
         field_name, detail = next(iter(outcome.fields.items()), ("", outcome.message))
-        word = FIELD_WORDS.get(field_name)
+        word = field_words().get(field_name)
         product.status, product.reason = "needs_fix", f"{word or field_name}: {detail}"[:500]
         session.add(product)
         if word:
@@ -305,6 +312,8 @@ class SyncWorker:
         self, session: Session, event: OutboxEvent, message: Text, params: dict[str, Any]
     ) -> None:
         """Queue a notice for the seller on the channel they used most recently."""
+        from bot.storage.sellers import latest_account  # it loads the flows: only when used
+
         account = latest_account(session, event.seller_id)
         if account is not None and account.id is not None:
             notices.add(session, account.id, message.msgid, params)
