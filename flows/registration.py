@@ -270,6 +270,16 @@ def _not_a_name(name: str, ctx: Ctx) -> Text | None:
     )
 
 
+def _names_no_one(text: str) -> bool:
+    """ "kan udah tadi", "kan sudah saya bilang", "saya sendiri": a complaint or a sentence of
+    function words, never a person's or a shop's name ("Sri Sendari" is one)."""
+    said = normalize(text).split()
+    nothing = lexicon().answers.get("naming", {}).get("nothing", frozenset())
+    around = words("softener") | words("person_word") | words("filler")
+    around |= words("yes") | words("no")
+    return bool(said) and all(w in nothing or w in around for w in said)
+
+
 def _wants_another_number(text: str) -> bool:
     """ "Nomor hp nya salah", "pake nomor lain": another number is coming, none is typed."""
     phrase = normalize(text)
@@ -286,6 +296,8 @@ def _read_owner_name(msg: Inbound, ctx: Ctx) -> Reading:
         return Invalid(_owners(ctx, t("reg.owner_name_missing"), t("fac.owner_name_missing")))
     if _an_answer_word(name):
         return Invalid(t("reg.owner_name_invalid"))
+    if msg.choice != "profile" and _names_no_one(msg.text or ""):  # "kan udah tadi"
+        return Invalid(_owners(ctx, t("reg.owner_name_not_a_name"), t("fac.owner_name_not_a_name")))
     refused = {REFUSED_NAME: normalize(name)}  # its product words are no name alone either
     if len(name.split()) > 5 or _names_goods(name):
         return Invalid(t("reg.owner_name_sentence"), keep=refused)
@@ -515,6 +527,8 @@ def _read_shop_name(msg: Inbound, ctx: Ctx) -> Reading:
         return Invalid(t("reg.shop_name_too_long", count=len(name)))
     if _an_answer_word(name):  # "nama tokonya Lanjut": an instruction, said so
         return Invalid(t("reg.shop_name_is_word", word=name))
+    if _names_no_one(typed):  # "kan sudah saya bilang": no shop is called that
+        return Invalid(t("reg.shop_name_not_a_name"))
     if _no_name_yet(msg.text or ""):  # "belum ada namanya mas": helped to find one
         return Invalid(t("reg.shop_name_none"))
     if not re.search(r"[^\W\d_]", name):
