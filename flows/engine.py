@@ -223,9 +223,40 @@ def _correction(
     if named is not None and not (named[1] and _asked_here(flow, state, named[0])):
         state.changes = []  # another change now: none said before it is made after
         return _open_field(flow, state, env, result, *named)
+    before = _name_just_given(flow, state) if named is None else None
+    if before is not None and _readable(flow, state, env, before, rest):
+        return _fix_name_just_given(flow, state, env, result, before, rest)
     text = named[1] if named is not None else rest
     fixed = replace(inbound, text=text)
     return _answer(flow, state, fixed, read_text(text), env, result)
+
+
+def _name_just_given(flow: Flow, state: State) -> str | None:
+    """The field of the name (or address) answered just before this question, when nothing
+    else is open: "eh salah, Kue Basah Dewi" at the category after the shop's name fixes that
+    name; nothing was said yet to this question, so there is nothing of it to fix."""
+    if state.pending is not None or changing_one_answer(state) or not state.history:
+        return None
+    step, before = flow.steps.get(state.step or ""), flow.steps.get(state.history[-1])
+    if step is None or before is None or step.free_text:
+        return None
+    if not before.free_text or before.verbatim or before.slot in (None, "*"):
+        return None
+    return next((f.id for f in _editable(flow, state) if f.steps[0] == before.id), None)
+
+
+def _fix_name_just_given(
+    flow: Flow, state: State, env: Env, result: Result, field_id: str, typed: str
+) -> Result:
+    """ "Eh salah, Kue Basah Dewi" at the category: the shop's name changed, said so, and this
+    question asked again (a "betul?" of the name, a taken one, is asked first)."""
+    asked_here, field = state.step, next(f for f in flow.fields if f.id == field_id)
+    _open_field(flow, state, env, result, field_id, typed)
+    if state.step == asked_here and state.pending is None and result.replies:
+        value = str(state.draft.get(flow.steps[field.steps[0]].slot or "") or "")
+        fixed = say(t("engine.answer_fixed", field=field.label, value=value))
+        result.replies.insert(len(result.replies) - 1, fixed)
+    return result
 
 
 def _another_field(flow: Flow, state: State, env: Env, inbound: Inbound) -> tuple[str, str] | None:
