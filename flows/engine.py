@@ -178,6 +178,10 @@ def advance_flow(flow: Flow, state: State, inbound: Inbound, env: Env, said: Utt
     if isinstance(said, Keyword) and said.kind == "dont_know":  # "gak tau kak"
         step = flow.steps.get(state.step or "")
         said = GlobalWord(SKIP, means_no=True) if step and step.optional else GlobalWord(HELP)
+    if _put_off(flow, state, said):  # "nanti aja": kept as it is, for later
+        state.pending = Resume(later=True)
+        result.replies.append(say(t("engine.later")))
+        return result
     match said:
         case GlobalWord(kind=kind, means_no=means_no) if kind == CANCEL:
             return _cancel_word(flow, state, inbound, env, result, means_no)
@@ -313,6 +317,11 @@ def _answer(
         case CancelAsked(), _:  # "Toko Budi Jaya": never taken unseen while dropping is asked
             result.replies.append(say(t("engine.cancel_sure_again"), choices=CANCEL_CHOICES))
             return result
+        case Resume(later=True), _:
+            state.pending = None  # after "nanti aja": "lanjut" asks again, an answer answers
+            if _goes_on(inbound) or (said == Yes() and _open_step_takes_free_text(flow, state)):
+                result.replies.append(ask(flow, state, env))
+                return result
         case Resume(), Yes():
             state.pending = None
             result.replies.append(ask(flow, state, env))
@@ -415,6 +424,15 @@ def _question_or_answer(flow: Flow, state: State, inbound: Inbound) -> tuple[Inb
         return replace(inbound, text=text), read_text(text)
     state.draft[_ASKED] = asked
     return inbound, GlobalWord(HELP)
+
+
+def _put_off(flow: Flow, state: State, said: Utterance) -> bool:
+    """ "Nanti aja", "besok aja" in a form (a shop's, a product's) whose open question does
+    not read it itself: not now, nothing stored, the question kept."""
+    if not (isinstance(said, Keyword) and said.kind == "later" and flow.confirm_cancel):
+        return False
+    step = flow.steps.get(state.step or "")
+    return step is None or "later" not in step.takes_words
 
 
 def _goes_on(inbound: Inbound) -> bool:
