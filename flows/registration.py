@@ -24,6 +24,7 @@ from flows.engine import (
     Outcome,
     Parsed,
     Reading,
+    Stay,
     Step,
     new_value,
     points_at_the_offer,
@@ -746,6 +747,9 @@ def _read_district(msg: Inbound, ctx: Ctx) -> Reading:
     if msg.choice and msg.choice.startswith(regency_code):
         return Parsed(msg.choice)
     text = msg.text or ""
+    switched = _kind_switched(text, regency_code)
+    if switched is not None:  # "eh bukan kota, kabupaten": Kabupaten Malang, its district asked
+        return _district_in_another(switched)
     codes = match_district(text, regency_code)
     named = _named_district(text)
     if not codes:  # "jl raya sumberpucung no 12 ... kec sumberpucung": the part named, less
@@ -757,6 +761,9 @@ def _read_district(msg: Inbound, ctx: Ctx) -> Reading:
     if codes:
         options = tuple(Choice(c, (district(c) or district(codes[0])).name) for c in codes)  # type: ignore[union-attr]
         return Clarify(t("engine.pick_one"), options)
+    moved = _regency_with_its_kind(text)
+    if moved is not None and moved != regency_code:  # "kota batu": the regency, put right
+        return _district_in_another(moved)
     return Invalid(
         t(
             "reg.district_unknown",
@@ -764,6 +771,69 @@ def _read_district(msg: Inbound, ctx: Ctx) -> Reading:
             regency=regency_label(regency_code),
             example=_district_example(regency_code),
         )
+    )
+
+
+def _district_in_another(regency_code: str) -> Stay:
+    """The regency changed at its district's question: the district asked there."""
+    asked = t(
+        "reg.ask_district",
+        regency=regency_label(regency_code),
+        example=_district_example(regency_code),
+    )
+    return Stay(asked, keep=_regency_value(regency_code))
+
+
+def _regency_with_its_kind(text: str) -> str | None:
+    """ "kota malang", "kab. malang": one East Java regency named with its kind first."""
+    said = normalize(text).split()
+    if not said or said[0] not in _KINDS:
+        return None
+    found = regency_match(text, EAST_JAVA)
+    return found.codes[0] if len(found.codes) == 1 and found.sure else None
+
+
+# The kind of a regency as owners write it.
+_KINDS = {
+    "kab": "kabupaten",
+    "kabupaten": "kabupaten",
+    "kabupatennya": "kabupaten",
+    "kota": "kota",
+    "kotanya": "kota",
+    "kodya": "kota",
+    "kotamadya": "kota",
+}
+# Said around the kind meant: "eh bukan kota, kabupaten", "yang kabupaten maksudnya".
+_AROUND_A_KIND = frozenset({"yang", "yg", "maksudnya", "maksud", "saya", "tapi", "tp"})
+
+
+def _kind_switched(text: str, regency_code: Any) -> str | None:
+    """ "eh bukan kota, kabupaten", "yang kabupaten", "kabupaten malang" said of Kota Malang:
+    the regency of the same name and the other kind (Kabupaten Malang); None when the text
+    says no such thing (another place named, or the kind it is already)."""
+    current = regencies().get(str(regency_code or ""))
+    said = normalize(text).split()
+    if current is None or not any(w in _KINDS for w in said):
+        return None
+    no = words("no")
+    denied = {_KINDS[w] for n, w in enumerate(said) if w in _KINDS and n and said[n - 1] in no}
+    meant = [_KINDS[w] for n, w in enumerate(said) if w in _KINDS and not (n and said[n - 1] in no)]
+    target = meant[-1] if meant else ("kota" if current.kind == "kabupaten" else "kabupaten")
+    if target == current.kind or (not meant and current.kind not in denied):
+        return None
+    around = no | words("softener") | words("correction") | words("should") | _AROUND_A_KIND
+    rest = [w for w in said if w not in _KINDS and w not in around]
+    if rest and rest != normalize(current.name).split():
+        return None  # "kota batu" names another place: read as that
+    return next(
+        (
+            r.code
+            for r in regencies().values()
+            if r.province_code == current.province_code
+            and r.kind == target
+            and r.name.casefold() == current.name.casefold()
+        ),
+        None,
     )
 
 
@@ -1179,7 +1249,13 @@ def _read_change(
 ) -> tuple[str, str] | list[tuple[str, str]] | None:
     """ "tokonya pindah ke kota batu": the regency, not the shop's name; "tokonya sekarang jual
     kerajinan juga": the category; "no hp 0813...", "nama saya ganti Sri": those fields; a
-    street in another regency ("pindah ke jl. sudirman 5 kota batu"): the regency too."""
+    street in another regency ("pindah ke jl. sudirman 5 kota batu"): the regency too; "eh
+    bukan kabupaten, kota" or "kota malang" of Kabupaten Malang: Kota Malang."""
+    switched = _kind_switched(text, ctx.draft.get("regency_code"))
+    if switched is not None:
+        return "regency", regency_label(switched)
+    if _regency_with_its_kind(text) is not None:  # "kota malang": its kind said, no "which?"
+        return "regency", text
     named = field_named(text)
     value = named[1] if named else text
     moved = without_lead("move", value)
