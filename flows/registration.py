@@ -30,6 +30,7 @@ from flows.engine import (
     points_at_the_offer,
     yes_no,
 )
+from flows.interpret import Yes, read_text
 from flows.lexicon import (
     after_agreeing,
     an_instruction,
@@ -91,10 +92,72 @@ def _ask_consent(ctx: Ctx) -> Outbound:
 def _read_consent(msg: Inbound, ctx: Ctx) -> Reading:
     said = yes_no(ctx)
     if said is True:
-        return Parsed({"consent_version": CONSENT_VERSION, "consent_at": ctx.env.now.isoformat()})
+        agreed = {"consent_version": CONSENT_VERSION, "consent_at": ctx.env.now.isoformat()}
+        more = _said_with_consent(msg, ctx) if ctx.said == Yes(pure=False) else {}
+        return Parsed({**agreed, SAID_WITH_CONSENT: more} if more else agreed)
     if said is False:
         return Parsed({"consent_declined": True})
     return Invalid(t("reg.consent_unclear"))
+
+
+# What was said with the yes to the terms ("setuju. nama saya Sri Wahyuni, toko saya Keripik
+# Tempe Sri di Sidoarjo"): draft key -> value, each offered at its own question.
+SAID_WITH_CONSENT = "said_with_consent"
+# Where a clause of such a message ends; and a place said at the end of one ("... di Sidoarjo").
+_CLAUSES = re.compile(r"[,.;\n]+|\s+(?:dan|terus|trus|lalu)\s+", re.IGNORECASE)
+_PLACE_AT_THE_END = re.compile(r"(?:^|\s+)(?:di|dari|daerah)\s+([^\W\d_][^\d,]*)$", re.IGNORECASE)
+
+
+def _said_with_consent(msg: Inbound, ctx: Ctx) -> dict[str, str]:
+    """The owner's name, the shop's name and the regency said with the yes, each introduced
+    ("nama saya ...", "toko saya ...", "di ...") and read as its own question reads it; a
+    facilitator's words are not the owner's."""
+    if about_the_owner(ctx):
+        return {}
+    said = (msg.text or "").split()
+    cut = 0  # after the yes: "setuju kak." or "iya setuju", never the "nama saya" after it
+    for n, word in enumerate(said):
+        if normalize(word) not in words("yes") | words("softener"):
+            break
+        if normalize(word) in words("yes") or word[-1] in ",.;:!":
+            cut = n + 1
+        if word[-1] in ",.;:!":
+            break
+    found: dict[str, str] = {}
+    for clause in (c.strip(" -:") for c in _CLAUSES.split(" ".join(said[cut:]))):
+        shop = _after_the_lead("shop_name", clause) if clause else clause
+        place = _PLACE_AT_THE_END.search(shop)
+        code = _regency_said(place[1]) if place else None
+        if place and (code or regency_match(place[1], EAST_JAVA).codes):
+            found.update({"regency_code": code} if code else {})
+            shop, clause = shop[: place.start()].strip(), clause[: len(clause) - len(place[0])]
+        if shop != clause and shop:
+            found.update(_read_early(_read_shop_name, "shop_name", shop, msg, ctx))
+        elif without_lead("owner_name", clause) != clause:
+            found.update(_read_early(_read_owner_name, "owner_name", clause, msg, ctx))
+    return {key: value for key, value in found.items() if value}
+
+
+def _regency_said(place: str) -> str | None:
+    found = regency_match(place, EAST_JAVA)
+    return found.codes[0] if len(found.codes) == 1 and found.sure else None
+
+
+def _read_early(
+    read: Callable[[Inbound, Ctx], Reading], key: str, text: str, msg: Inbound, ctx: Ctx
+) -> dict[str, str]:
+    """{key: value} when the question's reader takes the text as it is (no "betul?")."""
+    reading = read(replace(msg, text=text, choice=None), Ctx(ctx.draft, ctx.env, read_text(text)))
+    ok = isinstance(reading, Parsed) and reading.confirm is None and isinstance(reading.value, str)
+    return {key: reading.value} if ok else {}  # type: ignore[union-attr]
+
+
+def _said_before(ctx: Ctx, key: str) -> str | None:
+    """What was said with the yes to the terms for this question, while it is unanswered."""
+    said = ctx.draft.get(SAID_WITH_CONSENT)
+    if not isinstance(said, dict) or ctx.draft.get(key) or not said.get(key):
+        return None
+    return str(said[key])
 
 
 # --- owner and phone ------------------------------------------------------------------------------
@@ -151,6 +214,18 @@ def name_beside_phone(text: str) -> str | None:
     if not _valid_person_name(name) or not re.fullmatch(r"[^\W\d_][\w .'-]*", name):
         return None
     return capwords(name.lower()) if name.islower() or name.isupper() else name
+
+
+def _ask_owner_name_or_said(ctx: Ctx) -> Outbound:
+    """ "Nama Kakak *Sri Wahyuni*, ya?" when it was said with the yes to the terms."""
+    said = _said_before(ctx, "owner_name")
+    if said is None:
+        return _ask_owner_name(ctx)
+    return say(t("reg.ask_owner_name_said", name=said), choices=(Choice("said", said),))
+
+
+def _owner_name_offered(ctx: Ctx) -> str | None:
+    return _said_before(ctx, "owner_name") or _offered_name(ctx)
 
 
 def _valid_person_name(name: str) -> bool:
@@ -289,6 +364,9 @@ def _wants_another_number(text: str) -> bool:
 
 
 def _read_owner_name(msg: Inbound, ctx: Ctx) -> Reading:
+    said_before = _said_before(ctx, "owner_name")
+    if msg.choice == "said" and said_before:
+        return Parsed(said_before)
     if _has_phone_number(msg):
         return Invalid(_owners(ctx, t("reg.owner_name_phone"), t("fac.owner_name_phone")))
     typed = _person_name(msg.text or "")
@@ -423,7 +501,19 @@ def _suggest_shop_name(name: str, ctx: Ctx) -> str | None:
 
 
 def _ask_shop_name(ctx: Ctx) -> Outbound:
+    said = _shop_name_said(ctx)
+    if said is not None:  # with the yes to the terms: "toko saya Keripik Tempe Sri"
+        return say(t("reg.ask_shop_name_said", name=said), choices=(Choice(f"shop:{said}", said),))
     return say(t("fac.ask_shop_name") if ctx.draft.get("assisted") else t("reg.ask_shop_name"))
+
+
+def _shop_name_said(ctx: Ctx) -> str | None:
+    """The shop's name said with the yes to the terms, while no other shop has taken it."""
+    said = _said_before(ctx, "shop_name")
+    seller_id = (ctx.env.seller or {}).get("id")
+    if said is None or ctx.env.directory.shop_name_taken(said, except_seller=seller_id):
+        return None
+    return said
 
 
 def _after_the_lead(question: str, text: str) -> str:
@@ -621,7 +711,16 @@ def _read_shop_category(msg: Inbound, ctx: Ctx) -> Reading:
 
 
 def _ask_regency(ctx: Ctx) -> Outbound:
+    said = _said_before(ctx, "regency_code")
+    if said in regencies():  # with the yes to the terms: "... di Sidoarjo"
+        label = regency_label(str(said))
+        return say(t("reg.ask_regency_said", place=label), choices=(Choice(str(said), label),))
     return say(t("reg.ask_regency"))
+
+
+def _regency_offered(ctx: Ctx) -> dict[str, Any] | None:
+    said = _said_before(ctx, "regency_code")
+    return _regency_value(said) if said in regencies() else None
 
 
 def _read_regency(msg: Inbound, ctx: Ctx) -> Reading:
@@ -1146,13 +1245,13 @@ STEPS = {
         ),
         Step(
             "owner_name",
-            _ask_owner_name,
+            _ask_owner_name_or_said,
             _read_owner_name,
             slot="owner_name",
             next=_after("owner_name"),
             help=t("reg.help.owner_name"),
             free_text=True,
-            offer=_offered_name,
+            offer=_owner_name_offered,
         ),
         Step(
             "phone_confirm",
@@ -1178,6 +1277,7 @@ STEPS = {
             next=_after("shop_name"),
             help=t("reg.help.shop_name"),
             free_text=True,
+            offer=_shop_name_said,
         ),
         Step(
             "category",
@@ -1194,6 +1294,7 @@ STEPS = {
             slot="*",
             next=_after("regency"),
             help=t("reg.help.regency"),
+            offer=_regency_offered,
         ),
         Step(
             "district",
