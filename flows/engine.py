@@ -459,6 +459,8 @@ def _restart_word(flow: Flow, state: State, inbound: Inbound, said: Utterance) -
 def _restart(flow: Flow, state: State, env: Env, result: Result) -> Result:
     """Start the form again, asking first when answers would be lost; at the summary or while
     changing one answer nothing is thrown away: the edit menu, or back to the summary."""
+    if state.pending == Resume(later=True):  # "nanti aja" asked nothing: "yakin?" is asked
+        state.pending = None
     if isinstance(state.pending, Resume) and resumes_an_edit(flow, state, env):
         return _cancelled(flow, env, result)  # "mulai ulang" to a change: the change dropped
     if isinstance(state.pending, Resume | RestartAsked):  # asked already: this is the answer
