@@ -228,8 +228,9 @@ def _correction(
         state.changes = []  # another change now: none said before it is made after
         return _open_field(flow, state, env, result, *named)
     before = _name_just_given(flow, state) if named is None else None
-    if before is not None and _readable(flow, state, env, before, rest):
-        return _fix_name_just_given(flow, state, env, result, before, rest)
+    fixes_before = before is not None and _readable(flow, state, env, before, rest)
+    if before and fixes_before and not _plainly_answers(flow, state, env, rest):
+        return _fix_name_just_given(flow, state, env, result, before, rest)  # not "eh salah, 2"
     text = named[1] if named is not None else rest
     fixed = replace(inbound, text=text)
     return _answer(flow, state, fixed, read_text(text), env, result)
@@ -247,6 +248,15 @@ def _name_just_given(flow: Flow, state: State) -> str | None:
     if not before.free_text or before.verbatim or before.slot in (None, "*"):
         return None
     return next((f.id for f in _editable(flow, state) if f.steps[0] == before.id), None)
+
+
+def _plainly_answers(flow: Flow, state: State, env: Env, text: str) -> bool:
+    """The open question reads the text as its answer without a guess ("2" at the category,
+    13 digits at the NIB); "Kue Basah Dewi" is only guessed to be food."""
+    step = flow.steps[state.step or flow.first]
+    message = Inbound(user_key="", channel=env.channel, text=text)
+    reading = step.read(message, Ctx(state.draft, env, read_text(text)))
+    return isinstance(reading, Parsed) and reading.confirm is None
 
 
 def _fix_name_just_given(
