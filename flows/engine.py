@@ -309,8 +309,9 @@ def _answer(
         return _restart(flow, state, env, result)
     if isinstance(state.pending, CancelAsked | RestartAsked) and _goes_on(inbound):
         said = No()  # "lanjutin aja": carry on, never "yes, throw it away"
-    if isinstance(state.pending, EditMenu):
-        return _answer_edit_menu(flow, state, inbound, said, env, result)
+    answered = _answer_menu_or_later(flow, state, inbound, said, env, result)
+    if answered is not None:
+        return answered
     match state.pending, said:
         case RestartAsked(), Yes():
             return _restarted(flow, env, state)
@@ -327,11 +328,6 @@ def _answer(
         case CancelAsked(), _:  # "Toko Budi Jaya": never taken unseen while dropping is asked
             result.replies.append(say(t("engine.cancel_sure_again"), choices=CANCEL_CHOICES))
             return result
-        case Resume(later=True), _:
-            state.pending = None  # after "nanti aja": "lanjut" asks again, an answer answers
-            if _goes_on(inbound) or (said == Yes() and _open_step_takes_free_text(flow, state)):
-                result.replies.append(ask(flow, state, env))
-                return result
         case Resume(), Yes():
             state.pending = None
             result.replies.append(ask(flow, state, env))
@@ -357,6 +353,29 @@ def _answer(
     if state.step == SUMMARY:
         return _answer_summary(flow, state, inbound, said, env, result)
     return _answer_step(flow, state, inbound, said, env, result)
+
+
+def _answer_menu_or_later(
+    flow: Flow, state: State, inbound: Inbound, said: Utterance, env: Env, result: Result
+) -> Result | None:
+    """An answer to "Mau ubah yang mana?", or "lanjut" after "nanti aja"; None for the rest."""
+    if isinstance(state.pending, EditMenu):
+        return _answer_edit_menu(flow, state, inbound, said, env, result)
+    return result if _back_from_later(flow, state, inbound, said, env, result) else None
+
+
+def _back_from_later(
+    flow: Flow, state: State, inbound: Inbound, said: Utterance, env: Env, result: Result
+) -> bool:
+    """After "nanti aja": "lanjut" (or a bare yes where a name is asked) asks the question
+    again (True); any other message is read as if nothing were open (False)."""
+    if state.pending != Resume(later=True):
+        return False
+    state.pending = None
+    if _goes_on(inbound) or (said == Yes() and _open_step_takes_free_text(flow, state)):
+        result.replies.append(ask(flow, state, env))
+        return True
+    return False
 
 
 def _answer_edit_menu(
