@@ -114,8 +114,16 @@ def _said_with_consent(msg: Inbound, ctx: Ctx) -> dict[str, str]:
     facilitator's words are not the owner's."""
     if about_the_owner(ctx):
         return {}
-    said = (msg.text or "").split()
-    cut = 0  # after the yes: "setuju kak." or "iya setuju", never the "nama saya" after it
+    found: dict[str, str] = {}
+    for clause in (c.strip(" -:") for c in _CLAUSES.split(_after_the_yes(msg.text or ""))):
+        found.update(_read_clause(clause, msg, ctx) if clause else {})
+    return {key: value for key, value in found.items() if value}
+
+
+def _after_the_yes(text: str) -> str:
+    """ "setuju kak. nama saya Sri" -> "nama saya Sri": the yes and the soft words with it,
+    never the "nama saya" after it."""
+    said, cut = text.split(), 0
     for n, word in enumerate(said):
         if normalize(word) not in words("yes") | words("softener"):
             break
@@ -123,19 +131,24 @@ def _said_with_consent(msg: Inbound, ctx: Ctx) -> dict[str, str]:
             cut = n + 1
         if word[-1] in ",.;:!":
             break
+    return " ".join(said[cut:])
+
+
+def _read_clause(clause: str, msg: Inbound, ctx: Ctx) -> dict[str, str]:
+    """One clause said with the yes: "toko saya Keripik Tempe Sri di Sidoarjo" is the shop's
+    name and the regency; "nama saya Sri Wahyuni" the owner's name; else nothing."""
     found: dict[str, str] = {}
-    for clause in (c.strip(" -:") for c in _CLAUSES.split(" ".join(said[cut:]))):
-        shop = _after_the_lead("shop_name", clause) if clause else clause
-        place = _PLACE_AT_THE_END.search(shop)
-        code = _regency_said(place[1]) if place else None
-        if place and (code or regency_match(place[1], EAST_JAVA).codes):
-            found.update({"regency_code": code} if code else {})
-            shop, clause = shop[: place.start()].strip(), clause[: len(clause) - len(place[0])]
-        if shop != clause and shop:
-            found.update(_read_early(_read_shop_name, "shop_name", shop, msg, ctx))
-        elif without_lead("owner_name", clause) != clause:
-            found.update(_read_early(_read_owner_name, "owner_name", clause, msg, ctx))
-    return {key: value for key, value in found.items() if value}
+    shop = _after_the_lead("shop_name", clause)
+    place = _PLACE_AT_THE_END.search(shop)
+    code = _regency_said(place[1]) if place else None
+    if place and (code or regency_match(place[1], EAST_JAVA).codes):
+        found.update({"regency_code": code} if code else {})
+        shop, clause = shop[: place.start()].strip(), clause[: len(clause) - len(place[0])]
+    if shop != clause and shop:
+        found.update(_read_early(_read_shop_name, "shop_name", shop, msg, ctx))
+    elif without_lead("owner_name", clause) != clause:
+        found.update(_read_early(_read_owner_name, "owner_name", clause, msg, ctx))
+    return found
 
 
 def _regency_said(place: str) -> str | None:
@@ -912,28 +925,27 @@ def _kind_switched(text: str, regency_code: Any) -> str | None:
     says no such thing (another place named, or the kind it is already)."""
     current = regencies().get(str(regency_code or ""))
     said = normalize(text).split()
-    if current is None or not any(w in _KINDS for w in said):
+    target = _kind_meant(said, current.kind) if current else None
+    if current is None or target is None:
         return None
+    around = words("no") | words("softener") | words("correction") | words("should")
+    rest = [w for w in said if w not in _KINDS and w not in around | _AROUND_A_KIND]
+    if rest and rest != normalize(current.name).split():
+        return None  # "kota batu" names another place: read as that
+    alike = (r for r in regencies().values() if r.province_code == current.province_code)
+    same_name = (r.code for r in alike if r.name.casefold() == current.name.casefold())
+    return next((code for code in same_name if regencies()[code].kind == target), None)
+
+
+def _kind_meant(said: list[str], kind_now: str) -> str | None:
+    """The kind a regency's is said to be instead of `kind_now`: "kabupaten" in "bukan kota,
+    kabupaten", or the other one in "bukan kota" alone; None when no other is meant."""
     no = words("no")
     denied = {_KINDS[w] for n, w in enumerate(said) if w in _KINDS and n and said[n - 1] in no}
     meant = [_KINDS[w] for n, w in enumerate(said) if w in _KINDS and not (n and said[n - 1] in no)]
-    target = meant[-1] if meant else ("kota" if current.kind == "kabupaten" else "kabupaten")
-    if target == current.kind or (not meant and current.kind not in denied):
-        return None
-    around = no | words("softener") | words("correction") | words("should") | _AROUND_A_KIND
-    rest = [w for w in said if w not in _KINDS and w not in around]
-    if rest and rest != normalize(current.name).split():
-        return None  # "kota batu" names another place: read as that
-    return next(
-        (
-            r.code
-            for r in regencies().values()
-            if r.province_code == current.province_code
-            and r.kind == target
-            and r.name.casefold() == current.name.casefold()
-        ),
-        None,
-    )
+    if meant:
+        return meant[-1] if meant[-1] != kind_now else None
+    return ("kota" if kind_now == "kabupaten" else "kabupaten") if kind_now in denied else None
 
 
 def _district_first(text: str, regency_code: str) -> list[str]:
