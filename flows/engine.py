@@ -178,6 +178,10 @@ def advance_flow(flow: Flow, state: State, inbound: Inbound, env: Env, said: Utt
     if isinstance(said, Keyword) and said.kind == "dont_know":  # "gak tau kak"
         step = flow.steps.get(state.step or "")
         said = GlobalWord(SKIP, means_no=True) if step and step.optional else GlobalWord(HELP)
+    if _put_off(flow, state, said):  # "nanti aja": kept as it is, for later
+        state.pending = Resume(later=True)
+        result.replies.append(say(t("engine.later")))
+        return result
     match said:
         case GlobalWord(kind=kind, means_no=means_no) if kind == CANCEL:
             return _cancel_word(flow, state, inbound, env, result, means_no)
@@ -223,9 +227,50 @@ def _correction(
     if named is not None and not (named[1] and _asked_here(flow, state, named[0])):
         state.changes = []  # another change now: none said before it is made after
         return _open_field(flow, state, env, result, *named)
+    before = _name_just_given(flow, state) if named is None else None
+    fixes_before = before is not None and _readable(flow, state, env, before, rest)
+    if before and fixes_before and not _plainly_answers(flow, state, env, rest):
+        return _fix_name_just_given(flow, state, env, result, before, rest)  # not "eh salah, 2"
     text = named[1] if named is not None else rest
     fixed = replace(inbound, text=text)
     return _answer(flow, state, fixed, read_text(text), env, result)
+
+
+def _name_just_given(flow: Flow, state: State) -> str | None:
+    """The field of the name (or address) answered just before this question, when nothing
+    else is open: "eh salah, Kue Basah Dewi" at the category after the shop's name fixes that
+    name; nothing was said yet to this question, so there is nothing of it to fix."""
+    if state.pending is not None or changing_one_answer(state) or not state.history:
+        return None
+    step, before = flow.steps.get(state.step or ""), flow.steps.get(state.history[-1])
+    if step is None or before is None or step.free_text:
+        return None
+    if not before.free_text or before.verbatim or before.slot in (None, "*"):
+        return None
+    return next((f.id for f in _editable(flow, state) if f.steps[0] == before.id), None)
+
+
+def _plainly_answers(flow: Flow, state: State, env: Env, text: str) -> bool:
+    """The open question reads the text as its answer without a guess ("2" at the category,
+    13 digits at the NIB); "Kue Basah Dewi" is only guessed to be food."""
+    step = flow.steps[state.step or flow.first]
+    message = Inbound(user_key="", channel=env.channel, text=text)
+    reading = step.read(message, Ctx(state.draft, env, read_text(text)))
+    return isinstance(reading, Parsed) and reading.confirm is None
+
+
+def _fix_name_just_given(
+    flow: Flow, state: State, env: Env, result: Result, field_id: str, typed: str
+) -> Result:
+    """ "Eh salah, Kue Basah Dewi" at the category: the shop's name changed, said so, and this
+    question asked again (a "betul?" of the name, a taken one, is asked first)."""
+    asked_here, field = state.step, next(f for f in flow.fields if f.id == field_id)
+    _open_field(flow, state, env, result, field_id, typed)
+    if state.step == asked_here and state.pending is None and result.replies:
+        value = str(state.draft.get(flow.steps[field.steps[0]].slot or "") or "")
+        fixed = say(t("engine.answer_fixed", field=field.label, value=value))
+        result.replies.insert(len(result.replies) - 1, fixed)
+    return result
 
 
 def _another_field(flow: Flow, state: State, env: Env, inbound: Inbound) -> tuple[str, str] | None:
@@ -264,8 +309,9 @@ def _answer(
         return _restart(flow, state, env, result)
     if isinstance(state.pending, CancelAsked | RestartAsked) and _goes_on(inbound):
         said = No()  # "lanjutin aja": carry on, never "yes, throw it away"
-    if isinstance(state.pending, EditMenu):
-        return _answer_edit_menu(flow, state, inbound, said, env, result)
+    answered = _answer_menu_or_later(flow, state, inbound, said, env, result)
+    if answered is not None:
+        return answered
     match state.pending, said:
         case RestartAsked(), Yes():
             return _restarted(flow, env, state)
@@ -307,6 +353,29 @@ def _answer(
     if state.step == SUMMARY:
         return _answer_summary(flow, state, inbound, said, env, result)
     return _answer_step(flow, state, inbound, said, env, result)
+
+
+def _answer_menu_or_later(
+    flow: Flow, state: State, inbound: Inbound, said: Utterance, env: Env, result: Result
+) -> Result | None:
+    """An answer to "Mau ubah yang mana?", or "lanjut" after "nanti aja"; None for the rest."""
+    if isinstance(state.pending, EditMenu):
+        return _answer_edit_menu(flow, state, inbound, said, env, result)
+    return result if _back_from_later(flow, state, inbound, said, env, result) else None
+
+
+def _back_from_later(
+    flow: Flow, state: State, inbound: Inbound, said: Utterance, env: Env, result: Result
+) -> bool:
+    """After "nanti aja": "lanjut" (or a bare yes where a name is asked) asks the question
+    again (True); any other message is read as if nothing were open (False)."""
+    if state.pending != Resume(later=True):
+        return False
+    state.pending = None
+    if _goes_on(inbound) or (said == Yes() and _open_step_takes_free_text(flow, state)):
+        result.replies.append(ask(flow, state, env))
+        return True
+    return False
 
 
 def _answer_edit_menu(
@@ -386,6 +455,15 @@ def _question_or_answer(flow: Flow, state: State, inbound: Inbound) -> tuple[Inb
     return inbound, GlobalWord(HELP)
 
 
+def _put_off(flow: Flow, state: State, said: Utterance) -> bool:
+    """ "Nanti aja", "besok aja" in a form (a shop's, a product's) whose open question does
+    not read it itself: not now, nothing stored, the question kept."""
+    if not (isinstance(said, Keyword) and said.kind == "later" and flow.confirm_cancel):
+        return False
+    step = flow.steps.get(state.step or "")
+    return step is None or "later" not in step.takes_words
+
+
 def _goes_on(inbound: Inbound) -> bool:
     """ "Lanjut", "lanjutin aja kak", "terusin": go on with what is being filled in."""
     phrase = without_softeners(normalize(inbound.text or ""))
@@ -410,6 +488,8 @@ def _restart_word(flow: Flow, state: State, inbound: Inbound, said: Utterance) -
 def _restart(flow: Flow, state: State, env: Env, result: Result) -> Result:
     """Start the form again, asking first when answers would be lost; at the summary or while
     changing one answer nothing is thrown away: the edit menu, or back to the summary."""
+    if state.pending == Resume(later=True):  # "nanti aja" asked nothing: "yakin?" is asked
+        state.pending = None
     if isinstance(state.pending, Resume) and resumes_an_edit(flow, state, env):
         return _cancelled(flow, env, result)  # "mulai ulang" to a change: the change dropped
     if isinstance(state.pending, Resume | RestartAsked):  # asked already: this is the answer

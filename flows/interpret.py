@@ -127,7 +127,13 @@ Render = Callable[[Text | str], str]
 # Word lists that describe how people write rather than what they ask for.
 _NOT_INSTRUCTIONS = ("english", "softener", "person_word", "but", "filler", "should")
 # Answer words still meant with a softener around them: "terserah aja kak".
-_SOFTENED = ("whatever", "restart", "dont_know", "save")  # "simpen kak", "disimpan aja"
+_SOFTENED = (
+    "whatever",
+    "restart",
+    "dont_know",
+    "save",
+    "later",
+)  # "nanti aja kak"  # "simpen kak", "disimpan aja"
 _YES_NO_IDS: dict[str, Utterance] = {"yes": Yes(), "no": No()}
 # Qualifiers people abbreviate in a choice label ("kab malang" for "Kabupaten Malang").
 _EXPAND = {

@@ -24,11 +24,13 @@ from flows.engine import (
     Outcome,
     Parsed,
     Reading,
+    Stay,
     Step,
     new_value,
     points_at_the_offer,
     yes_no,
 )
+from flows.interpret import Yes, read_text
 from flows.lexicon import (
     after_agreeing,
     an_instruction,
@@ -90,10 +92,85 @@ def _ask_consent(ctx: Ctx) -> Outbound:
 def _read_consent(msg: Inbound, ctx: Ctx) -> Reading:
     said = yes_no(ctx)
     if said is True:
-        return Parsed({"consent_version": CONSENT_VERSION, "consent_at": ctx.env.now.isoformat()})
+        agreed = {"consent_version": CONSENT_VERSION, "consent_at": ctx.env.now.isoformat()}
+        more = _said_with_consent(msg, ctx) if ctx.said == Yes(pure=False) else {}
+        return Parsed({**agreed, SAID_WITH_CONSENT: more} if more else agreed)
     if said is False:
         return Parsed({"consent_declined": True})
     return Invalid(t("reg.consent_unclear"))
+
+
+# What was said with the yes to the terms ("setuju. nama saya Sri Wahyuni, toko saya Keripik
+# Tempe Sri di Sidoarjo"): draft key -> value, each offered at its own question.
+SAID_WITH_CONSENT = "said_with_consent"
+# Where a clause of such a message ends; and a place said at the end of one ("... di Sidoarjo").
+_CLAUSES = re.compile(r"[,.;\n]+|\s+(?:dan|terus|trus|lalu)\s+", re.IGNORECASE)
+_PLACE_AT_THE_END = re.compile(r"(?:^|\s+)(?:di|dari|daerah)\s+([^\W\d_][^\d,]*)$", re.IGNORECASE)
+
+
+def _said_with_consent(msg: Inbound, ctx: Ctx) -> dict[str, str]:
+    """The owner's name, the shop's name and the regency said with the yes, each introduced
+    ("nama saya ...", "toko saya ...", "di ...") and read as its own question reads it; a
+    facilitator's words are not the owner's."""
+    if about_the_owner(ctx):
+        return {}
+    found: dict[str, str] = {}
+    for clause in (c.strip(" -:") for c in _CLAUSES.split(_after_the_yes(msg.text or ""))):
+        found.update(_read_clause(clause, msg, ctx) if clause else {})
+    return {key: value for key, value in found.items() if value}
+
+
+def _after_the_yes(text: str) -> str:
+    """ "setuju kak. nama saya Sri" -> "nama saya Sri": the yes and the soft words with it,
+    never the "nama saya" after it."""
+    said, cut = text.split(), 0
+    for n, word in enumerate(said):
+        if normalize(word) not in words("yes") | words("softener"):
+            break
+        if normalize(word) in words("yes") or word[-1] in ",.;:!":
+            cut = n + 1
+        if word[-1] in ",.;:!":
+            break
+    return " ".join(said[cut:])
+
+
+def _read_clause(clause: str, msg: Inbound, ctx: Ctx) -> dict[str, str]:
+    """One clause said with the yes: "toko saya Keripik Tempe Sri di Sidoarjo" is the shop's
+    name and the regency; "nama saya Sri Wahyuni" the owner's name; else nothing."""
+    found: dict[str, str] = {}
+    shop = _after_the_lead("shop_name", clause)
+    place = _PLACE_AT_THE_END.search(shop)
+    code = _regency_said(place[1]) if place else None
+    if place and (code or regency_match(place[1], EAST_JAVA).codes):
+        found.update({"regency_code": code} if code else {})
+        shop, clause = shop[: place.start()].strip(), clause[: len(clause) - len(place[0])]
+    if shop != clause and shop:
+        found.update(_read_early(_read_shop_name, "shop_name", shop, msg, ctx))
+    elif without_lead("owner_name", clause) != clause:
+        found.update(_read_early(_read_owner_name, "owner_name", clause, msg, ctx))
+    return found
+
+
+def _regency_said(place: str) -> str | None:
+    found = regency_match(place, EAST_JAVA)
+    return found.codes[0] if len(found.codes) == 1 and found.sure else None
+
+
+def _read_early(
+    read: Callable[[Inbound, Ctx], Reading], key: str, text: str, msg: Inbound, ctx: Ctx
+) -> dict[str, str]:
+    """{key: value} when the question's reader takes the text as it is (no "betul?")."""
+    reading = read(replace(msg, text=text, choice=None), Ctx(ctx.draft, ctx.env, read_text(text)))
+    ok = isinstance(reading, Parsed) and reading.confirm is None and isinstance(reading.value, str)
+    return {key: reading.value} if ok else {}  # type: ignore[union-attr]
+
+
+def _said_before(ctx: Ctx, key: str) -> str | None:
+    """What was said with the yes to the terms for this question, while it is unanswered."""
+    said = ctx.draft.get(SAID_WITH_CONSENT)
+    if not isinstance(said, dict) or ctx.draft.get(key) or not said.get(key):
+        return None
+    return str(said[key])
 
 
 # --- owner and phone ------------------------------------------------------------------------------
@@ -150,6 +227,18 @@ def name_beside_phone(text: str) -> str | None:
     if not _valid_person_name(name) or not re.fullmatch(r"[^\W\d_][\w .'-]*", name):
         return None
     return capwords(name.lower()) if name.islower() or name.isupper() else name
+
+
+def _ask_owner_name_or_said(ctx: Ctx) -> Outbound:
+    """ "Nama Kakak *Sri Wahyuni*, ya?" when it was said with the yes to the terms."""
+    said = _said_before(ctx, "owner_name")
+    if said is None:
+        return _ask_owner_name(ctx)
+    return say(t("reg.ask_owner_name_said", name=said), choices=(Choice("said", said),))
+
+
+def _owner_name_offered(ctx: Ctx) -> str | None:
+    return _said_before(ctx, "owner_name") or _offered_name(ctx)
 
 
 def _valid_person_name(name: str) -> bool:
@@ -270,6 +359,16 @@ def _not_a_name(name: str, ctx: Ctx) -> Text | None:
     )
 
 
+def _names_no_one(text: str) -> bool:
+    """ "kan udah tadi", "kan sudah saya bilang", "saya sendiri": a complaint or a sentence of
+    function words, never a person's or a shop's name ("Sri Sendari" is one)."""
+    said = normalize(text).split()
+    nothing = lexicon().answers.get("naming", {}).get("nothing", frozenset())
+    around = words("softener") | words("person_word") | words("filler")
+    around |= words("yes") | words("no")
+    return bool(said) and all(w in nothing or w in around for w in said)
+
+
 def _wants_another_number(text: str) -> bool:
     """ "Nomor hp nya salah", "pake nomor lain": another number is coming, none is typed."""
     phrase = normalize(text)
@@ -278,6 +377,9 @@ def _wants_another_number(text: str) -> bool:
 
 
 def _read_owner_name(msg: Inbound, ctx: Ctx) -> Reading:
+    said_before = _said_before(ctx, "owner_name")
+    if msg.choice == "said" and said_before:
+        return Parsed(said_before)
     if _has_phone_number(msg):
         return Invalid(_owners(ctx, t("reg.owner_name_phone"), t("fac.owner_name_phone")))
     typed = _person_name(msg.text or "")
@@ -286,6 +388,8 @@ def _read_owner_name(msg: Inbound, ctx: Ctx) -> Reading:
         return Invalid(_owners(ctx, t("reg.owner_name_missing"), t("fac.owner_name_missing")))
     if _an_answer_word(name):
         return Invalid(t("reg.owner_name_invalid"))
+    if msg.choice != "profile" and _names_no_one(msg.text or ""):  # "kan udah tadi"
+        return Invalid(_owners(ctx, t("reg.owner_name_not_a_name"), t("fac.owner_name_not_a_name")))
     refused = {REFUSED_NAME: normalize(name)}  # its product words are no name alone either
     if len(name.split()) > 5 or _names_goods(name):
         return Invalid(t("reg.owner_name_sentence"), keep=refused)
@@ -410,7 +514,19 @@ def _suggest_shop_name(name: str, ctx: Ctx) -> str | None:
 
 
 def _ask_shop_name(ctx: Ctx) -> Outbound:
+    said = _shop_name_said(ctx)
+    if said is not None:  # with the yes to the terms: "toko saya Keripik Tempe Sri"
+        return say(t("reg.ask_shop_name_said", name=said), choices=(Choice(f"shop:{said}", said),))
     return say(t("fac.ask_shop_name") if ctx.draft.get("assisted") else t("reg.ask_shop_name"))
+
+
+def _shop_name_said(ctx: Ctx) -> str | None:
+    """The shop's name said with the yes to the terms, while no other shop has taken it."""
+    said = _said_before(ctx, "shop_name")
+    seller_id = (ctx.env.seller or {}).get("id")
+    if said is None or ctx.env.directory.shop_name_taken(said, except_seller=seller_id):
+        return None
+    return said
 
 
 def _after_the_lead(question: str, text: str) -> str:
@@ -515,6 +631,8 @@ def _read_shop_name(msg: Inbound, ctx: Ctx) -> Reading:
         return Invalid(t("reg.shop_name_too_long", count=len(name)))
     if _an_answer_word(name):  # "nama tokonya Lanjut": an instruction, said so
         return Invalid(t("reg.shop_name_is_word", word=name))
+    if _names_no_one(typed):  # "kan sudah saya bilang": no shop is called that
+        return Invalid(t("reg.shop_name_not_a_name"))
     if _no_name_yet(msg.text or ""):  # "belum ada namanya mas": helped to find one
         return Invalid(t("reg.shop_name_none"))
     if not re.search(r"[^\W\d_]", name):
@@ -606,7 +724,16 @@ def _read_shop_category(msg: Inbound, ctx: Ctx) -> Reading:
 
 
 def _ask_regency(ctx: Ctx) -> Outbound:
+    said = _said_before(ctx, "regency_code")
+    if said in regencies():  # with the yes to the terms: "... di Sidoarjo"
+        label = regency_label(str(said))
+        return say(t("reg.ask_regency_said", place=label), choices=(Choice(str(said), label),))
     return say(t("reg.ask_regency"))
+
+
+def _regency_offered(ctx: Ctx) -> dict[str, Any] | None:
+    said = _said_before(ctx, "regency_code")
+    return _regency_value(said) if said in regencies() else None
 
 
 def _read_regency(msg: Inbound, ctx: Ctx) -> Reading:
@@ -732,6 +859,9 @@ def _read_district(msg: Inbound, ctx: Ctx) -> Reading:
     if msg.choice and msg.choice.startswith(regency_code):
         return Parsed(msg.choice)
     text = msg.text or ""
+    switched = _kind_switched(text, regency_code)
+    if switched is not None:  # "eh bukan kota, kabupaten": Kabupaten Malang, its district asked
+        return _district_in_another(switched)
     codes = match_district(text, regency_code)
     named = _named_district(text)
     if not codes:  # "jl raya sumberpucung no 12 ... kec sumberpucung": the part named, less
@@ -743,6 +873,9 @@ def _read_district(msg: Inbound, ctx: Ctx) -> Reading:
     if codes:
         options = tuple(Choice(c, (district(c) or district(codes[0])).name) for c in codes)  # type: ignore[union-attr]
         return Clarify(t("engine.pick_one"), options)
+    moved = _regency_with_its_kind(text)
+    if moved is not None and moved != regency_code:  # "kota batu": the regency, put right
+        return _district_in_another(moved)
     return Invalid(
         t(
             "reg.district_unknown",
@@ -751,6 +884,68 @@ def _read_district(msg: Inbound, ctx: Ctx) -> Reading:
             example=_district_example(regency_code),
         )
     )
+
+
+def _district_in_another(regency_code: str) -> Stay:
+    """The regency changed at its district's question: the district asked there."""
+    asked = t(
+        "reg.ask_district",
+        regency=regency_label(regency_code),
+        example=_district_example(regency_code),
+    )
+    return Stay(asked, keep=_regency_value(regency_code))
+
+
+def _regency_with_its_kind(text: str) -> str | None:
+    """ "kota malang", "kab. malang": one East Java regency named with its kind first."""
+    said = normalize(text).split()
+    if not said or said[0] not in _KINDS:
+        return None
+    found = regency_match(text, EAST_JAVA)
+    return found.codes[0] if len(found.codes) == 1 and found.sure else None
+
+
+# The kind of a regency as owners write it.
+_KINDS = {
+    "kab": "kabupaten",
+    "kabupaten": "kabupaten",
+    "kabupatennya": "kabupaten",
+    "kota": "kota",
+    "kotanya": "kota",
+    "kodya": "kota",
+    "kotamadya": "kota",
+}
+# Said around the kind meant: "eh bukan kota, kabupaten", "yang kabupaten maksudnya".
+_AROUND_A_KIND = frozenset({"yang", "yg", "maksudnya", "maksud", "saya", "tapi", "tp"})
+
+
+def _kind_switched(text: str, regency_code: Any) -> str | None:
+    """ "eh bukan kota, kabupaten", "yang kabupaten", "kabupaten malang" said of Kota Malang:
+    the regency of the same name and the other kind (Kabupaten Malang); None when the text
+    says no such thing (another place named, or the kind it is already)."""
+    current = regencies().get(str(regency_code or ""))
+    said = normalize(text).split()
+    target = _kind_meant(said, current.kind) if current else None
+    if current is None or target is None:
+        return None
+    around = words("no") | words("softener") | words("correction") | words("should")
+    rest = [w for w in said if w not in _KINDS and w not in around | _AROUND_A_KIND]
+    if rest and rest != normalize(current.name).split():
+        return None  # "kota batu" names another place: read as that
+    alike = (r for r in regencies().values() if r.province_code == current.province_code)
+    same_name = (r.code for r in alike if r.name.casefold() == current.name.casefold())
+    return next((code for code in same_name if regencies()[code].kind == target), None)
+
+
+def _kind_meant(said: list[str], kind_now: str) -> str | None:
+    """The kind a regency's is said to be instead of `kind_now`: "kabupaten" in "bukan kota,
+    kabupaten", or the other one in "bukan kota" alone; None when no other is meant."""
+    no = words("no")
+    denied = {_KINDS[w] for n, w in enumerate(said) if w in _KINDS and n and said[n - 1] in no}
+    meant = [_KINDS[w] for n, w in enumerate(said) if w in _KINDS and not (n and said[n - 1] in no)]
+    if meant:
+        return meant[-1] if meant[-1] != kind_now else None
+    return ("kota" if kind_now == "kabupaten" else "kabupaten") if kind_now in denied else None
 
 
 def _district_first(text: str, regency_code: str) -> list[str]:
@@ -1062,13 +1257,13 @@ STEPS = {
         ),
         Step(
             "owner_name",
-            _ask_owner_name,
+            _ask_owner_name_or_said,
             _read_owner_name,
             slot="owner_name",
             next=_after("owner_name"),
             help=t("reg.help.owner_name"),
             free_text=True,
-            offer=_offered_name,
+            offer=_owner_name_offered,
         ),
         Step(
             "phone_confirm",
@@ -1094,6 +1289,7 @@ STEPS = {
             next=_after("shop_name"),
             help=t("reg.help.shop_name"),
             free_text=True,
+            offer=_shop_name_said,
         ),
         Step(
             "category",
@@ -1110,6 +1306,7 @@ STEPS = {
             slot="*",
             next=_after("regency"),
             help=t("reg.help.regency"),
+            offer=_regency_offered,
         ),
         Step(
             "district",
@@ -1165,7 +1362,13 @@ def _read_change(
 ) -> tuple[str, str] | list[tuple[str, str]] | None:
     """ "tokonya pindah ke kota batu": the regency, not the shop's name; "tokonya sekarang jual
     kerajinan juga": the category; "no hp 0813...", "nama saya ganti Sri": those fields; a
-    street in another regency ("pindah ke jl. sudirman 5 kota batu"): the regency too."""
+    street in another regency ("pindah ke jl. sudirman 5 kota batu"): the regency too; "eh
+    bukan kabupaten, kota" or "kota malang" of Kabupaten Malang: Kota Malang."""
+    switched = _kind_switched(text, ctx.draft.get("regency_code"))
+    if switched is not None:
+        return "regency", regency_label(switched)
+    if _regency_with_its_kind(text) is not None:  # "kota malang": its kind said, no "which?"
+        return "regency", text
     named = field_named(text)
     value = named[1] if named else text
     moved = without_lead("move", value)

@@ -281,7 +281,8 @@ def _after_a_pause(flow: Flow, state: State, said: Utterance, env: Env) -> Resul
     """Back after a long pause: asked whether to go on ("lanjut" goes on at once). The menu is
     never "paused": it is only a list to pick from, and "mulai dari awal" there would have
     dropped a registration left for it."""
-    if flow.id == MENU_FLOW.id or not is_paused(state, env) or isinstance(state.pending, Resume):
+    asked = isinstance(state.pending, Resume) and not state.pending.later  # "nanti aja" is no ask
+    if flow.id == MENU_FLOW.id or not is_paused(state, env) or asked:
         return None
     state.updated_at = env.now
     if isinstance(said, Yes) and said.pure:

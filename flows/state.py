@@ -11,7 +11,11 @@ from flows.messages import Choice, label_from_json, label_to_json
 
 @dataclass(frozen=True)
 class Resume:
-    """After a long pause: "Lanjutkan?" waits for yes (go on) or no (start again)."""
+    """After a long pause: "Lanjutkan?" waits for yes (go on) or no (start again). `later`:
+    the owner said "nanti aja" themselves; "lanjut" asks the question again, any other
+    message is read as if nothing were open."""
+
+    later: bool = False
 
 
 @dataclass(frozen=True)
@@ -59,8 +63,8 @@ def pending_to_json(pending: Pending | None) -> dict[str, Any] | None:
     match pending:
         case None:
             return None
-        case Resume():
-            return {"kind": "resume"}
+        case Resume(later=later):
+            return {"kind": "resume", "later": True} if later else {"kind": "resume"}
         case Confirm(value, question, offered):
             return {"kind": "confirm", "value": value, "question": question, "offered": offered}
         case Options(options):
@@ -83,7 +87,7 @@ def pending_from_json(data: Any) -> Pending | None:
         return None
     kind = data.get("kind")
     if kind == "resume":
-        return Resume()
+        return Resume(later=data.get("later") is True)
     if kind == "confirm":
         question = data.get("question")
         question = question if isinstance(question, str) else None
