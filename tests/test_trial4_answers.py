@@ -3,26 +3,13 @@ message ids cannot show it."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from bot.i18n import Renderer
-from flows.router import advance
 from flows.state import Resume, pending_from_json, pending_to_json
-from tests.transcripts import FlowHost, Transcript, inbound
+from tests.transcripts import last_reply
 
 
 def _last_reply(*sent: str) -> list[str]:
     """The rendered lines of the bot's answer to the last message, after /start."""
-    spec: dict[str, Any] = {"turns": [{"send": "/start"}, *({"send": text} for text in sent)]}
-    transcript = Transcript("trial4", spec)
-    render = Renderer("id", strict=True)
-    host = FlowHost(transcript, render)
-    *before, last = transcript.turns
-    for turn in before:
-        host.send(turn)
-    message = inbound(transcript, last, host.photos, host.sent + 1)
-    result = advance(host.state, message, host.env())
-    return [render.text(line) for out in result.replies for line in out.lines]
+    return last_reply({"turns": [{"send": "/start"}, *({"send": text} for text in sent)]})
 
 
 def test_nanti_aja_at_the_owners_name_is_put_off_in_plain_words() -> None:

@@ -9,23 +9,9 @@ from typing import Any
 import pytest
 
 from bot.i18n import Renderer
-from flows.router import advance
 from flows.send_time import parse_send_time
 from flows.steps import Env
-from tests.transcripts import START, FlowHost, Transcript, inbound
-
-
-def _last_reply(spec: dict[str, Any]) -> list[str]:
-    """The rendered lines of the bot's answer to the transcript's last turn."""
-    transcript = Transcript("round4", spec)
-    render = Renderer("id", strict=True)
-    host = FlowHost(transcript, render)
-    *before, last = transcript.turns
-    for turn in before:
-        host.send(turn)
-    message = inbound(transcript, last, host.photos, host.sent + 1)
-    result = advance(host.state, message, host.env())
-    return [render.text(line) for out in result.replies for line in out.lines]
+from tests.transcripts import START, FlowHost, Transcript, last_reply
 
 
 def _product_until_price(*turns: dict[str, Any]) -> dict[str, Any]:
@@ -39,12 +25,12 @@ def _product_until_price(*turns: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_2_lusin_at_the_stock_question_is_said_back_as_24_pcs() -> None:
-    said = _last_reply(_product_until_price({"send": "25000"}, {"send": "2 lusin"}))
+    said = last_reply(_product_until_price({"send": "25000"}, {"send": "2 lusin"}))
     assert any("24 pcs (2 lusin)" in line for line in said), said
 
 
 def test_stok_2_lusin_with_the_price_is_asked_as_24_pcs() -> None:
-    said = _last_reply(_product_until_price({"send": "25rb stok 2 lusin"}))
+    said = last_reply(_product_until_price({"send": "25rb stok 2 lusin"}))
     assert any("24 pcs (2 lusin)" in line for line in said), said
 
 

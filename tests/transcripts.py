@@ -149,6 +149,22 @@ def run(transcript: Transcript, host: Host) -> None:
     _check_stored(transcript, host)
 
 
+def last_reply(spec: Mapping[str, Any], name: str = "transcript") -> list[str]:
+    """The rendered lines (Indonesian, every parameter given) of the bot's answer to the
+    transcript's last turn, played on the flows alone: for what message ids cannot show."""
+    from bot.i18n import Renderer
+
+    transcript = Transcript(name, dict(spec))
+    render = Renderer("id", strict=True)
+    host = FlowHost(transcript, render)
+    *before, last = transcript.turns
+    for turn in before:
+        host.send(turn)
+    message = inbound(transcript, last, host.photos, host.sent + 1)
+    result = advance(host.state, message, host.env())
+    return [render.text(line) for out in result.replies for line in out.lines]
+
+
 def _check_expected(said: list[str], expected: list[str], label: str) -> None:
     position = 0
     for msgid in expected:
