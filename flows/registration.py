@@ -1001,7 +1001,24 @@ def _read_address(msg: Inbound, ctx: Ctx) -> Reading:
         address = _RT_RW.sub(lambda m: m[0].upper(), capwords(address))
     if not _ADDRESS_MARK.search(address):  # "kan udah kirim lokasi td" is no address
         return Parsed(address, confirm=t("reg.address_confirm", address=address))
+    elsewhere = _regency_elsewhere(address, ctx)
+    if elsewhere is not None:  # "jl. kartini 7 kota batu" for a shop in Sidoarjo: asked
+        current = regency_label(ctx.draft.get("regency_code") or "")
+        confirm = t("reg.address_elsewhere", regency=elsewhere, current=current)
+        return Parsed(address, confirm=confirm)
     return Parsed(address)
+
+
+def _regency_elsewhere(address: str, ctx: Ctx) -> str | None:
+    """The regency an address names at its end when it is not the shop's ("jl. kartini 7
+    kota batu" for a shop in Sidoarjo): stored unseen, the street would sit in the wrong
+    regency. None when it names none, or the shop's own (or "malang" of a Malang)."""
+    named = _last_regency_named(address) or _place_at_the_end(address)
+    current = str(ctx.draft.get("regency_code") or "")
+    if named is None or not current or current in named[0].split():
+        return None
+    codes = named[0].split()
+    return regency_label(codes[0]) if len(codes) == 1 else named[1][0].strip().title()
 
 
 _RT_RW = re.compile(r"\b(rt|rw)\b", re.IGNORECASE)
