@@ -1098,18 +1098,29 @@ def parse_yes_no(text: str) -> bool | None:
     """
     if not text:
         return None
-    yes, no, softeners = words("yes"), words("no"), words("softener")
+    yes, no = words("yes"), words("no")
     phrase = normalize(text)
     if phrase in yes or phrase in no:
         return phrase in yes
     raw = unicodedata.normalize("NFKC", text).strip().lower()
-    has_yes_emoji = any(e in raw for e in _YES_EMOJI)
-    has_no_emoji = any(e in raw for e in _NO_EMOJI)
+    emoji = _emoji_polarity(raw)
     said = [w for w in (_squeeze(w) for w in re.findall(r"[a-z']+", raw)) if w]
     if not said:
-        return has_yes_emoji if has_yes_emoji != has_no_emoji else None
+        return emoji
     if len(said) > 1 and said[0] in no and said[0] not in _DONT and said[1] in _NOT_REALLY:
         return True
+    return _words_polarity(said, emoji)
+
+
+def _emoji_polarity(raw: str) -> bool | None:
+    """👍 or 👎 (one kind only); None for neither or both."""
+    has_yes, has_no = any(e in raw for e in _YES_EMOJI), any(e in raw for e in _NO_EMOJI)
+    return has_yes if has_yes != has_no else None
+
+
+def _words_polarity(said: list[str], emoji: bool | None) -> bool | None:
+    """Yes or no from the words in order, soft words aside; the emoji's when they say neither."""
+    yes, no, softeners = words("yes"), words("no"), words("softener")
     polarity: bool | None = None
     for word in said:
         if word in no:
@@ -1118,6 +1129,4 @@ def parse_yes_no(text: str) -> bool | None:
             polarity = True if polarity is None else polarity
         elif word not in softeners and polarity is None:
             return None  # a sentence that does not start with yes or no
-    if polarity is None and has_yes_emoji != has_no_emoji:
-        return has_yes_emoji
-    return polarity
+    return emoji if polarity is None else polarity
