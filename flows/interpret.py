@@ -25,6 +25,7 @@ from flows.lexicon import (
     SKIP,
     lexicon,
     normalize,
+    words,
 )
 from flows.messages import Choice, Inbound, Location, PhotoRef, RejectedPhoto, Text
 from flows.parsing import parse_yes_no
@@ -229,8 +230,26 @@ def _global_word(text: str, phrase: str) -> GlobalWord | None:
         return GlobalWord(EDIT, _after_words(text, 1))
     marker = _leading(phrase, lex.words.get("correction", frozenset()))
     if marker and len(phrase.split()) > marker and not _only_no(phrase.split()[marker:]):
-        return GlobalWord(EDIT, _after_words(text, marker), correction=True)
+        return GlobalWord(EDIT, _meant(_after_words(text, marker)), correction=True)
     return None
+
+
+# "..., Dewi Lestari maksudnya": said after the right answer, not part of it.
+_MEANT_AFTER = re.compile(
+    r"[\s,.]+(maksudnya|maksud\s+(saya|sy|aku)|maksudku|i mean)[\s.!]*$", re.IGNORECASE
+)
+
+
+def _meant(rest: str) -> str:
+    """What a correction says is right: "harusnya Dewi Lestari", "Dewi Lestari maksudnya" ->
+    "Dewi Lestari" (the words saying so were stored with the name)."""
+    rest = _MEANT_AFTER.sub("", rest)
+    said = rest.split()
+    should = words("should")
+    for n in (3, 2, 1):
+        if len(said) > n and normalize(" ".join(said[:n])).strip(",.:") in should:
+            return " ".join(said[n:]).strip(" ,.:;-")
+    return rest
 
 
 def _keeps_old(phrase: str) -> bool:
