@@ -704,6 +704,9 @@ def _answer_summary(
             flow, state, env, inbound.text or ""
         ):  # "harga 135rb"; "no hp 0813 1111 2222" starts with a "no"
             return _open_change(flow, state, env, result, named)
+        case No() if flow.fields:  # "mboten", "salah" to "sudah benar?": what is to change
+            result.replies.append(_edit_menu(flow, state, t("engine.edit_which")))
+            return result
     result.replies += [say(t("engine.summary_unclear")), ask(flow, state, env)]
     return result
 

@@ -1299,8 +1299,11 @@ def _read_more(msg: Inbound, ctx: Ctx) -> Reading:
         return Parsed({"more": True})
     if said is False or said_word(ctx, "done") or said_word(ctx, "later"):
         return Parsed({"more": False})
-    if lexicon().answer("menu", normalize(msg.text)) == "products":  # "produk saya": the list
+    picked = lexicon().answer("menu", normalize(msg.text))
+    if picked == "products":  # "produk saya": the list
         return Parsed({"more": False, "products": True})
+    if picked == "product":  # "tambah produk": yes, another one
+        return Parsed({"more": True})
     return Invalid(t("product.ask_more_unclear"))
 
 

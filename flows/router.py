@@ -117,14 +117,29 @@ def advance(state: State, inbound: Inbound, env: Env) -> Result:
         return handled
     if env.consent_request and not env.registered:
         return answer_consent(state, said, env, inbound.text or "")
-    answered = common_question(inbound, free_text=open_question and not loose)
-    if answered is not None:  # "berapa biayanya?": answered, then what is open asked again
-        again = [reask(flow, state, env)] if flow and open_question else []
-        return Result(state, [say(answered), *again])
+    answered = _common_question(state, inbound, env, free_text=open_question and not loose)
+    if answered is not None:
+        return answered
     handled = _shortcut(state, said, env)
     if handled is not None:
         return handled
     return _continue(state, inbound, said, env)
+
+
+def _common_question(state: State, inbound: Inbound, env: Env, free_text: bool) -> Result | None:
+    """ "berapa biayanya?": answered, then what is open asked again; a newcomer's first
+    message, then the terms (a yes after them agrees)."""
+    answer = common_question(inbound, free_text)
+    if answer is None:
+        return None
+    flow = FLOWS.get(state.flow or "")
+    if flow is not None and state.step is not None:
+        return Result(state, [say(answer), reask(flow, state, env)])
+    if not env.registered and state.flow is None and not _has_role(env):
+        opened = _open(REGISTRATION, env, welcome=True, english=looks_english(inbound.text))
+        opened.replies.insert(0, say(answer))
+        return opened
+    return Result(state, [say(answer)])
 
 
 # What a facilitator does for the shop they help: over once that shop is no longer theirs.
