@@ -129,7 +129,10 @@ def _held_answer(msg: Inbound, ctx: Ctx, photos: list[dict[str, Any]]) -> Readin
         w for w in normalize(msg.text).split() if w in finished or w not in words("softener")
     )
     if (msg.choice == "done" or typed in finished) and not msg.photos:  # "udah kak", "lanjut"
-        return Stay(t("product.photos_held_ask"), choices=KEEP_OR_RETAKE)
+        if ctx.draft.get(HELD_ASKED) and photos:  # asked already: on without it, and said so
+            done = {"photos": photos, "held_photos": [], HELD_ASKED: False}
+            return Parsed(done, note=t("product.held_photo_dropped"))
+        return Stay(t("product.photos_held_ask"), keep={HELD_ASKED: True}, choices=KEEP_OR_RETAKE)
     if msg.choice == "keep" or said_word(ctx, "keep") or yes_no(ctx) is True:
         photos = _with_kept(photos, held)[:MAX_PHOTOS]
         if len(photos) >= MAX_PHOTOS:
@@ -161,6 +164,10 @@ def read_photos(msg: Inbound, ctx: Ctx) -> Reading:
         return Parsed({"photos": photos, "held_photos": []})
     if msg.text and not photos:
         return Invalid(t("product.photos_first"))
+    if ctx.draft.get("held_photos") and _names_a_product(msg.text or ""):
+        # the product's details with a dark photo still open: kept, and the photo asked about
+        keep = {"caption": " ".join((msg.text or "").split()), HELD_ASKED: True}
+        return Stay(t("product.photos_held_ask"), keep=keep, choices=KEEP_OR_RETAKE)
     if _names_the_product(msg, ctx):  # "keripik tempe pedas": on to the name, offered as it
         return Parsed({"photos": photos, "held_photos": [], "caption": msg.text})
     return Invalid(t("product.photos_unclear", count=len(photos)))
@@ -174,7 +181,15 @@ def _names_the_product(msg: Inbound, ctx: Ctx) -> bool:
     text = " ".join((msg.text or "").split())
     if ctx.draft.get("name") or ctx.draft.get("held_photos") or "?" in text:
         return False
-    return isinstance(read_text(text), FreeText) and bool(rank_categories(text))
+    return _names_a_product(text)
+
+
+def _names_a_product(text: str) -> bool:
+    text = " ".join(text.split())
+    return "?" not in text and isinstance(read_text(text), FreeText) and bool(rank_categories(text))
+
+
+HELD_ASKED = "held_asked"  # a held photo was asked about: "selesai" again goes on without it
 
 
 def _with_kept(photos: list[dict[str, Any]], held: list[dict[str, Any]]) -> list[dict[str, Any]]:
