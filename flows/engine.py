@@ -372,8 +372,9 @@ def _back_from_later(
     if state.pending != Resume(later=True):
         return False
     state.pending = None
-    if _goes_on(inbound) or (said == Yes() and _open_step_takes_free_text(flow, state)):
-        result.replies.append(ask(flow, state, env))
+    greeting = without_softeners(normalize(inbound.text or "")) in words("greeting")
+    if _goes_on(inbound) or greeting or (said == Yes() and _open_step_takes_free_text(flow, state)):
+        result.replies.append(ask(flow, state, env))  # "halo": back, so the question again
         return True
     return False
 
