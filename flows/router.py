@@ -55,6 +55,7 @@ from flows.interpret import (
     Command,
     FreeText,
     GlobalWord,
+    No,
     Nothing,
     Picked,
     Utterance,
@@ -70,7 +71,7 @@ from flows.performance import performance
 from flows.product import FIX_WORDS, PRODUCT, PRODUCT_FIELDS, PRODUCT_MORE, reopened
 from flows.product_list import PRODUCT_LIST, with_kept_draft
 from flows.registration import DECLINED, REGISTRATION, SELLER_FIELDS
-from flows.state import CancelAsked, RestartAsked, Resume
+from flows.state import CancelAsked, Confirm, RestartAsked, Resume
 
 FLOWS: dict[str, Flow] = {
     f.id: f
@@ -300,6 +301,10 @@ def _after_a_pause(flow: Flow, state: State, said: Utterance, env: Env) -> Resul
     if flow.id == MENU_FLOW.id or not is_paused(state, env) or asked:
         return None
     state.updated_at = env.now
+    if isinstance(state.pending, Confirm):  # a "betul?" left open: kept, and asked again
+        if isinstance(said, Yes | No):
+            return None  # "iya" a day later answers it
+        return Result(state, [say(t("engine.welcome_back")), reask(flow, state, env)])
     if isinstance(said, Yes) and said.pure:
         return Result(state, [ask(flow, state, env)])
     state.pending = Resume()
