@@ -52,7 +52,7 @@ from flows.parsing import (
     parse_weight_grams,
 )
 from flows.registration import category_choices, read_category
-from flows.steps import FieldReader
+from flows.steps import EARLY, FieldReader
 
 MAX_PHOTOS = 5
 PRICE_MIN, PRICE_MAX = 100, 100_000_000
@@ -694,8 +694,9 @@ def _read_min_order(msg: Inbound, ctx: Ctx) -> Reading:
         return Parsed(1)
     if re.search(r"\brp|\d\s*(rb|ribu|rebu|k|jt)\b|belanja", msg.text or "", re.IGNORECASE):
         return Invalid(t("product.min_order_is_price"))  # "Rp15.000/pcs" is no count
-    if names_a_mass(msg.text or ""):  # "2 ons": the weight, asked next
-        return Invalid(t("product.min_order_is_weight"))
+    if names_a_mass(msg.text or ""):  # "2 ons": the weight, kept for its question next
+        early = {**(ctx.draft.get(EARLY) or {}), "weight": msg.text or ""}
+        return Invalid(t("product.min_order_is_weight"), keep={EARLY: early})
     quantity = parse_quantity(msg.text or "")
     if quantity is None:
         return Invalid(t("product.min_order_unreadable"))
