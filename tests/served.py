@@ -46,19 +46,42 @@ class _PromptServer(uvicorn.Server):
                 self.loop.call_soon_threadsafe(self.wake.set)
 
 
+def _bound(port: int, elsewhere: bool) -> socket.socket:
+    """A socket bound to the port asked for; when something took it since `free_port` chose
+    it (another test's client, on a busy machine), to another free one if `elsewhere`."""
+    for candidate in (port, 0) if elsewhere else (port,):
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", candidate))
+        except OSError:
+            sock.close()
+            continue
+        return sock
+    raise AssertionError(f"port {port} is taken")
+
+
 class Served:
-    def __init__(self, web: Starlette, port: int) -> None:
+    """The app on a loopback port: `port` when it is free, else (with `elsewhere`) another;
+    `base` says which. The socket is bound here, before the server's thread starts, so a
+    taken port is seen at once instead of as a server that never starts."""
+
+    def __init__(self, web: Starlette, port: int, elsewhere: bool = True) -> None:
+        sock = _bound(port, elsewhere)
+        self.port = int(sock.getsockname()[1])
         config = uvicorn.Config(
-            web, host="127.0.0.1", port=port, log_level="warning", lifespan="on"
+            web, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
         )
         self.server = _PromptServer(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [sock]}, daemon=True
+        )
         self.thread.start()
         deadline = time.monotonic() + 10
         while not self.server.started:
             assert time.monotonic() < deadline, "server did not start"
             time.sleep(0.02)
-        self.base = f"http://127.0.0.1:{port}"
+        self.base = f"http://127.0.0.1:{self.port}"
         self.http = httpx.Client(timeout=10, verify=tls_context())
 
     def stop(self) -> None:

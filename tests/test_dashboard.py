@@ -51,7 +51,7 @@ def port() -> int:
 
 @pytest.fixture
 def served(app: App, seeded: Seeded, port: int) -> Iterator[Served]:
-    server = Served(create_web_app(app), port)
+    server = Served(create_web_app(app), port, elsewhere=False)  # the page's base URL
     yield server
     server.stop()
 
