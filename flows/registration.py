@@ -425,6 +425,8 @@ def _read_phone_confirm(msg: Inbound, ctx: Ctx) -> Reading:
         verified = typed == ctx.env.known_phone
         return Parsed({"phone": typed, "phone_verified": verified, "phone_other": False})
     said = yes_no(ctx)
+    if said is True and _another_shops(ctx.env.known_phone, ctx):  # typed on another shop
+        return Parsed({"phone": None, "phone_other": True}, note=t("reg.phone_taken_own"))
     if said is True:
         return Parsed({"phone": ctx.env.known_phone, "phone_verified": True, "phone_other": False})
     if msg.choice == "other" or said is False or _wants_another_number(msg.text or ""):
@@ -434,12 +436,18 @@ def _read_phone_confirm(msg: Inbound, ctx: Ctx) -> Reading:
 
 def _another_shops(phone: Any, ctx: Ctx) -> bool:
     """A number another shop is registered under (or whose owner chats from it), never named.
-    Not the number this chat comes from (the channel vouches for it), and not a facilitator's
-    correction of the shop they help: that has its own rules (`owner_phone_problem`)."""
-    if not phone or phone == ctx.env.known_phone or ctx.env.acting_for:
+    The number this chat comes from only when another live shop is registered under it (the
+    database holds one live shop per number: saving would fail at every try); never a
+    facilitator's correction of the shop they help: that has its own rules
+    (`owner_phone_problem`)."""
+    if not phone or ctx.env.acting_for:
         return False
     existing = ctx.env.directory.seller_with_phone(str(phone))
-    return existing is not None and existing.get("id") != (ctx.env.seller or {}).get("id")
+    if existing is None or existing.get("id") == (ctx.env.seller or {}).get("id"):
+        return False
+    if phone == ctx.env.known_phone:  # vouched for, yet typed on another live shop before:
+        return existing.get("phone") == phone  # one live shop per number (migration 0017)
+    return True
 
 
 def _ask_phone(ctx: Ctx) -> Outbound:

@@ -16,7 +16,7 @@ from sqlmodel import col, select
 from bot.app import App
 from bot.storage.database import Database
 from bot.storage.models import Seller
-from tests.conftest import fresh_postgres_database
+from tests.conftest import Chat, fresh_postgres_database
 from tests.test_facilitators import joined
 from tests.test_shop_name_keys import _migrate
 
@@ -114,3 +114,24 @@ def test_the_migration_names_shops_that_already_share_a_number(empty_database: s
             conn.execute(sa.text("UPDATE seller SET status = 'active' WHERE id = 3"))
     finally:
         db.dispose()
+
+
+def test_an_owner_whose_number_another_shop_typed_is_not_stuck(app: App) -> None:
+    """Someone registered a shop typing 0812-0000-7777 (unconfirmed); its real owner, chatting
+    from that number, registers: told the number is taken and asked for another, never the
+    save failing at every try on the one-shop-per-number index."""
+    with app.db.session() as s:
+        s.add(Seller(shop_name="Sumber Rejeki Budi", phone="+6281200007777", status="active"))
+    owner = Chat(app.runner, "+6281200007777", channel="whatsapp", phone="+6281200007777")
+    for said in ("/start", "ya", "Dewi Lestari"):
+        owner.send(said)
+    assert "0812-0000-7777" in owner.last
+    owner.send("ya")
+    assert "sudah tercatat di toko lain" in owner.text and "nomor HP" in owner.text
+    for said in ("0812-0000-8888", "Kue Basah Dewi", "1", "sidoarjo", "lewati", "Jl. Mawar 3"):
+        owner.send(said)
+    owner.send("lewati")
+    owner.send("simpan")
+    assert "sudah terdaftar" in owner.text
+    assert [s.shop_name for s in live_shops(app, "+6281200007777")] == ["Sumber Rejeki Budi"]
+    assert [s.shop_name for s in live_shops(app, "+6281200008888")] == ["Kue Basah Dewi"]
