@@ -126,7 +126,18 @@ Utterance = (
 Render = Callable[[Text | str], str]
 
 # Word lists that describe how people write rather than what they ask for.
-_NOT_INSTRUCTIONS = ("english", "softener", "person_word", "but", "filler", "should")
+# Word lists that only help read a message ("kak" around an invite code, "berapa" in a
+# question), never an instruction of their own.
+_NOT_INSTRUCTIONS = (
+    "english",
+    "softener",
+    "person_word",
+    "but",
+    "filler",
+    "should",
+    "question",
+    "invite",
+)
 # Answer words still meant with a softener around them: "terserah aja kak".
 _SOFTENED = (
     "whatever",

@@ -10,6 +10,7 @@ from bot.app import App
 from bot.conversation import ConversationRunner
 from bot.storage.models import Facilitator, InviteAttempt
 from flows.facilitator import invite_attempt
+from flows.interpret import FreeText, Keyword, read_text
 from tests.conftest import Chat, Clock
 from tests.test_facilitators import new_facilitator
 
@@ -71,3 +72,15 @@ def test_an_owner_who_has_begun_signing_up_is_not_asked_about_codes(app: App, cl
     owner.send("Sri Wahyuni")
     owner.send("ENB25EX")  # at the phone question: not an invite code here
     assert "8 huruf dan angka" not in owner.text
+
+
+@pytest.mark.parametrize("word", ["kak", "saya", "sih", "ini"])
+def test_words_around_a_code_or_a_question_are_still_filler(word: str) -> None:
+    """The lists that help read an invite code or a question are no instructions of their
+    own: "kak" is filler, as before they were added."""
+    assert read_text(word) == Keyword("filler")
+
+
+@pytest.mark.parametrize("word", ["apa", "berapa", "dari", "gabung"])
+def test_question_and_invite_words_alone_are_plain_text(word: str) -> None:
+    assert isinstance(read_text(word), FreeText)
