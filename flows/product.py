@@ -132,18 +132,25 @@ def _held_answer(msg: Inbound, ctx: Ctx, photos: list[dict[str, Any]]) -> Readin
         if ctx.draft.get(HELD_ASKED) and photos:  # asked already: on without it, and said so
             done = {"photos": photos, "held_photos": [], HELD_ASKED: False}
             return Parsed(done, note=t("product.held_photo_dropped"))
+        if ctx.draft.get(HELD_ASKED):  # asked already, and it is the only one: used, said so
+            done = {
+                "photos": _with_kept([], held)[:MAX_PHOTOS],
+                "held_photos": [],
+                HELD_ASKED: False,
+            }
+            return Parsed(done, note=t("product.held_photo_used"))
         return Stay(t("product.photos_held_ask"), keep={HELD_ASKED: True}, choices=KEEP_OR_RETAKE)
     if msg.choice == "keep" or said_word(ctx, "keep") or yes_no(ctx) is True:
         photos = _with_kept(photos, held)[:MAX_PHOTOS]
         if len(photos) >= MAX_PHOTOS:
-            return Parsed({"photos": photos, "held_photos": []})
+            return Parsed({"photos": photos, "held_photos": [], HELD_ASKED: False})
         return Stay(
             t("product.photo_kept", count=len(photos)),
-            keep={"photos": photos, "held_photos": []},
+            keep={"photos": photos, "held_photos": [], HELD_ASKED: False},
             choices=(Choice("done", t("choice.done")),),
         )
     if msg.choice == "retake" or said_word(ctx, "retake") or yes_no(ctx) is False:
-        return Stay(t("product.photo_retake"), keep={"held_photos": []})
+        return Stay(t("product.photo_retake"), keep={"held_photos": [], HELD_ASKED: False})
     return None
 
 
