@@ -678,7 +678,8 @@ def _ask_category(ctx: Ctx) -> Outbound:
         label = next(c.label for c in categories() if c.code == guess)
         others = tuple(c for c in category_choices() if c.id != guess)
         yes = Choice(guess, t("reg.category_guess_yes", category=label))
-        return say(t("reg.ask_category_guess", category=label), choices=(yes, *others))
+        asked = "fac.ask_category_guess" if ctx.draft.get("assisted") else "reg.ask_category_guess"
+        return say(t(asked, category=label), choices=(yes, *others))
     question = t("fac.ask_category") if ctx.draft.get("assisted") else t("reg.ask_category")
     return say(question, choices=category_choices())
 

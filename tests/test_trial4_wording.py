@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import pytest
 
+from bot.app import App
 from bot.channels.telegram import _markup
 from bot.i18n import Renderer
 from bot.outgoing import Reply
 from flows.messages import t
 from tests.conftest import Chat
+from tests.test_facilitators import joined
 
 pytestmark = pytest.mark.any_backend  # wording
 
@@ -50,3 +52,13 @@ def test_the_district_help_gives_an_example_from_the_owners_regency(owner: Chat)
     owner.send("kecamatan itu apa?")
     assert "Kecamatan membantu pembeli" in owner.text
     assert "Waru" not in owner.text and "Slahung" in owner.text
+
+
+def test_a_facilitator_is_offered_the_category_about_the_owner(app: App) -> None:
+    """The guess from the shop's name speaks of the owner's business to a facilitator, as
+    their plain question does, never "Usaha Kakak"."""
+    chat, _ = joined(app)
+    for said in ("/daftarkan", "0812-0000-9001", "siti aminah", "Bakso Pak Budi"):
+        chat.send(said)
+    assert chat.last.startswith("Usahanya jualan *Makanan & Minuman*, Kak?")
+    assert "Usaha Kakak" not in chat.last
