@@ -24,17 +24,31 @@ BOT = Path(__file__).resolve().parent.parent / "bot"
 
 def _notices_made_outside_the_registry() -> list[str]:
     found = []
-    for path in BOT.rglob("*.py"):
+    for path in [*BOT.rglob("*.py"), *(BOT.parent / "flows").rglob("*.py")]:
         if path == BOT / "notices.py" or "migrations" in path.parts:
             continue
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
-            if (
-                isinstance(node, ast.Call)
-                and isinstance(node.func, ast.Name)
-                and node.func.id == "Notice"
-            ):
+            if isinstance(node, ast.Call) and (_names_notice(node.func) or _inserts_notice(node)):
                 found.append(f"{path.relative_to(BOT.parent)}:{node.lineno}")
     return found
+
+
+def _names_notice(func: ast.expr) -> bool:
+    """`Notice(...)`, `models.Notice(...)`, or an insert into its table (`NOTICE.insert()`,
+    `sa.insert(Notice)`)."""
+    match func:
+        case ast.Name(id="Notice") | ast.Attribute(attr="Notice"):
+            return True
+        case ast.Attribute(attr="insert", value=ast.Name(id="NOTICE" | "Notice")):
+            return True
+    return False
+
+
+def _inserts_notice(call: ast.Call) -> bool:
+    """`sa.insert(Notice)`, `insert(NOTICE)`."""
+    named = getattr(call.func, "attr", None) or getattr(call.func, "id", None)
+    first = call.args[0] if call.args else None
+    return named == "insert" and isinstance(first, ast.Name) and first.id in ("Notice", "NOTICE")
 
 
 def test_every_notice_is_written_through_the_registry() -> None:
