@@ -135,12 +135,25 @@ def _common_question(state: State, inbound: Inbound, env: Env, free_text: bool) 
         return None
     flow = FLOWS.get(state.flow or "")
     if flow is not None and state.step is not None:
+        if _names_the_open_field(flow, state, inbound, env):  # "NIB bayar gak?": its own help
+            return None
         return Result(state, [say(answer), reask(flow, state, env)])
     if not env.registered and state.flow is None and not _has_role(env):
         opened = _open(REGISTRATION, env, welcome=True, english=looks_english(inbound.text))
         opened.replies.insert(0, say(answer))
         return opened
     return Result(state, [say(answer)])
+
+
+def _names_the_open_field(flow: Flow, state: State, inbound: Inbound, env: Env) -> bool:
+    """The question is about what is asked ("caranya bikin NIB gimana?" at the NIB): the
+    step's own help answers it, not a common answer about Pelapak."""
+    said = set(normalize(inbound.text or "").replace("?", " ").split())
+    for field in flow.fields:
+        if state.step in (*field.steps, *field.asked_at):
+            named = {state.step or "", *normalize(env.render(field.label)).split()}
+            return bool(said & named)
+    return False
 
 
 # What a facilitator does for the shop they help: over once that shop is no longer theirs.
