@@ -18,6 +18,7 @@ from tests.test_facilitators import (  # noqa: F401  (running is a fixture)
     joined,
     labels,
     new_facilitator,
+    product_until_summary,
     register_owner,
     running,
     seller_named,
@@ -60,22 +61,6 @@ def agreed_shop(app: App) -> tuple[Chat, Chat]:
     return chat, owner
 
 
-def product_until_summary(app: App, chat: Chat, name: str = "Rengginang") -> None:
-    """A facilitator (or owner) adds a product, answering everything but 'simpan'."""
-    chat.choose("Tambah produk")
-    chat.send(photos=(app.media.ingest(images.sharp(31)),))
-    chat.send("selesai")
-    chat.send(name)
-    chat.send("ya")
-    chat.send("18rb")
-    chat.send("ya")
-    chat.send("20")
-    chat.send("1")
-    chat.send("250 gram")
-    chat.choose("Pakai ini")
-    assert "Simpan" in labels(chat)
-
-
 def _no_shop_for_the_facilitator(app: App) -> None:
     assert facilitator_account(app).seller_id is None
     assert [s.shop_name for s in live_sellers(app)] == []
@@ -113,7 +98,8 @@ def test_an_erased_shops_product_is_not_claimed_saved(running: Running) -> None:
     app = running.app
     chat, owner = agreed_shop(app)
     assert seller_named(app, SHOP).status == "active"
-    product_until_summary(app, chat)
+    product_until_summary(app, chat, "Rengginang")
+    assert "Simpan" in labels(chat)
     owner.send("/hapus_data")
     owner.send("Ya, hapus")
     assert "sudah dihapus" in owner.text

@@ -89,11 +89,12 @@ def register_owner(chat: Chat, phone: str = "0812-0000-9001") -> None:
     chat.send("simpan")
 
 
-def add_product(app: App, chat: Chat) -> None:
+def product_until_summary(app: App, chat: Chat, name: str = "Sambal Bawang Pedas") -> None:
+    """A facilitator (or owner) adds a product, answering everything but 'simpan'."""
     chat.choose("Tambah produk")
     chat.send(photos=(app.media.ingest(images.sharp(31)),))
     chat.send("selesai")
-    chat.send("Sambal Bawang Pedas")
+    chat.send(name)
     chat.send("ya")
     chat.send("18rb")
     chat.send("ya")
@@ -101,6 +102,10 @@ def add_product(app: App, chat: Chat) -> None:
     chat.send("1")
     chat.send("250 gram")
     chat.choose("Pakai ini")
+
+
+def add_product(app: App, chat: Chat) -> None:
+    product_until_summary(app, chat)
     chat.send("simpan")
 
 
